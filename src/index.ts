@@ -1,0 +1,39 @@
+/**
+ * ringrpc: multi-core protobuf RPC for Node.js.
+ *
+ * Symbols for users of the framework. Protocol internals (codecs, the frame decoder)
+ * are in `ringrpc/internal` and do not follow semantic versioning.
+ */
+
+// Status and errors
+export { Status, statusName, statusFromName, isStatus } from './status.js';
+export { RpcError } from './errors.js';
+
+// Services
+export { defineService, listServices, localMethodName } from './codec/service-definition.js';
+export { loadProto, loadServices, findService, rootFromJson } from './codec/proto-loader.js';
+export { messageFromJson, messageToJson } from './codec/json.js';
+
+// Server
+export { createServer, Server } from './server/server.js';
+export { SERVER_DEFAULTS } from './server/server-options.js';
+
+// Client
+export { createClient } from './client/client.js';
+export { CLIENT_DEFAULTS } from './client/client-options.js';
+export { parseEndpoint, formatEndpoint } from './client/endpoint.js';
+
+// Types
+export type { StatusName } from './status.js';
+export type { RpcErrorOptions, CallSite } from './errors.js';
+export type { MethodDefinition, ServiceDefinition, MethodMap, RequestOf, ReplyOf } from './codec/service-definition.js';
+export type { LoadProtoOptions } from './codec/proto-loader.js';
+export type { MessageInit, LongLike } from './codec/message-types.js';
+export type { ServerOptions, ResolvedServerOptions } from './server/server-options.js';
+export type { ServiceImplementation, ServerState, ServerAddress, ServerStats } from './server/server.js';
+export type { HandlerContext, Handler, Peer } from './server/handler-context.js';
+export type { Lane } from './server/router.js';
+export type { MethodStatsSnapshot } from './server/server-stats.js';
+export type { Client, ClientControls, UnaryMethod, Callback } from './client/client.js';
+export type { ClientOptions, ResolvedClientOptions, CallOptions } from './client/client-options.js';
+export type { Endpoint } from './client/endpoint.js';

@@ -1,0 +1,33 @@
+/** "RR": the first two bytes of every frame (spec §Frame). */
+export const MAGIC = 0x5252;
+/** The protocol version this implementation speaks. */
+export const VERSION = 1;
+/** Bytes of the fixed frame header. */
+export const HEADER_BYTES = 16;
+/** Default cap on `meta_len + body_len` (and on a decompressed body): 16 MiB. */
+export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+/** The largest request_id; a client opens a new connection before reaching it. */
+export const MAX_REQUEST_ID = 0xffff_ffff;
+
+/** Frame types 1..7 (spec §Types). */
+export const FrameType = {
+  REQUEST: 1,
+  RESPONSE: 2,
+  PING: 3,
+  PONG: 4,
+  ONEWAY: 5,
+  GOAWAY: 6,
+  CANCEL: 7,
+} as const;
+export type FrameType = (typeof FrameType)[keyof typeof FrameType];
+
+const TYPE_NAMES = ['', 'REQUEST', 'RESPONSE', 'PING', 'PONG', 'ONEWAY', 'GOAWAY', 'CANCEL'] as const;
+
+/** The spec's name of a frame type, for messages. */
+export function frameTypeName(type: number): string {
+  return TYPE_NAMES[type] || `type ${type}`;
+}
+
+/** `Meta.compression` values (spec §Meta). */
+export const Compression = { NONE: 0, GZIP: 1 } as const;
+export type Compression = (typeof Compression)[keyof typeof Compression];

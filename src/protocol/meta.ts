@@ -1,0 +1,250 @@
+import { isUtf8 } from 'node:buffer';
+import { Status } from '../status.js';
+
+/**
+ * The decoded `ringrpc.v1.Meta` (spec §Meta). Absent fields take proto3 defaults,
+ * so an empty meta (0 bytes) is a valid OK RESPONSE without metadata.
+ */
+export interface Meta {
+  service: string;
+  method: string;
+  timeoutMs: number;
+  status: number;
+  message: string;
+  compression: number;
+  metadata: Record<string, string>;
+  lastRequestId: number;
+}
+
+/** The fields a sender sets; the rest default. */
+export type MetaInit = Partial<Meta>;
+
+/** Thrown by {@link decodeMeta}; the connection answers GOAWAY INTERNAL (spec §bad input). */
+export class MetaError extends Error {
+  override readonly name = 'MetaError';
+  readonly status = Status.INTERNAL;
+}
+
+const EMPTY_METADATA: Record<string, string> = Object.freeze({}) as Record<string, string>;
+const EMPTY = Buffer.alloc(0);
+
+// Wire types of protobuf encoding.
+const VARINT = 0;
+const I64 = 1;
+const LEN = 2;
+const I32 = 5;
+
+/**
+ * Decodes Meta strictly. protobufjs's generated decoders ignore the wire type of known
+ * fields and do not check UTF-8; the spec requires both to be rejected, which is why this
+ * small codec is hand-written (tests cross-check it against `proto/ringrpc/v1/meta.proto`).
+ * Unknown fields are skipped, as protobuf requires for forward compatibility.
+ */
+export function decodeMeta(buf: Uint8Array): Meta {
+  const meta: Meta = {
+    service: '',
+    method: '',
+    timeoutMs: 0,
+    status: 0,
+    message: '',
+    compression: 0,
+    metadata: EMPTY_METADATA,
+    lastRequestId: 0,
+  };
+  if (buf.length === 0) return meta;
+  const r = new Reader(buf, 0, buf.length);
+  while (r.pos < r.end) {
+    const tag = r.varint32();
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    if (field === 0) throw new MetaError('invalid Meta: field number 0');
+    switch (field) {
+      case 1:
+        meta.service = r.expect(wire, LEN, 'service').string();
+        break;
+      case 2:
+        meta.method = r.expect(wire, LEN, 'method').string();
+        break;
+      case 3:
+        meta.timeoutMs = r.expect(wire, VARINT, 'timeout_ms').varint32();
+        break;
+      case 4:
+        meta.status = r.expect(wire, VARINT, 'status').varint32();
+        break;
+      case 5:
+        meta.message = r.expect(wire, LEN, 'message').string();
+        break;
+      case 6:
+        meta.compression = r.expect(wire, VARINT, 'compression').varint32() | 0;
+        break;
+      case 7: {
+        const entryLen = r.expect(wire, LEN, 'metadata').length();
+        if (meta.metadata === EMPTY_METADATA) meta.metadata = Object.create(null) as Record<string, string>;
+        readMapEntry(new Reader(buf, r.pos, r.pos + entryLen), meta.metadata);
+        r.pos += entryLen;
+        break;
+      }
+      case 8:
+        meta.lastRequestId = r.expect(wire, VARINT, 'last_request_id').varint32();
+        break;
+      default:
+        r.skip(wire);
+    }
+  }
+  return meta;
+}
+
+function readMapEntry(r: Reader, into: Record<string, string>): void {
+  let key = '';
+  let value = '';
+  while (r.pos < r.end) {
+    const tag = r.varint32();
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    if (field === 1) key = r.expect(wire, LEN, 'metadata key').string();
+    else if (field === 2) value = r.expect(wire, LEN, 'metadata value').string();
+    else if (field === 0) throw new MetaError('invalid Meta: field number 0 in metadata entry');
+    else r.skip(wire);
+  }
+  into[key] = value;
+}
+
+class Reader {
+  constructor(
+    readonly buf: Uint8Array,
+    public pos: number,
+    readonly end: number,
+  ) {}
+
+  expect(wire: number, want: number, name: string): this {
+    if (wire !== want) throw new MetaError(`invalid Meta: field ${name} has wire type ${wire}, expected ${want}`);
+    return this;
+  }
+
+  /** A varint truncated to 32 bits (uint32/enum fields may be sent as up to 10 bytes). */
+  varint32(): number {
+    let value = 0;
+    for (let shift = 0; shift < 70; shift += 7) {
+      if (this.pos >= this.end) throw new MetaError('invalid Meta: truncated varint');
+      const b = this.buf[this.pos++]!;
+      if (shift < 32) value |= (b & 0x7f) << shift;
+      if (b < 0x80) return value >>> 0;
+    }
+    throw new MetaError('invalid Meta: varint longer than 10 bytes');
+  }
+
+  length(): number {
+    const len = this.varint32();
+    if (len > this.end - this.pos) throw new MetaError('invalid Meta: truncated length-delimited field');
+    return len;
+  }
+
+  string(): string {
+    const len = this.length();
+    const bytes = this.buf.subarray(this.pos, this.pos + len);
+    this.pos += len;
+    if (!isUtf8(bytes)) throw new MetaError('invalid Meta: string is not valid UTF-8');
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  }
+
+  skip(wire: number): void {
+    switch (wire) {
+      case VARINT:
+        this.varint32();
+        return;
+      case I64:
+        this.advance(8);
+        return;
+      case LEN:
+        this.pos += this.length();
+        return;
+      case I32:
+        this.advance(4);
+        return;
+      default:
+        throw new MetaError(`invalid Meta: unsupported wire type ${wire}`);
+    }
+  }
+
+  private advance(n: number): void {
+    if (this.end - this.pos < n) throw new MetaError('invalid Meta: truncated fixed-width field');
+    this.pos += n;
+  }
+}
+
+/**
+ * Encodes Meta, writing only non-default fields (proto3), so the common OK RESPONSE
+ * has an empty meta and costs nothing here.
+ */
+export function encodeMeta(meta: MetaInit): Buffer {
+  let size = 0;
+  const service = meta.service ? Buffer.from(meta.service, 'utf8') : undefined;
+  const method = meta.method ? Buffer.from(meta.method, 'utf8') : undefined;
+  const message = meta.message ? Buffer.from(meta.message, 'utf8') : undefined;
+  if (service) size += 1 + varintSize(service.length) + service.length;
+  if (method) size += 1 + varintSize(method.length) + method.length;
+  if (meta.timeoutMs) size += 1 + varintSize(meta.timeoutMs);
+  if (meta.status) size += 1 + varintSize(meta.status);
+  if (message) size += 1 + varintSize(message.length) + message.length;
+  if (meta.compression) size += 1 + varintSize(meta.compression);
+  let entries: Array<[Buffer, Buffer]> | undefined;
+  if (meta.metadata) {
+    for (const key in meta.metadata) {
+      const k = Buffer.from(key, 'utf8');
+      const v = Buffer.from(String(meta.metadata[key]), 'utf8');
+      const entryLen = 2 + varintSize(k.length) + k.length + varintSize(v.length) + v.length;
+      size += 1 + varintSize(entryLen) + entryLen;
+      (entries ??= []).push([k, v]);
+    }
+  }
+  if (meta.lastRequestId) size += 1 + varintSize(meta.lastRequestId);
+  if (size === 0) return EMPTY;
+
+  const out = Buffer.allocUnsafe(size);
+  let pos = 0;
+  const bytesField = (tag: number, bytes: Buffer): void => {
+    out[pos++] = tag;
+    pos = writeVarint(out, pos, bytes.length);
+    pos += bytes.copy(out, pos);
+  };
+  const varintField = (tag: number, value: number): void => {
+    out[pos++] = tag;
+    pos = writeVarint(out, pos, value);
+  };
+  if (service) bytesField(0x0a, service);
+  if (method) bytesField(0x12, method);
+  if (meta.timeoutMs) varintField(0x18, meta.timeoutMs);
+  if (meta.status) varintField(0x20, meta.status);
+  if (message) bytesField(0x2a, message);
+  if (meta.compression) varintField(0x30, meta.compression);
+  if (entries) {
+    for (const [k, v] of entries) {
+      out[pos++] = 0x3a;
+      pos = writeVarint(out, pos, 2 + varintSize(k.length) + k.length + varintSize(v.length) + v.length);
+      bytesField(0x0a, k);
+      bytesField(0x12, v);
+    }
+  }
+  if (meta.lastRequestId) varintField(0x40, meta.lastRequestId);
+  return out;
+}
+
+function varintSize(value: number): number {
+  value >>>= 0;
+  let n = 1;
+  while (value >= 0x80) {
+    value >>>= 7;
+    n++;
+  }
+  return n;
+}
+
+function writeVarint(out: Buffer, pos: number, value: number): number {
+  value >>>= 0;
+  while (value >= 0x80) {
+    out[pos++] = (value & 0x7f) | 0x80;
+    value >>>= 7;
+  }
+  out[pos++] = value;
+  return pos;
+}

@@ -1,0 +1,322 @@
+import type { Socket } from 'node:net';
+import { RpcError } from '../errors.js';
+import { Status } from '../status.js';
+import { Compression, FrameType } from '../protocol/constants.js';
+import { FrameDecoder, FrameError } from '../protocol/frame-decoder.js';
+import type { Frame } from '../protocol/frame.js';
+import { decodeMeta, encodeMeta } from '../protocol/meta.js';
+import { compress } from '../protocol/compression.js';
+import { FrameWriter } from '../transport/frame-writer.js';
+import { channels } from '../util/diagnostics.js';
+import type { Peer } from './handler-context.js';
+import type { Responder } from './inline-lane.js';
+import type { Router } from './router.js';
+import { ServerCall } from './server-call.js';
+import type { ResolvedServerOptions } from './server-options.js';
+import type { ConnectionCounters } from './server-stats.js';
+
+/**
+ * - `open`: takes requests;
+ * - `draining`: GOAWAY sent for shutdown; answers what it took, then ends the socket;
+ * - `closing`: GOAWAY sent after a fault (or idle/overflow close); the socket is ending;
+ * - `closed`: the socket is gone.
+ */
+export type ServerConnectionState = 'open' | 'draining' | 'closing' | 'closed';
+
+/** What a connection needs from its server. */
+export interface ConnectionHost {
+  readonly options: ResolvedServerOptions;
+  readonly router: Router;
+  readonly counters: ConnectionCounters;
+  /** Takes a slot of the server-wide in-flight limit; false when the server is full. */
+  admit(): boolean;
+  /** Gives a slot back. */
+  release(): void;
+  /** Hands a taken call to its lane. */
+  dispatch(call: ServerCall, body: Buffer, responder: Responder): void;
+  connectionClosed(connection: ServerConnection): void;
+}
+
+const EMPTY = Buffer.alloc(0);
+/** How long an ended socket may linger before it is destroyed. */
+const LINGER_MS = 1000;
+
+/**
+ * One accepted socket: frames in, routed calls out to a lane, responses back through
+ * a coalescing {@link FrameWriter}. Implements the spec's bad-input table for everything
+ * that is about the connection (GOAWAY rows); per-call rows are answered as RESPONSEs.
+ */
+export class ServerConnection implements Responder {
+  state: ServerConnectionState = 'open';
+  readonly peer: Peer;
+  /** REQUESTs taken and not yet answered, by request_id. */
+  readonly calls = new Map<number, ServerCall>();
+  /** ONEWAY calls still running (they have no usable id). */
+  readonly oneways = new Set<ServerCall>();
+  /** Highest request_id taken, sent as GOAWAY's `last_request_id`. */
+  private lastTaken = 0;
+  private readonly decoder: FrameDecoder;
+  private readonly writer: FrameWriter;
+  /** Set on every complete frame; the idle sweep reads and clears it (no clock per frame). */
+  private sawFrame = false;
+  private lastActive = Date.now();
+  private lingerTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly host: ConnectionHost,
+    readonly socket: Socket,
+  ) {
+    socket.setNoDelay(true);
+    this.peer = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+    this.decoder = new FrameDecoder((frame) => this.onFrame(frame), host.options.maxFrameBytes);
+    this.writer = new FrameWriter(socket, {
+      maxBufferedBytes: host.options.maxWriteBufferBytes,
+      onBackpressure: () => this.pauseUntilDrained(),
+      onOverflow: (bytes) => this.closeForOverflow(bytes),
+    });
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', () => {}); // 'close' follows and does the work
+    socket.on('close', () => this.onClose());
+  }
+
+  /** `host:port` of the peer, for messages. */
+  get peerAddress(): string {
+    return `${this.peer.address}:${this.peer.port}`;
+  }
+
+  /** True while calls taken here are unanswered. */
+  get busy(): boolean {
+    return this.calls.size > 0 || this.oneways.size > 0;
+  }
+
+  private onData(chunk: Buffer): void {
+    this.host.counters.bytesIn += chunk.length;
+    try {
+      this.decoder.push(chunk);
+    } catch (err) {
+      // A malformed header, or (a bug) anything thrown while handling a frame: this
+      // connection goes away, the process keeps serving everyone else.
+      const status = err instanceof FrameError ? err.status : Status.INTERNAL;
+      this.goAwayAndClose(status, (err as Error).message);
+    }
+  }
+
+  private onFrame(frame: Frame): void {
+    this.sawFrame = true;
+    switch (frame.type) {
+      case FrameType.REQUEST:
+        this.onRequest(frame, false);
+        return;
+      case FrameType.ONEWAY:
+        this.onRequest(frame, true);
+        return;
+      case FrameType.PING:
+        // Answered at once, from the reactor: never queued behind handler work.
+        this.writer.frame(FrameType.PONG, frame.requestId, EMPTY, frame.body);
+        return;
+      case FrameType.PONG:
+        return;
+      case FrameType.CANCEL: {
+        const call = this.calls.get(frame.requestId);
+        if (call !== undefined) {
+          this.endCall(call);
+          call.abort(new RpcError(Status.CANCELLED, `${call.service}/${call.method} cancelled by the client`));
+        }
+        return;
+      }
+      case FrameType.GOAWAY:
+        // The client sends nothing more here; finish what it asked, then close.
+        if (this.state === 'open') this.state = 'draining';
+        this.endIfDrained();
+        return;
+      case FrameType.RESPONSE:
+        this.goAwayAndClose(Status.INTERNAL, 'unexpected RESPONSE frame: a client does not send responses');
+        return;
+    }
+  }
+
+  private onRequest(frame: Frame, oneway: boolean): void {
+    const id = frame.requestId;
+    if (!oneway) {
+      if (id === 0) return this.goAwayAndClose(Status.INTERNAL, 'REQUEST with request_id 0');
+      if (this.calls.has(id)) return this.goAwayAndClose(Status.INTERNAL, `REQUEST with request_id ${id}, already in flight on this connection`);
+    }
+    let meta;
+    try {
+      meta = decodeMeta(frame.meta);
+    } catch (err) {
+      return this.goAwayAndClose(Status.INTERNAL, (err as Error).message);
+    }
+    if (this.state !== 'open') return; // after our GOAWAY: neither run nor answered (spec §GOAWAY)
+    if (!oneway && id > this.lastTaken) this.lastTaken = id;
+
+    const route = this.host.router.find(meta.service, meta.method);
+    if (route instanceof RpcError) {
+      if (!oneway) this.writeError(id, route);
+      return;
+    }
+    route.stats.requests++;
+    const limit = this.host.options.maxConcurrentRequestsPerConnection;
+    if (!oneway && this.calls.size >= limit) {
+      route.stats.recordError(Status.RESOURCE_EXHAUSTED);
+      this.writeError(id, new RpcError(Status.RESOURCE_EXHAUSTED, `too many requests in flight on this connection (limit ${limit})`));
+      return;
+    }
+    if (!this.host.admit()) {
+      route.stats.recordError(Status.RESOURCE_EXHAUSTED);
+      if (!oneway) this.writeError(id, new RpcError(Status.RESOURCE_EXHAUSTED, `server is at its limit of ${this.host.options.maxConcurrentRequests} requests in flight`));
+      return;
+    }
+    const deadline = meta.timeoutMs > 0 ? Date.now() + meta.timeoutMs : Infinity;
+    const call = new ServerCall(this, id, route, meta, deadline, oneway);
+    if (oneway) this.oneways.add(call);
+    else this.calls.set(id, call);
+    route.stats.inflight++;
+    this.host.dispatch(call, frame.body, this);
+  }
+
+  replyOk(call: ServerCall, body: Uint8Array): void {
+    if (!call.finish()) return;
+    this.endCall(call);
+    call.route.stats.ok++;
+    if (call.oneway) return;
+    const metadata = call.responseMetadataIfSet;
+    const options = this.host.options;
+    if (options.compression === 'gzip' && body.length >= options.compressionThresholdBytes) {
+      compress(body).then(
+        (zipped) => this.writeResponse(call.requestId, encodeMeta({ compression: Compression.GZIP, metadata }), zipped),
+        () => this.writeResponse(call.requestId, metadata ? encodeMeta({ metadata }) : EMPTY, body),
+      );
+      return;
+    }
+    this.writeResponse(call.requestId, metadata ? encodeMeta({ metadata }) : EMPTY, body);
+  }
+
+  replyError(call: ServerCall, error: RpcError): void {
+    if (!call.finish()) return;
+    this.endCall(call);
+    call.route.stats.recordError(error.code);
+    if (call.oneway) {
+      if (channels.serverOnewayError.hasSubscribers) channels.serverOnewayError.publish({ service: call.service, method: call.method, error });
+      return;
+    }
+    this.writeError(call.requestId, error, call.responseMetadataIfSet);
+  }
+
+  private writeError(requestId: number, error: RpcError, metadata?: Record<string, string>): void {
+    const md = metadata === undefined ? error.metadata : { ...error.metadata, ...metadata };
+    this.writeResponse(requestId, encodeMeta({ status: error.code, message: error.rawMessage, metadata: md }), EMPTY);
+  }
+
+  private writeResponse(requestId: number, meta: Uint8Array, body: Uint8Array): void {
+    if (this.state === 'closed' || this.state === 'closing') return;
+    this.writer.frame(FrameType.RESPONSE, requestId, meta, body);
+    this.host.counters.bytesOut += 16 + meta.length + body.length;
+    this.endIfDrained();
+  }
+
+  private endCall(call: ServerCall): void {
+    if (call.oneway) {
+      if (!this.oneways.delete(call)) return;
+    } else if (this.calls.get(call.requestId) !== call || !this.calls.delete(call.requestId)) {
+      return;
+    }
+    call.route.stats.inflight--;
+    this.host.release();
+  }
+
+  /** Graceful shutdown, step one: GOAWAY UNAVAILABLE with `last_request_id`; no new requests. */
+  drain(): void {
+    if (this.state !== 'open') return;
+    this.state = 'draining';
+    const meta = encodeMeta({ status: Status.UNAVAILABLE, message: 'server is shutting down', lastRequestId: this.lastTaken });
+    this.writer.frame(FrameType.GOAWAY, 0, meta, EMPTY);
+    this.endIfDrained();
+  }
+
+  private endIfDrained(): void {
+    if (this.state === 'draining' && !this.busy) this.end();
+  }
+
+  /** A protocol fault: GOAWAY with its status and message, then close (spec §bad input). */
+  goAwayAndClose(status: Status, message: string): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.decoder.stop();
+    const meta = encodeMeta({ status, message, lastRequestId: this.lastTaken });
+    this.writer.frame(FrameType.GOAWAY, 0, meta, EMPTY);
+    this.host.counters.faultClosed++;
+    this.publishClose('protocol-error', status, message);
+    this.abortAll(new RpcError(status, `connection from ${this.peerAddress} closed: ${message}`));
+    this.end();
+  }
+
+  /**
+   * Idle sweep, called periodically by the server: closes a connection that sent no
+   * complete frame for `idleMs` while none of its calls is in flight.
+   */
+  checkIdle(now: number, idleMs: number): void {
+    if (this.sawFrame || this.busy) {
+      this.sawFrame = false;
+      this.lastActive = now;
+      return;
+    }
+    if (this.state === 'open' && now - this.lastActive >= idleMs) {
+      this.host.counters.idleClosed++;
+      this.publishClose('idle', undefined, `no frame for ${now - this.lastActive} ms`);
+      this.decoder.stop();
+      this.end();
+    }
+  }
+
+  /** Force-close (end of the shutdown grace): taken calls are abandoned. */
+  destroy(reason: RpcError): void {
+    this.abortAll(reason);
+    this.writer.discard();
+    this.socket.destroy();
+  }
+
+  private end(): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.state = 'closing';
+    this.writer.flush();
+    this.socket.end();
+    this.lingerTimer = setTimeout(() => this.socket.destroy(), LINGER_MS);
+    this.lingerTimer.unref();
+  }
+
+  private pauseUntilDrained(): void {
+    if (this.socket.isPaused()) return;
+    this.socket.pause();
+    this.socket.once('drain', () => {
+      if (this.state !== 'closed') this.socket.resume();
+    });
+  }
+
+  private closeForOverflow(bytes: number): void {
+    this.host.counters.overflowClosed++;
+    this.publishClose('write-overflow', Status.RESOURCE_EXHAUSTED, `peer is not reading: ${bytes} bytes unsent (limit ${this.host.options.maxWriteBufferBytes})`);
+    this.destroy(new RpcError(Status.RESOURCE_EXHAUSTED, `connection from ${this.peerAddress} closed: it stopped reading its responses`));
+  }
+
+  private abortAll(reason: RpcError): void {
+    for (const call of [...this.calls.values(), ...this.oneways]) {
+      this.endCall(call);
+      call.abort(reason);
+    }
+  }
+
+  private onClose(): void {
+    if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
+    const wasBusy = this.busy;
+    this.state = 'closed';
+    if (wasBusy) this.abortAll(new RpcError(Status.CANCELLED, `client ${this.peerAddress} went away`));
+    this.writer.discard();
+    this.host.connectionClosed(this);
+  }
+
+  private publishClose(reason: string, status: Status | undefined, message: string): void {
+    if (channels.serverConnectionClose.hasSubscribers) {
+      channels.serverConnectionClose.publish({ peer: this.peerAddress, reason, status, message });
+    }
+  }
+}

@@ -1,0 +1,83 @@
+import { DEFAULT_MAX_FRAME_BYTES } from '../protocol/constants.js';
+import { DEFAULT_COMPRESSION_THRESHOLD_BYTES } from '../protocol/compression.js';
+import * as v from '../util/validate.js';
+
+/** Options of `createServer`. Every field is optional; defaults are in {@link SERVER_DEFAULTS}. */
+export interface ServerOptions {
+  /** Interface to listen on. Default `"0.0.0.0"`. */
+  host?: string;
+  /** TCP port; 0 picks a free one. Default `0`. */
+  port?: number;
+  /** Cap on `meta_len + body_len` of a frame, and on a decompressed body, in bytes. Default 16 MiB. */
+  maxFrameBytes?: number;
+  /**
+   * Interval at which clients are expected to show life, in ms. A connection that sends
+   * no complete frame for `heartbeatIntervalMs × (heartbeatMissLimit + 1)` while none of
+   * its requests is in flight is closed (spec §bad input, last row). Default 5000.
+   */
+  heartbeatIntervalMs?: number;
+  /** Heartbeats a client may miss before the server evicts it. Default 3. */
+  heartbeatMissLimit?: number;
+  /** Requests in flight on one connection; beyond it RESOURCE_EXHAUSTED. Default 32768. */
+  maxConcurrentRequestsPerConnection?: number;
+  /** Requests in flight in the whole server (its queue); beyond it RESOURCE_EXHAUSTED. Default 131072. */
+  maxConcurrentRequests?: number;
+  /**
+   * Unsent response bytes one connection may hold (a client that stops reading); above it
+   * the connection is closed rather than buffered forever. Default 64 MiB.
+   */
+  maxWriteBufferBytes?: number;
+  /** Compression of response bodies: `"gzip"` above the threshold, or `"none"`. Default `"none"`. */
+  compression?: 'none' | 'gzip';
+  /** Bodies at least this large are compressed when `compression` is `"gzip"`. Default 1024. */
+  compressionThresholdBytes?: number;
+  /** Time `close()` lets taken requests finish before it force-closes, in ms. Default 10000. */
+  shutdownGraceMs?: number;
+}
+
+/** The defaults of {@link ServerOptions}, in one place. */
+export const SERVER_DEFAULTS: Readonly<Required<ServerOptions>> = Object.freeze({
+  host: '0.0.0.0',
+  port: 0,
+  maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+  heartbeatIntervalMs: 5000,
+  heartbeatMissLimit: 3,
+  maxConcurrentRequestsPerConnection: 32_768,
+  maxConcurrentRequests: 131_072,
+  maxWriteBufferBytes: 64 * 1024 * 1024,
+  compression: 'none',
+  compressionThresholdBytes: DEFAULT_COMPRESSION_THRESHOLD_BYTES,
+  shutdownGraceMs: 10_000,
+});
+
+/** Validated server options with every default filled in. */
+export type ResolvedServerOptions = Readonly<Required<ServerOptions>> & {
+  /** Derived: `heartbeatIntervalMs × (heartbeatMissLimit + 1)`. */
+  readonly idleTimeoutMs: number;
+};
+
+/** Validates `options` once, with messages naming the field, and fills defaults. */
+export function resolveServerOptions(options: ServerOptions = {}): ResolvedServerOptions {
+  v.knownKeys(options, Object.keys(SERVER_DEFAULTS));
+  const o = { ...SERVER_DEFAULTS, ...stripUndefined(options) };
+  v.nonEmptyString('host', o.host);
+  v.port('port', o.port);
+  v.positiveInteger('maxFrameBytes', o.maxFrameBytes);
+  if (o.maxFrameBytes > 0xffff_ffff) throw v.invalid('maxFrameBytes', 'at most 4294967295 (the header field is 32 bits)', o.maxFrameBytes);
+  v.positiveInteger('heartbeatIntervalMs', o.heartbeatIntervalMs);
+  v.nonNegativeInteger('heartbeatMissLimit', o.heartbeatMissLimit);
+  v.positiveInteger('maxConcurrentRequestsPerConnection', o.maxConcurrentRequestsPerConnection);
+  v.positiveInteger('maxConcurrentRequests', o.maxConcurrentRequests);
+  v.positiveInteger('maxWriteBufferBytes', o.maxWriteBufferBytes);
+  v.oneOf('compression', o.compression, ['none', 'gzip'] as const);
+  v.nonNegativeInteger('compressionThresholdBytes', o.compressionThresholdBytes);
+  v.nonNegativeInteger('shutdownGraceMs', o.shutdownGraceMs);
+  return Object.freeze({ ...o, idleTimeoutMs: o.heartbeatIntervalMs * (o.heartbeatMissLimit + 1) });
+}
+
+/** Drops keys whose value is `undefined`, so they do not hide defaults. */
+export function stripUndefined<T extends object>(options: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const key of Object.keys(options) as Array<keyof T>) if (options[key] !== undefined) out[key] = options[key];
+  return out;
+}

@@ -1,0 +1,230 @@
+import net from 'node:net';
+import { once } from 'node:events';
+import { RpcError } from '../errors.js';
+import { Status } from '../status.js';
+import { localMethodName, type MethodDefinition, type MethodMap, type ServiceDefinition } from '../codec/service-definition.js';
+import { channels } from '../util/diagnostics.js';
+import type { Handler } from './handler-context.js';
+import { runInline, type Responder } from './inline-lane.js';
+import { Router, type Route } from './router.js';
+import type { ServerCall } from './server-call.js';
+import { ServerConnection } from './server-connection.js';
+import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './server-options.js';
+import { ConnectionCounters, MethodStats, type MethodStatsSnapshot } from './server-stats.js';
+import type { MessageInit } from '../codec/message-types.js';
+
+/** Handlers of a service, keyed by stub name (`echo`) or .proto name (`Echo`). */
+export type ServiceImplementation<S extends ServiceDefinition = ServiceDefinition> = {
+  [K in keyof S['methods']]?: S['methods'][K] extends MethodDefinition<infer I, infer O> ? Handler<I, MessageInit<O>> : never;
+};
+
+/**
+ * - `idle`: created, not listening;
+ * - `listening`: accepting connections;
+ * - `draining`: shutting down: not accepting, answering what it took;
+ * - `closed`.
+ */
+export type ServerState = 'idle' | 'listening' | 'draining' | 'closed';
+
+/** Where a listening server is reachable. */
+export interface ServerAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** A point-in-time view of the server's counters. */
+export interface ServerStats {
+  readonly state: ServerState;
+  readonly connections: { readonly open: number; readonly accepted: number; readonly idleClosed: number; readonly faultClosed: number; readonly overflowClosed: number };
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly inflight: number;
+  /** Per method, keyed `service/Method`. */
+  readonly methods: Readonly<Record<string, MethodStatsSnapshot>>;
+}
+
+/**
+ * A ringrpc server: the reactor that owns the listening socket and every connection,
+ * and routes each request to its lane. Create it with {@link createServer}.
+ */
+export class Server {
+  readonly options: ResolvedServerOptions;
+  readonly router = new Router();
+  readonly counters = new ConnectionCounters();
+  private readonly connections = new Set<ServerConnection>();
+  private readonly netServer: net.Server;
+  private inflight = 0;
+  private current: ServerState = 'idle';
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
+  private bound: ServerAddress | undefined;
+  /** The host object connections talk to (kept off the public surface). */
+  private readonly host;
+
+  constructor(options: ServerOptions = {}) {
+    this.options = resolveServerOptions(options);
+    this.host = {
+      options: this.options,
+      router: this.router,
+      counters: this.counters,
+      admit: (): boolean => {
+        if (this.inflight >= this.options.maxConcurrentRequests) return false;
+        this.inflight++;
+        return true;
+      },
+      release: (): void => {
+        this.inflight--;
+      },
+      dispatch: (call: ServerCall, body: Buffer, responder: Responder): void => {
+        runInline(call, body, responder, this.options.maxFrameBytes);
+      },
+      connectionClosed: (connection: ServerConnection): void => {
+        this.connections.delete(connection);
+        this.counters.open--;
+      },
+    };
+    this.netServer = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+  }
+
+  /** The server's state. */
+  get state(): ServerState {
+    return this.current;
+  }
+
+  /** Address it listens on, once listening. */
+  get address(): ServerAddress | undefined {
+    return this.bound;
+  }
+
+  /**
+   * Adds a service. `implementation` maps methods to handlers; a method left out answers
+   * UNIMPLEMENTED. A key that names no method of the service is an error (a typo would
+   * otherwise go unnoticed until the first call).
+   */
+  addService<S extends ServiceDefinition>(service: S, implementation: ServiceImplementation<S>): this {
+    if (this.current !== 'idle' && this.current !== 'listening') {
+      throw new RpcError(Status.FAILED_PRECONDITION, `cannot add service ${service.name}: the server is ${this.current}`);
+    }
+    if (implementation === null || typeof implementation !== 'object') {
+      throw new RpcError(Status.INVALID_ARGUMENT, `implementation of ${service.name} must be an object of handlers`);
+    }
+    const methods = Object.values(service.methods as MethodMap);
+    const impl = implementation as Record<string, unknown>;
+    for (const key of Object.keys(impl)) {
+      if (!methods.some((m) => m.localName === key || m.name === key)) {
+        const known = methods.map((m) => m.localName).join(', ');
+        throw new RpcError(Status.INVALID_ARGUMENT, `implementation of ${service.name} has ${key}, which is not a method of it (methods: ${known})`);
+      }
+    }
+    const routes: Route[] = methods.map((method) => {
+      const handler = impl[method.localName] ?? impl[method.name];
+      if (handler !== undefined && typeof handler !== 'function') {
+        throw new RpcError(Status.INVALID_ARGUMENT, `handler of ${method.path} must be a function`);
+      }
+      return {
+        method,
+        handler: (handler as Handler | undefined) ?? unimplemented(method),
+        lane: 'inline',
+        stats: new MethodStats(),
+      };
+    });
+    this.router.add(service, routes);
+    return this;
+  }
+
+  /**
+   * Starts listening (`port`/`host` default to the options). Resolves with the bound
+   * address; a port in use is UNAVAILABLE naming the address.
+   */
+  async listen(port: number = this.options.port, host: string = this.options.host): Promise<ServerAddress> {
+    if (this.current !== 'idle') throw new RpcError(Status.FAILED_PRECONDITION, `cannot listen: the server is ${this.current}`);
+    this.netServer.listen(port, host);
+    try {
+      await once(this.netServer, 'listening');
+    } catch (err) {
+      throw new RpcError(Status.UNAVAILABLE, `cannot listen on ${host}:${port}: ${(err as Error).message}`, { cause: err });
+    }
+    const info = this.netServer.address() as net.AddressInfo;
+    this.bound = { host, port: info.port };
+    this.current = 'listening';
+    const idleMs = this.options.idleTimeoutMs;
+    this.sweepTimer = setInterval(() => this.sweep(idleMs), Math.min(1000, Math.max(10, Math.floor(idleMs / 4))));
+    this.sweepTimer.unref();
+    return this.bound;
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, send GOAWAY with `last_request_id` on every
+   * connection, answer every taken request, then close. After `graceMs` whatever is
+   * still open is force-closed and its calls abandoned. Idempotent.
+   */
+  shutdown(options: { graceMs?: number } = {}): Promise<void> {
+    this.closing ??= this.doShutdown(options.graceMs ?? this.options.shutdownGraceMs);
+    return this.closing;
+  }
+
+  /** Same as {@link shutdown} with the default grace period. */
+  close(): Promise<void> {
+    return this.shutdown();
+  }
+
+  private async doShutdown(graceMs: number): Promise<void> {
+    const wasListening = this.current === 'listening';
+    this.current = 'draining';
+    const closed = wasListening ? new Promise<void>((resolve) => this.netServer.close(() => resolve())) : Promise.resolve();
+    for (const connection of this.connections) connection.drain();
+    const timer = setTimeout(() => {
+      const reason = new RpcError(Status.UNAVAILABLE, `server shut down before the call finished (grace ${graceMs} ms)`);
+      for (const connection of this.connections) connection.destroy(reason);
+    }, graceMs);
+    await closed;
+    clearTimeout(timer);
+    if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
+    this.current = 'closed';
+  }
+
+  /** Counters: connections, bytes, per-method requests and errors. */
+  stats(): ServerStats {
+    const methods: Record<string, MethodStatsSnapshot> = {};
+    for (const route of this.router.routes()) methods[route.method.path] = route.stats.snapshot();
+    const c = this.counters;
+    return {
+      state: this.current,
+      connections: { open: c.open, accepted: c.accepted, idleClosed: c.idleClosed, faultClosed: c.faultClosed, overflowClosed: c.overflowClosed },
+      bytesIn: c.bytesIn,
+      bytesOut: c.bytesOut,
+      inflight: this.inflight,
+      methods,
+    };
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.current !== 'listening') {
+      socket.destroy();
+      return;
+    }
+    const connection = new ServerConnection(this.host, socket);
+    this.connections.add(connection);
+    this.counters.open++;
+    this.counters.accepted++;
+    if (channels.serverConnectionOpen.hasSubscribers) channels.serverConnectionOpen.publish({ peer: connection.peerAddress });
+  }
+
+  private sweep(idleMs: number): void {
+    const now = Date.now();
+    for (const connection of this.connections) connection.checkIdle(now, idleMs);
+  }
+}
+
+function unimplemented(method: MethodDefinition): Handler {
+  return () => {
+    throw new RpcError(Status.UNIMPLEMENTED, `${method.path} is not implemented by this server`);
+  };
+}
+
+/** Creates a server; add services, then `listen()`. */
+export function createServer(options?: ServerOptions): Server {
+  return new Server(options);
+}
+
+export { localMethodName };

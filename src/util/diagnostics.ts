@@ -1,0 +1,22 @@
+import diagnostics from 'node:diagnostics_channel';
+import { debuglog } from 'node:util';
+
+/**
+ * Diagnostics channels `ringrpc:<area>:<event>`: subscribe for tracing and logging.
+ * Publishing costs nothing while no one subscribes (checked with `hasSubscribers`).
+ */
+export const channels = {
+  /** `{ connection, reason, status? }` when the server closes a connection itself (fault, idle, overflow). */
+  serverConnectionClose: diagnostics.channel('ringrpc:server:connection-close'),
+  /** `{ peer }` when a connection is accepted. */
+  serverConnectionOpen: diagnostics.channel('ringrpc:server:connection-open'),
+  /** `{ service, method, error }` when a ONEWAY handler fails (there is no one to answer). */
+  serverOnewayError: diagnostics.channel('ringrpc:server:oneway-error'),
+  /** `{ address }` when a client connection is established. */
+  clientConnect: diagnostics.channel('ringrpc:client:connect'),
+  /** `{ address, error }` when a client connection is lost. */
+  clientDisconnect: diagnostics.channel('ringrpc:client:disconnect'),
+} as const;
+
+/** `NODE_DEBUG=ringrpc` turns this on. */
+export const debug = debuglog('ringrpc');

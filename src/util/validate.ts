@@ -1,0 +1,53 @@
+import { RpcError } from '../errors.js';
+import { Status } from '../status.js';
+
+/** Option validation helpers: each throws INVALID_ARGUMENT "options.<name> must be …". */
+export function invalid(name: string, requirement: string, value: unknown): RpcError {
+  return new RpcError(Status.INVALID_ARGUMENT, `options.${name} must be ${requirement} (got ${describe(value)})`);
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === null || typeof value !== 'object') return String(value);
+  return Array.isArray(value) ? 'an array' : 'an object';
+}
+
+export function positiveInteger(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) throw invalid(name, 'a positive integer', value);
+  return value;
+}
+
+export function nonNegativeInteger(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw invalid(name, 'a non-negative integer', value);
+  return value;
+}
+
+export function port(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535) throw invalid(name, 'an integer port from 0 to 65535', value);
+  return value;
+}
+
+export function nonEmptyString(name: string, value: unknown): string {
+  if (typeof value !== 'string' || value === '') throw invalid(name, 'a non-empty string', value);
+  return value;
+}
+
+export function boolean(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw invalid(name, 'true or false', value);
+  return value;
+}
+
+export function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
+  if (typeof value !== 'string' || !allowed.includes(value as T)) throw invalid(name, `one of ${allowed.map((a) => `"${a}"`).join(', ')}`, value);
+  return value as T;
+}
+
+/** Rejects keys the options object does not know, with a hint for a near miss. */
+export function knownKeys(options: object, known: readonly string[], prefix = 'options'): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      const near = known.find((k) => k.toLowerCase() === key.toLowerCase());
+      throw new RpcError(Status.INVALID_ARGUMENT, `${prefix}.${key} is not a known option${near ? ` (did you mean ${near}?)` : ''}`);
+    }
+  }
+}
