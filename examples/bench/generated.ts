@@ -40,3 +40,4 @@ export const Bench = defineService<{
   work: MethodDefinition<WorkRequest, WorkReply>;
   sleep: MethodDefinition<SleepRequest, SleepReply>;
 }>(root, 'bench.v1.Bench');
+

@@ -31,6 +31,7 @@ export interface ChannelCall {
   readonly timeoutMs: number;
   readonly signal: AbortSignal | undefined;
   readonly metadata: Record<string, string> | undefined;
+  readonly onMetadata?: ((metadata: Readonly<Record<string, string>>) => void) | undefined;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -98,7 +99,7 @@ export class Channel {
         return;
       }
       const id = this.ids.next();
-      const pending = new PendingCall(id, call.method, call.signal, resolve, reject, (p) => this.pending.delete(p.requestId));
+      const pending = new PendingCall(id, call.method, call.signal, resolve, reject, (p) => this.pending.delete(p.requestId), call.onMetadata);
       this.pending.set(id, pending);
       if (this.ids.exhausted) this.becomeUnusable('draining');
 
@@ -202,6 +203,15 @@ export class Channel {
     if (meta.status !== Status.OK) {
       pending.reject(new RpcError(meta.status as Status, meta.message, { ...site, metadata: meta.metadata }));
       return;
+    }
+    if (pending.onMetadata !== undefined && Object.keys(meta.metadata).length > 0) {
+      try {
+        pending.onMetadata(meta.metadata);
+      } catch (err) {
+        // The caller's own callback failed: that call fails, the connection does not.
+        pending.reject(RpcError.from(err, Status.UNKNOWN, site));
+        return;
+      }
     }
     if (meta.compression !== Compression.NONE) {
       // The frame's body view pins the socket chunk only until this promise settles.

@@ -52,12 +52,15 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Application metadata sent with the request. */
   metadata?: Record<string, string>;
+  /** Receives the metadata the server sent with a successful reply (errors carry it in `RpcError.metadata`). */
+  onMetadata?: (metadata: Readonly<Record<string, string>>) => void;
 }
 
 /** Validates per-call options (they are user input too). */
 export function checkCallOptions(options: CallOptions): void {
   if (options.timeoutMs !== undefined) v.nonNegativeInteger('timeoutMs', options.timeoutMs);
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw v.invalid('signal', 'an AbortSignal', options.signal);
+  if (options.onMetadata !== undefined && typeof options.onMetadata !== 'function') throw v.invalid('onMetadata', 'a function', options.onMetadata);
   if (options.metadata !== undefined) {
     if (options.metadata === null || typeof options.metadata !== 'object') throw v.invalid('metadata', 'an object of strings', options.metadata);
     for (const [key, value] of Object.entries(options.metadata)) {

@@ -67,6 +67,7 @@ function makeMethod(method: MethodDefinition, pool: ChannelPool, options: Resolv
         timeoutMs: callOptions.timeoutMs ?? options.timeoutMs,
         signal: callOptions.signal,
         metadata: callOptions.metadata,
+        onMetadata: callOptions.onMetadata,
       });
     } catch (err) {
       return Promise.reject(RpcError.from(err, Status.INVALID_ARGUMENT, site));

@@ -19,6 +19,7 @@ export class PendingCall {
     private readonly onReject: (error: RpcError) => void,
     /** Called once when the call settles, to drop it from its channel. */
     private readonly onSettle: (call: PendingCall) => void,
+    readonly onMetadata?: (metadata: Readonly<Record<string, string>>) => void,
   ) {}
 
   get done(): boolean {

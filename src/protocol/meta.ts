@@ -155,9 +155,11 @@ class Reader {
       case I64:
         this.advance(8);
         return;
-      case LEN:
-        this.pos += this.length();
+      case LEN: {
+        const len = this.length(); // reads the length varint first: `pos += length()` would lose its bytes
+        this.pos += len;
         return;
+      }
       case I32:
         this.advance(4);
         return;

@@ -60,6 +60,12 @@ export class ServerConnection implements Responder {
   /** Set on every complete frame; the idle sweep reads and clears it (no clock per frame). */
   private sawFrame = false;
   private lastActive = Date.now();
+  /**
+   * When the current chunk was read: the start of the deadline of every request in it
+   * (spec: timeout_ms counts "from when it has read the frame"), so a request queued
+   * behind a slow inline handler in the same read does not get extra time.
+   */
+  private readAt = 0;
   private lingerTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -91,6 +97,7 @@ export class ServerConnection implements Responder {
 
   private onData(chunk: Buffer): void {
     this.host.counters.bytesIn += chunk.length;
+    this.readAt = Date.now();
     try {
       this.decoder.push(chunk);
     } catch (err) {
@@ -167,7 +174,7 @@ export class ServerConnection implements Responder {
       if (!oneway) this.writeError(id, new RpcError(Status.RESOURCE_EXHAUSTED, `server is at its limit of ${this.host.options.maxConcurrentRequests} requests in flight`));
       return;
     }
-    const deadline = meta.timeoutMs > 0 ? Date.now() + meta.timeoutMs : Infinity;
+    const deadline = meta.timeoutMs > 0 ? this.readAt + meta.timeoutMs : Infinity;
     const call = new ServerCall(this, id, route, meta, deadline, oneway);
     if (oneway) this.oneways.add(call);
     else this.calls.set(id, call);

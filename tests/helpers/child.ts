@@ -1,0 +1,46 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+
+/** A child process started for a test, with its output collected. */
+export interface Child {
+  readonly process: ChildProcess;
+  stdout: string;
+  stderr: string;
+  /** Resolves with the exit code (or the signal's name). */
+  readonly exited: Promise<number | string>;
+}
+
+/** Spawns `node --import tsx <args>` from the project root. */
+export function spawnNode(args: string[], env: NodeJS.ProcessEnv = {}): Child {
+  const proc = spawn(process.execPath, ['--import', 'tsx', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return track(proc);
+}
+
+/** Spawns the built CLI, `dist/src/cli/bin.js`, as `npx ringrpc` would. */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): Child {
+  const proc = spawn(process.execPath, ['dist/src/cli/bin.js', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return track(proc);
+}
+
+function track(proc: ChildProcess): Child {
+  const child: Child = {
+    process: proc,
+    stdout: '',
+    stderr: '',
+    exited: new Promise((resolve) => proc.on('exit', (code, signal) => resolve(code ?? signal ?? -1))),
+  };
+  proc.stdout!.on('data', (d: Buffer) => (child.stdout += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (child.stderr += d.toString()));
+  return child;
+}
+
+/** Waits until `pattern` appears in the child's stdout; returns the match. */
+export async function waitForOutput(child: Child, pattern: RegExp, ms = 15_000): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const match = pattern.exec(child.stdout);
+    if (match) return match;
+    if (child.process.exitCode !== null) throw new Error(`process exited (${child.process.exitCode}) before printing ${pattern}: ${child.stderr}`);
+    if (Date.now() > deadline) throw new Error(`no ${pattern} after ${ms} ms; stdout: ${child.stdout} stderr: ${child.stderr}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

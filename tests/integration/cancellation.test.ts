@@ -1,0 +1,130 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { RpcError, Status, type Server } from '../../src/index.js';
+import { startBenchServer, benchClient, handlers } from '../helpers/bench-server.js';
+
+const test = suite('deadlines and cancellation');
+
+let server: Server;
+let address: string;
+/** What each Sleep handler saw: its deadline and how its signal ended. */
+const seen: Array<{ deadline: number; abortedWith?: number; at?: number }> = [];
+
+test.before(async () => {
+  ({ server, address } = await startBenchServer({}, {
+    ...handlers,
+    async sleep(request, ctx) {
+      const record: (typeof seen)[number] = { deadline: ctx.deadline };
+      seen.push(record);
+      ctx.signal.addEventListener('abort', () => {
+        record.abortedWith = (ctx.signal.reason as RpcError).code;
+        record.at = Date.now();
+      });
+      return handlers.sleep!(request, ctx);
+    },
+  }));
+});
+
+test.after(async () => {
+  await server.close();
+});
+
+test.before.each(() => {
+  seen.length = 0;
+});
+
+async function until(predicate: () => boolean, ms = 1000): Promise<void> {
+  for (const end = Date.now() + ms; !predicate(); ) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+test('the remaining timeout travels in Meta and becomes ctx.deadline', async () => {
+  const client = benchClient(address);
+  const before = Date.now();
+  await client.sleep({ ms: 1 }, { timeoutMs: 2000 });
+  assert.ok(seen[0]!.deadline >= before + 1900 && seen[0]!.deadline <= Date.now() + 2000, `deadline ${seen[0]!.deadline - before} ms ahead`);
+  await client.sleep({ ms: 1 }, { timeoutMs: 0 });
+  assert.is(seen[1]!.deadline, Infinity, 'timeoutMs 0 means no deadline');
+  await client.$close();
+});
+
+test('timeout: DEADLINE_EXCEEDED at the deadline, and the server handler is signalled', async () => {
+  const client = benchClient(address);
+  const started = Date.now();
+  try {
+    await client.sleep({ ms: 5000 }, { timeoutMs: 100 });
+    assert.unreachable();
+  } catch (err) {
+    const took = Date.now() - started;
+    assert.is((err as RpcError).code, Status.DEADLINE_EXCEEDED);
+    assert.match((err as RpcError).message, /bench.v1.Bench\/Sleep @ 127.0.0.1:\d+: deadline of 100 ms exceeded/);
+    assert.ok(took >= 95 && took < 400, `rejected after ${took} ms`);
+  }
+  await until(() => seen[0]?.abortedWith !== undefined);
+  assert.ok([Status.DEADLINE_EXCEEDED, Status.CANCELLED].includes(seen[0]!.abortedWith as 1 | 4));
+  await until(() => server.stats().inflight === 0);
+  await client.$close();
+});
+
+test('abort: CANCELLED at once, a CANCEL frame reaches the server, its signal fires', async () => {
+  const client = benchClient(address);
+  const controller = new AbortController();
+  const call = client.sleep({ ms: 5000 }, { signal: controller.signal, timeoutMs: 10_000 });
+  await until(() => seen.length === 1);
+  const abortedAt = Date.now();
+  controller.abort();
+  try {
+    await call;
+    assert.unreachable();
+  } catch (err) {
+    assert.is((err as RpcError).code, Status.CANCELLED);
+    assert.match((err as RpcError).message, /cancelled by the caller/);
+  }
+  await until(() => seen[0]?.abortedWith !== undefined);
+  assert.is(seen[0]!.abortedWith, Status.CANCELLED, 'the server saw CANCEL, not its own deadline');
+  assert.ok(seen[0]!.at! - abortedAt < 200);
+  await until(() => server.stats().inflight === 0);
+  await client.$close();
+});
+
+test('an already-aborted signal fails without sending', async () => {
+  const client = benchClient(address);
+  const before = server.stats().methods['bench.v1.Bench/Sleep']!.requests;
+  try {
+    await client.sleep({ ms: 1 }, { signal: AbortSignal.abort() });
+    assert.unreachable();
+  } catch (err) {
+    assert.is((err as RpcError).code, Status.CANCELLED);
+  }
+  assert.is(server.stats().methods['bench.v1.Bench/Sleep']!.requests, before);
+  await client.$close();
+});
+
+test('a late answer to a timed-out call is dropped; the connection keeps working', async () => {
+  const client = benchClient(address);
+  const results = await Promise.allSettled([
+    client.sleep({ ms: 80 }, { timeoutMs: 30 }),
+    client.sleep({ ms: 10 }, { timeoutMs: 1000 }),
+  ]);
+  assert.is(results[0].status, 'rejected');
+  assert.is(results[1].status, 'fulfilled');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.is(Buffer.from((await client.echo({ payload: Buffer.from('ok') })).payload).toString(), 'ok');
+  await client.$close();
+});
+
+test('the client default timeout (options.timeoutMs) applies when a call sets none', async () => {
+  const client = benchClient(address, { timeoutMs: 50 });
+  try {
+    await client.sleep({ ms: 1000 });
+    assert.unreachable();
+  } catch (err) {
+    assert.is((err as RpcError).code, Status.DEADLINE_EXCEEDED);
+    assert.match((err as RpcError).message, /deadline of 50 ms/);
+  }
+  await client.$close();
+});
+
+test.run();

@@ -1,0 +1,123 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { spawnCli, waitForOutput, type Child } from '../helpers/child.js';
+import { work } from '../../examples/bench/handlers.js';
+
+/** The built CLI (`dist/src/cli/bin.js`, what `npx ringrpc` runs), end to end. */
+const test = suite('cli serve + call');
+const PROTO = 'proto/bench/v1/bench.proto';
+
+let serveChild: Child;
+let target: string;
+
+test.before(async () => {
+  serveChild = spawnCli(['serve', '--proto', PROTO, '--handlers', 'examples/bench/handlers.ts', '--host', '127.0.0.1', '--port', '0']);
+  const [, host, port] = await waitForOutput(serveChild, /ringrpc listening on ([\d.]+):(\d+)/);
+  target = `${host}:${port}`;
+});
+
+test.after(async () => {
+  serveChild.process.kill('SIGTERM');
+  const code = await serveChild.exited;
+  assert.is(code, 0, 'serve exits 0 after SIGTERM');
+  assert.match(serveChild.stderr, /shutting down signal=SIGTERM/);
+  assert.match(serveChild.stderr, /stopped/);
+});
+
+async function cli(args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number | string; stdout: string; stderr: string }> {
+  const child = spawnCli(args, env);
+  const code = await child.exited;
+  return { code, stdout: child.stdout, stderr: child.stderr };
+}
+
+test('call prints the reply as proto3 JSON (bytes as base64)', async () => {
+  const r = await cli(['call', target, 'bench.v1.Bench/Echo', '{"payload":"aGVsbG8="}', '--proto', PROTO]);
+  assert.is(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout), { payload: 'aGVsbG8=' });
+});
+
+test('call Work returns the expected digest', async () => {
+  const r = await cli(['call', target, 'bench.v1.Bench/Work', '{"payload":"YWJj","rounds":3}', '--proto', PROTO]);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(JSON.parse(r.stdout).digest, Buffer.from(work(Buffer.from('abc'), 3)).toString('base64'));
+});
+
+test('a status error prints its name and message and exits non-zero', async () => {
+  const r = await cli(['call', target, 'bench.v1.Bench/Sleep', '{"ms":2000}', '--proto', PROTO, '--timeout', '100']);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /^DEADLINE_EXCEEDED: \[DEADLINE_EXCEEDED\] bench.v1.Bench\/Sleep @ 127.0.0.1:\d+: deadline of 100 ms exceeded\n$/);
+  assert.is(r.stdout, '');
+});
+
+for (const [name, args, pattern] of [
+  ['unknown method', ['bench.v1.Bench/Nope', '{}'], /^ringrpc call: UNIMPLEMENTED: unknown method Nope of bench.v1.Bench \(methods: Echo, Work, Sleep\)\n$/],
+  ['unknown service', ['bench.v1.Other/Echo', '{}'], /^ringrpc call: UNIMPLEMENTED: unknown service bench.v1.Other/],
+  ['invalid JSON', ['bench.v1.Bench/Echo', '{nope'], /^ringrpc call: INVALID_ARGUMENT: request is not valid JSON/],
+  ['JSON that does not fit the type', ['bench.v1.Bench/Echo', '{"pay":"x"}'], /^ringrpc call: INVALID_ARGUMENT: JSON does not fit bench.v1.EchoRequest/],
+] as const) {
+  test(`bad input (${name}) is one line and a non-zero exit`, async () => {
+    const r = await cli(['call', target, ...args, '--proto', PROTO]);
+    assert.is(r.code, 1);
+    assert.match(r.stderr, pattern);
+    assert.is(r.stderr.trim().split('\n').length, 1);
+  });
+}
+
+test('an unreachable address is UNAVAILABLE naming it', async () => {
+  const r = await cli(['call', '127.0.0.1:1', 'bench.v1.Bench/Echo', '{}', '--proto', PROTO]);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /^UNAVAILABLE: .*@ 127.0.0.1:1: connection lost \(ECONNREFUSED\)/);
+});
+
+test('usage errors exit 2 with the usage text', async () => {
+  const r = await cli(['call', target]);
+  assert.is(r.code, 2);
+  assert.match(r.stderr, /call takes an address/);
+  const unknown = await cli(['frobnicate']);
+  assert.is(unknown.code, 2);
+  assert.match(unknown.stderr, /unknown command "frobnicate"/);
+});
+
+test('serve takes its port from a config file, below the environment and flags', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ringrpc-cli-'));
+  const config = path.join(dir, 'ringrpc.json');
+  writeFileSync(config, JSON.stringify({ host: '127.0.0.1', port: 1 }));
+  // The file says port 1, the environment says 0 (a free port): the environment wins.
+  const child = spawnCli(['serve', '--proto', PROTO, '--handlers', 'dist/examples/bench/handlers.js', '--config', config], { RINGRPC_PORT: '0' });
+  const [, host, port] = await waitForOutput(child, /ringrpc listening on ([\d.]+):(\d+)/);
+  assert.is(host, '127.0.0.1', 'host from the file');
+  assert.ok(Number(port) > 1, 'port from the environment');
+  const r = await cli(['call', `${host}:${port}`, 'bench.v1.Bench/Echo', '{"payload":"eA=="}', '--proto', PROTO]);
+  assert.is(r.code, 0, 'a compiled JS handlers module works too');
+  child.process.kill('SIGINT');
+  assert.is(await child.exited, 0);
+});
+
+test('serve reports a bad config value naming its source', async () => {
+  const r = await cli(['serve', '--proto', PROTO, '--handlers', 'examples/bench/handlers.ts', '--port', 'eighty']);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /--port must be an integer \(got "eighty"\)/);
+  const env = await cli(['serve', '--proto', PROTO, '--handlers', 'examples/bench/handlers.ts'], { RINGRPC_HEARTBEAT_INTERVAL_MS: '-5' });
+  assert.is(env.code, 1);
+  assert.match(env.stderr, /options.heartbeatIntervalMs must be a positive integer/);
+});
+
+test('serve with a module that implements none of the services says so', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ringrpc-cli-'));
+  const module = path.join(dir, 'handlers.mjs');
+  writeFileSync(module, 'export const Other = {};\n');
+  const r = await cli(['serve', '--proto', PROTO, '--handlers', module, '--port', '0']);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /implements none of the services of proto\/bench\/v1\/bench.proto \(bench.v1.Bench\)/);
+});
+
+test('gen reproduces the committed examples/bench/generated.ts', async () => {
+  const r = await cli(['gen', PROTO, '--import-from', '../../src/index.js']);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.stdout, readFileSync('examples/bench/generated.ts', 'utf8'));
+});
+
+test.run();

@@ -1,0 +1,176 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { randomBytes } from 'node:crypto';
+import { RpcError, Status, type Server } from '../../src/index.js';
+import { startBenchServer, benchClient, handlers } from '../helpers/bench-server.js';
+import { work } from '../../examples/bench/handlers.js';
+
+const test = suite('unary calls');
+
+let server: Server;
+let address: string;
+const oneways: string[] = [];
+
+test.before(async () => {
+  ({ server, address } = await startBenchServer({ compression: 'gzip', compressionThresholdBytes: 256 }, {
+    ...handlers,
+    echo(request, ctx) {
+      if (ctx.metadata['x-echo-metadata']) ctx.responseMetadata['x-seen'] = ctx.metadata['x-echo-metadata'];
+      if (ctx.metadata['x-oneway']) oneways.push(ctx.metadata['x-oneway']);
+      if (ctx.metadata['x-fail']) throw new RpcError(Status.FAILED_PRECONDITION, 'asked to fail', { metadata: { 'x-why': 'because' } });
+      if (ctx.metadata['x-bad-reply']) return { payload: 42 as unknown as Uint8Array };
+      return { payload: request.payload };
+    },
+  }));
+});
+
+test.after(async () => {
+  await server.close();
+});
+
+test('Echo, Work and Sleep answer correctly (promise mode)', async () => {
+  const client = benchClient(address);
+  const echo = await client.echo({ payload: Buffer.from('hi') });
+  assert.is(Buffer.from(echo.payload).toString(), 'hi');
+  const digest = await client.work({ payload: Buffer.from('abc'), rounds: 5 });
+  assert.equal(Buffer.from(digest.digest), Buffer.from(work(Buffer.from('abc'), 5)));
+  assert.equal({ ...(await client.sleep({ ms: 5 })) }, {});
+  await client.$close();
+});
+
+test('callback mode, for success and failure', async () => {
+  const client = benchClient(address);
+  const reply = await new Promise<Uint8Array>((resolve, reject) =>
+    client.echo({ payload: Buffer.from('cb') }, (err, r) => (err ? reject(err) : resolve(r!.payload))),
+  );
+  assert.is(Buffer.from(reply).toString(), 'cb');
+  const failure = await new Promise<RpcError | null>((resolve) =>
+    client.echo({ payload: Buffer.from('x') }, { metadata: { 'x-fail': '1' } }, (err) => resolve(err)),
+  );
+  assert.is(failure?.code, Status.FAILED_PRECONDITION);
+  await client.$close();
+});
+
+test('10,000 concurrent calls with random payloads on one connection, each matched to its caller', async () => {
+  const client = benchClient(address);
+  const accepted = server.stats().connections.accepted;
+  const payloads = Array.from({ length: 10_000 }, () => randomBytes(Math.floor(Math.random() * 512)));
+  const replies = await Promise.all(payloads.map((payload) => client.echo({ payload })));
+  replies.forEach((r, i) => assert.ok(Buffer.from(r.payload).equals(payloads[i]!), `call ${i} got its own payload`));
+  assert.is(server.stats().connections.accepted - accepted, 1, 'one TCP connection');
+  await client.$close();
+});
+
+test('metadata travels both ways; error metadata reaches RpcError', async () => {
+  const client = benchClient(address);
+  let seen: Readonly<Record<string, string>> = {};
+  await client.echo({ payload: Buffer.from('m') }, { metadata: { 'x-echo-metadata': 'v1' }, onMetadata: (m) => (seen = m) });
+  assert.is(seen['x-seen'], 'v1');
+  try {
+    await client.echo({}, { metadata: { 'x-fail': '1' } });
+    assert.unreachable();
+  } catch (err) {
+    assert.is((err as RpcError).metadata['x-why'], 'because');
+    assert.is((err as RpcError).rawMessage, 'asked to fail');
+  }
+  await client.$close();
+});
+
+test('gzip both ways above the threshold, plain below', async () => {
+  const client = benchClient(address, { compression: 'gzip', compressionThresholdBytes: 256 });
+  const before = server.stats().bytesIn;
+  const big = Buffer.alloc(200_000, 'a');
+  const reply = await client.echo({ payload: big });
+  assert.ok(Buffer.from(reply.payload).equals(big));
+  assert.ok(server.stats().bytesIn - before < 10_000, 'the request body travelled compressed');
+  const small = await client.echo({ payload: Buffer.from('tiny') });
+  assert.is(Buffer.from(small.payload).toString(), 'tiny');
+  await client.$close();
+});
+
+test('ONEWAY from the client runs on the server, no answer', async () => {
+  const client = benchClient(address);
+  client.echo.oneway({ payload: Buffer.from('x') }, { metadata: { 'x-oneway': 'note-1' } });
+  await client.echo({ payload: Buffer.from('after') });
+  for (let i = 0; i < 50 && !oneways.includes('note-1'); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(oneways.includes('note-1'));
+  await client.$close();
+});
+
+test('a request that does not fit its type fails INVALID_ARGUMENT before any I/O', async () => {
+  const client = benchClient(address);
+  const accepted = server.stats().connections.accepted;
+  try {
+    await client.echo({ payload: 123 as unknown as Uint8Array });
+    assert.unreachable();
+  } catch (err) {
+    assert.is((err as RpcError).code, Status.INVALID_ARGUMENT);
+    assert.match((err as RpcError).message, /request is not a bench.v1.EchoRequest: payload/);
+  }
+  assert.is(server.stats().connections.accepted, accepted);
+  await client.$close();
+});
+
+test('a reply that does not fit its type is INTERNAL naming the handler', async () => {
+  const client = benchClient(address);
+  try {
+    await client.echo({}, { metadata: { 'x-bad-reply': '1' } });
+    assert.unreachable();
+  } catch (err) {
+    assert.is((err as RpcError).code, Status.INTERNAL);
+    assert.match((err as RpcError).message, /handler of bench.v1.Bench\/Echo returned a reply that is not a bench.v1.EchoReply/);
+  }
+  await client.$close();
+});
+
+test('bad per-call options are INVALID_ARGUMENT naming the option', async () => {
+  const client = benchClient(address);
+  for (const [options, message] of [
+    [{ timeoutMs: -1 }, /options.timeoutMs must be a non-negative integer/],
+    [{ timeoutMs: 1.5 }, /options.timeoutMs must be a non-negative integer/],
+    [{ metadata: { a: 1 } }, /options.metadata.a must be a string/],
+    [{ signal: {} }, /options.signal must be an AbortSignal/],
+  ] as const) {
+    try {
+      await client.echo({}, options as never);
+      assert.unreachable();
+    } catch (err) {
+      assert.is((err as RpcError).code, Status.INVALID_ARGUMENT);
+      assert.match((err as RpcError).message, message);
+    }
+  }
+  await client.$close();
+});
+
+test('an unreachable address fails UNAVAILABLE naming it', async () => {
+  const client = benchClient('127.0.0.1:1');
+  try {
+    await client.echo({});
+    assert.unreachable();
+  } catch (err) {
+    assert.is((err as RpcError).code, Status.UNAVAILABLE);
+    assert.match((err as RpcError).message, /bench.v1.Bench\/Echo @ 127.0.0.1:1: connection lost \(ECONNREFUSED\)/);
+    assert.is(((err as RpcError).cause as RpcError).cause !== undefined || (err as RpcError).cause !== undefined, true);
+  }
+  await client.$close();
+});
+
+test('a closed client fails UNAVAILABLE', async () => {
+  const client = benchClient(address);
+  await client.echo({});
+  await client.$close();
+  try {
+    await client.echo({});
+    assert.unreachable();
+  } catch (err) {
+    assert.is((err as RpcError).code, Status.UNAVAILABLE);
+    assert.match((err as RpcError).message, /client is closed/);
+  }
+});
+
+test('an invalid target is INVALID_ARGUMENT naming it', () => {
+  assert.throws(() => benchClient('localhost'), /invalid address "localhost"/);
+  assert.throws(() => benchClient('h:70000'), /port from 1 to 65535/);
+});
+
+test.run();

@@ -1,0 +1,39 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { RpcError, Status, SERVER_DEFAULTS, createServer } from '../../../src/index.js';
+import { resolveServerOptions } from '../../../src/server/server-options.js';
+
+const test = suite('server-options');
+
+test('defaults, and the derived idle limit', () => {
+  const o = resolveServerOptions();
+  assert.is(o.heartbeatIntervalMs, 5000);
+  assert.is(o.heartbeatMissLimit, 3);
+  assert.is(o.idleTimeoutMs, 20_000);
+  assert.is(o.maxFrameBytes, 16 * 1024 * 1024);
+  assert.ok(Object.isFrozen(o));
+  assert.ok(Object.isFrozen(SERVER_DEFAULTS));
+  assert.is(resolveServerOptions({ port: undefined }).port, SERVER_DEFAULTS.port, 'undefined does not hide a default');
+});
+
+const bad: Array<[object, RegExp]> = [
+  [{ port: 70000 }, /options.port must be an integer port from 0 to 65535 \(got 70000\)/],
+  [{ host: '' }, /options.host must be a non-empty string/],
+  [{ maxFrameBytes: 0 }, /options.maxFrameBytes must be a positive integer \(got 0\)/],
+  [{ maxFrameBytes: 2 ** 33 }, /options.maxFrameBytes must be at most 4294967295/],
+  [{ heartbeatIntervalMs: '5s' }, /options.heartbeatIntervalMs must be a positive integer \(got "5s"\)/],
+  [{ heartbeatMissLimit: -1 }, /options.heartbeatMissLimit must be a non-negative integer/],
+  [{ maxConcurrentRequestsPerConnection: 1.5 }, /options.maxConcurrentRequestsPerConnection must be a positive integer/],
+  [{ maxConcurrentRequests: 0 }, /options.maxConcurrentRequests must be a positive integer/],
+  [{ maxWriteBufferBytes: -1 }, /options.maxWriteBufferBytes must be a positive integer/],
+  [{ compression: 'brotli' }, /options.compression must be one of "none", "gzip" \(got "brotli"\)/],
+  [{ shutdownGraceMs: null }, /options.shutdownGraceMs must be a non-negative integer/],
+  [{ maxframebytes: 1 }, /options.maxframebytes is not a known option \(did you mean maxFrameBytes\?\)/],
+];
+for (const [options, message] of bad) {
+  test(`rejects ${JSON.stringify(options)}`, () => {
+    assert.throws(() => createServer(options), (e: unknown) => e instanceof RpcError && e.code === Status.INVALID_ARGUMENT && message.test(e.message));
+  });
+}
+
+test.run();
