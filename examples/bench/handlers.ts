@@ -43,3 +43,20 @@ export const Bench: ServiceImplementation<typeof BenchService> = {
     return {};
   },
 };
+
+/**
+ * Rounds of {@link work} that take about `targetMs` of CPU on this machine now, measured
+ * (its speed drifts, so a figure from earlier is no good). The median of 5 timings.
+ */
+export function calibrateRounds(targetMs: number, payload: Uint8Array = new Uint8Array(64)): number {
+  const probe = 200;
+  work(payload, probe); // warm up
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    work(payload, probe);
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return Math.max(1, Math.round((probe * targetMs) / times[2]!));
+}
