@@ -30,7 +30,8 @@ export type { MethodDefinition, ServiceDefinition, MethodMap, RequestOf, ReplyOf
 export type { LoadProtoOptions } from './codec/proto-loader.js';
 export type { MessageInit, LongLike } from './codec/message-types.js';
 export type { ServerOptions, ResolvedServerOptions } from './server/server-options.js';
-export type { ServiceImplementation, ServerState, ServerAddress, ServerStats } from './server/server.js';
+export type { ServiceImplementation, ServerState, ServerAddress, ServerStats, AddServiceOptions } from './server/server.js';
+export type { WorkerLaneStats, WorkerThreadStats } from './server/worker-lane.js';
 export type { HandlerContext, Handler, Peer } from './server/handler-context.js';
 export type { Lane } from './server/router.js';
 export type { MethodStatsSnapshot } from './server/server-stats.js';

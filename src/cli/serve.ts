@@ -2,12 +2,13 @@ import { parseArgs } from 'node:util';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import { loadServices } from '../codec/proto-loader.js';
-import type { ServiceDefinition } from '../codec/service-definition.js';
 import { loadConfig } from '../config/config.js';
-import { createServer, type Server } from '../server/server.js';
+import { createServer, type Server, type ServiceImplementation } from '../server/server.js';
+import type { Lane } from '../server/router.js';
 import { channels } from '../util/diagnostics.js';
 import { UsageError, type CommandIo } from './command.js';
-import { importUserModule } from './load-module.js';
+import { importUserModule } from '../util/import-module.js';
+import { findImplementation } from '../server/find-implementation.js';
 
 export const SERVE_USAGE = `ringrpc serve --proto <file.proto> --handlers <module> [options]
 
@@ -21,6 +22,9 @@ The module exports one object of handlers per service, named after the service
   --heartbeat-interval    ms; with --heartbeat-miss-limit sets the idle limit
   --heartbeat-miss-limit
   --max-frame-bytes
+  --workers <n>           worker-lane threads (default: one per core)
+  --worker-methods <A,B>  methods that run on the worker lane (default: none, all inline);
+                          each worker loads the handlers module once
 Stops gracefully on SIGINT or SIGTERM.`;
 
 /** `ringrpc serve`. Resolves when the server has shut down after a signal. */
@@ -36,6 +40,8 @@ export async function serve(argv: string[], io: CommandIo): Promise<number> {
       'heartbeat-interval': { type: 'string' },
       'heartbeat-miss-limit': { type: 'string' },
       'max-frame-bytes': { type: 'string' },
+      workers: { type: 'string' },
+      'worker-methods': { type: 'string' },
     },
   });
   if (!values.proto) throw new UsageError('serve needs --proto', SERVE_USAGE);
@@ -50,15 +56,30 @@ export async function serve(argv: string[], io: CommandIo): Promise<number> {
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     heartbeatMissLimit: config.heartbeatMissLimit,
     maxFrameBytes: config.maxFrameBytes,
+    workers: config.workers,
   });
+  const workerMethods = new Set((values['worker-methods'] ?? '').split(',').map((m) => m.trim()).filter(Boolean));
+  const placed = new Set<string>();
   let added = 0;
   for (const service of services) {
     const impl = findImplementation(module, service);
     if (impl === undefined) continue;
-    server.addService(service, impl);
+    const lanes: Record<string, Lane> = {};
+    for (const method of Object.values(service.methods)) {
+      for (const name of [method.name, method.localName, method.path]) {
+        if (workerMethods.has(name)) {
+          lanes[method.name] = 'worker';
+          placed.add(name);
+        }
+      }
+    }
+    server.addService(service, impl as ServiceImplementation, { lanes, workerModule: values.handlers });
     added++;
-    io.logger.info('service added', { service: service.name, methods: Object.keys(service.methods).join(',') });
+    const onWorkers = Object.keys(lanes);
+    io.logger.info('service added', { service: service.name, methods: Object.keys(service.methods).join(','), workerLane: onWorkers.join(',') || 'none' });
   }
+  const unknown = [...workerMethods].filter((m) => !placed.has(m));
+  if (unknown.length > 0) throw new RpcError(Status.INVALID_ARGUMENT, `--worker-methods names ${unknown.join(', ')}, not a method of the implemented services`);
   if (added === 0) {
     const names = services.map((s) => s.name).join(', ') || 'none';
     throw new RpcError(Status.NOT_FOUND, `${values.handlers} implements none of the services of ${values.proto} (${names}); export an object named after a service`);
@@ -66,19 +87,11 @@ export async function serve(argv: string[], io: CommandIo): Promise<number> {
 
   const unsubscribe = logServerEvents(io);
   const address = await server.listen();
+  if (workerMethods.size > 0) io.logger.info('worker lane started', { workers: server.options.workers });
   io.stdout.write(`ringrpc listening on ${address.host}:${address.port}\n`);
   await waitForSignal(server, io);
   unsubscribe();
   return 0;
-}
-
-function findImplementation(module: Record<string, unknown>, service: ServiceDefinition): object | undefined {
-  const short = service.name.slice(service.name.lastIndexOf('.') + 1);
-  const fallback = module['default'] as Record<string, unknown> | undefined;
-  for (const candidate of [module[service.name], module[short], fallback?.[service.name], fallback?.[short]]) {
-    if (candidate !== null && typeof candidate === 'object') return candidate;
-  }
-  return undefined;
 }
 
 function waitForSignal(server: Server, io: CommandIo): Promise<void> {

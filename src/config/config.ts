@@ -20,6 +20,8 @@ export interface RingConfig {
   heartbeatMissLimit?: number;
   /** Both: frame size limit in bytes. */
   maxFrameBytes?: number;
+  /** Server: worker-lane threads. */
+  workers?: number;
 }
 
 type Kind = 'string' | 'integer';
@@ -32,6 +34,7 @@ export const CONFIG_KEYS: ReadonlyArray<{ readonly key: keyof RingConfig; readon
   { key: 'heartbeatIntervalMs', env: 'RINGRPC_HEARTBEAT_INTERVAL_MS', flag: 'heartbeat-interval', kind: 'integer' },
   { key: 'heartbeatMissLimit', env: 'RINGRPC_HEARTBEAT_MISS_LIMIT', flag: 'heartbeat-miss-limit', kind: 'integer' },
   { key: 'maxFrameBytes', env: 'RINGRPC_MAX_FRAME_BYTES', flag: 'max-frame-bytes', kind: 'integer' },
+  { key: 'workers', env: 'RINGRPC_WORKERS', flag: 'workers', kind: 'integer' },
 ];
 
 /** Where the layers come from. */

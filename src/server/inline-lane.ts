@@ -9,6 +9,8 @@ export interface Responder {
   replyOk(call: ServerCall, body: Uint8Array): void;
   /** Answers with an error status (or reports it, for ONEWAY). */
   replyError(call: ServerCall, error: RpcError): void;
+  /** Answers with a whole RESPONSE frame built elsewhere (a worker); `status` is for the counters. */
+  replyFrame(call: ServerCall, status: number, frame: Buffer): void;
 }
 
 /**

@@ -29,6 +29,8 @@ export class ServerCall implements HandlerContext {
   private deadlineTimer: NodeJS.Timeout | undefined;
   private abortReason: RpcError | undefined;
   private outgoingMetadata: Record<string, string> | undefined;
+  /** Set by a lane that must hear of an abort (the worker lane flags it in shared memory). */
+  onAbort: (() => void) | undefined;
 
   constructor(
     readonly owner: CallOwner,
@@ -94,6 +96,7 @@ export class ServerCall implements HandlerContext {
     this.state = 'done';
     this.abortReason = reason;
     this.clearTimer();
+    this.onAbort?.();
     this.controller?.abort(reason);
     return true;
   }

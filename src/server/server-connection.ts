@@ -32,8 +32,8 @@ export interface ConnectionHost {
   admit(): boolean;
   /** Gives a slot back. */
   release(): void;
-  /** Hands a taken call to its lane. */
-  dispatch(call: ServerCall, body: Buffer, responder: Responder): void;
+  /** Hands a taken call to its lane (`meta` and `body` may be views of the read chunk). */
+  dispatch(call: ServerCall, meta: Buffer, body: Buffer, responder: Responder): void;
   connectionClosed(connection: ServerConnection): void;
 }
 
@@ -179,7 +179,7 @@ export class ServerConnection implements Responder {
     if (oneway) this.oneways.add(call);
     else this.calls.set(id, call);
     route.stats.inflight++;
-    this.host.dispatch(call, frame.body, this);
+    this.host.dispatch(call, frame.meta, frame.body, this);
   }
 
   replyOk(call: ServerCall, body: Uint8Array): void {
@@ -208,6 +208,17 @@ export class ServerConnection implements Responder {
       return;
     }
     this.writeError(call.requestId, error, call.responseMetadataIfSet);
+  }
+
+  replyFrame(call: ServerCall, status: number, frame: Buffer): void {
+    if (!call.finish()) return;
+    this.endCall(call);
+    if (status === Status.OK) call.route.stats.ok++;
+    else call.route.stats.recordError(status);
+    if (call.oneway || this.state === 'closed' || this.state === 'closing') return;
+    this.writer.push(frame);
+    this.host.counters.bytesOut += frame.length;
+    this.endIfDrained();
   }
 
   private writeError(requestId: number, error: RpcError, metadata?: Record<string, string>): void {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { DEFAULT_MAX_FRAME_BYTES } from '../protocol/constants.js';
 import { DEFAULT_COMPRESSION_THRESHOLD_BYTES } from '../protocol/compression.js';
 import * as v from '../util/validate.js';
@@ -33,6 +34,24 @@ export interface ServerOptions {
   compressionThresholdBytes?: number;
   /** Time `close()` lets taken requests finish before it force-closes, in ms. Default 10000. */
   shutdownGraceMs?: number;
+  /** Threads of the worker lane (fixed, never idled out). Default `os.availableParallelism()`. */
+  workers?: number;
+  /**
+   * Worker-lane requests taken and not yet answered (queued or running); beyond it
+   * RESOURCE_EXHAUSTED at once. Default 1024.
+   */
+  maxQueue?: number;
+  /** Bytes of each worker's response ring (a power of two). Default 1 MiB. */
+  ringBytes?: number;
+  /** Requests packed into one worker task at most. Default 64. */
+  maxBatch?: number;
+  /**
+   * A worker-lane handler still running this long after its deadline has its worker
+   * terminated (the last resort; cooperative handlers see `ctx.signal` first). Default 2000 ms.
+   */
+  overrunGraceMs?: number;
+  /** Heap cap of each worker thread in MiB (an OOM kills only that worker). Default: none (0). */
+  workerMaxHeapMb?: number;
 }
 
 /** The defaults of {@link ServerOptions}, in one place. */
@@ -48,6 +67,12 @@ export const SERVER_DEFAULTS: Readonly<Required<ServerOptions>> = Object.freeze(
   compression: 'none',
   compressionThresholdBytes: DEFAULT_COMPRESSION_THRESHOLD_BYTES,
   shutdownGraceMs: 10_000,
+  workers: availableParallelism(),
+  maxQueue: 1024,
+  ringBytes: 1024 * 1024,
+  maxBatch: 64,
+  overrunGraceMs: 2000,
+  workerMaxHeapMb: 0,
 });
 
 /** Validated server options with every default filled in. */
@@ -72,6 +97,13 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   v.oneOf('compression', o.compression, ['none', 'gzip'] as const);
   v.nonNegativeInteger('compressionThresholdBytes', o.compressionThresholdBytes);
   v.nonNegativeInteger('shutdownGraceMs', o.shutdownGraceMs);
+  v.positiveInteger('workers', o.workers);
+  v.positiveInteger('maxQueue', o.maxQueue);
+  v.positiveInteger('ringBytes', o.ringBytes);
+  if (o.ringBytes < 1024 || (o.ringBytes & (o.ringBytes - 1)) !== 0) throw v.invalid('ringBytes', 'a power of two of at least 1024', o.ringBytes);
+  v.positiveInteger('maxBatch', o.maxBatch);
+  v.positiveInteger('overrunGraceMs', o.overrunGraceMs);
+  v.nonNegativeInteger('workerMaxHeapMb', o.workerMaxHeapMb);
   return Object.freeze({ ...o, idleTimeoutMs: o.heartbeatIntervalMs * (o.heartbeatMissLimit + 1) });
 }
 

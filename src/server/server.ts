@@ -6,17 +6,35 @@ import { localMethodName, type MethodDefinition, type MethodMap, type ServiceDef
 import { channels } from '../util/diagnostics.js';
 import type { Handler } from './handler-context.js';
 import { runInline, type Responder } from './inline-lane.js';
-import { Router, type Route } from './router.js';
+import { Router, type Lane, type Route } from './router.js';
+import { WorkerLane, type WorkerLaneStats, type WorkerThreadStats } from './worker-lane.js';
 import type { ServerCall } from './server-call.js';
 import { ServerConnection } from './server-connection.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './server-options.js';
 import { ConnectionCounters, MethodStats, type MethodStatsSnapshot } from './server-stats.js';
 import type { MessageInit } from '../codec/message-types.js';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 
 /** Handlers of a service, keyed by stub name (`echo`) or .proto name (`Echo`). */
 export type ServiceImplementation<S extends ServiceDefinition = ServiceDefinition> = {
   [K in keyof S['methods']]?: S['methods'][K] extends MethodDefinition<infer I, infer O> ? Handler<I, MessageInit<O>> : never;
 };
+
+/** How a service's methods are run (`addService`'s third argument). */
+export interface AddServiceOptions {
+  /**
+   * Lane per method, keyed by stub name (`work`) or .proto name (`Work`); methods not
+   * named run inline (on the main thread).
+   */
+  lanes?: Record<string, Lane>;
+  /**
+   * Module that each worker thread loads once for the worker-lane methods (`.js`, or
+   * `.ts` through tsx). It exports the handlers like `ringrpc serve --handlers` expects:
+   * an object named after the service. Required when any method runs on the worker lane.
+   */
+  workerModule?: string | URL;
+}
 
 /**
  * - `idle`: created, not listening;
@@ -39,6 +57,8 @@ export interface ServerStats {
   readonly bytesIn: number;
   readonly bytesOut: number;
   readonly inflight: number;
+  /** The worker lane's queue, utilisation and counts; absent when no method uses it. */
+  readonly workerLane: WorkerLaneStats | undefined;
   /** Per method, keyed `service/Method`. */
   readonly methods: Readonly<Record<string, MethodStatsSnapshot>>;
 }
@@ -58,6 +78,7 @@ export class Server {
   private sweepTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
   private bound: ServerAddress | undefined;
+  private workerLane: WorkerLane | undefined;
   /** The host object connections talk to (kept off the public surface). */
   private readonly host;
 
@@ -75,8 +96,12 @@ export class Server {
       release: (): void => {
         this.inflight--;
       },
-      dispatch: (call: ServerCall, body: Buffer, responder: Responder): void => {
-        runInline(call, body, responder, this.options.maxFrameBytes);
+      dispatch: (call: ServerCall, meta: Buffer, body: Buffer, responder: Responder): void => {
+        if (call.route.lane === 'inline') {
+          runInline(call, body, responder, this.options.maxFrameBytes);
+        } else if (!this.workerLane!.submit(call, meta, body, responder)) {
+          responder.replyError(call, new RpcError(Status.RESOURCE_EXHAUSTED, `worker queue is full (maxQueue ${this.options.maxQueue})`));
+        }
       },
       connectionClosed: (connection: ServerConnection): void => {
         this.connections.delete(connection);
@@ -101,7 +126,7 @@ export class Server {
    * UNIMPLEMENTED. A key that names no method of the service is an error (a typo would
    * otherwise go unnoticed until the first call).
    */
-  addService<S extends ServiceDefinition>(service: S, implementation: ServiceImplementation<S>): this {
+  addService<S extends ServiceDefinition>(service: S, implementation: ServiceImplementation<S>, options: AddServiceOptions = {}): this {
     if (this.current !== 'idle' && this.current !== 'listening') {
       throw new RpcError(Status.FAILED_PRECONDITION, `cannot add service ${service.name}: the server is ${this.current}`);
     }
@@ -116,6 +141,7 @@ export class Server {
         throw new RpcError(Status.INVALID_ARGUMENT, `implementation of ${service.name} has ${key}, which is not a method of it (methods: ${known})`);
       }
     }
+    const lanes = resolveLanes(service, methods, options);
     const routes: Route[] = methods.map((method) => {
       const handler = impl[method.localName] ?? impl[method.name];
       if (handler !== undefined && typeof handler !== 'function') {
@@ -124,10 +150,25 @@ export class Server {
       return {
         method,
         handler: (handler as Handler | undefined) ?? unimplemented(method),
-        lane: 'inline',
+        lane: lanes.get(method) ?? 'inline',
         stats: new MethodStats(),
       };
     });
+    const onWorkers = methods.filter((m) => lanes.get(m) === 'worker');
+    if (onWorkers.length > 0) {
+      const module = modulePath(options.workerModule, service);
+      this.workerLane ??= new WorkerLane({
+        workers: this.options.workers,
+        maxQueue: this.options.maxQueue,
+        ringBytes: this.options.ringBytes,
+        maxBatch: this.options.maxBatch,
+        overrunGraceMs: this.options.overrunGraceMs,
+        maxFrameBytes: this.options.maxFrameBytes,
+        compressAboveBytes: this.options.compression === 'gzip' ? this.options.compressionThresholdBytes : Infinity,
+        resourceLimits: this.options.workerMaxHeapMb > 0 ? { maxOldGenerationSizeMb: this.options.workerMaxHeapMb } : undefined,
+      });
+      this.workerLane.register(service, onWorkers, module);
+    }
     this.router.add(service, routes);
     return this;
   }
@@ -138,10 +179,14 @@ export class Server {
    */
   async listen(port: number = this.options.port, host: string = this.options.host): Promise<ServerAddress> {
     if (this.current !== 'idle') throw new RpcError(Status.FAILED_PRECONDITION, `cannot listen: the server is ${this.current}`);
+    // Workers first: a handler module that fails to load is an error here, not at the first call.
+    await this.workerLane?.start();
     this.netServer.listen(port, host);
     try {
       await once(this.netServer, 'listening');
     } catch (err) {
+      await this.workerLane?.close(); // its threads would keep the process alive
+      this.current = 'closed';
       throw new RpcError(Status.UNAVAILABLE, `cannot listen on ${host}:${port}: ${(err as Error).message}`, { cause: err });
     }
     const info = this.netServer.address() as net.AddressInfo;
@@ -180,6 +225,7 @@ export class Server {
     await closed;
     clearTimeout(timer);
     if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
+    await this.workerLane?.close();
     this.current = 'closed';
   }
 
@@ -194,8 +240,17 @@ export class Server {
       bytesIn: c.bytesIn,
       bytesOut: c.bytesOut,
       inflight: this.inflight,
+      workerLane: this.workerLane?.stats(),
       methods,
     };
+  }
+
+  /**
+   * Per-thread details of the worker lane (tasks, requests, busy time, heap), asked of
+   * each worker over its control channel; empty when no method runs on workers.
+   */
+  workerStats(): Promise<WorkerThreadStats[]> {
+    return this.workerLane?.threadStats() ?? Promise.resolve([]);
   }
 
   private accept(socket: net.Socket): void {
@@ -214,6 +269,23 @@ export class Server {
     const now = Date.now();
     for (const connection of this.connections) connection.checkIdle(now, idleMs);
   }
+}
+
+function resolveLanes(service: ServiceDefinition, methods: readonly MethodDefinition[], options: AddServiceOptions): Map<MethodDefinition, Lane> {
+  const lanes = new Map<MethodDefinition, Lane>();
+  for (const [key, lane] of Object.entries(options.lanes ?? {})) {
+    const method = methods.find((m) => m.localName === key || m.name === key);
+    if (method === undefined) throw new RpcError(Status.INVALID_ARGUMENT, `lanes of ${service.name} name ${key}, which is not a method of it`);
+    if (lane !== 'inline' && lane !== 'worker') throw new RpcError(Status.INVALID_ARGUMENT, `lane of ${method.path} must be "inline" or "worker" (got ${JSON.stringify(lane)})`);
+    lanes.set(method, lane);
+  }
+  return lanes;
+}
+
+function modulePath(module: string | URL | undefined, service: ServiceDefinition): string {
+  if (module === undefined) throw new RpcError(Status.INVALID_ARGUMENT, `${service.name} has worker-lane methods: options.workerModule must name the module the workers load`);
+  const file = module instanceof URL ? fileURLToPath(module) : module.startsWith('file:') ? fileURLToPath(module) : module;
+  return path.resolve(file);
 }
 
 function unimplemented(method: MethodDefinition): Handler {

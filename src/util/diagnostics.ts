@@ -12,6 +12,8 @@ export const channels = {
   serverConnectionOpen: diagnostics.channel('ringrpc:server:connection-open'),
   /** `{ service, method, error }` when a ONEWAY handler fails (there is no one to answer). */
   serverOnewayError: diagnostics.channel('ringrpc:server:oneway-error'),
+  /** `{ error }` when a worker thread fails outside any call (it is replaced). */
+  serverWorkerError: diagnostics.channel('ringrpc:server:worker-error'),
   /** `{ address }` when a client connection is established. */
   clientConnect: diagnostics.channel('ringrpc:client:connect'),
   /** `{ address, error }` when a client connection is lost. */

@@ -1,0 +1,439 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import type { Worker, MessagePort } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import * as Comlink from 'comlink';
+import { RpcError } from '../errors.js';
+import { Status } from '../status.js';
+import type { MethodDefinition, ServiceDefinition } from '../codec/service-definition.js';
+import { allocateRing, readRecords, RingConsumer, DOORBELL, SLEEPING, SHARED_CONTROL_BYTES, type RingMemory } from '../ring/response-ring.js';
+import { channels } from '../util/diagnostics.js';
+import type { Responder } from './inline-lane.js';
+import type { ServerCall } from './server-call.js';
+import { encodeBatch, type BatchResult, type PendingEntry, type WorkerInit } from './worker-contract.js';
+
+/** Settings of the worker lane, resolved by the server's options. */
+export interface WorkerLaneSettings {
+  readonly workers: number;
+  readonly maxQueue: number;
+  readonly ringBytes: number;
+  readonly maxBatch: number;
+  readonly overrunGraceMs: number;
+  readonly maxFrameBytes: number;
+  readonly compressAboveBytes: number;
+  readonly resourceLimits: { readonly maxOldGenerationSizeMb?: number } | undefined;
+}
+
+/** Per-thread details reported by a worker over the control plane. */
+export interface WorkerThreadStats {
+  readonly threadId: number;
+  readonly hasRing: boolean;
+  readonly batches: number;
+  readonly requests: number;
+  readonly busyMs: number;
+  readonly ringFallbacks: number;
+  readonly heapUsedBytes: number;
+}
+
+/** The worker lane's counters at one moment. */
+export interface WorkerLaneStats {
+  readonly workers: number;
+  /** Requests taken and not yet answered (queued here, in Piscina, or running). */
+  readonly inflight: number;
+  /** Requests waiting on the reactor for a batch. */
+  readonly queueDepth: number;
+  readonly maxQueue: number;
+  /** Share of the workers' time spent running batches since the lane started (0..1). */
+  readonly utilization: number;
+  readonly completed: number;
+  readonly failed: number;
+  readonly batches: number;
+  /** Responses that came back through Piscina's result path instead of a ring. */
+  readonly ringFallbacks: number;
+  readonly workerRestarts: number;
+  readonly workersTerminatedForOverrun: number;
+}
+
+interface Slot {
+  readonly call: ServerCall;
+  readonly responder: Responder;
+}
+
+interface QueuedEntry extends PendingEntry {
+  readonly call: ServerCall;
+  readonly responder: Responder;
+}
+
+/**
+ * The worker lane: CPU-heavy methods run on a Piscina pool while the reactor keeps
+ * serving. Per request the reactor only copies meta and body into a batch; decoding,
+ * decompression, the handler and encoding happen in the worker, which writes the whole
+ * RESPONSE frame into its SharedArrayBuffer ring.
+ *
+ * - Admission: one slot per request, `maxQueue` slots; none free → RESOURCE_EXHAUSTED at once.
+ * - Batching: queued requests are packed into one transferred buffer per Piscina task,
+ *   split over the tasks that may start now, so one request alone goes at once and a
+ *   backlog goes as few large batches (Piscina's cost is per task, not per request).
+ * - Responses: drained from every ring on one doorbell wake, or on a batch's completion.
+ * - Failure: a worker that dies fails only the calls it held, UNAVAILABLE ("may be
+ *   retried"); a handler stuck past its deadline + grace gets its worker terminated.
+ */
+export class WorkerLane {
+  private readonly methodIndex = new Map<MethodDefinition, number>();
+  private readonly methods: Array<readonly [string, string]> = [];
+  private readonly services: Array<{ name: string; root: object; module: string }> = [];
+  private readonly slots: Array<Slot | undefined>;
+  private readonly freeSlots: number[];
+  private readonly cancelled: Int32Array;
+  private readonly cancelledMemory: SharedArrayBuffer;
+  private readonly sharedMemory = new SharedArrayBuffer(SHARED_CONTROL_BYTES);
+  private readonly shared = new Int32Array(this.sharedMemory);
+  private readonly rings: RingMemory[] = [];
+  private readonly consumers: RingConsumer[] = [];
+  private queue: QueuedEntry[] = [];
+  private pool: Piscina | undefined;
+  private state: 'idle' | 'running' | 'closed' = 'idle';
+  private tasksInFlight = 0;
+  private startedAt = 0;
+  private flushScheduled = false;
+  private watchdog: NodeJS.Timeout | undefined;
+  private readonly controls = new Map<number, Comlink.Remote<{ stats(): WorkerThreadStats }>>();
+  private readonly controlPorts = new Map<number, MessagePort>();
+  private readonly counters = { completed: 0, failed: 0, batches: 0, ringFallbacks: 0, workerRestarts: 0, overrunTerminations: 0, workersCreated: 0 };
+  private readonly onRecord = (slot: number, status: number, frame: Buffer): void => this.handleRecord(slot, status, frame);
+
+  constructor(private readonly settings: WorkerLaneSettings) {
+    this.slots = new Array(settings.maxQueue).fill(undefined);
+    this.freeSlots = Array.from({ length: settings.maxQueue }, (_, i) => settings.maxQueue - 1 - i);
+    this.cancelledMemory = new SharedArrayBuffer(settings.maxQueue * 4);
+    this.cancelled = new Int32Array(this.cancelledMemory);
+    // A spare ring per worker, so a replacement never waits for a dying worker's ring.
+    for (let i = 0; i < settings.workers * 2; i++) {
+      const memory = allocateRing(settings.ringBytes);
+      this.rings.push(memory);
+      this.consumers.push(new RingConsumer(memory));
+    }
+  }
+
+  /** Registers worker-lane methods of a service, whose handlers live in `module`. */
+  register(service: ServiceDefinition, methods: readonly MethodDefinition[], module: string): void {
+    if (this.state !== 'idle') throw new RpcError(Status.FAILED_PRECONDITION, `cannot add worker-lane methods of ${service.name} after the server started`);
+    if (!existsSync(module)) throw new RpcError(Status.NOT_FOUND, `worker module ${module} of ${service.name} does not exist`);
+    this.services.push({ name: service.name, root: service.root.toJSON(), module });
+    for (const method of methods) {
+      this.methodIndex.set(method, this.methods.length);
+      this.methods.push([service.name, method.name]);
+    }
+  }
+
+  /** Starts the pool and waits until every worker has loaded its modules. */
+  async start(): Promise<void> {
+    if (this.state !== 'idle') return;
+    this.state = 'running';
+    const init: WorkerInit = {
+      services: this.services,
+      methods: this.methods,
+      rings: this.rings,
+      sharedControl: this.sharedMemory,
+      cancelled: this.cancelledMemory,
+      maxFrameBytes: this.settings.maxFrameBytes,
+      compressAboveBytes: this.settings.compressAboveBytes,
+    };
+    const { filename, execArgv } = workerEntry();
+    this.pool = new Piscina({
+      filename,
+      execArgv,
+      minThreads: this.settings.workers,
+      maxThreads: this.settings.workers,
+      idleTimeout: Infinity,
+      // 'async': an idle worker keeps its event loop, so control-plane calls (comlink)
+      // are answered; its per-task cost is amortised over a batch (see docs/design.md).
+      atomics: 'async',
+      stricterFIFO: true,
+      recordTiming: false,
+      concurrentTasksPerWorker: 1,
+      resourceLimits: this.settings.resourceLimits,
+      workerData: init,
+    });
+    this.pool.on('error', (err: Error) => {
+      if (channels.serverWorkerError.hasSubscribers) channels.serverWorkerError.publish({ error: err });
+    });
+    this.pool.on('message', (message: { ringrpcControl?: MessagePort; threadId?: number }) => {
+      if (message?.ringrpcControl && message.threadId !== undefined) {
+        this.controlPorts.set(message.threadId, message.ringrpcControl);
+        this.controls.set(message.threadId, Comlink.wrap(message.ringrpcControl as unknown as Comlink.Endpoint));
+      }
+    });
+    this.pool.on('workerCreate', (info: { id: number }) => this.watchWorker(info.id));
+    this.consumeLoop();
+    this.watchdog = setInterval(() => this.checkOverruns(), Math.max(10, Math.min(250, Math.floor(this.settings.overrunGraceMs / 2))));
+    this.watchdog.unref();
+    await this.waitForWorkers();
+    this.startedAt = performance.now();
+  }
+
+  /**
+   * Takes a call for the worker lane. Returns false when the queue is full (the caller
+   * answers RESOURCE_EXHAUSTED). `meta` and `body` may be views of a socket chunk: they
+   * are copied into the batch by the next flush, in this tick or the next.
+   */
+  submit(call: ServerCall, meta: Uint8Array, body: Uint8Array, responder: Responder): boolean {
+    const slot = this.freeSlots.pop();
+    if (slot === undefined) return false;
+    this.slots[slot] = { call, responder };
+    Atomics.store(this.cancelled, slot, 0);
+    call.onAbort = () => Atomics.store(this.cancelled, slot, 1);
+    this.queue.push({
+      call,
+      responder,
+      slot,
+      requestId: call.requestId,
+      methodIndex: this.methodIndex.get(call.route.method)!,
+      compression: call.meta.compression,
+      deadline: call.deadline,
+      meta,
+      body,
+      peer: Buffer.from(`${call.peer.address}:${call.peer.port}`),
+    });
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      // setImmediate: every request read in this turn of the loop joins the same batch.
+      setImmediate(() => {
+        this.flushScheduled = false;
+        this.flush();
+      });
+    }
+    return true;
+  }
+
+  /** Counters for `server.stats()`. */
+  stats(): WorkerLaneStats {
+    return {
+      workers: this.settings.workers,
+      inflight: this.settings.maxQueue - this.freeSlots.length,
+      queueDepth: this.queue.length,
+      maxQueue: this.settings.maxQueue,
+      utilization: this.utilization(),
+      completed: this.counters.completed,
+      failed: this.counters.failed,
+      batches: this.counters.batches,
+      ringFallbacks: this.counters.ringFallbacks,
+      workerRestarts: Math.max(0, this.counters.workersCreated - this.settings.workers),
+      workersTerminatedForOverrun: this.counters.overrunTerminations,
+    };
+  }
+
+  private utilization(): number {
+    if (this.startedAt === 0) return 0;
+    const elapsed = (performance.now() - this.startedAt) * this.settings.workers;
+    const busy = this.consumers.reduce((sum, c) => sum + c.busyMs, 0);
+    return elapsed > 0 ? Math.min(1, busy / elapsed) : 0;
+  }
+
+  /** Per-thread details from each worker, over the comlink control plane. */
+  async threadStats(timeoutMs = 1000): Promise<WorkerThreadStats[]> {
+    const calls = [...this.controls.values()].map((remote) =>
+      Promise.race([remote.stats(), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), timeoutMs).unref())]),
+    );
+    return (await Promise.all(calls)).filter((s): s is WorkerThreadStats => s !== undefined);
+  }
+
+  /** Stops the pool (after the server has answered or abandoned its calls). */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.watchdog) clearInterval(this.watchdog);
+    Atomics.add(this.shared, DOORBELL, 1);
+    Atomics.notify(this.shared, DOORBELL);
+    for (const port of this.controlPorts.values()) port.close();
+    this.controlPorts.clear();
+    this.controls.clear();
+    for (const entry of this.queue) this.failSlot(entry.slot, new RpcError(Status.UNAVAILABLE, 'server closed before the call ran'));
+    this.queue = [];
+    await this.pool?.destroy();
+  }
+
+  private flush(): void {
+    if (this.state !== 'running') return;
+    const maxTasks = this.settings.workers * 2; // one running and one ready per worker
+    while (this.queue.length > 0 && this.tasksInFlight < maxTasks) {
+      const free = maxTasks - this.tasksInFlight;
+      const size = Math.min(this.settings.maxBatch, Math.ceil(this.queue.length / free));
+      const taken = this.queue.splice(0, size);
+      const now = Date.now();
+      const batch: QueuedEntry[] = [];
+      for (const entry of taken) {
+        if (entry.call.state === 'done') {
+          this.releaseSlot(entry.slot); // cancelled while queued: never sent
+        } else if (now >= entry.deadline) {
+          this.failSlot(entry.slot, new RpcError(Status.DEADLINE_EXCEEDED, `deadline passed before ${entry.call.service}/${entry.call.method} started (it waited in the queue)`));
+        } else {
+          batch.push(entry);
+        }
+      }
+      if (batch.length === 0) continue;
+      this.runBatch(batch);
+    }
+  }
+
+  private runBatch(batch: QueuedEntry[]): void {
+    const task = encodeBatch(batch);
+    this.tasksInFlight++;
+    this.counters.batches++;
+    for (const entry of batch) entry.call.state = 'running';
+    this.pool!.run(Piscina.move(task)).then(
+      (result: BatchResult) => {
+        this.tasksInFlight--;
+        this.drainAll();
+        if (result !== null) {
+          readRecords(result, (slot, status, frame) => {
+            this.counters.ringFallbacks++;
+            this.handleRecord(slot, status, frame);
+          });
+        }
+        this.settleBatch(batch, undefined);
+        this.flush();
+      },
+      (err: Error) => {
+        this.tasksInFlight--;
+        this.drainAll(); // what the worker finished before it died is in its ring
+        this.settleBatch(batch, err);
+        this.flush();
+      },
+    );
+  }
+
+  /** Answers what a finished batch left unanswered: a worker crash, or (a bug) a lost record. */
+  private settleBatch(batch: readonly QueuedEntry[], err: Error | undefined): void {
+    for (const entry of batch) {
+      if (this.slots[entry.slot]?.call !== entry.call) continue; // answered
+      const site = `${entry.call.service}/${entry.call.method}`;
+      const error = err
+        ? new RpcError(Status.UNAVAILABLE, `the worker thread running ${site} died (${err.message}); the call may be retried`, { cause: err })
+        : new RpcError(Status.INTERNAL, `the worker answered nothing for ${site}`);
+      this.failSlot(entry.slot, error);
+    }
+  }
+
+  private handleRecord(slot: number, status: number, frame: Buffer): void {
+    const entry = this.slots[slot];
+    if (entry === undefined) return;
+    this.releaseSlot(slot);
+    if (frame.length === 0) return; // cancelled: no response owed
+    if (status === Status.OK) this.counters.completed++;
+    else this.counters.failed++;
+    // Copy out of the ring before its space is reused; the writer batches per connection.
+    entry.responder.replyFrame(entry.call, status, Buffer.from(frame));
+  }
+
+  private failSlot(slot: number, error: RpcError): void {
+    const entry = this.slots[slot];
+    if (entry === undefined) return;
+    this.releaseSlot(slot);
+    this.counters.failed++;
+    entry.responder.replyError(entry.call, error);
+  }
+
+  private releaseSlot(slot: number): void {
+    const entry = this.slots[slot];
+    if (entry === undefined) return;
+    entry.call.onAbort = undefined;
+    this.slots[slot] = undefined;
+    Atomics.store(this.cancelled, slot, 0);
+    this.freeSlots.push(slot);
+  }
+
+  private drainAll(): void {
+    for (const consumer of this.consumers) consumer.drain(this.onRecord);
+  }
+
+  /**
+   * Drains the rings whenever the doorbell rings. The sleeping flag is raised, the rings
+   * re-scanned, and only then does the reactor wait: a producer that published in between
+   * sees the flag and rings. While records keep arriving it drains once per loop turn
+   * (setImmediate), so socket reads interleave; it never spins on empty rings.
+   */
+  private async consumeLoop(): Promise<void> {
+    while (this.state === 'running') {
+      this.drainAll();
+      const seen = Atomics.load(this.shared, DOORBELL);
+      Atomics.store(this.shared, SLEEPING, 1);
+      if (this.consumers.some((c) => c.pending)) {
+        Atomics.store(this.shared, SLEEPING, 0);
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
+      }
+      const wait = Atomics.waitAsync(this.shared, DOORBELL, seen, 1000);
+      if (wait.async) await wait.value;
+      Atomics.store(this.shared, SLEEPING, 0);
+    }
+  }
+
+  /** Terminates a worker whose handler is stuck past its deadline plus the grace period. */
+  private checkOverruns(): void {
+    const now = Date.now();
+    for (const consumer of this.consumers) {
+      const owner = consumer.owner;
+      const slot = consumer.current;
+      if (owner === 0 || slot < 0) continue;
+      const entry = this.slots[slot];
+      if (entry === undefined || entry.call.deadline === Infinity) continue;
+      const over = now - entry.call.deadline;
+      if (over < this.settings.overrunGraceMs) continue;
+      const worker = this.pool?.threads.find((w) => w.threadId === owner);
+      if (worker === undefined) continue;
+      this.counters.overrunTerminations++;
+      this.failSlot(slot, new RpcError(Status.DEADLINE_EXCEEDED, `${entry.call.service}/${entry.call.method} overran its deadline by ${over} ms; its worker thread was terminated`));
+      void worker.terminate();
+    }
+  }
+
+  /** On a worker's exit: drain what it published, then free its ring for a successor. */
+  private watchWorker(threadId: number): void {
+    this.counters.workersCreated++;
+    const worker: Worker | undefined = this.pool?.threads.find((w) => w.threadId === threadId);
+    worker?.once('exit', () => {
+      this.controls.delete(threadId);
+      this.controlPorts.get(threadId)?.close();
+      this.controlPorts.delete(threadId);
+      const consumer = this.consumers.find((c) => c.owner === threadId);
+      if (consumer !== undefined) {
+        consumer.drain(this.onRecord);
+        consumer.release();
+      }
+    });
+  }
+
+  /** Resolves once every worker has loaded its modules (it posts its control port then). */
+  private waitForWorkers(): Promise<void> {
+    const pool = this.pool!;
+    return new Promise((resolve, reject) => {
+      const started = Date.now();
+      const done = (err?: RpcError): void => {
+        clearInterval(timer);
+        pool.off('error', onError);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onError = (failure: Error): void => done(new RpcError(Status.FAILED_PRECONDITION, `worker threads failed to start: ${failure.message}`, { cause: failure }));
+      const timer = setInterval(() => {
+        if (this.controls.size >= this.settings.workers || this.state !== 'running') done();
+        else if (Date.now() - started > 30_000) done(new RpcError(Status.UNAVAILABLE, `worker threads did not start within 30 s (${this.controls.size} of ${this.settings.workers} ready)`));
+      }, 10);
+      pool.on('error', onError);
+    });
+  }
+}
+
+/**
+ * The worker script: compiled JS next to the compiled package, or the TypeScript source
+ * through a tsx bootstrap when ringrpc itself runs from source.
+ */
+function workerEntry(): { filename: string; execArgv: string[] } {
+  const here = fileURLToPath(import.meta.url);
+  const root = path.resolve(path.dirname(here), '..', '..');
+  const execArgv = process.execArgv.filter((a) => !a.startsWith('--inspect'));
+  if (here.endsWith('.ts')) return { filename: path.join(root, 'workers', 'dev-bootstrap.mjs'), execArgv };
+  return { filename: path.join(root, 'workers', 'handler-worker.js'), execArgv };
+}
