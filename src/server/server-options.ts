@@ -52,6 +52,17 @@ export interface ServerOptions {
   overrunGraceMs?: number;
   /** Heap cap of each worker thread in MiB (an OOM kills only that worker). Default: none (0). */
   workerMaxHeapMb?: number;
+  /**
+   * Workers write responses into SharedArrayBuffer rings drained by the reactor (true), or
+   * return them through Piscina's result path (false, for comparison). Default true.
+   */
+  responseRing?: boolean;
+  /**
+   * Piscina's wait mode for idle workers. `"async"` keeps their event loop running, so the
+   * control plane (`server.workerStats()`) answers; `"sync"` blocks idle workers in
+   * `Atomics.wait` (their stats then time out). Default `"async"`.
+   */
+  workerAtomics?: 'async' | 'sync';
 }
 
 /** The defaults of {@link ServerOptions}, in one place. */
@@ -73,6 +84,8 @@ export const SERVER_DEFAULTS: Readonly<Required<ServerOptions>> = Object.freeze(
   maxBatch: 64,
   overrunGraceMs: 2000,
   workerMaxHeapMb: 0,
+  responseRing: true,
+  workerAtomics: 'async',
 });
 
 /** Validated server options with every default filled in. */
@@ -104,6 +117,8 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   v.positiveInteger('maxBatch', o.maxBatch);
   v.positiveInteger('overrunGraceMs', o.overrunGraceMs);
   v.nonNegativeInteger('workerMaxHeapMb', o.workerMaxHeapMb);
+  v.boolean('responseRing', o.responseRing);
+  v.oneOf('workerAtomics', o.workerAtomics, ['async', 'sync'] as const);
   return Object.freeze({ ...o, idleTimeoutMs: o.heartbeatIntervalMs * (o.heartbeatMissLimit + 1) });
 }
 

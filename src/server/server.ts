@@ -166,6 +166,8 @@ export class Server {
         maxFrameBytes: this.options.maxFrameBytes,
         compressAboveBytes: this.options.compression === 'gzip' ? this.options.compressionThresholdBytes : Infinity,
         resourceLimits: this.options.workerMaxHeapMb > 0 ? { maxOldGenerationSizeMb: this.options.workerMaxHeapMb } : undefined,
+        responseRing: this.options.responseRing,
+        atomics: this.options.workerAtomics,
       });
       this.workerLane.register(service, onWorkers, module);
     }

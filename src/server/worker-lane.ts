@@ -23,6 +23,8 @@ export interface WorkerLaneSettings {
   readonly maxFrameBytes: number;
   readonly compressAboveBytes: number;
   readonly resourceLimits: { readonly maxOldGenerationSizeMb?: number } | undefined;
+  readonly responseRing: boolean;
+  readonly atomics: 'async' | 'sync';
 }
 
 /** Per-thread details reported by a worker over the control plane. */
@@ -109,7 +111,7 @@ export class WorkerLane {
     this.cancelledMemory = new SharedArrayBuffer(settings.maxQueue * 4);
     this.cancelled = new Int32Array(this.cancelledMemory);
     // A spare ring per worker, so a replacement never waits for a dying worker's ring.
-    for (let i = 0; i < settings.workers * 2; i++) {
+    for (let i = 0; settings.responseRing && i < settings.workers * 2; i++) {
       const memory = allocateRing(settings.ringBytes);
       this.rings.push(memory);
       this.consumers.push(new RingConsumer(memory));
@@ -147,9 +149,9 @@ export class WorkerLane {
       minThreads: this.settings.workers,
       maxThreads: this.settings.workers,
       idleTimeout: Infinity,
-      // 'async': an idle worker keeps its event loop, so control-plane calls (comlink)
-      // are answered; its per-task cost is amortised over a batch (see docs/design.md).
-      atomics: 'async',
+      // 'async' (the default): an idle worker keeps its event loop, so control-plane calls
+      // (comlink) are answered; its per-task cost is amortised over a batch (docs/design.md).
+      atomics: this.settings.atomics,
       stricterFIFO: true,
       recordTiming: false,
       concurrentTasksPerWorker: 1,

@@ -114,6 +114,20 @@ test('serve with a module that implements none of the services says so', async (
   assert.match(r.stderr, /implements none of the services of proto\/bench\/v1\/bench.proto \(bench.v1.Bench\)/);
 });
 
+test('serve --workers --worker-methods Work runs Work on the worker lane, same answer', async () => {
+  const child = spawnCli(['serve', '--proto', PROTO, '--handlers', 'examples/bench/handlers.ts', '--host', '127.0.0.1', '--port', '0', '--workers', '2', '--worker-methods', 'Work']);
+  const [, host, port] = await waitForOutput(child, /ringrpc listening on ([\d.]+):(\d+)/);
+  assert.match(child.stderr, /workerLane=Work/);
+  const r = await cli(['call', `${host}:${port}`, 'bench.v1.Bench/Work', '{"payload":"YWJj","rounds":3}', '--proto', PROTO]);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(JSON.parse(r.stdout).digest, Buffer.from(work(Buffer.from('abc'), 3)).toString('base64'));
+  child.process.kill('SIGTERM');
+  assert.is(await child.exited, 0);
+  const bad = await cli(['serve', '--proto', PROTO, '--handlers', 'examples/bench/handlers.ts', '--port', '0', '--worker-methods', 'Wrok']);
+  assert.is(bad.code, 1);
+  assert.match(bad.stderr, /--worker-methods names Wrok, not a method of the implemented services/);
+});
+
 test('gen reproduces the committed examples/bench/generated.ts', async () => {
   const r = await cli(['gen', PROTO, '--import-from', '../../src/index.js']);
   assert.is(r.code, 0, r.stderr);

@@ -1,0 +1,269 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { createServer, RpcError, Status, type Server, type ServerOptions, type Lane } from '../../src/index.js';
+import { FrameType, encodeMeta } from '../../src/internal.js';
+import { Bench, benchClient } from '../helpers/bench-server.js';
+import { Bench as laneHandlers } from '../fixtures/lane-handlers.js';
+import { RawPeer } from '../helpers/raw-socket.js';
+
+const test = suite('worker lane');
+const MODULE = 'tests/fixtures/lane-handlers.ts';
+const ALL_ON_WORKERS: Record<string, Lane> = { echo: 'worker', work: 'worker', sleep: 'worker' };
+
+async function start(options: ServerOptions = {}, lanes: Record<string, Lane> = ALL_ON_WORKERS): Promise<{ server: Server; address: string; port: number }> {
+  const server = createServer({ host: '127.0.0.1', port: 0, workers: 2, ...options }).addService(Bench, laneHandlers, { lanes, workerModule: MODULE });
+  const { port } = await server.listen();
+  return { server, address: `127.0.0.1:${port}`, port };
+}
+
+const requestsRun = async (server: Server): Promise<number> => (await server.workerStats()).reduce((n, s) => n + s.requests, 0);
+const echoBody = (text: string) => Bench.methods.echo.requestType.encode({ payload: Buffer.from(text) }).finish();
+const echoMeta = (extra: object = {}, metadata?: Record<string, string>) => encodeMeta({ service: 'bench.v1.Bench', method: 'Echo', metadata, ...extra });
+
+async function until(predicate: () => boolean | Promise<boolean>, ms = 3000, what = 'condition'): Promise<void> {
+  for (const end = Date.now() + ms; !(await predicate()); ) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+test('lane selection: worker methods run off the main thread, inline ones on it', async () => {
+  const onWorkers = await start({}, { echo: 'worker' });
+  const inline = await start({}, { work: 'worker' });
+  for (const [s, main] of [[onWorkers, 'false'], [inline, 'true']] as const) {
+    const client = benchClient(s.address);
+    let md: Readonly<Record<string, string>> = {};
+    await client.echo({ payload: Buffer.from('x') }, { onMetadata: (m) => (md = m) });
+    assert.is(md['main'], main);
+    await client.$close();
+  }
+  assert.is(onWorkers.server.stats().workerLane!.completed, 1);
+  assert.is(inline.server.stats().workerLane!.completed, 0);
+  await onWorkers.server.close();
+  await inline.server.close();
+});
+
+test('Echo and Work answer identically on both lanes', async () => {
+  const worker = await start();
+  const inline = await start({}, { sleep: 'worker' });
+  const a = benchClient(worker.address);
+  const b = benchClient(inline.address);
+  for (let i = 0; i < 50; i++) {
+    const payload = randomBytes(i * 40);
+    const [ea, eb] = await Promise.all([a.echo({ payload }), b.echo({ payload })]);
+    assert.ok(Buffer.from(ea.payload).equals(Buffer.from(eb.payload)));
+    const [wa, wb] = await Promise.all([a.work({ payload, rounds: i }), b.work({ payload, rounds: i })]);
+    assert.ok(Buffer.from(wa.digest).equals(Buffer.from(wb.digest)), `Work digest ${i}`);
+  }
+  await a.$close();
+  await b.$close();
+  await worker.server.close();
+  await inline.server.close();
+});
+
+test('10,000 concurrent worker-lane calls over 4 connections, each matched', async () => {
+  const { server, address } = await start({ maxQueue: 16_384 });
+  const clients = Array.from({ length: 4 }, () => benchClient(address, { timeoutMs: 30_000 }));
+  const payloads = Array.from({ length: 10_000 }, (_, i) => randomBytes(1 + (i % 200)));
+  const replies = await Promise.all(payloads.map((payload, i) => clients[i % 4]!.echo({ payload })));
+  replies.forEach((r, i) => assert.ok(Buffer.from(r.payload).equals(payloads[i]!), `call ${i}`));
+  const stats = server.stats().workerLane!;
+  assert.is(stats.completed, 10_000);
+  assert.ok(stats.batches < 10_000 / 4, `${stats.batches} batches: requests travel many per task`);
+  assert.is(stats.inflight, 0);
+  for (const c of clients) await c.$close();
+  await server.close();
+});
+
+test('a request whose deadline passes in the queue is answered DEADLINE_EXCEEDED and never run', async () => {
+  const { server, port } = await start({ workers: 1 });
+  const before = await requestsRun(server);
+  const peer = await RawPeer.connect(port);
+  peer.send(FrameType.REQUEST, 1, echoMeta({}, { 'x-action': 'block', 'x-ms': '300' }), echoBody('blocker'));
+  await new Promise((r) => setTimeout(r, 30)); // the blocker is running
+  for (let id = 2; id <= 4; id++) peer.send(FrameType.REQUEST, id, echoMeta({ timeoutMs: 100 }), echoBody(`late ${id}`));
+  const answers = [await peer.next(FrameType.RESPONSE), await peer.next(FrameType.RESPONSE), await peer.next(FrameType.RESPONSE), await peer.next(FrameType.RESPONSE)];
+  for (const a of answers.filter((f) => f.requestId !== 1)) {
+    assert.is(a.decodedMeta.status, Status.DEADLINE_EXCEEDED);
+    assert.match(a.decodedMeta.message, /deadline passed before bench.v1.Bench\/Echo started \(it waited in the (worker )?queue\)/);
+  }
+  assert.is(answers.find((f) => f.requestId === 1)!.decodedMeta.status, Status.OK);
+  assert.is((await requestsRun(server)) - before, 1, 'only the blocker ran');
+  peer.destroy();
+  await server.close();
+});
+
+test('cancel of a queued call: CANCELLED, never run; of a running call: its ctx.signal fires, its thread lives', async () => {
+  const { server, address } = await start({ workers: 1 });
+  const client = benchClient(address, { timeoutMs: 10_000 });
+  const before = await requestsRun(server);
+  const blocker = client.echo({ payload: Buffer.from('b') }, { metadata: { 'x-action': 'block', 'x-ms': '300' } });
+  await new Promise((r) => setTimeout(r, 30));
+  const controller = new AbortController();
+  const queued = client.echo({ payload: Buffer.from('q') }, { signal: controller.signal });
+  setTimeout(() => controller.abort(), 50);
+  const outcome = await queued.then(() => undefined, (e: RpcError) => e);
+  assert.is(outcome?.code, Status.CANCELLED);
+  await blocker;
+  await new Promise((r) => setTimeout(r, 50));
+  assert.is((await requestsRun(server)) - before, 1, 'the cancelled call never ran');
+
+  const threads = (await server.workerStats()).map((s) => s.threadId);
+  const marker = path.join(mkdtempSync(path.join(tmpdir(), 'ringrpc-lane-')), 'aborted');
+  const running = new AbortController();
+  const sleeping = client.sleep({ ms: 5000 }, { signal: running.signal, metadata: { 'x-marker': marker } });
+  await new Promise((r) => setTimeout(r, 100));
+  running.abort();
+  assert.is((await sleeping.then(() => undefined, (e: RpcError) => e))?.code, Status.CANCELLED);
+  await until(() => existsSync(marker), 2000, 'the handler to see its signal');
+  assert.match(readFileSync(marker, 'utf8'), /^CANCELLED \d+$/);
+  assert.equal((await server.workerStats()).map((s) => s.threadId), threads, 'no thread was killed');
+  assert.is(server.stats().workerLane!.workerRestarts, 0);
+  await client.$close();
+  await server.close();
+});
+
+test('a full queue answers RESOURCE_EXHAUSTED at once, and PING still answers promptly', async () => {
+  const { server, port } = await start({ workers: 1, maxQueue: 4 });
+  const peer = await RawPeer.connect(port);
+  for (let id = 1; id <= 4; id++) peer.send(FrameType.REQUEST, id, echoMeta({}, { 'x-action': 'block', 'x-ms': '200' }), echoBody('b'));
+  await new Promise((r) => setTimeout(r, 20));
+  const sent = Date.now();
+  peer.send(FrameType.REQUEST, 5, echoMeta(), echoBody('one too many'));
+  const refused = await peer.next(FrameType.RESPONSE);
+  assert.is(refused.requestId, 5);
+  assert.is(refused.decodedMeta.status, Status.RESOURCE_EXHAUSTED);
+  assert.match(refused.decodedMeta.message, /worker queue is full \(maxQueue 4\)/);
+  assert.ok(Date.now() - sent < 100, 'refused at once');
+  const pinged = Date.now();
+  peer.send(FrameType.PING, 9, {}, Buffer.from('p'));
+  await peer.next(FrameType.PONG);
+  assert.ok(Date.now() - pinged < 100, `PONG after ${Date.now() - pinged} ms while the pool is saturated`);
+  for (let i = 0; i < 4; i++) assert.is((await peer.next(FrameType.RESPONSE, 3000)).decodedMeta.status, Status.OK);
+  peer.destroy();
+  await server.close();
+});
+
+test('a worker that calls process.exit mid-batch fails only its calls, retryable; the pool recovers', async () => {
+  const { server, address } = await start({ workers: 2 });
+  const client = benchClient(address, { timeoutMs: 10_000 });
+  const calls = Array.from({ length: 200 }, (_, i) =>
+    client.echo({ payload: Buffer.from(String(i)) }, { metadata: i === 100 ? { 'x-action': 'exit' } : { 'x-action': 'block', 'x-ms': '1' } }).then(
+      () => 'ok' as const,
+      (e: RpcError) => e,
+    ),
+  );
+  const results = await Promise.all(calls);
+  const failures = results.filter((r): r is RpcError => r !== 'ok');
+  assert.ok(failures.length >= 1 && failures.length < 200, `${failures.length} of 200 failed`);
+  assert.ok(results[100] !== 'ok', 'the crashing call failed');
+  for (const f of failures) {
+    assert.is(f.code, Status.UNAVAILABLE);
+    assert.match(f.message, /the worker thread running bench.v1.Bench\/Echo died .*; the call may be retried/);
+  }
+  await until(async () => (await server.workerStats()).length === 2, 5000, 'a replacement worker');
+  const after = await Promise.all(Array.from({ length: 100 }, () => client.echo({ payload: Buffer.from('again') })));
+  assert.is(after.length, 100);
+  assert.ok(server.stats().workerLane!.workerRestarts >= 1);
+  await client.$close();
+  await server.close();
+});
+
+test('handler errors keep their status on the worker lane; a reply naming ctx fields', async () => {
+  const { server, address } = await start();
+  const client = benchClient(address);
+  const thrown = await client.echo({}, { metadata: { 'x-action': 'throw' } }).then(() => undefined, (e: RpcError) => e);
+  assert.is(thrown?.code, Status.UNKNOWN);
+  assert.match(thrown!.message, /handler failed on purpose/);
+  const status = await client.echo({}, { metadata: { 'x-action': 'status' } }).then(() => undefined, (e: RpcError) => e);
+  assert.is(status?.code, Status.NOT_FOUND);
+  assert.is(status?.metadata['x-detail'], 'd');
+  let md: Readonly<Record<string, string>> = {};
+  await client.echo({}, { timeoutMs: 5000, metadata: { 'x-action': 'ctx', 'x-value': 'v' }, onMetadata: (m) => (md = m) });
+  assert.match(md['peer']!, /^127.0.0.1:\d+$/);
+  assert.ok(Number(md['deadline-in']) > 4000 && Number(md['deadline-in']) <= 5000);
+  assert.is(md['echo-meta'], 'v');
+  assert.is(md['method'], 'bench.v1.Bench/Echo');
+  await client.$close();
+  await server.close();
+});
+
+for (const [name, action, options] of [
+  ['an uncaught error in a timer', 'timer-throw', {}],
+  ['running out of memory under workerMaxHeapMb', 'oom', { workerMaxHeapMb: 32 }],
+] as const) {
+  test(`${name} kills only that worker: UNAVAILABLE, and the pool recovers`, async () => {
+    const { server, address } = await start({ workers: 1, ...options });
+    const client = benchClient(address, { timeoutMs: 20_000 });
+    const failed = await client.echo({}, { metadata: { 'x-action': action } }).then(() => undefined, (e: RpcError) => e);
+    assert.is(failed?.code, Status.UNAVAILABLE);
+    assert.match(failed!.message, /may be retried/);
+    const reply = await client.echo({ payload: Buffer.from('fine') });
+    assert.is(Buffer.from(reply.payload).toString(), 'fine');
+    await client.$close();
+    await server.close();
+  });
+}
+
+test('a handler stuck past its deadline + grace has its worker terminated (last resort)', async () => {
+  const { server, address } = await start({ workers: 1, overrunGraceMs: 200 });
+  const client = benchClient(address);
+  const stuck = await client.echo({}, { timeoutMs: 100, metadata: { 'x-action': 'spin' } }).then(() => undefined, (e: RpcError) => e);
+  assert.is(stuck?.code, Status.DEADLINE_EXCEEDED);
+  await until(() => server.stats().workerLane!.workersTerminatedForOverrun === 1, 3000, 'the watchdog');
+  const reply = await client.echo({ payload: Buffer.from('alive') }, { timeoutMs: 10_000 });
+  assert.is(Buffer.from(reply.payload).toString(), 'alive');
+  await client.$close();
+  await server.close();
+});
+
+test('with the ring switched off, responses take Piscina\'s result path, same answers', async () => {
+  const { server, address } = await start({ responseRing: false });
+  const client = benchClient(address);
+  const payloads = Array.from({ length: 300 }, () => randomBytes(100));
+  const replies = await Promise.all(payloads.map((payload) => client.echo({ payload })));
+  replies.forEach((r, i) => assert.ok(Buffer.from(r.payload).equals(payloads[i]!)));
+  const lane = server.stats().workerLane!;
+  assert.is(lane.ringFallbacks, 300);
+  assert.ok((await server.workerStats()).every((t) => !t.hasRing));
+  await client.$close();
+  await server.close();
+});
+
+test('stats: queue depth, utilisation, completed and failed; per-thread details', async () => {
+  const { server, address } = await start();
+  const client = benchClient(address);
+  await Promise.all(Array.from({ length: 50 }, () => client.work({ payload: Buffer.alloc(64), rounds: 200 })));
+  await client.echo({}, { metadata: { 'x-action': 'throw' } }).catch(() => undefined);
+  const lane = server.stats().workerLane!;
+  assert.is(lane.completed, 50);
+  assert.is(lane.failed, 1);
+  assert.is(lane.queueDepth, 0);
+  assert.is(lane.workers, 2);
+  assert.ok(lane.utilization > 0 && lane.utilization <= 1);
+  const threads = await server.workerStats();
+  assert.is(threads.length, 2);
+  assert.is(threads.reduce((n, t) => n + t.requests, 0), 51);
+  assert.ok(threads.every((t) => t.hasRing && t.heapUsedBytes > 0));
+  await client.$close();
+  await server.close();
+});
+
+test('a worker module that lacks a worker-lane method fails listen() with a clear error', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ringrpc-lane-'));
+  const module = path.join(dir, 'partial.mjs');
+  (await import('node:fs')).writeFileSync(module, 'export const Bench = { echo: (r) => r };\n');
+  const server = createServer({ host: '127.0.0.1', port: 0, workers: 1 }).addService(Bench, laneHandlers, { lanes: { work: 'worker' }, workerModule: module });
+  const err = await server.listen().then(() => undefined, (e: RpcError) => e);
+  assert.is(err?.code, Status.FAILED_PRECONDITION);
+  assert.match(err!.message, /does not implement bench.v1.Bench\/Work/);
+  await server.close();
+  assert.throws(() => createServer().addService(Bench, laneHandlers, { lanes: { work: 'worker' } }), /options.workerModule must name the module/);
+  assert.throws(() => createServer().addService(Bench, laneHandlers, { lanes: { wrok: 'worker' }, workerModule: MODULE }), /lanes of bench.v1.Bench name wrok/);
+});
+
+test.run();
