@@ -1,16 +1,28 @@
 /**
- * `npm run bench`: side-by-side benchmarks, in one run, each server and each load generator
- * in its own process, medians of N runs (interleaved, so drift hits every case alike).
- *   --suite echo        ringrpc vs @grpc/grpc-js vs raw net Echo at concurrency 1, 32, 256
+ * `npm run bench`: side-by-side benchmarks in one run. Every server and every load
+ * generator is its own process; each case runs N times, interleaved with the others so
+ * that the machine's drift hits every case alike; tables show medians.
+ *
+ *   --suite echo|work|worker-echo|all (default all)
  *   --runs 3 --duration 5000 --warmup 1000
- * Writes bench/results/<date>.json and .md and prints the markdown table.
+ *
+ * - echo: ringrpc vs @grpc/grpc-js vs raw net, Echo 64 B at concurrency 1, 32, 256.
+ * - work: Work calibrated to ~1 ms of CPU, concurrency 64: ringrpc inline, worker lane
+ *   with 1 and 2 workers, grpc-js inline, grpc-js + piscina (2 workers); efficiency =
+ *   req/s ÷ what 2 bare worker threads do with the same work and no RPC, in this run.
+ * - worker-echo: Echo on the worker lane at concurrency 256 (per-request hand-off), with
+ *   the response ring, without it (Piscina's result path), and with 'sync' atomics.
+ *
+ * Writes bench/results/<date>.json and .md and prints the markdown.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { startNode, stop, flags } from './lib/proc.js';
 import type { ClientResult } from './lib/client-main.js';
+import { calibrateRounds } from '../examples/bench/handlers.js';
 
 const f = flags(process.argv.slice(2));
+const suites = (f['suite'] ?? 'all') === 'all' ? ['echo', 'work', 'worker-echo'] : f['suite']!.split(',');
 const runs = Number(f['runs'] ?? 3);
 const duration = Number(f['duration'] ?? 5000);
 const warmup = Number(f['warmup'] ?? 1000);
@@ -18,24 +30,55 @@ const warmup = Number(f['warmup'] ?? 1000);
 interface Case {
   readonly group: string;
   readonly name: string;
-  readonly server: [string, string[]];
-  readonly client: [string, string[]];
+  /** Server script and args; undefined for the bare-threads ceiling. */
+  readonly server?: readonly [string, readonly string[]];
+  readonly client: readonly [string, readonly string[]];
+  /** Compare req/s to this case of the group. */
+  readonly baseline?: string;
 }
 
-const systems = {
-  ringrpc: { server: 'bench/servers/ringrpc-server.ts', client: 'bench/clients/ringrpc-client.ts' },
-  'grpc-js': { server: 'bench/servers/grpc-server.ts', client: 'bench/clients/grpc-client.ts' },
-  'raw net (batched)': { server: 'bench/servers/net-server.ts', client: 'bench/clients/net-client.ts' },
-} as const;
-
+const RINGRPC = 'bench/servers/ringrpc-server.ts';
+const GRPC = 'bench/servers/grpc-server.ts';
+const rounds = calibrateRounds(1);
 const cases: Case[] = [];
-for (const c of [1, 32, 256]) {
-  for (const [name, s] of Object.entries(systems)) {
-    cases.push({ group: `Echo 64 B, concurrency ${c}`, name, server: [s.server, []], client: [s.client, ['--method', 'echo', '--concurrency', String(c)]] });
+
+if (suites.includes('echo')) {
+  for (const c of [1, 32, 256]) {
+    const group = `Echo 64 B, concurrency ${c}`;
+    const client = (s: string): [string, string[]] => [s, ['--method', 'echo', '--concurrency', String(c)]];
+    cases.push({ group, name: 'ringrpc', server: [RINGRPC, []], client: client('bench/clients/ringrpc-client.ts'), baseline: 'grpc-js' });
+    cases.push({ group, name: 'grpc-js', server: [GRPC, ['--mode', 'inline']], client: client('bench/clients/grpc-client.ts'), baseline: 'grpc-js' });
+    cases.push({ group, name: 'raw net (batched)', server: ['bench/servers/net-server.ts', []], client: client('bench/clients/net-client.ts'), baseline: 'grpc-js' });
   }
+}
+if (suites.includes('work')) {
+  const group = `Work ≈1 ms CPU (${rounds} rounds), concurrency 64`;
+  const ring = (s: string): [string, string[]] => [s, ['--method', 'work', '--concurrency', '64', '--rounds', String(rounds)]];
+  const b = 'ceiling: 2 bare worker threads';
+  cases.push({ group, name: b, client: ['bench/ceiling.ts', ['--threads', '2', '--rounds', String(rounds)]], baseline: b });
+  cases.push({ group, name: '(a) ringrpc inline', server: [RINGRPC, []], client: ring('bench/clients/ringrpc-client.ts'), baseline: b });
+  cases.push({ group, name: '(b) ringrpc worker lane, 1 worker', server: [RINGRPC, ['--workers', '1', '--worker-methods', 'Work']], client: ring('bench/clients/ringrpc-client.ts'), baseline: b });
+  cases.push({ group, name: '(b) ringrpc worker lane, 2 workers', server: [RINGRPC, ['--workers', '2', '--worker-methods', 'Work']], client: ring('bench/clients/ringrpc-client.ts'), baseline: b });
+  cases.push({ group, name: '(c) grpc-js inline', server: [GRPC, ['--mode', 'inline']], client: ring('bench/clients/grpc-client.ts'), baseline: b });
+  cases.push({ group, name: '(d) grpc-js + piscina.run(), 2 workers', server: [GRPC, ['--mode', 'piscina', '--workers', '2']], client: ring('bench/clients/grpc-client.ts'), baseline: b });
+}
+if (suites.includes('worker-echo')) {
+  const group = 'Echo 64 B on the worker lane (2 workers), concurrency 256';
+  const client: [string, string[]] = ['bench/clients/ringrpc-client.ts', ['--method', 'echo', '--concurrency', '256']];
+  const base = 'response ring (default)';
+  cases.push({ group, name: 'ringrpc inline lane (reference)', server: [RINGRPC, []], client, baseline: base });
+  cases.push({ group, name: base, server: [RINGRPC, ['--workers', '2', '--worker-methods', 'Echo']], client, baseline: base });
+  cases.push({ group, name: "ring off: Piscina's result path", server: [RINGRPC, ['--workers', '2', '--worker-methods', 'Echo', '--ring', 'off']], client, baseline: base });
+  cases.push({ group, name: "ring, atomics 'sync' (no control plane when idle)", server: [RINGRPC, ['--workers', '2', '--worker-methods', 'Echo', '--atomics', 'sync']], client, baseline: base });
 }
 
 async function runCase(c: Case): Promise<ClientResult> {
+  if (c.server === undefined) {
+    const ceiling = await startNode(c.client[0], [...c.client[1], '--duration', String(duration)], /RESULT (.+)/, duration + 30_000);
+    await stop(ceiling.proc);
+    const { rps } = JSON.parse(ceiling.match[1]!) as { rps: number };
+    return { requests: 0, ok: 0, errors: {}, rps, durationMs: duration, latencyUs: { min: 0, mean: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 }, clientCpu: 0, serverCpu: 0 };
+  }
   const server = await startNode(c.server[0], ['--port', '0', ...c.server[1]], /READY (\d+)/);
   try {
     const args = [...c.client[1], '--port', server.match[1]!, '--pid', String(server.proc.pid), '--duration', String(duration), '--warmup', String(warmup)];
@@ -47,35 +90,42 @@ async function runCase(c: Case): Promise<ClientResult> {
   }
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const results = new Map<Case, ClientResult[]>();
 for (let r = 0; r < runs; r++) {
   for (const c of cases) {
     process.stderr.write(`run ${r + 1}/${runs}: ${c.group} / ${c.name}\n`);
-    const result = await runCase(c);
-    results.set(c, [...(results.get(c) ?? []), result]);
+    results.set(c, [...(results.get(c) ?? []), await runCase(c)]);
   }
 }
 
-const n = (x: number): string => Math.round(x).toLocaleString('en-US');
-const lines: string[] = [];
-lines.push(`# ringrpc bench, ${new Date().toISOString()}`);
-lines.push('');
-lines.push(`Node ${process.version}, ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? 'cpu'}), medians of ${runs} runs, ${duration} ms measured after ${warmup} ms warm-up; server and load generator in separate processes.`);
-const groups = [...new Set(cases.map((c) => c.group))];
-const summary: Record<string, Record<string, object>> = {};
-for (const group of groups) {
-  lines.push('', `## ${group}`, '', '| system | req/s | p50 µs | p99 µs | server CPU % | client CPU % | req/s vs grpc-js |', '|---|---|---|---|---|---|---|');
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const n = (x: number): string => (x === 0 ? '–' : Math.round(x).toLocaleString('en-US'));
+const lines: string[] = [`# ringrpc bench, ${new Date().toISOString()}`, ''];
+lines.push(`Node ${process.version}, ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? 'cpu'}), medians of ${runs} runs, ${duration} ms measured after ${warmup} ms warm-up; every server and load generator in its own process. CPU % is of one core (200 % = both).`);
+const summary: Record<string, Record<string, unknown>> = {};
+for (const group of [...new Set(cases.map((c) => c.group))]) {
   const inGroup = cases.filter((c) => c.group === group);
-  const med = (c: Case, pick: (r: ClientResult) => number): number => median(results.get(c)!.map(pick));
-  const grpc = inGroup.find((c) => c.name === 'grpc-js');
+  const base = inGroup.find((c) => c.name === inGroup[0]!.baseline);
+  const ratioName = group.startsWith('Work') ? 'efficiency (÷ ceiling)' : `req/s vs ${base?.name ?? '-'}`;
+  lines.push('', `## ${group}`, '', `| case | req/s | p50 µs | p99 µs | server CPU % | client CPU % | errors | ${ratioName} |`, '|---|---|---|---|---|---|---|---|');
   summary[group] = {};
+  const med = (c: Case, pick: (r: ClientResult) => number): number => median(results.get(c)!.map(pick));
   for (const c of inGroup) {
     const rps = med(c, (r) => r.rps);
-    const ratio = grpc ? rps / med(grpc, (r) => r.rps) : NaN;
-    const row = { rps, p50: med(c, (r) => r.latencyUs.p50), p99: med(c, (r) => r.latencyUs.p99), serverCpu: med(c, (r) => r.serverCpu), clientCpu: med(c, (r) => r.clientCpu), errors: results.get(c)!.reduce((s, r) => s + (r.requests - r.ok), 0), runs: results.get(c) };
+    const ratio = base ? rps / med(base, (r) => r.rps) : NaN;
+    const row = {
+      rps,
+      p50: med(c, (r) => r.latencyUs.p50),
+      p99: med(c, (r) => r.latencyUs.p99),
+      serverCpu: med(c, (r) => r.serverCpu),
+      clientCpu: med(c, (r) => r.clientCpu),
+      errors: results.get(c)!.reduce((s, r) => s + (r.requests - r.ok), 0),
+      ratio,
+      runs: results.get(c),
+    };
     summary[group]![c.name] = row;
-    lines.push(`| ${c.name} | ${n(rps)} | ${n(row.p50)} | ${n(row.p99)} | ${row.serverCpu} | ${row.clientCpu} | ${ratio.toFixed(1)}× |`);
+    const ratioText = group.startsWith('Work') ? ratio.toFixed(2) : `${ratio.toFixed(2)}×`;
+    lines.push(`| ${c.name} | ${n(rps)} | ${n(row.p50)} | ${n(row.p99)} | ${n(row.serverCpu)} | ${n(row.clientCpu)} | ${row.errors} | ${ratioText} |`);
   }
 }
 const table = lines.join('\n');
@@ -83,4 +133,4 @@ process.stdout.write(`${table}\n`);
 mkdirSync('bench/results', { recursive: true });
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 writeFileSync(`bench/results/${stamp}.md`, `${table}\n`);
-writeFileSync(`bench/results/${stamp}.json`, JSON.stringify({ date: new Date().toISOString(), node: process.version, cores: os.availableParallelism(), runs, duration, warmup, results: summary }, null, 2));
+writeFileSync(`bench/results/${stamp}.json`, JSON.stringify({ date: new Date().toISOString(), node: process.version, cores: os.availableParallelism(), runs, duration, warmup, rounds, results: summary }, null, 2));
