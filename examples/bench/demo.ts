@@ -1,6 +1,7 @@
 /**
- * `npm start`: starts the bench server (the real CLI, in its own process), runs a short
- * load on Echo and on the CPU-heavy Work method, prints both tables, stops the server.
+ * `npm start`: starts the bench server (the real CLI, in its own process) with Work on the
+ * worker lane (one worker per core), runs a short load on Echo (inline) and on Work,
+ * prints both tables, stops the server.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -15,7 +16,7 @@ if (!existsSync(CLI)) {
   process.exit(1);
 }
 
-const server = spawn(process.execPath, [CLI, 'serve', '--proto', 'proto/bench/v1/bench.proto', '--handlers', 'examples/bench/handlers.ts', '--host', '127.0.0.1', '--port', '0'], {
+const server = spawn(process.execPath, [CLI, 'serve', '--proto', 'proto/bench/v1/bench.proto', '--handlers', 'examples/bench/handlers.ts', '--host', '127.0.0.1', '--port', '0', '--worker-methods', 'Work'], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 const address = await new Promise<string>((resolve, reject) => {
@@ -37,7 +38,7 @@ process.stdout.write(`${formatLoadResult('Echo (64-byte payload, concurrency 64,
 
 const rounds = calibrateRounds(1);
 const work = await runLoad(() => client.work({ payload, rounds }), { concurrency: 16, durationMs: 4000, warmupMs: 500 });
-process.stdout.write(`${formatLoadResult(`Work (${rounds} sha256 rounds ≈ 1 ms of CPU, concurrency 16, inline lane)`, work)}\n`);
+process.stdout.write(`${formatLoadResult(`Work (${rounds} sha256 rounds ≈ 1 ms of CPU, concurrency 16, worker lane)`, work)}\n`);
 
 await client.$close();
 server.kill('SIGTERM');
