@@ -182,7 +182,13 @@ export class Server {
   async listen(port: number = this.options.port, host: string = this.options.host): Promise<ServerAddress> {
     if (this.current !== 'idle') throw new RpcError(Status.FAILED_PRECONDITION, `cannot listen: the server is ${this.current}`);
     // Workers first: a handler module that fails to load is an error here, not at the first call.
-    await this.workerLane?.start();
+    try {
+      await this.workerLane?.start();
+    } catch (err) {
+      await this.workerLane?.close();
+      this.current = 'closed';
+      throw err;
+    }
     this.netServer.listen(port, host);
     try {
       await once(this.netServer, 'listening');

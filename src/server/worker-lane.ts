@@ -57,6 +57,9 @@ export interface WorkerLaneStats {
   readonly workersTerminatedForOverrun: number;
 }
 
+/** Work a batch should hold, in ms of worker time (see `batchLimit`). */
+const TARGET_BATCH_MS = 20;
+
 interface Slot {
   readonly call: ServerCall;
   readonly responder: Responder;
@@ -258,12 +261,32 @@ export class WorkerLane {
     await this.pool?.destroy();
   }
 
+  /**
+   * Requests per batch: as many as amortise a task's fixed cost, up to about
+   * {@link TARGET_BATCH_MS} of work, and never more than a fair share of what is in flight
+   * (in-flight ÷ task slots). Once batched a request cannot move to another worker, so an
+   * oversized batch would leave one worker holding the backlog while another starves.
+   * The per-request time is what the workers measured (their busy-time counters).
+   */
+  private batchLimit(): number {
+    const inflight = this.settings.maxQueue - this.freeSlots.length;
+    const fairShare = Math.ceil(inflight / (this.settings.workers * 2));
+    let byTime = this.settings.maxBatch;
+    const requests = this.counters.completed + this.counters.failed;
+    if (requests >= 32) {
+      const perRequestMs = this.consumers.reduce((sum, c) => sum + c.busyMs, 0) / requests;
+      byTime = Math.floor(TARGET_BATCH_MS / Math.max(perRequestMs, 0.001));
+    }
+    return Math.max(1, Math.min(this.settings.maxBatch, byTime, fairShare));
+  }
+
   private flush(): void {
     if (this.state !== 'running') return;
     const maxTasks = this.settings.workers * 2; // one running and one ready per worker
+    const limit = this.batchLimit();
     while (this.queue.length > 0 && this.tasksInFlight < maxTasks) {
       const free = maxTasks - this.tasksInFlight;
-      const size = Math.min(this.settings.maxBatch, Math.ceil(this.queue.length / free));
+      const size = Math.min(limit, Math.ceil(this.queue.length / free));
       const taken = this.queue.splice(0, size);
       const now = Date.now();
       const batch: QueuedEntry[] = [];
