@@ -107,7 +107,7 @@ for (const group of [...new Set(cases.map((c) => c.group))]) {
   const inGroup = cases.filter((c) => c.group === group);
   const base = inGroup.find((c) => c.name === inGroup[0]!.baseline);
   const ratioName = group.startsWith('Work') ? 'efficiency (÷ ceiling)' : `req/s vs ${base?.name ?? '-'}`;
-  lines.push('', `## ${group}`, '', `| case | req/s | p50 µs | p99 µs | server CPU % | client CPU % | errors | ${ratioName} |`, '|---|---|---|---|---|---|---|---|');
+  lines.push('', `## ${group}`, '', `| case | req/s | p50 µs | p99 µs | server CPU % | server CPU µs/req | client CPU % | errors | ${ratioName} |`, '|---|---|---|---|---|---|---|---|---|');
   summary[group] = {};
   const med = (c: Case, pick: (r: ClientResult) => number): number => median(results.get(c)!.map(pick));
   for (const c of inGroup) {
@@ -125,7 +125,8 @@ for (const group of [...new Set(cases.map((c) => c.group))]) {
     };
     summary[group]![c.name] = row;
     const ratioText = group.startsWith('Work') ? ratio.toFixed(2) : `${ratio.toFixed(2)}×`;
-    lines.push(`| ${c.name} | ${n(rps)} | ${n(row.p50)} | ${n(row.p99)} | ${n(row.serverCpu)} | ${n(row.clientCpu)} | ${row.errors} | ${ratioText} |`);
+    const perRequest = row.serverCpu > 0 ? ((row.serverCpu * 10_000) / rps).toFixed(1) : '–';
+    lines.push(`| ${c.name} | ${n(rps)} | ${n(row.p50)} | ${n(row.p99)} | ${n(row.serverCpu)} | ${perRequest} | ${n(row.clientCpu)} | ${row.errors} | ${ratioText} |`);
   }
 }
 const table = lines.join('\n');

@@ -55,6 +55,8 @@ export class Channel {
   private readonly metaPrefixes = new Map<MethodDefinition, Buffer>();
   /** Called once when the channel stops taking new calls (draining or closed). */
   onUnusable: ((channel: Channel) => void) | undefined;
+  /** Set by `close()` and GOAWAY: end the socket once the last pending call settles. */
+  private endWhenIdle = false;
 
   constructor(
     readonly endpoint: Endpoint,
@@ -99,7 +101,7 @@ export class Channel {
         return;
       }
       const id = this.ids.next();
-      const pending = new PendingCall(id, call.method, call.signal, resolve, reject, (p) => this.pending.delete(p.requestId), call.onMetadata);
+      const pending = new PendingCall(id, call.method, call.signal, resolve, reject, (p) => this.settled(p), call.onMetadata);
       this.pending.set(id, pending);
       if (this.ids.exhausted) this.becomeUnusable('draining');
 
@@ -120,6 +122,11 @@ export class Channel {
       }
       this.send(FrameType.REQUEST, id, call);
     });
+  }
+
+  private settled(call: PendingCall): void {
+    this.pending.delete(call.requestId);
+    if (this.endWhenIdle && this.pending.size === 0 && this.state !== 'closed') this.socket.end();
   }
 
   /** Sends a ONEWAY (no response will come). */
@@ -248,9 +255,10 @@ export class Channel {
     if (meta.status !== Status.UNAVAILABLE && meta.status !== Status.OK) {
       // A fault GOAWAY (protocol error, limits): the server closes; fail the rest now.
       this.destroy(new RpcError(meta.status as Status, reason));
-    } else if (this.pending.size === 0) {
-      this.socket.end();
+      return;
     }
+    this.endWhenIdle = true;
+    if (this.pending.size === 0) this.socket.end();
   }
 
   /** Closes the connection, rejecting every pending call with `error`'s status. */
@@ -266,14 +274,8 @@ export class Channel {
     return new Promise((resolve) => {
       this.socket.once('close', () => resolve());
       this.becomeUnusable('draining');
+      this.endWhenIdle = true;
       if (this.pending.size === 0) this.socket.end();
-      else {
-        const check = (): void => {
-          if (this.pending.size === 0) this.socket.end();
-          else setImmediate(check);
-        };
-        check();
-      }
     });
   }
 

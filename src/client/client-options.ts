@@ -1,7 +1,6 @@
 import * as v from '../util/validate.js';
 import { DEFAULT_MAX_FRAME_BYTES } from '../protocol/constants.js';
 import { DEFAULT_COMPRESSION_THRESHOLD_BYTES } from '../protocol/compression.js';
-import { stripUndefined } from '../server/server-options.js';
 
 /** Options of `createClient`. Every field is optional; defaults are in {@link CLIENT_DEFAULTS}. */
 export interface ClientOptions {
@@ -34,7 +33,7 @@ export type ResolvedClientOptions = Readonly<Required<ClientOptions>>;
 /** Validates `options` once, with messages naming the field, and fills defaults. */
 export function resolveClientOptions(options: ClientOptions = {}): ResolvedClientOptions {
   v.knownKeys(options, Object.keys(CLIENT_DEFAULTS));
-  const o = { ...CLIENT_DEFAULTS, ...stripUndefined(options) };
+  const o = { ...CLIENT_DEFAULTS, ...v.stripUndefined(options) };
   v.positiveInteger('timeoutMs', o.timeoutMs);
   v.positiveInteger('connectTimeoutMs', o.connectTimeoutMs);
   v.positiveInteger('maxFrameBytes', o.maxFrameBytes);

@@ -97,7 +97,7 @@ export type ResolvedServerOptions = Readonly<Required<ServerOptions>> & {
 /** Validates `options` once, with messages naming the field, and fills defaults. */
 export function resolveServerOptions(options: ServerOptions = {}): ResolvedServerOptions {
   v.knownKeys(options, Object.keys(SERVER_DEFAULTS));
-  const o = { ...SERVER_DEFAULTS, ...stripUndefined(options) };
+  const o = { ...SERVER_DEFAULTS, ...v.stripUndefined(options) };
   v.nonEmptyString('host', o.host);
   v.port('port', o.port);
   v.positiveInteger('maxFrameBytes', o.maxFrameBytes);
@@ -120,11 +120,4 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   v.boolean('responseRing', o.responseRing);
   v.oneOf('workerAtomics', o.workerAtomics, ['async', 'sync'] as const);
   return Object.freeze({ ...o, idleTimeoutMs: o.heartbeatIntervalMs * (o.heartbeatMissLimit + 1) });
-}
-
-/** Drops keys whose value is `undefined`, so they do not hide defaults. */
-export function stripUndefined<T extends object>(options: T): Partial<T> {
-  const out: Partial<T> = {};
-  for (const key of Object.keys(options) as Array<keyof T>) if (options[key] !== undefined) out[key] = options[key];
-  return out;
 }

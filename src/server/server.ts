@@ -2,7 +2,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
-import { localMethodName, type MethodDefinition, type MethodMap, type ServiceDefinition } from '../codec/service-definition.js';
+import type { MethodDefinition, MethodMap, ServiceDefinition } from '../codec/service-definition.js';
 import { channels } from '../util/diagnostics.js';
 import type { Handler } from './handler-context.js';
 import { runInline, type Responder } from './inline-lane.js';
@@ -307,4 +307,3 @@ export function createServer(options?: ServerOptions): Server {
   return new Server(options);
 }
 
-export { localMethodName };

@@ -269,15 +269,36 @@ export class WorkerLane {
    * The per-request time is what the workers measured (their busy-time counters).
    */
   private batchLimit(): number {
-    const inflight = this.settings.maxQueue - this.freeSlots.length;
-    const fairShare = Math.ceil(inflight / (this.settings.workers * 2));
-    let byTime = this.settings.maxBatch;
-    const requests = this.counters.completed + this.counters.failed;
-    if (requests >= 32) {
-      const perRequestMs = this.consumers.reduce((sum, c) => sum + c.busyMs, 0) / requests;
-      byTime = Math.floor(TARGET_BATCH_MS / Math.max(perRequestMs, 0.001));
-    }
+    const fairShare = Math.ceil(this.inflight() / (this.settings.workers * 2));
+    const perRequestMs = this.perRequestMs();
+    const byTime = perRequestMs === undefined ? this.settings.maxBatch : Math.floor(TARGET_BATCH_MS / Math.max(perRequestMs, 0.001));
     return Math.max(1, Math.min(this.settings.maxBatch, byTime, fairShare));
+  }
+
+  /** Requests taken and not yet answered. */
+  private inflight(): number {
+    return this.settings.maxQueue - this.freeSlots.length;
+  }
+
+  /** Mean worker time per request so far (from the rings' busy counters), once known. */
+  private perRequestMs(): number | undefined {
+    const requests = this.counters.completed + this.counters.failed;
+    if (requests < 32) return undefined;
+    return this.consumers.reduce((sum, c) => sum + c.busyMs, 0) / requests;
+  }
+
+  /**
+   * How long the reactor may let responses gather before draining, under a backlog: a
+   * tenth of the time a new request already waits in the queue (in-flight × time per
+   * request ÷ workers), from 1 to 10 ms. A response delayed by it waited ten times as
+   * long already; the writes (and so the peers' reads and their next requests) it saves
+   * give the workers back their CPU. 0 when there is no backlog.
+   */
+  private lingerMs(): number {
+    const inflight = this.inflight();
+    if (inflight <= this.settings.workers * 2) return 0;
+    const expectedWaitMs = (inflight * (this.perRequestMs() ?? 0)) / this.settings.workers;
+    return Math.min(10, Math.max(1, Math.floor(expectedWaitMs / 10)));
   }
 
   private flush(): void {
@@ -383,17 +404,18 @@ export class WorkerLane {
    * sees the flag and rings. While records keep arriving it drains once per loop turn
    * (setImmediate), so socket reads interleave; it never spins on empty rings.
    *
-   * Under a backlog (more requests taken than two per worker, so callers already wait
-   * whole milliseconds in the queue) it drains once per millisecond instead of once per
-   * wake: responses then leave in one write per connection per drain, rather than one
-   * syscall and one wake each, which gives the workers the CPU back. Without a backlog
-   * (a lone call) every record is written as soon as it is published.
+   * Under a backlog (more requests taken than two per worker, so callers already wait in
+   * the queue) it drains every {@link lingerMs} instead of on every wake: responses then
+   * leave in one write per connection per drain, rather than one syscall and one wake
+   * each, which gives the workers the CPU back. Without a backlog (a lone call) every
+   * record is written as soon as it is published.
    */
   private async consumeLoop(): Promise<void> {
     while (this.state === 'running') {
       const drained = this.drainAll();
-      if (drained > 0 && this.settings.maxQueue - this.freeSlots.length > this.settings.workers * 2) {
-        await new Promise((resolve) => setTimeout(resolve, 1));
+      const linger = drained > 0 ? this.lingerMs() : 0;
+      if (linger > 0) {
+        await new Promise((resolve) => setTimeout(resolve, linger));
         continue;
       }
       const seen = Atomics.load(this.shared, DOORBELL);

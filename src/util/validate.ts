@@ -51,3 +51,10 @@ export function knownKeys(options: object, known: readonly string[], prefix = 'o
     }
   }
 }
+
+/** Drops keys whose value is `undefined`, so that they do not hide defaults when spread. */
+export function stripUndefined<T extends object>(options: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const key of Object.keys(options) as Array<keyof T>) if (options[key] !== undefined) out[key] = options[key];
+  return out;
+}

@@ -155,6 +155,22 @@ test('an unreachable address fails UNAVAILABLE naming it', async () => {
   await client.$close();
 });
 
+test('$close() lets pending calls settle, then closes the connection', async () => {
+  const client = benchClient(address);
+  const open = server.stats().connections.open;
+  const sleeping = client.sleep({ ms: 150 });
+  await new Promise((r) => setTimeout(r, 20));
+  const started = Date.now();
+  const cpu = process.cpuUsage();
+  await client.$close();
+  const spent = process.cpuUsage(cpu);
+  assert.equal({ ...(await sleeping) }, {}, 'the pending call was answered');
+  assert.ok(Date.now() - started >= 100, 'close waited for it');
+  assert.ok((spent.user + spent.system) / 1000 < 60, 'waiting did not spin the CPU');
+  for (let i = 0; i < 50 && server.stats().connections.open > open; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.is(server.stats().connections.open, open, 'the connection is closed');
+});
+
 test('a closed client fails UNAVAILABLE', async () => {
   const client = benchClient(address);
   await client.echo({});
