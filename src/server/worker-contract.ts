@@ -14,6 +14,8 @@
  * `ctx.metadata`. Each request yields exactly one record (a frame, or an empty "no
  * response" record for a cancelled one), which is how the reactor knows a slot is free.
  */
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import type { RingMemory } from '../ring/response-ring.js';
 
 /** What a worker is started with (Piscina `workerData`; SharedArrayBuffers are shared, not copied). */
@@ -47,15 +49,8 @@ export interface BatchEntry {
 /** What a batch task resolves with: records that did not go through the ring, if any. */
 export type BatchResult = ArrayBuffer | null;
 
-/** A request queued on the reactor side, ready to be packed. */
-export interface PendingEntry {
-  readonly slot: number;
-  readonly requestId: number;
-  readonly methodIndex: number;
-  readonly compression: number;
-  readonly deadline: number;
-  readonly meta: Uint8Array;
-  readonly body: Uint8Array;
+/** A request queued on the reactor side, ready to be packed (its peer already encoded). */
+export interface PendingEntry extends Omit<BatchEntry, 'peer'> {
   readonly peer: Buffer;
 }
 
@@ -117,4 +112,17 @@ export function decodeBatch(buffer: ArrayBuffer): BatchEntry[] {
     at = peerStart + peerLength;
   }
   return out;
+}
+
+/**
+ * The worker script: compiled JS next to the compiled package, or the TypeScript source
+ * through a tsx bootstrap when ringrpc itself runs from source (a Worker cannot take a
+ * `.ts` entry directly, even under `--import tsx`).
+ */
+export function workerEntry(): { filename: string; execArgv: string[] } {
+  const here = fileURLToPath(import.meta.url);
+  const root = path.resolve(path.dirname(here), '..', '..');
+  const execArgv = process.execArgv.filter((a) => !a.startsWith('--inspect'));
+  if (here.endsWith('.ts')) return { filename: path.join(root, 'workers', 'dev-bootstrap.mjs'), execArgv };
+  return { filename: path.join(root, 'workers', 'handler-worker.js'), execArgv };
 }

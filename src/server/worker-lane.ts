@@ -1,17 +1,19 @@
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
-import type { Worker, MessagePort } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import * as Comlink from 'comlink';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import type { MethodDefinition, ServiceDefinition } from '../codec/service-definition.js';
-import { allocateRing, readRecords, RingConsumer, DOORBELL, SLEEPING, SHARED_CONTROL_BYTES, type RingMemory } from '../ring/response-ring.js';
+import { readRecords } from '../ring/response-ring.js';
 import { channels } from '../util/diagnostics.js';
 import type { Responder } from './inline-lane.js';
 import type { ServerCall } from './server-call.js';
-import { encodeBatch, type BatchResult, type PendingEntry, type WorkerInit } from './worker-contract.js';
+import { encodeBatch, workerEntry, type BatchResult, type PendingEntry, type WorkerInit } from './worker-contract.js';
+import { WorkerSlots } from './worker-slots.js';
+import { ResponseDrain } from './response-drain.js';
+import { WorkerControl, type WorkerThreadStats } from './worker-control.js';
+
+export type { WorkerThreadStats };
 
 /** Settings of the worker lane, resolved by the server's options. */
 export interface WorkerLaneSettings {
@@ -25,17 +27,6 @@ export interface WorkerLaneSettings {
   readonly resourceLimits: { readonly maxOldGenerationSizeMb?: number } | undefined;
   readonly responseRing: boolean;
   readonly atomics: 'async' | 'sync';
-}
-
-/** Per-thread details reported by a worker over the control plane. */
-export interface WorkerThreadStats {
-  readonly threadId: number;
-  readonly hasRing: boolean;
-  readonly batches: number;
-  readonly requests: number;
-  readonly busyMs: number;
-  readonly ringFallbacks: number;
-  readonly heapUsedBytes: number;
 }
 
 /** The worker lane's counters at one moment. */
@@ -88,14 +79,8 @@ export class WorkerLane {
   private readonly methodIndex = new Map<MethodDefinition, number>();
   private readonly methods: Array<readonly [string, string]> = [];
   private readonly services: Array<{ name: string; root: object; module: string }> = [];
-  private readonly slots: Array<Slot | undefined>;
-  private readonly freeSlots: number[];
-  private readonly cancelled: Int32Array;
-  private readonly cancelledMemory: SharedArrayBuffer;
-  private readonly sharedMemory = new SharedArrayBuffer(SHARED_CONTROL_BYTES);
-  private readonly shared = new Int32Array(this.sharedMemory);
-  private readonly rings: RingMemory[] = [];
-  private readonly consumers: RingConsumer[] = [];
+  private readonly slots: WorkerSlots<Slot>;
+  private readonly drain: ResponseDrain;
   private queue: QueuedEntry[] = [];
   private pool: Piscina | undefined;
   private state: 'idle' | 'running' | 'closed' = 'idle';
@@ -103,22 +88,15 @@ export class WorkerLane {
   private startedAt = 0;
   private flushScheduled = false;
   private watchdog: NodeJS.Timeout | undefined;
-  private readonly controls = new Map<number, Comlink.Remote<{ stats(): WorkerThreadStats }>>();
-  private readonly controlPorts = new Map<number, MessagePort>();
+  private readonly control = new WorkerControl();
   private readonly counters = { completed: 0, failed: 0, batches: 0, ringFallbacks: 0, workerRestarts: 0, overrunTerminations: 0, workersCreated: 0 };
   private readonly onRecord = (slot: number, status: number, frame: Buffer): void => this.handleRecord(slot, status, frame);
 
   constructor(private readonly settings: WorkerLaneSettings) {
-    this.slots = new Array(settings.maxQueue).fill(undefined);
-    this.freeSlots = Array.from({ length: settings.maxQueue }, (_, i) => settings.maxQueue - 1 - i);
-    this.cancelledMemory = new SharedArrayBuffer(settings.maxQueue * 4);
-    this.cancelled = new Int32Array(this.cancelledMemory);
+    this.slots = new WorkerSlots(settings.maxQueue);
     // A spare ring per worker, so a replacement never waits for a dying worker's ring.
-    for (let i = 0; settings.responseRing && i < settings.workers * 2; i++) {
-      const memory = allocateRing(settings.ringBytes);
-      this.rings.push(memory);
-      this.consumers.push(new RingConsumer(memory));
-    }
+    const rings = settings.responseRing ? settings.workers * 2 : 0;
+    this.drain = new ResponseDrain(rings, settings.ringBytes, this.onRecord, () => this.lingerMs());
   }
 
   /** Registers worker-lane methods of a service, whose handlers live in `module`. */
@@ -139,9 +117,9 @@ export class WorkerLane {
     const init: WorkerInit = {
       services: this.services,
       methods: this.methods,
-      rings: this.rings,
-      sharedControl: this.sharedMemory,
-      cancelled: this.cancelledMemory,
+      rings: this.drain.rings,
+      sharedControl: this.drain.sharedMemory,
+      cancelled: this.slots.memory,
       maxFrameBytes: this.settings.maxFrameBytes,
       compressAboveBytes: this.settings.compressAboveBytes,
     };
@@ -166,14 +144,9 @@ export class WorkerLane {
     this.pool.on('error', (err: Error) => {
       if (channels.serverWorkerError.hasSubscribers) channels.serverWorkerError.publish({ error: err });
     });
-    this.pool.on('message', (message: { ringrpcControl?: MessagePort; threadId?: number }) => {
-      if (message?.ringrpcControl && message.threadId !== undefined) {
-        this.controlPorts.set(message.threadId, message.ringrpcControl);
-        this.controls.set(message.threadId, Comlink.wrap(message.ringrpcControl as unknown as Comlink.Endpoint));
-      }
-    });
+    this.pool.on('message', (message: unknown) => this.control.accept(message));
     this.pool.on('workerCreate', (info: { id: number }) => this.watchWorker(info.id));
-    this.consumeLoop();
+    this.drain.start();
     this.watchdog = setInterval(() => this.checkOverruns(), Math.max(10, Math.min(250, Math.floor(this.settings.overrunGraceMs / 2))));
     this.watchdog.unref();
     await this.waitForWorkers();
@@ -186,11 +159,8 @@ export class WorkerLane {
    * are copied into the batch by the next flush, in this tick or the next.
    */
   submit(call: ServerCall, meta: Uint8Array, body: Uint8Array, responder: Responder): boolean {
-    const slot = this.freeSlots.pop();
+    const slot = this.slots.acquire({ call, responder });
     if (slot === undefined) return false;
-    this.slots[slot] = { call, responder };
-    Atomics.store(this.cancelled, slot, 0);
-    call.onAbort = () => Atomics.store(this.cancelled, slot, 1);
     this.queue.push({
       call,
       responder,
@@ -218,7 +188,7 @@ export class WorkerLane {
   stats(): WorkerLaneStats {
     return {
       workers: this.settings.workers,
-      inflight: this.settings.maxQueue - this.freeSlots.length,
+      inflight: this.slots.inUse,
       queueDepth: this.queue.length,
       maxQueue: this.settings.maxQueue,
       utilization: this.utilization(),
@@ -234,16 +204,13 @@ export class WorkerLane {
   private utilization(): number {
     if (this.startedAt === 0) return 0;
     const elapsed = (performance.now() - this.startedAt) * this.settings.workers;
-    const busy = this.consumers.reduce((sum, c) => sum + c.busyMs, 0);
+    const busy = this.drain.busyMs();
     return elapsed > 0 ? Math.min(1, busy / elapsed) : 0;
   }
 
   /** Per-thread details from each worker, over the comlink control plane. */
-  async threadStats(timeoutMs = 1000): Promise<WorkerThreadStats[]> {
-    const calls = [...this.controls.values()].map((remote) =>
-      Promise.race([remote.stats(), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), timeoutMs).unref())]),
-    );
-    return (await Promise.all(calls)).filter((s): s is WorkerThreadStats => s !== undefined);
+  threadStats(timeoutMs = 1000): Promise<WorkerThreadStats[]> {
+    return this.control.stats(timeoutMs);
   }
 
   /** Stops the pool (after the server has answered or abandoned its calls). */
@@ -251,11 +218,8 @@ export class WorkerLane {
     if (this.state === 'closed') return;
     this.state = 'closed';
     if (this.watchdog) clearInterval(this.watchdog);
-    Atomics.add(this.shared, DOORBELL, 1);
-    Atomics.notify(this.shared, DOORBELL);
-    for (const port of this.controlPorts.values()) port.close();
-    this.controlPorts.clear();
-    this.controls.clear();
+    this.drain.stop();
+    this.control.close();
     for (const entry of this.queue) this.failSlot(entry.slot, new RpcError(Status.UNAVAILABLE, 'server closed before the call ran'));
     this.queue = [];
     await this.pool?.destroy();
@@ -277,14 +241,14 @@ export class WorkerLane {
 
   /** Requests taken and not yet answered. */
   private inflight(): number {
-    return this.settings.maxQueue - this.freeSlots.length;
+    return this.slots.inUse;
   }
 
   /** Mean worker time per request so far (from the rings' busy counters), once known. */
   private perRequestMs(): number | undefined {
     const requests = this.counters.completed + this.counters.failed;
     if (requests < 32) return undefined;
-    return this.consumers.reduce((sum, c) => sum + c.busyMs, 0) / requests;
+    return this.drain.busyMs() / requests;
   }
 
   /**
@@ -313,7 +277,7 @@ export class WorkerLane {
       const batch: QueuedEntry[] = [];
       for (const entry of taken) {
         if (entry.call.state === 'done') {
-          this.releaseSlot(entry.slot); // cancelled while queued: never sent
+          this.slots.release(entry.slot); // cancelled while queued: never sent
         } else if (now >= entry.deadline) {
           this.failSlot(entry.slot, new RpcError(Status.DEADLINE_EXCEEDED, `deadline passed before ${entry.call.service}/${entry.call.method} started (it waited in the queue)`));
         } else {
@@ -333,7 +297,7 @@ export class WorkerLane {
     this.pool!.run(Piscina.move(task)).then(
       (result: BatchResult) => {
         this.tasksInFlight--;
-        this.drainAll();
+        this.drain.drainAll();
         if (result !== null) {
           readRecords(result, (slot, status, frame) => {
             this.counters.ringFallbacks++;
@@ -345,7 +309,7 @@ export class WorkerLane {
       },
       (err: Error) => {
         this.tasksInFlight--;
-        this.drainAll(); // what the worker finished before it died is in its ring
+        this.drain.drainAll(); // what the worker finished before it died is in its ring
         this.settleBatch(batch, err);
         this.flush();
       },
@@ -355,7 +319,7 @@ export class WorkerLane {
   /** Answers what a finished batch left unanswered: a worker crash, or (a bug) a lost record. */
   private settleBatch(batch: readonly QueuedEntry[], err: Error | undefined): void {
     for (const entry of batch) {
-      if (this.slots[entry.slot]?.call !== entry.call) continue; // answered
+      if (this.slots.get(entry.slot)?.call !== entry.call) continue; // answered
       const site = `${entry.call.service}/${entry.call.method}`;
       const error = err
         ? new RpcError(Status.UNAVAILABLE, `the worker thread running ${site} died (${err.message}); the call may be retried`, { cause: err })
@@ -365,9 +329,8 @@ export class WorkerLane {
   }
 
   private handleRecord(slot: number, status: number, frame: Buffer): void {
-    const entry = this.slots[slot];
+    const entry = this.slots.release(slot);
     if (entry === undefined) return;
-    this.releaseSlot(slot);
     if (frame.length === 0) return; // cancelled: no response owed
     if (status === Status.OK) this.counters.completed++;
     else this.counters.failed++;
@@ -376,69 +339,17 @@ export class WorkerLane {
   }
 
   private failSlot(slot: number, error: RpcError): void {
-    const entry = this.slots[slot];
+    const entry = this.slots.release(slot);
     if (entry === undefined) return;
-    this.releaseSlot(slot);
     this.counters.failed++;
     entry.responder.replyError(entry.call, error);
-  }
-
-  private releaseSlot(slot: number): void {
-    const entry = this.slots[slot];
-    if (entry === undefined) return;
-    entry.call.onAbort = undefined;
-    this.slots[slot] = undefined;
-    Atomics.store(this.cancelled, slot, 0);
-    this.freeSlots.push(slot);
-  }
-
-  private drainAll(): number {
-    let records = 0;
-    for (const consumer of this.consumers) records += consumer.drain(this.onRecord);
-    return records;
-  }
-
-  /**
-   * Drains the rings whenever the doorbell rings. The sleeping flag is raised, the rings
-   * re-scanned, and only then does the reactor wait: a producer that published in between
-   * sees the flag and rings. While records keep arriving it drains once per loop turn
-   * (setImmediate), so socket reads interleave; it never spins on empty rings.
-   *
-   * Under a backlog (more requests taken than two per worker, so callers already wait in
-   * the queue) it drains every {@link lingerMs} instead of on every wake: responses then
-   * leave in one write per connection per drain, rather than one syscall and one wake
-   * each, which gives the workers the CPU back. Without a backlog (a lone call) every
-   * record is written as soon as it is published.
-   */
-  private async consumeLoop(): Promise<void> {
-    while (this.state === 'running') {
-      const drained = this.drainAll();
-      const linger = drained > 0 ? this.lingerMs() : 0;
-      if (linger > 0) {
-        await new Promise((resolve) => setTimeout(resolve, linger));
-        continue;
-      }
-      const seen = Atomics.load(this.shared, DOORBELL);
-      Atomics.store(this.shared, SLEEPING, 1);
-      if (this.consumers.some((c) => c.pending)) {
-        Atomics.store(this.shared, SLEEPING, 0);
-        await new Promise((resolve) => setImmediate(resolve));
-        continue;
-      }
-      const wait = Atomics.waitAsync(this.shared, DOORBELL, seen, 1000);
-      if (wait.async) await wait.value;
-      Atomics.store(this.shared, SLEEPING, 0);
-    }
   }
 
   /** Terminates a worker whose handler is stuck past its deadline plus the grace period. */
   private checkOverruns(): void {
     const now = Date.now();
-    for (const consumer of this.consumers) {
-      const owner = consumer.owner;
-      const slot = consumer.current;
-      if (owner === 0 || slot < 0) continue;
-      const entry = this.slots[slot];
+    for (const { threadId: owner, slot } of this.drain.busyProducers()) {
+      const entry = this.slots.get(slot);
       if (entry === undefined || entry.call.deadline === Infinity) continue;
       const over = now - entry.call.deadline;
       if (over < this.settings.overrunGraceMs) continue;
@@ -455,14 +366,8 @@ export class WorkerLane {
     this.counters.workersCreated++;
     const worker: Worker | undefined = this.pool?.threads.find((w) => w.threadId === threadId);
     worker?.once('exit', () => {
-      this.controls.delete(threadId);
-      this.controlPorts.get(threadId)?.close();
-      this.controlPorts.delete(threadId);
-      const consumer = this.consumers.find((c) => c.owner === threadId);
-      if (consumer !== undefined) {
-        consumer.drain(this.onRecord);
-        consumer.release();
-      }
+      this.control.forget(threadId);
+      this.drain.reclaim(threadId);
     });
   }
 
@@ -479,22 +384,10 @@ export class WorkerLane {
       };
       const onError = (failure: Error): void => done(new RpcError(Status.FAILED_PRECONDITION, `worker threads failed to start: ${failure.message}`, { cause: failure }));
       const timer = setInterval(() => {
-        if (this.controls.size >= this.settings.workers || this.state !== 'running') done();
-        else if (Date.now() - started > 30_000) done(new RpcError(Status.UNAVAILABLE, `worker threads did not start within 30 s (${this.controls.size} of ${this.settings.workers} ready)`));
+        if (this.control.ready >= this.settings.workers || this.state !== 'running') done();
+        else if (Date.now() - started > 30_000) done(new RpcError(Status.UNAVAILABLE, `worker threads did not start within 30 s (${this.control.ready} of ${this.settings.workers} ready)`));
       }, 10);
       pool.on('error', onError);
     });
   }
-}
-
-/**
- * The worker script: compiled JS next to the compiled package, or the TypeScript source
- * through a tsx bootstrap when ringrpc itself runs from source.
- */
-function workerEntry(): { filename: string; execArgv: string[] } {
-  const here = fileURLToPath(import.meta.url);
-  const root = path.resolve(path.dirname(here), '..', '..');
-  const execArgv = process.execArgv.filter((a) => !a.startsWith('--inspect'));
-  if (here.endsWith('.ts')) return { filename: path.join(root, 'workers', 'dev-bootstrap.mjs'), execArgv };
-  return { filename: path.join(root, 'workers', 'handler-worker.js'), execArgv };
 }

@@ -1,0 +1,97 @@
+import { allocateRing, RingConsumer, DOORBELL, SLEEPING, SHARED_CONTROL_BYTES, type RecordHandler, type RingMemory } from '../ring/response-ring.js';
+
+/**
+ * The reactor's side of the worker rings: one {@link RingConsumer} per ring, the shared
+ * doorbell, and the loop that drains them.
+ *
+ * The loop drains every ring, raises the sleeping flag, re-scans, and only then waits on
+ * the doorbell (`Atomics.waitAsync`, with a timeout): a producer that published in
+ * between sees the flag and rings, so no record is left behind, and a busy reactor is
+ * never notified at all. While records keep arriving it drains once per loop turn
+ * (`setImmediate`), so socket reads interleave; it never spins on empty rings. When
+ * `lingerMs()` is positive (a backlog) it lets records gather that long between drains.
+ */
+export class ResponseDrain {
+  /** The rings' memory, for the workers' `workerData`. */
+  readonly rings: RingMemory[] = [];
+  /** Doorbell and sleeping flag, shared with the workers. */
+  readonly sharedMemory = new SharedArrayBuffer(SHARED_CONTROL_BYTES);
+  private readonly shared = new Int32Array(this.sharedMemory);
+  private readonly consumers: RingConsumer[] = [];
+  private active = false;
+
+  constructor(
+    count: number,
+    ringBytes: number,
+    private readonly onRecord: RecordHandler,
+    private readonly lingerMs: () => number,
+  ) {
+    for (let i = 0; i < count; i++) {
+      const memory = allocateRing(ringBytes);
+      this.rings.push(memory);
+      this.consumers.push(new RingConsumer(memory));
+    }
+  }
+
+  /** Hands every published record of every ring to `onRecord`; returns how many. */
+  drainAll(): number {
+    let records = 0;
+    for (const consumer of this.consumers) records += consumer.drain(this.onRecord);
+    return records;
+  }
+
+  /** Milliseconds the rings' producers have spent running batches, all together. */
+  busyMs(): number {
+    return this.consumers.reduce((sum, c) => sum + c.busyMs, 0);
+  }
+
+  /** For each ring whose producer is inside a handler: the thread and the slot. */
+  *busyProducers(): Iterable<{ readonly threadId: number; readonly slot: number }> {
+    for (const consumer of this.consumers) {
+      const threadId = consumer.owner;
+      const slot = consumer.current;
+      if (threadId !== 0 && slot >= 0) yield { threadId, slot };
+    }
+  }
+
+  /** After a producer thread exited: deliver what it published, then free its ring. */
+  reclaim(threadId: number): void {
+    const consumer = this.consumers.find((c) => c.owner === threadId);
+    if (consumer === undefined) return;
+    consumer.drain(this.onRecord);
+    consumer.release();
+  }
+
+  start(): void {
+    if (this.active) return;
+    this.active = true;
+    void this.loop();
+  }
+
+  stop(): void {
+    this.active = false;
+    Atomics.add(this.shared, DOORBELL, 1);
+    Atomics.notify(this.shared, DOORBELL);
+  }
+
+  private async loop(): Promise<void> {
+    while (this.active) {
+      const drained = this.drainAll();
+      const linger = drained > 0 ? this.lingerMs() : 0;
+      if (linger > 0) {
+        await new Promise((resolve) => setTimeout(resolve, linger));
+        continue;
+      }
+      const seen = Atomics.load(this.shared, DOORBELL);
+      Atomics.store(this.shared, SLEEPING, 1);
+      if (this.consumers.some((c) => c.pending)) {
+        Atomics.store(this.shared, SLEEPING, 0);
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
+      }
+      const wait = Atomics.waitAsync(this.shared, DOORBELL, seen, 1000);
+      if (wait.async) await wait.value;
+      Atomics.store(this.shared, SLEEPING, 0);
+    }
+  }
+}

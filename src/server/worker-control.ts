@@ -1,0 +1,64 @@
+import type { MessagePort } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+
+/** Per-thread details reported by a worker over the control plane. */
+export interface WorkerThreadStats {
+  readonly threadId: number;
+  readonly hasRing: boolean;
+  readonly batches: number;
+  readonly requests: number;
+  readonly busyMs: number;
+  readonly ringFallbacks: number;
+  readonly heapUsedBytes: number;
+}
+
+/** What each worker exposes on its control port. */
+interface WorkerControlApi {
+  stats(): WorkerThreadStats;
+}
+
+/**
+ * The control plane to the worker threads: typed calls (comlink) over a MessageChannel per
+ * worker, separate from the data path. Each worker posts its port once it has loaded its
+ * modules (a Piscina pool `'message'`); nothing is ever posted *to* a Piscina worker's
+ * `parentPort`, which Piscina reserves for itself.
+ */
+export class WorkerControl {
+  private readonly remotes = new Map<number, Comlink.Remote<WorkerControlApi>>();
+  private readonly ports = new Map<number, MessagePort>();
+
+  /** Workers that have announced themselves (so are ready). */
+  get ready(): number {
+    return this.remotes.size;
+  }
+
+  /** Takes a pool message; true when it was a worker's control port. */
+  accept(message: unknown): boolean {
+    const m = message as { ringrpcControl?: MessagePort; threadId?: number } | null;
+    if (m?.ringrpcControl === undefined || m.threadId === undefined) return false;
+    this.ports.set(m.threadId, m.ringrpcControl);
+    this.remotes.set(m.threadId, Comlink.wrap<WorkerControlApi>(m.ringrpcControl as unknown as Comlink.Endpoint));
+    return true;
+  }
+
+  /** Drops a worker that exited. */
+  forget(threadId: number): void {
+    this.remotes.delete(threadId);
+    this.ports.get(threadId)?.close();
+    this.ports.delete(threadId);
+  }
+
+  /** Asks every worker for its stats; a worker that does not answer in `timeoutMs` is left out. */
+  async stats(timeoutMs: number): Promise<WorkerThreadStats[]> {
+    const calls = [...this.remotes.values()].map((remote) =>
+      Promise.race([remote.stats(), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), timeoutMs).unref())]),
+    );
+    return (await Promise.all(calls)).filter((s): s is WorkerThreadStats => s !== undefined);
+  }
+
+  close(): void {
+    for (const port of this.ports.values()) port.close();
+    this.ports.clear();
+    this.remotes.clear();
+  }
+}

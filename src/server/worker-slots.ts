@@ -1,0 +1,53 @@
+import type { ServerCall } from './server-call.js';
+
+/**
+ * The worker lane's admission table: one slot per request taken and not yet answered,
+ * `size` in all (the lane's `maxQueue`). A slot also indexes an `Int32Array` of cancel
+ * flags in a SharedArrayBuffer that the workers read: aborting the call (CANCEL, lost
+ * client, shutdown) sets its flag, so a queued request is skipped and a running async
+ * handler sees `ctx.signal` abort.
+ */
+export class WorkerSlots<T extends { readonly call: ServerCall }> {
+  /** The cancel flags, shared with the workers. */
+  readonly memory: SharedArrayBuffer;
+  private readonly cancelled: Int32Array;
+  private readonly entries: Array<T | undefined>;
+  private readonly free: number[];
+
+  constructor(readonly size: number) {
+    this.memory = new SharedArrayBuffer(size * 4);
+    this.cancelled = new Int32Array(this.memory);
+    this.entries = new Array(size).fill(undefined);
+    this.free = Array.from({ length: size }, (_, i) => size - 1 - i);
+  }
+
+  /** Slots in use. */
+  get inUse(): number {
+    return this.size - this.free.length;
+  }
+
+  /** Takes a slot for `entry`; undefined when all are in use (the queue is full). */
+  acquire(entry: T): number | undefined {
+    const slot = this.free.pop();
+    if (slot === undefined) return undefined;
+    this.entries[slot] = entry;
+    Atomics.store(this.cancelled, slot, 0);
+    entry.call.onAbort = () => Atomics.store(this.cancelled, slot, 1);
+    return slot;
+  }
+
+  get(slot: number): T | undefined {
+    return this.entries[slot];
+  }
+
+  /** Frees a slot (its record arrived, or its batch ended); returns what it held. */
+  release(slot: number): T | undefined {
+    const entry = this.entries[slot];
+    if (entry === undefined) return undefined;
+    entry.call.onAbort = undefined;
+    this.entries[slot] = undefined;
+    Atomics.store(this.cancelled, slot, 0);
+    this.free.push(slot);
+    return entry;
+  }
+}
