@@ -61,9 +61,13 @@ function start(call: ServerCall, bytes: Uint8Array, responder: Responder): void 
   }
 }
 
+const EMPTY = new Uint8Array(0);
+
 function reply(call: ServerCall, value: unknown, responder: Responder): void {
-  if (call.oneway || call.state === 'done') {
-    if (call.oneway) call.finish();
+  if (call.state === 'done') return; // cancelled while its handler ran: no answer owed
+  if (call.oneway) {
+    // Nothing is sent, but the call ends the same way: admission released, counted.
+    responder.replyOk(call, EMPTY);
     return;
   }
   const type = call.route.method.responseType;

@@ -29,8 +29,6 @@ export class FrameWriter {
   private queue: Buffer[] = [];
   private queuedBytes = 0;
   private scheduled = false;
-  /** Total bytes handed to the socket. */
-  bytesWritten = 0;
 
   constructor(
     private readonly socket: Socket,
@@ -67,7 +65,6 @@ export class FrameWriter {
     this.queuedBytes = 0;
     const socket = this.socket;
     if (socket.destroyed) return;
-    this.bytesWritten += bytes;
     let accepted: boolean;
     if (queue.length === 1) {
       accepted = socket.write(queue[0]!);
