@@ -21,6 +21,7 @@ export { SERVER_DEFAULTS } from './server/server-options.js';
 // Client
 export { createClient } from './client/client.js';
 export { CLIENT_DEFAULTS } from './client/client-options.js';
+export { createPool, ConnectionPool } from './client/connection-pool.js';
 export { parseEndpoint, formatEndpoint } from './client/endpoint.js';
 
 // Types
@@ -35,6 +36,11 @@ export type { WorkerLaneStats, WorkerThreadStats } from './server/worker-lane.js
 export type { HandlerContext, Handler, Peer } from './server/handler-context.js';
 export type { Lane } from './server/router.js';
 export type { MethodStatsSnapshot } from './server/server-stats.js';
-export type { Client, ClientControls, UnaryMethod, Callback } from './client/client.js';
-export type { ClientOptions, ResolvedClientOptions, CallOptions } from './client/client-options.js';
+export type { Client, ClientControls, ClientTarget, UnaryMethod, Callback } from './client/client.js';
+export type {
+  ClientOptions, ResolvedClientOptions, CallOptions, ConnectionOptions, PoolOptions, ResolvedPoolOptions,
+  RetryPolicy, ResolvedRetryPolicy, RetryBudget, MethodOptions, ClientTlsOptions,
+} from './client/client-options.js';
+export type { EndpointStats, EndpointState } from './client/connection-pool.js';
+export type { BackoffOptions } from './util/backoff.js';
 export type { Endpoint } from './client/endpoint.js';

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import type { MethodDefinition } from '../codec/service-definition.js';
 import { RpcError, statusFromSystemError } from '../errors.js';
 import { Status } from '../status.js';
@@ -10,75 +11,116 @@ import { decodeMeta, encodeMeta, type Meta } from '../protocol/meta.js';
 import { RequestIdAllocator } from '../protocol/request-id-allocator.js';
 import { FrameWriter } from '../transport/frame-writer.js';
 import { channels } from '../util/diagnostics.js';
-import type { ResolvedClientOptions } from './client-options.js';
+import type { ResolvedConnectionOptions } from './client-options.js';
 import { formatEndpoint, type Endpoint } from './endpoint.js';
+import { markNotRun } from './not-run.js';
 import { PendingCall } from './pending-call.js';
 
 /**
- * - `connecting`: TCP connect in progress (calls are queued in the socket meanwhile);
+ * - `connecting`: TCP (and TLS) connect in progress; calls are queued in the socket meanwhile;
  * - `ready`: connected;
- * - `draining`: takes no new calls (GOAWAY received, or request ids spent); its pending
- *   calls may still be answered;
- * - `closed`: the socket is gone; every pending call has been rejected.
+ * - `draining`: takes no new calls (GOAWAY received, request ids spent, or closing); its
+ *   pending calls may still be answered;
+ * - `closed`: the socket is gone; every pending call has been settled.
  */
 export type ChannelState = 'connecting' | 'ready' | 'draining' | 'closed';
+
+/**
+ * Why a channel closed, for its pool:
+ * - `connect-failed`: it never became ready (nothing was sent);
+ * - `lost`: a ready connection broke (reset, keepalive timeout, protocol error);
+ * - `ended`: the server closed it cleanly while no call was pending (idle eviction);
+ * - `goaway`: the server asked it to go away (shutting down) and it drained;
+ * - `refused`: the server sent GOAWAY with a fault status (connection limit, protocol error);
+ * - `closed`: this process closed it.
+ */
+export type ChannelCloseReason = 'connect-failed' | 'lost' | 'ended' | 'goaway' | 'refused' | 'closed';
 
 /** What a caller asks of one call. */
 export interface ChannelCall {
   readonly method: MethodDefinition;
   readonly body: Uint8Array;
-  /** Deadline in ms from now sent as `Meta.timeout_ms` (0: none). */
+  /** Deadline in ms from now, sent as `Meta.timeout_ms` (0: none). */
   readonly timeoutMs: number;
   readonly signal: AbortSignal | undefined;
   readonly metadata: Record<string, string> | undefined;
   readonly onMetadata?: ((metadata: Readonly<Record<string, string>>) => void) | undefined;
+  /** Bodies at least this large are gzipped (Infinity: never). */
+  readonly gzipAboveBytes: number;
+}
+
+/** How a channel tells its owner about its life. */
+export interface ChannelEvents {
+  /** Connected (after the TLS handshake, with TLS). */
+  ready?(channel: Channel): void;
+  /** Stopped taking new calls (draining or closed); called once. */
+  unusable?(channel: Channel): void;
+  /** The socket is gone. `error` is what broke it, if anything did. */
+  closed?(channel: Channel, reason: ChannelCloseReason, error: Error | undefined): void;
 }
 
 const EMPTY = Buffer.alloc(0);
 
 /**
- * One multiplexed TCP connection to one server: thousands of calls in flight, matched
- * by request_id. Owns each call's deadline and cancellation; a lost connection rejects
- * every pending call at once with UNAVAILABLE.
+ * One multiplexed connection to one server: thousands of calls in flight, matched by
+ * request_id. Owns each call's deadline and cancellation and the connection's keepalive;
+ * a lost connection rejects every pending call at once with UNAVAILABLE.
  */
 export class Channel {
   state: ChannelState = 'connecting';
   readonly address: string;
   readonly pending = new Map<number, PendingCall>();
+  /** Round-trip time of the last keepalive PING answered, in ms. */
+  rttMs: number | undefined;
+  /** When a call last started or settled here (`Date.now()`), for idle closing. */
+  lastUsedAt = Date.now();
   private readonly socket: net.Socket;
   private readonly decoder: FrameDecoder;
   private readonly writer: FrameWriter;
   private readonly ids: RequestIdAllocator;
   private connectTimer: NodeJS.Timeout | undefined;
+  private keepaliveTimer: NodeJS.Timeout | undefined;
+  private everReady = false;
+  /** TCP is up and the TLS handshake is under way (an error now is a TLS error). */
+  private handshaking = false;
+  private closeReason: ChannelCloseReason | undefined;
   private lastError: Error | undefined;
   /** Meta prefix (service + method fields) per method, encoded once. */
   private readonly metaPrefixes = new Map<MethodDefinition, Buffer>();
-  /** Called once when the channel stops taking new calls (draining or closed). */
-  onUnusable: ((channel: Channel) => void) | undefined;
   /** Set by `close()` and GOAWAY: end the socket once the last pending call settles. */
   private endWhenIdle = false;
+  /** Keepalive: a frame arrived since the last tick (set per frame; no clock read). */
+  private heardFrom = false;
+  /** Any frame ever arrived (a TLS peer that closes before one may have refused our certificate). */
+  private everHeard = false;
+  private ping: { id: number; sentAt: number } | undefined;
+  private pingSeq = 0;
+  private missedPongs = 0;
 
   constructor(
     readonly endpoint: Endpoint,
-    private readonly options: ResolvedClientOptions,
-    firstRequestId = 0,
+    private readonly options: ResolvedConnectionOptions,
+    private readonly events: ChannelEvents = {},
+    /** Close after the first call is sent (a pool with `enabled: false`). */
+    private readonly singleUse = false,
   ) {
     this.address = formatEndpoint(endpoint);
-    this.ids = new RequestIdAllocator(firstRequestId);
-    this.socket = net.connect({ host: endpoint.host, port: endpoint.port, noDelay: true });
+    this.ids = new RequestIdAllocator(0);
+    const secure = options.tls !== undefined;
+    this.socket = secure
+      ? tls.connect({ servername: net.isIP(endpoint.host) ? undefined : endpoint.host, ...options.tls, host: endpoint.host, port: endpoint.port })
+      : net.connect({ host: endpoint.host, port: endpoint.port });
+    this.socket.setNoDelay(true);
     this.decoder = new FrameDecoder((frame) => this.onFrame(frame), options.maxFrameBytes);
     this.writer = new FrameWriter(this.socket);
     this.connectTimer = setTimeout(() => {
       this.socket.destroy(new RpcError(Status.UNAVAILABLE, `connect timeout after ${options.connectTimeoutMs} ms`));
     }, options.connectTimeoutMs);
-    this.socket.once('connect', () => {
-      clearTimeout(this.connectTimer);
-      if (this.state === 'connecting') this.state = 'ready';
-      if (channels.clientConnect.hasSubscribers) channels.clientConnect.publish({ address: this.address });
-    });
+    this.socket.once(secure ? 'secureConnect' : 'connect', () => this.onConnect());
+    if (secure) this.socket.once('connect', () => (this.handshaking = true));
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('error', (err) => {
-      this.lastError = err;
+      this.lastError ??= err;
     });
     this.socket.on('close', () => this.onClose());
   }
@@ -88,21 +130,35 @@ export class Channel {
     return (this.state === 'connecting' || this.state === 'ready') && !this.ids.exhausted;
   }
 
+  private onConnect(): void {
+    clearTimeout(this.connectTimer);
+    this.everReady = true;
+    if (this.state === 'connecting') this.state = 'ready';
+    if (this.options.keepalive) {
+      this.keepaliveTimer = setInterval(() => this.keepaliveTick(), this.options.heartbeatIntervalMs);
+      // An idle connection must not keep the process alive on its keepalive alone.
+      this.keepaliveTimer.unref();
+    }
+    if (channels.clientConnect.hasSubscribers) channels.clientConnect.publish({ address: this.address });
+    this.events.ready?.(this);
+  }
+
   /** Sends a REQUEST and returns its reply; the promise settles exactly once. */
   call(call: ChannelCall): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const site = { service: call.method.service, method: call.method.name, address: this.address };
       if (!this.usable) {
-        reject(new RpcError(Status.UNAVAILABLE, `connection is ${this.state}`, site));
+        reject(markNotRun(new RpcError(Status.UNAVAILABLE, `connection is ${this.state}`, site), 'unsent'));
         return;
       }
       if (this.pending.size >= this.options.maxConcurrentRequestsPerConnection) {
-        reject(new RpcError(Status.RESOURCE_EXHAUSTED, `too many calls in flight on this connection (limit ${this.options.maxConcurrentRequestsPerConnection})`, site));
+        reject(markNotRun(new RpcError(Status.RESOURCE_EXHAUSTED, `too many calls in flight on this connection (limit ${this.options.maxConcurrentRequestsPerConnection})`, site), 'unsent'));
         return;
       }
       const id = this.ids.next();
       const pending = new PendingCall(id, call.method, call.signal, resolve, reject, (p) => this.settled(p), call.onMetadata);
       this.pending.set(id, pending);
+      this.lastUsedAt = Date.now();
       if (this.ids.exhausted) this.becomeUnusable('draining');
 
       if (call.timeoutMs > 0) {
@@ -121,24 +177,27 @@ export class Channel {
         call.signal.addEventListener('abort', pending.abortListener, { once: true });
       }
       this.send(FrameType.REQUEST, id, call);
+      if (this.singleUse) void this.close();
     });
   }
 
   private settled(call: PendingCall): void {
     this.pending.delete(call.requestId);
+    this.lastUsedAt = Date.now();
     if (this.endWhenIdle && this.pending.size === 0 && this.state !== 'closed') this.socket.end();
   }
 
   /** Sends a ONEWAY (no response will come). */
   notify(call: ChannelCall): void {
-    if (!this.usable) throw new RpcError(Status.UNAVAILABLE, `connection is ${this.state}`, { service: call.method.service, method: call.method.name, address: this.address });
+    if (!this.usable) throw markNotRun(new RpcError(Status.UNAVAILABLE, `connection is ${this.state}`, { service: call.method.service, method: call.method.name, address: this.address }), 'unsent');
+    this.lastUsedAt = Date.now();
     this.send(FrameType.ONEWAY, 0, call);
+    if (this.singleUse) void this.close();
   }
 
   private send(type: FrameType, id: number, call: ChannelCall): void {
     const prefix = this.metaPrefix(call.method);
-    const { compression, compressionThresholdBytes } = this.options;
-    if (compression === 'gzip' && call.body.length >= compressionThresholdBytes) {
+    if (call.body.length >= call.gzipAboveBytes) {
       compress(call.body).then(
         (zipped) => this.writeRequest(type, id, prefix, call, zipped, Compression.GZIP),
         () => this.writeRequest(type, id, prefix, call, call.body, Compression.NONE),
@@ -169,9 +228,33 @@ export class Channel {
 
   /** Tells the server a call was given up (no RESPONSE is owed). */
   private cancel(id: number): void {
-    if (this.state === 'ready' || this.state === 'draining' || this.state === 'connecting') {
-      this.writer.frame(FrameType.CANCEL, id, EMPTY, EMPTY);
+    if (this.state !== 'closed') this.writer.frame(FrameType.CANCEL, id, EMPTY, EMPTY);
+  }
+
+  /**
+   * Runs every `heartbeatIntervalMs`. A connection that heard nothing for a whole
+   * interval is probed with PING; each further silent interval with a PING unanswered is
+   * a missed PONG, and `heartbeatMissLimit` of them close the connection. Any frame
+   * counts as a sign of life, so a busy connection sends no PINGs at all.
+   */
+  private keepaliveTick(): void {
+    if (this.heardFrom) {
+      this.heardFrom = false;
+      this.missedPongs = 0;
+      return;
     }
+    if (this.ping !== undefined) {
+      this.missedPongs++;
+      if (this.missedPongs >= this.options.heartbeatMissLimit) {
+        const every = this.options.heartbeatIntervalMs;
+        this.lastError ??= new RpcError(Status.UNAVAILABLE, `keepalive timeout: ${this.address} answered none of ${this.missedPongs} PINGs sent every ${every} ms`);
+        this.destroy(this.lastError as RpcError, 'lost');
+        return;
+      }
+    }
+    const id = (this.pingSeq = (this.pingSeq % 0xffff_ffff) + 1);
+    this.ping = { id, sentAt: Date.now() };
+    this.writer.frame(FrameType.PING, id, EMPTY, EMPTY);
   }
 
   private onData(chunk: Buffer): void {
@@ -179,11 +262,13 @@ export class Channel {
       this.decoder.push(chunk);
     } catch (err) {
       const message = err instanceof FrameError ? err.message : `failed to handle a frame: ${(err as Error).message}`;
-      this.destroy(new RpcError(Status.INTERNAL, `protocol error from server: ${message}`, { cause: err }));
+      this.destroy(new RpcError(Status.INTERNAL, `protocol error from server: ${message}`, { cause: err }), 'lost');
     }
   }
 
   private onFrame(frame: Frame): void {
+    this.heardFrom = true;
+    this.everHeard = true;
     switch (frame.type) {
       case FrameType.RESPONSE:
         this.onResponse(frame);
@@ -192,6 +277,7 @@ export class Channel {
         this.writer.frame(FrameType.PONG, frame.requestId, EMPTY, frame.body);
         return;
       case FrameType.PONG:
+        this.onPong(frame.requestId);
         return;
       case FrameType.GOAWAY:
         this.onGoAway(decodeMeta(frame.meta));
@@ -199,6 +285,15 @@ export class Channel {
       default:
         throw new FrameError(Status.INTERNAL, `unexpected frame type ${frame.type} from a server`);
     }
+  }
+
+  private onPong(id: number): void {
+    const ping = this.ping;
+    if (ping === undefined || ping.id !== id) return;
+    this.ping = undefined;
+    this.missedPongs = 0;
+    this.rttMs = Date.now() - ping.sentAt;
+    if (channels.clientKeepalive.hasSubscribers) channels.clientKeepalive.publish({ address: this.address, rttMs: this.rttMs });
   }
 
   private onResponse(frame: Frame): void {
@@ -245,25 +340,32 @@ export class Channel {
 
   private onGoAway(meta: Meta): void {
     this.becomeUnusable('draining');
+    // UNAVAILABLE (or OK) is a server shutting down; any other status is a refusal or a fault.
+    const fault = meta.status !== Status.UNAVAILABLE && meta.status !== Status.OK;
     const reason = meta.message || 'server sent GOAWAY';
-    // Requests above last_request_id were never run (spec §GOAWAY).
+    // Requests above last_request_id were never run (spec §GOAWAY): safe to send again.
     for (const [id, pending] of this.pending) {
       if (id > meta.lastRequestId) {
-        pending.reject(new RpcError(Status.UNAVAILABLE, `${reason}; the request was not run`, { service: pending.method.service, method: pending.method.name, address: this.address }));
+        const site = { service: pending.method.service, method: pending.method.name, address: this.address };
+        const error = new RpcError(fault ? (meta.status as Status) : Status.UNAVAILABLE, `${reason}; the request was not run`, site);
+        pending.reject(markNotRun(error, fault ? 'refused' : 'goaway'));
       }
     }
-    if (meta.status !== Status.UNAVAILABLE && meta.status !== Status.OK) {
-      // A fault GOAWAY (protocol error, limits): the server closes; fail the rest now.
-      this.destroy(new RpcError(meta.status as Status, reason));
+    if (fault) {
+      // The server closes; fail the rest (which may have run) now.
+      this.destroy(new RpcError(meta.status as Status, reason), 'refused');
       return;
     }
+    this.closeReason ??= 'goaway';
     this.endWhenIdle = true;
     if (this.pending.size === 0) this.socket.end();
   }
 
-  /** Closes the connection, rejecting every pending call with `error`'s status. */
-  destroy(error?: RpcError): void {
+  /** Closes the connection now, rejecting every pending call with `error`'s status. */
+  destroy(error?: RpcError, reason: ChannelCloseReason = 'closed'): void {
     if (this.state === 'closed') return;
+    this.closeReason ??= reason;
+    if (reason !== 'closed' && error !== undefined) this.lastError ??= error;
     this.failAll(error ?? new RpcError(Status.UNAVAILABLE, 'connection closed by the client'));
     this.socket.destroy();
   }
@@ -273,6 +375,7 @@ export class Channel {
     if (this.state === 'closed') return Promise.resolve();
     return new Promise((resolve) => {
       this.socket.once('close', () => resolve());
+      this.closeReason ??= 'closed';
       this.becomeUnusable('draining');
       this.endWhenIdle = true;
       if (this.pending.size === 0) this.socket.end();
@@ -282,28 +385,45 @@ export class Channel {
   private becomeUnusable(state: 'draining' | 'closed'): void {
     const wasUsable = this.state === 'connecting' || this.state === 'ready';
     if (this.state !== 'closed') this.state = state;
-    if (wasUsable) this.onUnusable?.(this);
+    if (wasUsable) this.events.unusable?.(this);
   }
 
   private onClose(): void {
     clearTimeout(this.connectTimer);
+    clearInterval(this.keepaliveTimer);
     this.decoder.stop();
     this.writer.discard();
     const cause = this.lastError;
-    const detail = cause ? `${(cause as NodeJS.ErrnoException).code ?? cause.message}` : 'closed by the server';
-    const status = cause instanceof RpcError ? cause.code : (cause && statusFromSystemError((cause as NodeJS.ErrnoException).code ?? '')) ?? Status.UNAVAILABLE;
-    const failed = status === Status.UNAVAILABLE || status === Status.DEADLINE_EXCEEDED ? Status.UNAVAILABLE : status;
-    this.failAll(new RpcError(failed, `connection lost (${detail})`, { cause }));
-    this.becomeUnusable('closed');
-    if (channels.clientDisconnect.hasSubscribers) channels.clientDisconnect.publish({ address: this.address, error: cause });
+    const quietEnd = this.everReady && cause === undefined && this.pending.size === 0;
+    const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+    let status = cause instanceof RpcError ? cause.code : (code && statusFromSystemError(code)) || Status.UNAVAILABLE;
+    if (status === Status.DEADLINE_EXCEEDED) status = Status.UNAVAILABLE; // a connect timeout is not the call's deadline
+    if (this.everReady) {
+      const detail = cause instanceof RpcError ? cause.rawMessage
+        : cause ? (code ?? cause.message)
+        : this.options.tls !== undefined && !this.everHeard ? 'closed by the server right after the TLS handshake: was the client certificate refused?'
+        : 'closed by the server';
+      this.failAll(new RpcError(status, `connection lost (${detail})`, { cause }));
+    } else {
+      // Nothing was written to the peer: every queued call is safe to send again.
+      const detail = cause instanceof RpcError ? cause.rawMessage
+        : cause && this.handshaking ? `TLS handshake failed (${(cause as NodeJS.ErrnoException).code ?? 'error'}: ${cause.message})`
+        : cause ? (code ?? cause.message)
+        : 'closed before it was established';
+      this.failAll(new RpcError(status, `cannot connect: ${detail}`, { cause }), true);
+    }
+    const reason = this.closeReason ?? (quietEnd ? 'ended' : this.everReady ? 'lost' : 'connect-failed');
+    if (channels.clientDisconnect.hasSubscribers) channels.clientDisconnect.publish({ address: this.address, reason, error: cause });
+    this.events.closed?.(this, this.everReady || reason === 'closed' ? reason : 'connect-failed', cause);
   }
 
-  private failAll(error: RpcError): void {
+  private failAll(error: RpcError, unsent = false): void {
     this.becomeUnusable('closed');
     this.state = 'closed';
     for (const pending of [...this.pending.values()]) {
       const method = pending.method;
-      pending.reject(new RpcError(error.code, error.rawMessage, { service: method.service, method: method.name, address: this.address, cause: error.cause ?? error }));
+      const failure = new RpcError(error.code, error.rawMessage, { service: method.service, method: method.name, address: this.address, cause: error.cause ?? error });
+      pending.reject(unsent ? markNotRun(failure, 'unsent') : failure);
     }
   }
 }

@@ -1,51 +1,304 @@
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import * as v from '../util/validate.js';
+import { resolveBackoff, type BackoffOptions } from '../util/backoff.js';
 import { DEFAULT_MAX_FRAME_BYTES } from '../protocol/constants.js';
 import { DEFAULT_COMPRESSION_THRESHOLD_BYTES } from '../protocol/compression.js';
+import { Status, isStatus, statusFromName, type StatusName } from '../status.js';
+import { RpcError } from '../errors.js';
 
-/** Options of `createClient`. Every field is optional; defaults are in {@link CLIENT_DEFAULTS}. */
-export interface ClientOptions {
-  /** Default deadline of a call, in ms; a call's own `timeoutMs` overrides it. Default 3000. */
-  timeoutMs?: number;
-  /** Time to establish a TCP connection before its calls fail UNAVAILABLE, in ms. Default 5000. */
+/**
+ * TLS settings of a client connection, as `tls.connect` takes them: `ca` to trust a
+ * private CA, `cert` + `key` for mutual TLS, `servername` to override SNI and the name
+ * checked in the server's certificate (by default the target's host name).
+ */
+export type ClientTlsOptions = Omit<TlsConnectionOptions, 'host' | 'port' | 'socket' | 'path'>;
+
+/** Settings of each connection; a shared pool holds them for all of its clients. */
+export interface ConnectionOptions {
+  /** Time to establish a connection (and the TLS handshake) before its calls fail UNAVAILABLE, in ms. Default 5000. */
   connectTimeoutMs?: number;
   /** Cap on a received frame's `meta_len + body_len`, in bytes. Default 16 MiB. */
   maxFrameBytes?: number;
   /** Calls in flight on one connection; beyond it the call fails RESOURCE_EXHAUSTED at once. Default 32768. */
   maxConcurrentRequestsPerConnection?: number;
+  /** Probe idle connections with PING and drop the ones that stop answering. Default true. */
+  keepalive?: boolean;
+  /** A connection that heard nothing for this long is sent a PING, in ms. Default 5000. */
+  heartbeatIntervalMs?: number;
+  /** PINGs left unanswered (one per interval) before the connection is closed as dead. Default 3. */
+  heartbeatMissLimit?: number;
+  /** Connect with TLS (the same framing inside). Default: plain TCP. */
+  tls?: ClientTlsOptions;
+  /** Reconnect backoff after failed connects: exponential, jittered, capped. */
+  reconnect?: Partial<BackoffOptions>;
+}
+
+/** Options of a connection pool (`createPool`, or a client's own pool). */
+export interface PoolOptions extends ConnectionOptions {
+  /** Reuse connections; `false` opens one connection per call (for comparison). Default true. */
+  enabled?: boolean;
+  /** Multiplexed connections per endpoint; calls go round them in turn. Default 1. */
+  connectionsPerEndpoint?: number;
+  /** A connection with no call for this long is closed, in ms (0: never). Default 300000. */
+  maxIdleMs?: number;
+}
+
+/** When and how a failed call is sent again. */
+export interface RetryPolicy {
+  /** Attempts in all, the first included (1: never retry). Default 3. */
+  maxAttempts?: number;
+  /** Wait before the first retry, in ms. Default 50. */
+  initialBackoffMs?: number;
+  /** Cap on any wait, in ms. Default 2000. */
+  maxBackoffMs?: number;
+  /** Growth of the wait per retry. Default 2. */
+  backoffMultiplier?: number;
+  /** Random spread of each wait, as a fraction of it (0 to 1). Default 0.2. */
+  jitter?: number;
+  /**
+   * Statuses worth another attempt, by name or number. Default `["UNAVAILABLE"]`. A call is
+   * retried only when it is also safe: it never reached a handler, or its method is idempotent.
+   */
+  retryableStatuses?: Array<StatusName | Status>;
+}
+
+/**
+ * Caps retries at a share of calls, so that retries cannot multiply the load on a
+ * struggling server: over the last 10 s, retries ≤ `minPerSecond × 10 + ratio × calls`.
+ */
+export interface RetryBudget {
+  /** Retries allowed per call made. Default 0.2. */
+  ratio?: number;
+  /** Retries always allowed per second, so that a quiet client can still retry. Default 10. */
+  minPerSecond?: number;
+}
+
+/** Per-method overrides, keyed by stub name (`echo`) or .proto name (`Echo`). */
+export interface MethodOptions {
+  /** This method's retry policy (merged over the client's), or `false` for no retries. */
+  retry?: RetryPolicy | false;
+  /** Treat the method as idempotent (safe to run twice) whatever its .proto says. */
+  idempotent?: boolean;
+  /** Default deadline of this method's calls, in ms. */
+  timeoutMs?: number;
+}
+
+/** Options of `createClient`. Every field is optional; defaults are in {@link CLIENT_DEFAULTS}. */
+export interface ClientOptions extends ConnectionOptions {
+  /** Default deadline of a call, in ms, across all of its attempts; a call's own `timeoutMs` overrides it. Default 3000. */
+  timeoutMs?: number;
   /** Compression of request bodies: `"gzip"` above the threshold, or `"none"`. Default `"none"`. */
   compression?: 'none' | 'gzip';
   /** Bodies at least this large are compressed when `compression` is `"gzip"`. Default 1024. */
   compressionThresholdBytes?: number;
+  /** Retry policy of every method (`false`: none). Default: 3 attempts on UNAVAILABLE, when safe. */
+  retry?: RetryPolicy | false;
+  /** Share of calls that may be retries. */
+  retryBudget?: RetryBudget;
+  /** Per-method retry, idempotency and deadline. */
+  methods?: Record<string, MethodOptions>;
+  /**
+   * The connections: pool settings for this client's own pool, or a pool made by
+   * `createPool()` to share connections with other clients (connection settings then
+   * belong to that pool and may not be given here).
+   */
+  pool?: Pick<PoolOptions, 'enabled' | 'connectionsPerEndpoint' | 'maxIdleMs'> | SharedPool;
 }
 
-/** The defaults of {@link ClientOptions}, in one place. */
-export const CLIENT_DEFAULTS: Readonly<Required<ClientOptions>> = Object.freeze({
+/** A pool that several clients may share (implemented by `ConnectionPool`). */
+export interface SharedPool {
+  readonly options: ResolvedPoolOptions;
+}
+
+export interface ResolvedConnectionOptions {
+  readonly connectTimeoutMs: number;
+  readonly maxFrameBytes: number;
+  readonly maxConcurrentRequestsPerConnection: number;
+  readonly keepalive: boolean;
+  readonly heartbeatIntervalMs: number;
+  readonly heartbeatMissLimit: number;
+  readonly tls: ClientTlsOptions | undefined;
+  readonly reconnect: Readonly<BackoffOptions>;
+}
+
+export interface ResolvedPoolOptions extends ResolvedConnectionOptions {
+  readonly enabled: boolean;
+  readonly connectionsPerEndpoint: number;
+  readonly maxIdleMs: number;
+}
+
+export interface ResolvedRetryPolicy {
+  readonly maxAttempts: number;
+  readonly backoff: Readonly<BackoffOptions>;
+  readonly retryableStatuses: readonly Status[];
+}
+
+export interface ResolvedMethodOptions {
+  readonly retry: ResolvedRetryPolicy;
+  readonly idempotent: boolean | undefined;
+  readonly timeoutMs: number | undefined;
+}
+
+export interface ResolvedClientOptions {
+  readonly timeoutMs: number;
+  readonly compression: 'none' | 'gzip';
+  readonly compressionThresholdBytes: number;
+  readonly retry: ResolvedRetryPolicy;
+  readonly retryBudget: Readonly<Required<RetryBudget>>;
+  readonly methods: Readonly<Record<string, ResolvedMethodOptions>>;
+  /** The client's own pool settings; undefined when it uses a shared pool. */
+  readonly pool: ResolvedPoolOptions | undefined;
+}
+
+/** The defaults of {@link ClientOptions} and {@link PoolOptions}, in one place. */
+export const CLIENT_DEFAULTS = Object.freeze({
   timeoutMs: 3000,
+  compression: 'none' as 'none' | 'gzip',
+  compressionThresholdBytes: DEFAULT_COMPRESSION_THRESHOLD_BYTES,
+  retry: Object.freeze({ maxAttempts: 3, initialBackoffMs: 50, maxBackoffMs: 2000, backoffMultiplier: 2, jitter: 0.2, retryableStatuses: Object.freeze(['UNAVAILABLE']) as readonly StatusName[] }),
+  retryBudget: Object.freeze({ ratio: 0.2, minPerSecond: 10 }),
   connectTimeoutMs: 5000,
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
   maxConcurrentRequestsPerConnection: 32_768,
-  compression: 'none',
-  compressionThresholdBytes: DEFAULT_COMPRESSION_THRESHOLD_BYTES,
+  keepalive: true,
+  heartbeatIntervalMs: 5000,
+  heartbeatMissLimit: 3,
+  reconnect: Object.freeze({ initialMs: 100, maxMs: 10_000, multiplier: 2, jitter: 0.2 }),
+  pool: Object.freeze({ enabled: true, connectionsPerEndpoint: 1, maxIdleMs: 300_000 }),
 });
 
-export type ResolvedClientOptions = Readonly<Required<ClientOptions>>;
+const CONNECTION_KEYS = ['connectTimeoutMs', 'maxFrameBytes', 'maxConcurrentRequestsPerConnection', 'keepalive', 'heartbeatIntervalMs', 'heartbeatMissLimit', 'tls', 'reconnect'] as const;
+const POOL_KEYS = ['enabled', 'connectionsPerEndpoint', 'maxIdleMs'] as const;
+const CLIENT_KEYS = ['timeoutMs', 'compression', 'compressionThresholdBytes', 'retry', 'retryBudget', 'methods', 'pool', ...CONNECTION_KEYS];
+
+/** Validates pool options (`createPool`), with messages naming the field, and fills defaults. */
+export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptions {
+  v.knownKeys(options, [...CONNECTION_KEYS, ...POOL_KEYS]);
+  return resolvePool(options, options);
+}
+
+function resolvePool(connection: ConnectionOptions, pool: Pick<PoolOptions, 'enabled' | 'connectionsPerEndpoint' | 'maxIdleMs'>): ResolvedPoolOptions {
+  const d = CLIENT_DEFAULTS;
+  const c = { ...d, ...v.stripUndefined(connection) };
+  const p = { ...d.pool, ...v.stripUndefined(pool) };
+  v.positiveInteger('connectTimeoutMs', c.connectTimeoutMs);
+  v.positiveInteger('maxFrameBytes', c.maxFrameBytes);
+  v.positiveInteger('maxConcurrentRequestsPerConnection', c.maxConcurrentRequestsPerConnection);
+  v.boolean('keepalive', c.keepalive);
+  v.positiveInteger('heartbeatIntervalMs', c.heartbeatIntervalMs);
+  v.positiveInteger('heartbeatMissLimit', c.heartbeatMissLimit);
+  if (c.tls !== undefined && (c.tls === null || typeof c.tls !== 'object')) throw v.invalid('tls', 'an object of tls.connect options', c.tls);
+  v.boolean('pool.enabled', p.enabled);
+  v.positiveInteger('pool.connectionsPerEndpoint', p.connectionsPerEndpoint);
+  v.nonNegativeInteger('pool.maxIdleMs', p.maxIdleMs);
+  return Object.freeze({
+    connectTimeoutMs: c.connectTimeoutMs,
+    maxFrameBytes: c.maxFrameBytes,
+    maxConcurrentRequestsPerConnection: c.maxConcurrentRequestsPerConnection,
+    keepalive: c.keepalive,
+    heartbeatIntervalMs: c.heartbeatIntervalMs,
+    heartbeatMissLimit: c.heartbeatMissLimit,
+    tls: c.tls,
+    reconnect: resolveBackoff('reconnect', connection.reconnect ?? {}, d.reconnect),
+    enabled: p.enabled,
+    connectionsPerEndpoint: p.connectionsPerEndpoint,
+    maxIdleMs: p.maxIdleMs,
+  });
+}
 
 /** Validates `options` once, with messages naming the field, and fills defaults. */
 export function resolveClientOptions(options: ClientOptions = {}): ResolvedClientOptions {
-  v.knownKeys(options, Object.keys(CLIENT_DEFAULTS));
+  v.knownKeys(options, CLIENT_KEYS);
   const o = { ...CLIENT_DEFAULTS, ...v.stripUndefined(options) };
   v.positiveInteger('timeoutMs', o.timeoutMs);
-  v.positiveInteger('connectTimeoutMs', o.connectTimeoutMs);
-  v.positiveInteger('maxFrameBytes', o.maxFrameBytes);
-  v.positiveInteger('maxConcurrentRequestsPerConnection', o.maxConcurrentRequestsPerConnection);
   v.oneOf('compression', o.compression, ['none', 'gzip'] as const);
   v.nonNegativeInteger('compressionThresholdBytes', o.compressionThresholdBytes);
-  return Object.freeze(o);
+
+  let pool: ResolvedPoolOptions | undefined;
+  if (isSharedPool(options.pool)) {
+    const clash = CONNECTION_KEYS.find((key) => options[key] !== undefined);
+    if (clash) throw new RpcError(Status.INVALID_ARGUMENT, `options.${clash} cannot be set on a client that uses a shared pool: set it on createPool()`);
+  } else {
+    const poolOptions = options.pool ?? {};
+    if (poolOptions === null || typeof poolOptions !== 'object') throw v.invalid('pool', 'an object or a pool from createPool()', poolOptions);
+    v.knownKeys(poolOptions, POOL_KEYS, 'options.pool');
+    pool = resolvePool(options, poolOptions);
+  }
+
+  const retry = resolveRetry('retry', options.retry, undefined);
+  const budgetIn = o.retryBudget;
+  if (budgetIn === null || typeof budgetIn !== 'object') throw v.invalid('retryBudget', 'an object', budgetIn);
+  v.knownKeys(budgetIn, ['ratio', 'minPerSecond'], 'options.retryBudget');
+  const retryBudget = { ...CLIENT_DEFAULTS.retryBudget, ...v.stripUndefined(budgetIn) };
+  if (typeof retryBudget.ratio !== 'number' || !(retryBudget.ratio >= 0) || !Number.isFinite(retryBudget.ratio)) throw v.invalid('retryBudget.ratio', 'a non-negative number', retryBudget.ratio);
+  v.nonNegativeInteger('retryBudget.minPerSecond', retryBudget.minPerSecond);
+
+  const methods: Record<string, ResolvedMethodOptions> = {};
+  const methodsIn = o.methods ?? {};
+  if (methodsIn === null || typeof methodsIn !== 'object') throw v.invalid('methods', 'an object keyed by method name', methodsIn);
+  for (const [name, m] of Object.entries(methodsIn as Record<string, MethodOptions>)) {
+    if (m === null || typeof m !== 'object') throw v.invalid(`methods.${name}`, 'an object', m);
+    v.knownKeys(m, ['retry', 'idempotent', 'timeoutMs'], `options.methods.${name}`);
+    if (m.idempotent !== undefined) v.boolean(`methods.${name}.idempotent`, m.idempotent);
+    if (m.timeoutMs !== undefined) v.positiveInteger(`methods.${name}.timeoutMs`, m.timeoutMs);
+    methods[name] = Object.freeze({ retry: resolveRetry(`methods.${name}.retry`, m.retry, retry), idempotent: m.idempotent, timeoutMs: m.timeoutMs });
+  }
+
+  return Object.freeze({
+    timeoutMs: o.timeoutMs,
+    compression: o.compression,
+    compressionThresholdBytes: o.compressionThresholdBytes,
+    retry,
+    retryBudget: Object.freeze(retryBudget),
+    methods: Object.freeze(methods),
+    pool,
+  });
+}
+
+function isSharedPool(pool: unknown): pool is SharedPool {
+  return pool !== null && typeof pool === 'object' && 'options' in pool && typeof (pool as { acquire?: unknown }).acquire === 'function';
+}
+
+/** A retry policy over `base` (the client's, for a method) or the defaults; `false` means one attempt. */
+function resolveRetry(name: string, value: RetryPolicy | false | undefined, base: ResolvedRetryPolicy | undefined): ResolvedRetryPolicy {
+  const d = CLIENT_DEFAULTS.retry;
+  const from = base ?? Object.freeze({
+    maxAttempts: d.maxAttempts,
+    backoff: Object.freeze({ initialMs: d.initialBackoffMs, maxMs: d.maxBackoffMs, multiplier: d.backoffMultiplier, jitter: d.jitter }),
+    retryableStatuses: Object.freeze(d.retryableStatuses.map((n) => Status[n])),
+  });
+  if (value === false) return Object.freeze({ ...from, maxAttempts: 1 });
+  if (value === undefined) return from;
+  if (value === null || typeof value !== 'object') throw v.invalid(name, 'an object or false', value);
+  v.knownKeys(value, Object.keys(d), `options.${name}`);
+  const maxAttempts = value.maxAttempts ?? from.maxAttempts;
+  v.positiveInteger(`${name}.maxAttempts`, maxAttempts);
+  const backoff = {
+    initialMs: value.initialBackoffMs ?? from.backoff.initialMs,
+    maxMs: value.maxBackoffMs ?? from.backoff.maxMs,
+    multiplier: value.backoffMultiplier ?? from.backoff.multiplier,
+    jitter: value.jitter ?? from.backoff.jitter,
+  };
+  v.nonNegativeInteger(`${name}.initialBackoffMs`, backoff.initialMs);
+  v.positiveInteger(`${name}.maxBackoffMs`, backoff.maxMs);
+  if (backoff.maxMs < backoff.initialMs) throw v.invalid(`${name}.maxBackoffMs`, `at least initialBackoffMs (${backoff.initialMs})`, backoff.maxMs);
+  if (typeof backoff.multiplier !== 'number' || !(backoff.multiplier >= 1) || !Number.isFinite(backoff.multiplier)) throw v.invalid(`${name}.backoffMultiplier`, 'a number of at least 1', backoff.multiplier);
+  if (typeof backoff.jitter !== 'number' || !(backoff.jitter >= 0 && backoff.jitter <= 1)) throw v.invalid(`${name}.jitter`, 'a number from 0 to 1', backoff.jitter);
+  let retryableStatuses = from.retryableStatuses;
+  if (value.retryableStatuses !== undefined) {
+    if (!Array.isArray(value.retryableStatuses)) throw v.invalid(`${name}.retryableStatuses`, 'an array of status names or numbers', value.retryableStatuses);
+    retryableStatuses = Object.freeze(value.retryableStatuses.map((s) => {
+      const code = typeof s === 'number' ? s : statusFromName(String(s));
+      if (code === undefined || !isStatus(code) || code === Status.OK) throw v.invalid(`${name}.retryableStatuses`, 'status names or numbers other than OK', s);
+      return code;
+    }));
+  }
+  return Object.freeze({ maxAttempts, backoff: Object.freeze(backoff), retryableStatuses });
 }
 
 /** Per-call options of a stub method. */
 export interface CallOptions {
-  /** Deadline of this call in ms (0: none). Default: the client's `timeoutMs`. */
+  /** Deadline of this call in ms, across all of its attempts (0: none). Default: the method's or the client's `timeoutMs`. */
   timeoutMs?: number;
   /** Aborting it cancels the call: it rejects CANCELLED and a CANCEL frame tells the server. */
   signal?: AbortSignal;

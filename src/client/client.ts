@@ -2,9 +2,12 @@ import type { MethodDefinition, MethodMap, ServiceDefinition } from '../codec/se
 import type { MessageInit } from '../codec/message-types.js';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
-import { ChannelPool } from './channel-pool.js';
+import { RoundRobinBalancer } from './balancer.js';
 import { checkCallOptions, resolveClientOptions, type CallOptions, type ClientOptions, type ResolvedClientOptions } from './client-options.js';
+import { ConnectionPool, type EndpointStats } from './connection-pool.js';
 import { formatEndpoint, parseEndpoint, type Endpoint } from './endpoint.js';
+import { RetryBudget } from './retry-budget.js';
+import { runCall, type CallTarget } from './retrying-call.js';
 
 /** Node-style callback of a stub method. */
 export type Callback<O> = (error: RpcError | null, reply?: O) => void;
@@ -14,7 +17,7 @@ export interface UnaryMethod<I, O> {
   (request: MessageInit<I>, options?: CallOptions): Promise<O>;
   (request: MessageInit<I>, callback: Callback<O>): void;
   (request: MessageInit<I>, options: CallOptions, callback: Callback<O>): void;
-  /** Sends the request as ONEWAY: the server runs it and answers nothing. */
+  /** Sends the request as ONEWAY: the server runs it and answers nothing (never retried). */
   oneway(request: MessageInit<I>, options?: Pick<CallOptions, 'metadata'>): void;
 }
 
@@ -25,50 +28,102 @@ export type Client<S extends ServiceDefinition> = {
 
 /** Controls of a stub; `$`-prefixed so that no rpc name can collide with them. */
 export interface ClientControls {
-  /** `host:port` this client calls. */
+  /** The endpoints this client calls, `host:port[,host:port…]`. */
   readonly $address: string;
   /** The validated options in force. */
   readonly $options: ResolvedClientOptions;
-  /** Closes the connections once pending calls have settled. */
+  /** The connection pool the client uses (its own, or the shared one it was given). */
+  readonly $pool: ConnectionPool;
+  /** Per endpoint: connection state, calls in flight, connects, failures, keepalive RTT. */
+  $stats(): EndpointStats[];
+  /**
+   * Stops the client: new calls fail UNAVAILABLE. Its own pool closes once pending calls
+   * have settled; a shared pool stays open for its other clients.
+   */
   $close(): Promise<void>;
 }
 
+/** Where a client sends its calls: `"host:port"`, `"h1:p1,h2:p2"`, an endpoint, or a list of them. */
+export type ClientTarget = string | Endpoint | ReadonlyArray<string | Endpoint>;
+
 /**
- * Creates a typed client of `service` at `target` (`"host:port"` or `{ host, port }`).
- * Connections open lazily, on the first call.
+ * Creates a typed client of `service` at `target`. With several endpoints, calls go
+ * round them in turn, skipping endpoints that cannot be reached. Connections open
+ * lazily, on the first call.
  */
-export function createClient<S extends ServiceDefinition>(service: S, target: string | Endpoint, options?: ClientOptions): Client<S> {
+export function createClient<S extends ServiceDefinition>(service: S, target: ClientTarget, options?: ClientOptions): Client<S> {
   const resolved = resolveClientOptions(options);
-  const endpoint = typeof target === 'string' ? parseEndpoint(target) : target;
-  const pool = new ChannelPool(endpoint, resolved);
-  const address = formatEndpoint(endpoint);
+  const endpoints = parseTarget(target);
+  const methods = Object.values(service.methods as MethodMap);
+  for (const name of Object.keys(resolved.methods)) {
+    if (!methods.some((m) => m.localName === name || m.name === name)) {
+      throw new RpcError(Status.INVALID_ARGUMENT, `options.methods.${name} names no method of ${service.name} (methods: ${methods.map((m) => m.localName).join(', ')})`);
+    }
+  }
+  const ownPool = resolved.pool !== undefined;
+  const pool = ownPool ? new ConnectionPool(resolved.pool!) : (options!.pool as ConnectionPool);
+  const calls: CallTarget = {
+    pool,
+    balancer: new RoundRobinBalancer(endpoints, pool),
+    budget: new RetryBudget(resolved.retryBudget.ratio, resolved.retryBudget.minPerSecond),
+  };
+  const address = endpoints.map(formatEndpoint).join(',');
+  let closed = false;
   const stub: Record<string, unknown> = {
     $address: address,
     $options: resolved,
-    $close: () => pool.close(),
+    $pool: pool,
+    $stats: () => {
+      const mine = new Set(endpoints.map(formatEndpoint));
+      return pool.stats().filter((s) => mine.has(s.address));
+    },
+    $close: async () => {
+      closed = true;
+      if (ownPool) await pool.close();
+    },
   };
-  for (const method of Object.values(service.methods as MethodMap)) {
-    stub[method.localName] = makeMethod(method, pool, resolved, address);
+  const isClosed = (): boolean => closed || pool.isClosed;
+  for (const method of methods) {
+    stub[method.localName] = makeMethod(method, calls, resolved, address, isClosed);
   }
   return stub as Client<S>;
 }
 
-function makeMethod(method: MethodDefinition, pool: ChannelPool, options: ResolvedClientOptions, address: string): UnaryMethod<unknown, unknown> {
+function parseTarget(target: ClientTarget): Endpoint[] {
+  const items = typeof target === 'string' ? target.split(',') : Array.isArray(target) ? target : [target as Endpoint];
+  if (items.length === 0) throw new RpcError(Status.INVALID_ARGUMENT, 'a client needs at least one endpoint');
+  return items.map((item) => {
+    if (typeof item === 'string') return parseEndpoint(item);
+    if (item === null || typeof item !== 'object' || typeof item.host !== 'string' || !Number.isInteger(item.port) || item.port < 1 || item.port > 65535) {
+      throw new RpcError(Status.INVALID_ARGUMENT, `invalid endpoint ${JSON.stringify(item)}: expected { host, port } with a port from 1 to 65535`);
+    }
+    return { host: item.host, port: item.port };
+  });
+}
+
+function makeMethod(method: MethodDefinition, calls: CallTarget, options: ResolvedClientOptions, address: string, isClosed: () => boolean): UnaryMethod<unknown, unknown> {
   const site = { service: method.service, method: method.name, address };
+  const own = options.methods[method.localName] ?? options.methods[method.name];
+  const retry = own?.retry ?? options.retry;
+  const idempotent = own?.idempotent ?? method.idempotent;
+  const defaultTimeoutMs = own?.timeoutMs ?? options.timeoutMs;
+  const gzipAboveBytes = options.compression === 'gzip' ? options.compressionThresholdBytes : Infinity;
   const invoke = (request: unknown, callOptions: CallOptions): Promise<unknown> => {
     try {
       checkCallOptions(callOptions);
-      if (pool.isClosed) throw new RpcError(Status.UNAVAILABLE, 'client is closed', site);
+      if (isClosed()) throw new RpcError(Status.UNAVAILABLE, 'client is closed', site);
       if (callOptions.signal?.aborted) throw new RpcError(Status.CANCELLED, 'call cancelled by the caller before it was sent', { ...site, cause: callOptions.signal.reason });
-      const body = encodeRequest(method, request, site);
-      return pool.pick().call({
+      return runCall({
         method,
-        body,
-        timeoutMs: callOptions.timeoutMs ?? options.timeoutMs,
+        body: encodeRequest(method, request, site),
+        timeoutMs: callOptions.timeoutMs ?? defaultTimeoutMs,
         signal: callOptions.signal,
         metadata: callOptions.metadata,
         onMetadata: callOptions.onMetadata,
-      });
+        gzipAboveBytes,
+        retry,
+        idempotent,
+      }, calls);
     } catch (err) {
       return Promise.reject(RpcError.from(err, Status.INVALID_ARGUMENT, site));
     }
@@ -85,8 +140,9 @@ function makeMethod(method: MethodDefinition, pool: ChannelPool, options: Resolv
   }) as UnaryMethod<unknown, unknown>;
   fn.oneway = (request: unknown, callOptions: Pick<CallOptions, 'metadata'> = {}): void => {
     checkCallOptions(callOptions);
+    if (isClosed()) throw new RpcError(Status.UNAVAILABLE, 'client is closed', site);
     const body = encodeRequest(method, request, site);
-    pool.pick().notify({ method, body, timeoutMs: 0, signal: undefined, metadata: callOptions.metadata });
+    calls.pool.acquire(calls.balancer.pick(undefined)).notify({ method, body, timeoutMs: 0, signal: undefined, metadata: callOptions.metadata, gzipAboveBytes });
   };
   return fn;
 }

@@ -31,3 +31,14 @@ export function frameTypeName(type: number): string {
 /** `Meta.compression` values (spec §Meta). */
 export const Compression = { NONE: 0, GZIP: 1 } as const;
 export type Compression = (typeof Compression)[keyof typeof Compression];
+
+/**
+ * Metadata key a ringrpc server sets (value `"1"`) on an error it gave before any handler
+ * saw the request: admission limits, a full worker queue, a queue dropped at shutdown.
+ * Such a call is safe to send again, idempotent or not. Peers that do not know the key
+ * ignore it, as they ignore any metadata.
+ */
+export const NOT_RUN_METADATA_KEY = 'ringrpc-not-run';
+
+/** The metadata of such an answer. */
+export const NOT_RUN_METADATA: Readonly<Record<string, string>> = Object.freeze({ [NOT_RUN_METADATA_KEY]: '1' });

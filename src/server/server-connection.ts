@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
-import { Compression, FrameType } from '../protocol/constants.js';
+import { Compression, FrameType, NOT_RUN_METADATA } from '../protocol/constants.js';
 import { FrameDecoder, FrameError } from '../protocol/frame-decoder.js';
 import type { Frame } from '../protocol/frame.js';
 import { decodeMeta, encodeMeta } from '../protocol/meta.js';
@@ -60,6 +60,8 @@ export class ServerConnection implements Responder {
   /** Set on every complete frame; the idle sweep reads and clears it (no clock per frame). */
   private sawFrame = false;
   private lastActive = Date.now();
+  /** When the partial frame now buffered started to arrive (0: none buffered). */
+  private partialSince = 0;
   /**
    * When the current chunk was read: the start of the deadline of every request in it
    * (spec: timeout_ms counts "from when it has read the frame"), so a request queued
@@ -100,6 +102,8 @@ export class ServerConnection implements Responder {
     this.readAt = Date.now();
     try {
       this.decoder.push(chunk);
+      if (!this.decoder.hasPartialFrame) this.partialSince = 0;
+      else if (this.partialSince === 0) this.partialSince = this.readAt;
     } catch (err) {
       // A malformed header, or (a bug) anything thrown while handling a frame: this
       // connection goes away, the process keeps serving everyone else.
@@ -166,12 +170,12 @@ export class ServerConnection implements Responder {
     const limit = this.host.options.maxConcurrentRequestsPerConnection;
     if (!oneway && this.calls.size >= limit) {
       route.stats.recordError(Status.RESOURCE_EXHAUSTED);
-      this.writeError(id, new RpcError(Status.RESOURCE_EXHAUSTED, `too many requests in flight on this connection (limit ${limit})`));
+      this.writeError(id, new RpcError(Status.RESOURCE_EXHAUSTED, `too many requests in flight on this connection (limit ${limit})`, { metadata: NOT_RUN_METADATA }));
       return;
     }
     if (!this.host.admit()) {
       route.stats.recordError(Status.RESOURCE_EXHAUSTED);
-      if (!oneway) this.writeError(id, new RpcError(Status.RESOURCE_EXHAUSTED, `server is at its limit of ${this.host.options.maxConcurrentRequests} requests in flight`));
+      if (!oneway) this.writeError(id, new RpcError(Status.RESOURCE_EXHAUSTED, `server is at its limit of ${this.host.options.maxConcurrentRequests} requests in flight`, { metadata: NOT_RUN_METADATA }));
       return;
     }
     const deadline = meta.timeoutMs > 0 ? this.readAt + meta.timeoutMs : Infinity;
@@ -257,22 +261,33 @@ export class ServerConnection implements Responder {
   }
 
   /** A protocol fault: GOAWAY with its status and message, then close (spec §bad input). */
-  goAwayAndClose(status: Status, message: string): void {
+  goAwayAndClose(status: Status, message: string, protocolError = true): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.decoder.stop();
     const meta = encodeMeta({ status, message, lastRequestId: this.lastTaken });
     this.writer.frame(FrameType.GOAWAY, 0, meta, EMPTY);
-    this.host.counters.faultClosed++;
-    this.publishClose('protocol-error', status, message);
+    if (protocolError) {
+      this.host.counters.faultClosed++;
+      this.publishClose('protocol-error', status, message);
+    }
     this.abortAll(new RpcError(status, `connection from ${this.peerAddress} closed: ${message}`));
     this.end();
   }
 
   /**
-   * Idle sweep, called periodically by the server: closes a connection that sent no
-   * complete frame for `idleMs` while none of its calls is in flight.
+   * Sweep, called periodically by the server: closes a connection that sent no complete
+   * frame for `idleMs` while none of its calls is in flight, and one whose partial frame
+   * has been arriving for longer than `frameTimeoutMs`.
    */
-  checkIdle(now: number, idleMs: number): void {
+  sweep(now: number, idleMs: number): void {
+    const frameTimeoutMs = this.host.options.frameTimeoutMs;
+    if (this.partialSince !== 0 && now - this.partialSince >= frameTimeoutMs && this.state === 'open') {
+      this.host.counters.slowClosed++;
+      const buffered = this.decoder.bufferedBytes;
+      this.publishClose('frame-timeout', Status.DEADLINE_EXCEEDED, `${buffered} bytes of an incomplete frame after ${now - this.partialSince} ms`);
+      this.goAwayAndClose(Status.DEADLINE_EXCEEDED, `frame incomplete after ${now - this.partialSince} ms (${buffered} bytes in; frameTimeoutMs ${frameTimeoutMs})`, false);
+      return;
+    }
     if (this.sawFrame || this.busy) {
       this.sawFrame = false;
       this.lastActive = now;

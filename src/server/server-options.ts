@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import type { TlsOptions } from 'node:tls';
 import { DEFAULT_MAX_FRAME_BYTES } from '../protocol/constants.js';
 import { DEFAULT_COMPRESSION_THRESHOLD_BYTES } from '../protocol/compression.js';
 import * as v from '../util/validate.js';
@@ -19,6 +20,23 @@ export interface ServerOptions {
   heartbeatIntervalMs?: number;
   /** Heartbeats a client may miss before the server evicts it. Default 3. */
   heartbeatMissLimit?: number;
+  /**
+   * Open connections at most; one more is sent GOAWAY RESOURCE_EXHAUSTED and closed
+   * before it can send anything. Default 10000.
+   */
+  maxConnections?: number;
+  /**
+   * Time a frame may take to arrive whole once its first byte is in, in ms; a peer that
+   * dribbles a frame slower than that (slowloris) is sent GOAWAY and closed. Also the
+   * TLS handshake timeout. Default 30000.
+   */
+  frameTimeoutMs?: number;
+  /**
+   * Serve TLS (the same framing inside), with `tls.createServer` options: `cert` and `key`;
+   * for mutual TLS also `ca` and `requestCert: true` (clients without a certificate signed
+   * by `ca` are refused). Default: plain TCP.
+   */
+  tls?: TlsOptions;
   /** Requests in flight on one connection; beyond it RESOURCE_EXHAUSTED. Default 32768. */
   maxConcurrentRequestsPerConnection?: number;
   /** Requests in flight in the whole server (its queue); beyond it RESOURCE_EXHAUSTED. Default 131072. */
@@ -65,11 +83,13 @@ export interface ServerOptions {
   workerAtomics?: 'async' | 'sync';
 }
 
-/** The defaults of {@link ServerOptions}, in one place. */
-export const SERVER_DEFAULTS: Readonly<Required<ServerOptions>> = Object.freeze({
+/** The defaults of {@link ServerOptions}, in one place (`tls` is off by default). */
+export const SERVER_DEFAULTS: Readonly<Required<Omit<ServerOptions, 'tls'>>> = Object.freeze({
   host: '0.0.0.0',
   port: 0,
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+  maxConnections: 10_000,
+  frameTimeoutMs: 30_000,
   heartbeatIntervalMs: 5000,
   heartbeatMissLimit: 3,
   maxConcurrentRequestsPerConnection: 32_768,
@@ -89,19 +109,27 @@ export const SERVER_DEFAULTS: Readonly<Required<ServerOptions>> = Object.freeze(
 });
 
 /** Validated server options with every default filled in. */
-export type ResolvedServerOptions = Readonly<Required<ServerOptions>> & {
+export type ResolvedServerOptions = Readonly<Required<Omit<ServerOptions, 'tls'>>> & {
+  readonly tls: TlsOptions | undefined;
   /** Derived: `heartbeatIntervalMs × (heartbeatMissLimit + 1)`. */
   readonly idleTimeoutMs: number;
 };
 
 /** Validates `options` once, with messages naming the field, and fills defaults. */
 export function resolveServerOptions(options: ServerOptions = {}): ResolvedServerOptions {
-  v.knownKeys(options, Object.keys(SERVER_DEFAULTS));
+  v.knownKeys(options, [...Object.keys(SERVER_DEFAULTS), 'tls']);
   const o = { ...SERVER_DEFAULTS, ...v.stripUndefined(options) };
   v.nonEmptyString('host', o.host);
   v.port('port', o.port);
   v.positiveInteger('maxFrameBytes', o.maxFrameBytes);
   if (o.maxFrameBytes > 0xffff_ffff) throw v.invalid('maxFrameBytes', 'at most 4294967295 (the header field is 32 bits)', o.maxFrameBytes);
+  v.positiveInteger('maxConnections', o.maxConnections);
+  v.positiveInteger('frameTimeoutMs', o.frameTimeoutMs);
+  const tls = options.tls;
+  if (tls !== undefined) {
+    if (tls === null || typeof tls !== 'object') throw v.invalid('tls', 'an object of tls.createServer options', tls);
+    if (tls.cert === undefined && tls.pfx === undefined && tls.SNICallback === undefined) throw v.invalid('tls', 'given a cert and key (or pfx)', tls);
+  }
   v.positiveInteger('heartbeatIntervalMs', o.heartbeatIntervalMs);
   v.nonNegativeInteger('heartbeatMissLimit', o.heartbeatMissLimit);
   v.positiveInteger('maxConcurrentRequestsPerConnection', o.maxConcurrentRequestsPerConnection);
@@ -119,5 +147,5 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   v.nonNegativeInteger('workerMaxHeapMb', o.workerMaxHeapMb);
   v.boolean('responseRing', o.responseRing);
   v.oneOf('workerAtomics', o.workerAtomics, ['async', 'sync'] as const);
-  return Object.freeze({ ...o, idleTimeoutMs: o.heartbeatIntervalMs * (o.heartbeatMissLimit + 1) });
+  return Object.freeze({ ...o, tls, idleTimeoutMs: o.heartbeatIntervalMs * (o.heartbeatMissLimit + 1) });
 }

@@ -38,6 +38,12 @@ export class ConnectionCounters {
   faultClosed = 0;
   /** Closed because the peer stopped reading and its write buffer overflowed. */
   overflowClosed = 0;
+  /** Closed because a frame took longer than `frameTimeoutMs` to arrive (slowloris). */
+  slowClosed = 0;
+  /** Refused at once: `maxConnections` were open. */
+  refused = 0;
+  /** TLS handshakes that failed (bad or missing client certificate, not TLS at all, timeout). */
+  tlsFailed = 0;
   bytesIn = 0;
   bytesOut = 0;
 }

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import { once } from 'node:events';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
@@ -10,6 +11,9 @@ import { Router, type Lane, type Route } from './router.js';
 import { WorkerLane, type WorkerLaneStats, type WorkerThreadStats } from './worker-lane.js';
 import type { ServerCall } from './server-call.js';
 import { ServerConnection } from './server-connection.js';
+import { FrameType, NOT_RUN_METADATA } from '../protocol/constants.js';
+import { encodeFrame } from '../protocol/frame.js';
+import { encodeMeta } from '../protocol/meta.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './server-options.js';
 import { ConnectionCounters, MethodStats, type MethodStatsSnapshot } from './server-stats.js';
 import type { MessageInit } from '../codec/message-types.js';
@@ -53,7 +57,16 @@ export interface ServerAddress {
 /** A point-in-time view of the server's counters. */
 export interface ServerStats {
   readonly state: ServerState;
-  readonly connections: { readonly open: number; readonly accepted: number; readonly idleClosed: number; readonly faultClosed: number; readonly overflowClosed: number };
+  readonly connections: {
+    readonly open: number;
+    readonly accepted: number;
+    readonly refused: number;
+    readonly idleClosed: number;
+    readonly faultClosed: number;
+    readonly overflowClosed: number;
+    readonly slowClosed: number;
+    readonly tlsFailed: number;
+  };
   readonly bytesIn: number;
   readonly bytesOut: number;
   readonly inflight: number;
@@ -100,7 +113,7 @@ export class Server {
         if (call.route.lane === 'inline') {
           runInline(call, body, responder, this.options.maxFrameBytes);
         } else if (!this.workerLane!.submit(call, meta, body, responder)) {
-          responder.replyError(call, new RpcError(Status.RESOURCE_EXHAUSTED, `worker queue is full (maxQueue ${this.options.maxQueue})`));
+          responder.replyError(call, new RpcError(Status.RESOURCE_EXHAUSTED, `worker queue is full (maxQueue ${this.options.maxQueue})`, { metadata: NOT_RUN_METADATA }));
         }
       },
       connectionClosed: (connection: ServerConnection): void => {
@@ -108,7 +121,21 @@ export class Server {
         this.counters.open--;
       },
     };
-    this.netServer = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    const tlsOptions = this.options.tls;
+    if (tlsOptions === undefined) {
+      this.netServer = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    } else {
+      const server = tls.createServer({ handshakeTimeout: this.options.frameTimeoutMs, ...tlsOptions }, (socket) => this.accept(socket));
+      // A failed handshake (no or bad client certificate, plain TCP, timeout) is the
+      // peer's problem: count it and carry on (the socket is already destroyed).
+      server.on('tlsClientError', (err, socket) => {
+        this.counters.tlsFailed++;
+        if (channels.serverConnectionClose.hasSubscribers) {
+          channels.serverConnectionClose.publish({ peer: `${socket.remoteAddress}:${socket.remotePort}`, reason: 'tls-handshake', status: Status.UNAUTHENTICATED, message: err.message });
+        }
+      });
+      this.netServer = server;
+    }
   }
 
   /** The server's state. */
@@ -201,7 +228,8 @@ export class Server {
     this.bound = { host, port: info.port };
     this.current = 'listening';
     const idleMs = this.options.idleTimeoutMs;
-    this.sweepTimer = setInterval(() => this.sweep(idleMs), Math.min(1000, Math.max(10, Math.floor(idleMs / 4))));
+    const every = Math.min(1000, Math.max(10, Math.floor(Math.min(idleMs, this.options.frameTimeoutMs) / 4)));
+    this.sweepTimer = setInterval(() => this.sweep(idleMs), every);
     this.sweepTimer.unref();
     return this.bound;
   }
@@ -244,7 +272,16 @@ export class Server {
     const c = this.counters;
     return {
       state: this.current,
-      connections: { open: c.open, accepted: c.accepted, idleClosed: c.idleClosed, faultClosed: c.faultClosed, overflowClosed: c.overflowClosed },
+      connections: {
+        open: c.open,
+        accepted: c.accepted,
+        refused: c.refused,
+        idleClosed: c.idleClosed,
+        faultClosed: c.faultClosed,
+        overflowClosed: c.overflowClosed,
+        slowClosed: c.slowClosed,
+        tlsFailed: c.tlsFailed,
+      },
       bytesIn: c.bytesIn,
       bytesOut: c.bytesOut,
       inflight: this.inflight,
@@ -266,6 +303,10 @@ export class Server {
       socket.destroy();
       return;
     }
+    if (this.connections.size >= this.options.maxConnections) {
+      this.refuse(socket);
+      return;
+    }
     const connection = new ServerConnection(this.host, socket);
     this.connections.add(connection);
     this.counters.open++;
@@ -273,9 +314,23 @@ export class Server {
     if (channels.serverConnectionOpen.hasSubscribers) channels.serverConnectionOpen.publish({ peer: connection.peerAddress });
   }
 
+  /** One connection too many: GOAWAY RESOURCE_EXHAUSTED (nothing taken), then close. */
+  private refuse(socket: net.Socket): void {
+    this.counters.refused++;
+    const message = `server is at its limit of ${this.options.maxConnections} connections`;
+    const meta = encodeMeta({ status: Status.RESOURCE_EXHAUSTED, message, lastRequestId: 0 });
+    socket.on('error', () => {});
+    socket.end(encodeFrame(FrameType.GOAWAY, 0, meta, Buffer.alloc(0)));
+    // A peer that never reads must not hold the socket open.
+    setTimeout(() => socket.destroy(), 1000).unref();
+    if (channels.serverConnectionClose.hasSubscribers) {
+      channels.serverConnectionClose.publish({ peer: `${socket.remoteAddress}:${socket.remotePort}`, reason: 'max-connections', status: Status.RESOURCE_EXHAUSTED, message });
+    }
+  }
+
   private sweep(idleMs: number): void {
     const now = Date.now();
-    for (const connection of this.connections) connection.checkIdle(now, idleMs);
+    for (const connection of this.connections) connection.sweep(now, idleMs);
   }
 }
 

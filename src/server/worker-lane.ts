@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { RpcError } from '../errors.js';
+import { NOT_RUN_METADATA } from '../protocol/constants.js';
 import { Status } from '../status.js';
 import type { MethodDefinition, ServiceDefinition } from '../codec/service-definition.js';
 import { readRecords } from '../ring/response-ring.js';
@@ -220,7 +221,7 @@ export class WorkerLane {
     if (this.watchdog) clearInterval(this.watchdog);
     this.drain.stop();
     this.control.close();
-    for (const entry of this.queue) this.failSlot(entry.slot, new RpcError(Status.UNAVAILABLE, 'server closed before the call ran'));
+    for (const entry of this.queue) this.failSlot(entry.slot, new RpcError(Status.UNAVAILABLE, 'server closed before the call ran', { metadata: NOT_RUN_METADATA }));
     this.queue = [];
     await this.pool?.destroy();
   }

@@ -16,8 +16,14 @@ export const channels = {
   serverWorkerError: diagnostics.channel('ringrpc:server:worker-error'),
   /** `{ address }` when a client connection is established. */
   clientConnect: diagnostics.channel('ringrpc:client:connect'),
-  /** `{ address, error }` when a client connection is lost. */
+  /** `{ address, reason, error }` when a client connection closes (`reason`: connect-failed, lost, goaway, closed). */
   clientDisconnect: diagnostics.channel('ringrpc:client:disconnect'),
+  /** `{ address, rttMs }` when a keepalive PING is answered. */
+  clientKeepalive: diagnostics.channel('ringrpc:client:keepalive'),
+  /** `{ address, failures, delayMs, error }` when an endpoint enters reconnect backoff. */
+  clientBackoff: diagnostics.channel('ringrpc:client:backoff'),
+  /** `{ service, method, attempt, delayMs, error }` when a failed call is sent again. */
+  clientRetry: diagnostics.channel('ringrpc:client:retry'),
 } as const;
 
 /** `NODE_DEBUG=ringrpc` turns this on. */

@@ -69,7 +69,7 @@ for (const [name, args, pattern] of [
 test('an unreachable address is UNAVAILABLE naming it', async () => {
   const r = await cli(['call', '127.0.0.1:1', 'bench.v1.Bench/Echo', '{}', '--proto', PROTO]);
   assert.is(r.code, 1);
-  assert.match(r.stderr, /^UNAVAILABLE: .*@ 127.0.0.1:1: connection lost \(ECONNREFUSED\)/);
+  assert.match(r.stderr, /^UNAVAILABLE: .*@ 127.0.0.1:1: cannot connect: ECONNREFUSED/);
 });
 
 test('usage errors exit 2 with the usage text', async () => {

@@ -1,0 +1,179 @@
+import type { MethodDefinition } from '../codec/service-definition.js';
+import { RpcError } from '../errors.js';
+import { Status } from '../status.js';
+import { backoffDelay } from '../util/backoff.js';
+import { channels } from '../util/diagnostics.js';
+import { backoffTimers, type QueuedTimer } from '../util/timer-queue.js';
+import type { RoundRobinBalancer } from './balancer.js';
+import type { ResolvedRetryPolicy } from './client-options.js';
+import type { ConnectionPool } from './connection-pool.js';
+import { formatEndpoint } from './endpoint.js';
+import { markNotRun, notRunReason } from './not-run.js';
+import type { RetryBudget } from './retry-budget.js';
+
+/**
+ * Sends after a GOAWAY that the server says it never ran are "transparent": they do not
+ * count as attempts or against the budget (a rolling restart is not a failure). This caps
+ * them, so that a server flapping GOAWAYs cannot keep a call going forever.
+ */
+const MAX_TRANSPARENT_RETRIES = 8;
+
+/** One call as the stub hands it over: what to send and how to retry it. */
+export interface CallPlan {
+  readonly method: MethodDefinition;
+  readonly body: Uint8Array;
+  /** Deadline of the whole call, all attempts together, in ms (0: none). */
+  readonly timeoutMs: number;
+  readonly signal: AbortSignal | undefined;
+  readonly metadata: Record<string, string> | undefined;
+  readonly onMetadata: ((metadata: Readonly<Record<string, string>>) => void) | undefined;
+  readonly gzipAboveBytes: number;
+  readonly retry: ResolvedRetryPolicy;
+  /** True when running the method twice is harmless. */
+  readonly idempotent: boolean;
+}
+
+/** What a call runs against. */
+export interface CallTarget {
+  readonly pool: ConnectionPool;
+  readonly balancer: RoundRobinBalancer;
+  readonly budget: RetryBudget;
+}
+
+/**
+ * Runs a call to completion: its attempts, the backoff between them (on the shared
+ * {@link backoffTimers}), its deadline and its abort signal. A failed attempt is sent
+ * again only when its status is retryable under the policy and sending it again is safe
+ * (it never reached a handler, or the method is idempotent), attempts and the retry
+ * budget allow, and the deadline leaves time for the backoff. Settles exactly once.
+ */
+export function runCall(plan: CallPlan, target: CallTarget): Promise<unknown> {
+  return new Promise((resolve, reject) => new RetryingCall(plan, target, resolve, reject).start());
+}
+
+class RetryingCall {
+  private attempts = 0;
+  private transparent = 0;
+  private readonly tried = new Set<string>();
+  private readonly deadline: number;
+  private waiting: QueuedTimer | undefined;
+  private done = false;
+  private readonly onAbort = (): void => {
+    if (this.waiting === undefined) return; // an attempt in flight: its channel answers CANCELLED
+    this.waiting.cancel();
+    this.fail(new RpcError(Status.CANCELLED, 'call cancelled by the caller while waiting to retry', { ...this.site(), cause: this.plan.signal?.reason }));
+  };
+
+  constructor(
+    private readonly plan: CallPlan,
+    private readonly target: CallTarget,
+    private readonly resolve: (reply: unknown) => void,
+    private readonly reject: (error: RpcError) => void,
+  ) {
+    this.deadline = plan.timeoutMs > 0 ? Date.now() + plan.timeoutMs : Infinity;
+  }
+
+  start(): void {
+    this.target.budget.recordCall();
+    this.plan.signal?.addEventListener('abort', this.onAbort, { once: true });
+    this.attempt();
+  }
+
+  private site(address?: string): { service: string; method: string; address?: string } {
+    return { service: this.plan.method.service, method: this.plan.method.name, address };
+  }
+
+  private attempt(): void {
+    this.waiting = undefined;
+    if (this.done) return;
+    const remaining = this.deadline - Date.now();
+    const endpoint = this.target.balancer.pick(this.tried);
+    const address = formatEndpoint(endpoint);
+    this.tried.add(address);
+    this.attempts++;
+    let reply: Promise<unknown>;
+    try {
+      const channel = this.target.pool.acquire(endpoint);
+      reply = channel.call({
+        method: this.plan.method,
+        body: this.plan.body,
+        timeoutMs: this.deadline === Infinity ? 0 : Math.max(1, Math.ceil(remaining)),
+        signal: this.plan.signal,
+        metadata: this.plan.metadata,
+        onMetadata: this.plan.onMetadata,
+        gzipAboveBytes: this.plan.gzipAboveBytes,
+      });
+    } catch (err) {
+      this.onFailure(withSite(RpcError.from(err, Status.UNAVAILABLE, this.site(address)), this.site(address)));
+      return;
+    }
+    reply.then(
+      (value) => this.succeed(value),
+      (err: RpcError) => this.onFailure(err),
+    );
+  }
+
+  private onFailure(error: RpcError): void {
+    if (this.done) return;
+    const { retry, signal } = this.plan;
+    if (signal?.aborted || error.code === Status.CANCELLED || error.code === Status.DEADLINE_EXCEEDED) return this.fail(error);
+    const notRun = notRunReason(error);
+    let delayMs: number;
+    if (notRun === 'goaway' && this.transparent < MAX_TRANSPARENT_RETRIES) {
+      this.transparent++;
+      this.attempts--;
+      delayMs = 0;
+    } else if (
+      this.attempts < retry.maxAttempts &&
+      retry.retryableStatuses.includes(error.code) &&
+      (notRun !== undefined || this.plan.idempotent) &&
+      this.target.budget.tryRetry()
+    ) {
+      delayMs = backoffDelay(retry.backoff, this.attempts);
+    } else {
+      return this.fail(error);
+    }
+    if (Date.now() + delayMs >= this.deadline) return this.fail(error);
+    if (channels.clientRetry.hasSubscribers) {
+      channels.clientRetry.publish({ service: this.plan.method.service, method: this.plan.method.name, attempt: this.attempts + 1, delayMs, error });
+    }
+    this.waiting = backoffTimers.schedule(delayMs, () => this.attempt());
+  }
+
+  private succeed(reply: unknown): void {
+    if (this.finish()) this.resolve(reply);
+  }
+
+  private fail(error: RpcError): void {
+    if (!this.finish()) return;
+    if (this.attempts + this.transparent <= 1) {
+      this.reject(error);
+      return;
+    }
+    const tries = this.attempts + this.transparent;
+    this.reject(new RpcError(error.code, `${error.rawMessage} (after ${tries} attempts)`, {
+      service: error.service ?? this.plan.method.service,
+      method: error.method ?? this.plan.method.name,
+      address: error.address,
+      metadata: error.metadata,
+      cause: error,
+    }));
+  }
+
+  private finish(): boolean {
+    if (this.done) return false;
+    this.done = true;
+    this.waiting?.cancel();
+    this.waiting = undefined;
+    this.plan.signal?.removeEventListener('abort', this.onAbort);
+    return true;
+  }
+}
+
+/** `error` naming the call's service and method (the pool's errors name only the address). */
+function withSite(error: RpcError, site: { service: string; method: string; address?: string }): RpcError {
+  if (error.service !== undefined) return error;
+  const named = new RpcError(error.code, error.rawMessage, { ...site, metadata: error.metadata, cause: error.cause });
+  const reason = notRunReason(error);
+  return reason === undefined ? named : markNotRun(named, reason);
+}

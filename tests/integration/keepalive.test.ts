@@ -1,0 +1,98 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import diagnostics from 'node:diagnostics_channel';
+import { RpcError, Status } from '../../src/index.js';
+import { benchClient, startBenchServer } from '../helpers/bench-server.js';
+import { RawPeer } from '../helpers/raw-socket.js';
+import { FrameType } from '../../src/protocol/constants.js';
+import { startSilentServer, sleep, until } from '../helpers/tcp.js';
+
+const test = suite('keepalive and idle eviction');
+
+test('an idle client PINGs, the server PONGs, and the round-trip time is recorded', async () => {
+  const { server, address } = await startBenchServer();
+  const rtts: number[] = [];
+  const onKeepalive = (m: unknown) => rtts.push((m as { rttMs: number }).rttMs);
+  diagnostics.subscribe('ringrpc:client:keepalive', onKeepalive);
+  const client = benchClient(address, { heartbeatIntervalMs: 20 });
+  await client.echo({});
+  await until(() => rtts.length >= 3, 2000, 'three PONGs');
+  const [stats] = client.$stats();
+  assert.is(stats!.state, 'ready');
+  assert.type(stats!.rttMs, 'number');
+  assert.ok(stats!.rttMs! >= 0 && stats!.rttMs! < 100, `rtt ${stats!.rttMs} ms on loopback`);
+  diagnostics.unsubscribe('ringrpc:client:keepalive', onKeepalive);
+  await client.$close();
+  await server.close();
+});
+
+test('a busy connection sends no PING (any frame is a sign of life)', async () => {
+  const peer = await startSilentServer();
+  // The silent server never answers: count the PINGs a client sends to it while it is busy writing.
+  const { server, address } = await startBenchServer();
+  let pings = 0;
+  const onKeepalive = () => pings++;
+  diagnostics.subscribe('ringrpc:client:keepalive', onKeepalive);
+  const client = benchClient(address, { heartbeatIntervalMs: 30 });
+  const until_ = Date.now() + 200;
+  while (Date.now() < until_) await client.echo({});
+  assert.is(pings, 0, 'no PING answered because none was sent');
+  diagnostics.unsubscribe('ringrpc:client:keepalive', onKeepalive);
+  await client.$close();
+  await server.close();
+  await peer.close();
+});
+
+test('a peer that reads and never answers: pending calls fail UNAVAILABLE "keepalive timeout" naming it, then the client reconnects', async () => {
+  const peer = await startSilentServer();
+  const address = `127.0.0.1:${peer.port}`;
+  const client = benchClient(address, { heartbeatIntervalMs: 20, heartbeatMissLimit: 2, timeoutMs: 10_000, retry: false });
+  const started = Date.now();
+  const calls = [client.sleep({ ms: 5000 }), client.echo({})].map((p) => p.then(() => assert.unreachable('no answer can come') as never, (e: RpcError) => e));
+  const errors = await Promise.all(calls);
+  const took = Date.now() - started;
+  for (const err of errors) {
+    assert.is(err.code, Status.UNAVAILABLE);
+    assert.match(err.message, new RegExp(`@ ${address}: .*keepalive timeout`));
+  }
+  assert.ok(took >= 40 && took < 1000, `detected after ${took} ms (interval 20 ms × (2 misses + 1))`);
+  await until(() => peer.accepted() >= 2, 2000, 'a reconnect');
+  await client.$close();
+  await peer.close();
+});
+
+test('with keepalive off the server evicts an idle client; with it on the connection is held', async () => {
+  const { server, address } = await startBenchServer({ heartbeatIntervalMs: 20, heartbeatMissLimit: 2 }); // idle limit 60 ms
+  const quiet = benchClient(address, { keepalive: false });
+  const alive = benchClient(address, { heartbeatIntervalMs: 20 });
+  await quiet.echo({});
+  await alive.echo({});
+  await sleep(300);
+  assert.is(server.stats().connections.idleClosed, 1, 'only the quiet one was evicted');
+  assert.is(server.stats().connections.open, 1);
+  assert.is(quiet.$stats()[0]!.connections, 0);
+  assert.is(alive.$stats()[0]!.state, 'ready');
+  // The evicted client reconnects on its next call.
+  await quiet.echo({});
+  assert.is(server.stats().connections.accepted, 3);
+  await quiet.$close();
+  await alive.$close();
+  await server.close();
+});
+
+test('the server answers PING from a raw peer and evicts it once it goes silent', async () => {
+  const { server, port } = await startBenchServer({ heartbeatIntervalMs: 20, heartbeatMissLimit: 1 }); // 40 ms
+  const peer = await RawPeer.connect(port);
+  for (let i = 1; i <= 5; i++) {
+    peer.send(FrameType.PING, i, new Uint8Array(0), Buffer.from([i]));
+    const pong = await peer.next(FrameType.PONG);
+    assert.is(pong.requestId, i);
+    await sleep(15);
+  }
+  assert.is(server.stats().connections.idleClosed, 0, 'PINGs kept it');
+  await peer.waitClosed(1000);
+  assert.is(server.stats().connections.idleClosed, 1);
+  await server.close();
+});
+
+test.run();
