@@ -76,27 +76,11 @@ class EndpointConnections {
     this.lastWanted = Date.now();
     if (this.inBackoff) throw this.backoffError();
     if (!this.options.enabled) return this.open(undefined);
-    const n = this.slots.length;
-    // Prefer a usable channel, starting at the next slot in turn; open one only when none is.
-    for (let i = 0; i < n; i++) {
-      const slot = (this.nextSlot + i) % n;
-      const channel = this.slots[slot];
-      if (channel?.usable && (channel.state === 'ready' || n === 1)) {
-        this.nextSlot = (slot + 1) % n;
-        return channel;
-      }
-    }
-    for (let i = 0; i < n; i++) {
-      const slot = (this.nextSlot + i) % n;
-      if (this.slots[slot] === undefined || !this.slots[slot]!.usable) {
-        this.nextSlot = (slot + 1) % n;
-        return this.open(slot);
-      }
-    }
-    // Every slot is connecting: queue on the next one rather than open more sockets.
+    // Round robin over the slots; an empty or spent slot gets a new connection.
     const slot = this.nextSlot;
-    this.nextSlot = (slot + 1) % n;
-    return this.slots[slot]!;
+    this.nextSlot = (slot + 1) % this.slots.length;
+    const channel = this.slots[slot];
+    return channel?.usable ? channel : this.open(slot);
   }
 
   private backoffError(): RpcError {

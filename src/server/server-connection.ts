@@ -62,6 +62,8 @@ export class ServerConnection implements Responder {
   private lastActive = Date.now();
   /** When the partial frame now buffered started to arrive (0: none buffered). */
   private partialSince = 0;
+  /** Since when writes wait for 'drain' (0: they do not). */
+  private stalledSince = 0;
   /**
    * When the current chunk was read: the start of the deadline of every request in it
    * (spec: timeout_ms counts "from when it has read the frame"), so a request queued
@@ -280,7 +282,11 @@ export class ServerConnection implements Responder {
    * has been arriving for longer than `frameTimeoutMs`.
    */
   sweep(now: number, idleMs: number): void {
-    const frameTimeoutMs = this.host.options.frameTimeoutMs;
+    const { frameTimeoutMs, writeTimeoutMs } = this.host.options;
+    if (this.stalledSince !== 0 && now - this.stalledSince >= writeTimeoutMs && this.state !== 'closed') {
+      this.closeStalled(`peer is not reading: ${this.socket.writableLength} bytes unsent for ${now - this.stalledSince} ms (writeTimeoutMs ${writeTimeoutMs})`);
+      return;
+    }
     if (this.partialSince !== 0 && now - this.partialSince >= frameTimeoutMs && this.state === 'open') {
       this.host.counters.slowClosed++;
       const buffered = this.decoder.bufferedBytes;
@@ -317,18 +323,25 @@ export class ServerConnection implements Responder {
     this.lingerTimer.unref();
   }
 
+  /** Backpressure: read no more requests from this peer until its responses drain. */
   private pauseUntilDrained(): void {
-    if (this.socket.isPaused()) return;
+    if (this.stalledSince !== 0) return;
+    this.stalledSince = Date.now();
     this.socket.pause();
     this.socket.once('drain', () => {
+      this.stalledSince = 0;
       if (this.state !== 'closed') this.socket.resume();
     });
   }
 
   private closeForOverflow(bytes: number): void {
+    this.closeStalled(`peer is not reading: ${bytes} bytes unsent (maxWriteBufferBytes ${this.host.options.maxWriteBufferBytes})`);
+  }
+
+  private closeStalled(message: string): void {
     this.host.counters.overflowClosed++;
-    this.publishClose('write-overflow', Status.RESOURCE_EXHAUSTED, `peer is not reading: ${bytes} bytes unsent (limit ${this.host.options.maxWriteBufferBytes})`);
-    this.destroy(new RpcError(Status.RESOURCE_EXHAUSTED, `connection from ${this.peerAddress} closed: it stopped reading its responses`));
+    this.publishClose('write-stalled', Status.RESOURCE_EXHAUSTED, message);
+    this.destroy(new RpcError(Status.RESOURCE_EXHAUSTED, `connection from ${this.peerAddress} closed: ${message}`));
   }
 
   private abortAll(reason: RpcError): void {

@@ -46,6 +46,11 @@ export interface ServerOptions {
    * the connection is closed rather than buffered forever. Default 64 MiB.
    */
   maxWriteBufferBytes?: number;
+  /**
+   * A connection whose responses have not drained for this long (the peer stopped
+   * reading; the server stopped reading from it meanwhile) is closed, in ms. Default 30000.
+   */
+  writeTimeoutMs?: number;
   /** Compression of response bodies: `"gzip"` above the threshold, or `"none"`. Default `"none"`. */
   compression?: 'none' | 'gzip';
   /** Bodies at least this large are compressed when `compression` is `"gzip"`. Default 1024. */
@@ -95,6 +100,7 @@ export const SERVER_DEFAULTS: Readonly<Required<Omit<ServerOptions, 'tls'>>> = O
   maxConcurrentRequestsPerConnection: 32_768,
   maxConcurrentRequests: 131_072,
   maxWriteBufferBytes: 64 * 1024 * 1024,
+  writeTimeoutMs: 30_000,
   compression: 'none',
   compressionThresholdBytes: DEFAULT_COMPRESSION_THRESHOLD_BYTES,
   shutdownGraceMs: 10_000,
@@ -135,6 +141,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   v.positiveInteger('maxConcurrentRequestsPerConnection', o.maxConcurrentRequestsPerConnection);
   v.positiveInteger('maxConcurrentRequests', o.maxConcurrentRequests);
   v.positiveInteger('maxWriteBufferBytes', o.maxWriteBufferBytes);
+  v.positiveInteger('writeTimeoutMs', o.writeTimeoutMs);
   v.oneOf('compression', o.compression, ['none', 'gzip'] as const);
   v.nonNegativeInteger('compressionThresholdBytes', o.compressionThresholdBytes);
   v.nonNegativeInteger('shutdownGraceMs', o.shutdownGraceMs);

@@ -36,7 +36,7 @@ export class ConnectionCounters {
   idleClosed = 0;
   /** Closed by the server after a protocol fault (GOAWAY). */
   faultClosed = 0;
-  /** Closed because the peer stopped reading and its write buffer overflowed. */
+  /** Closed because the peer stopped reading (write buffer over its cap, or no drain for `writeTimeoutMs`). */
   overflowClosed = 0;
   /** Closed because a frame took longer than `frameTimeoutMs` to arrive (slowloris). */
   slowClosed = 0;

@@ -228,7 +228,7 @@ export class Server {
     this.bound = { host, port: info.port };
     this.current = 'listening';
     const idleMs = this.options.idleTimeoutMs;
-    const every = Math.min(1000, Math.max(10, Math.floor(Math.min(idleMs, this.options.frameTimeoutMs) / 4)));
+    const every = Math.min(1000, Math.max(10, Math.floor(Math.min(idleMs, this.options.frameTimeoutMs, this.options.writeTimeoutMs) / 4)));
     this.sweepTimer = setInterval(() => this.sweep(idleMs), every);
     this.sweepTimer.unref();
     return this.bound;
