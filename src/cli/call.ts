@@ -6,6 +6,7 @@ import { messageFromJson, messageToJson } from '../codec/json.js';
 import { loadConfig } from '../config/config.js';
 import { createClient } from '../client/client.js';
 import { UsageError, type CommandIo } from './command.js';
+import { TLS_FLAGS, clientTls } from './tls-flags.js';
 
 export const CALL_USAGE = `ringrpc call <host:port> <package.Service/Method> '<json request>' --proto <file.proto> [options]
 
@@ -14,6 +15,8 @@ On error prints the status name and message, and exits 1.
   --proto        .proto file defining the service
   --timeout      deadline in ms (default 3000, or RINGRPC_TIMEOUT_MS / config)
   --metadata     k=v, repeatable
+  --tls          connect with TLS (system CAs); --tls-ca <pem> trusts a private CA,
+                 --tls-cert/--tls-key <pem> present a client certificate
   --config       JSON config file`;
 
 /** `ringrpc call`. */
@@ -26,6 +29,7 @@ export async function call(argv: string[], io: CommandIo): Promise<number> {
       timeout: { type: 'string' },
       metadata: { type: 'string', multiple: true },
       config: { type: 'string' },
+      ...TLS_FLAGS,
     },
   });
   if (positionals.length < 2 || positionals.length > 3) throw new UsageError('call takes an address, a method and a JSON request', CALL_USAGE);
@@ -47,7 +51,7 @@ export async function call(argv: string[], io: CommandIo): Promise<number> {
   }
   const request = messageFromJson(method.requestType, parsed);
   const config = loadConfig({ flags: values, env: io.env, file: values.config });
-  const client = createClient(service, target, { timeoutMs: config.timeoutMs, maxFrameBytes: config.maxFrameBytes });
+  const client = createClient(service, target, { timeoutMs: config.timeoutMs, maxFrameBytes: config.maxFrameBytes, tls: clientTls(values) });
   try {
     const stub = client as unknown as Record<string, (r: unknown, o: object) => Promise<object>>;
     const reply = await stub[method.localName]!(request, { metadata: parseMetadata(values.metadata ?? []) });

@@ -9,6 +9,7 @@ import { channels } from '../util/diagnostics.js';
 import { UsageError, type CommandIo } from './command.js';
 import { importUserModule } from '../util/import-module.js';
 import { findImplementation } from '../server/find-implementation.js';
+import { TLS_FLAGS, serverTls } from './tls-flags.js';
 
 export const SERVE_USAGE = `ringrpc serve --proto <file.proto> --handlers <module> [options]
 
@@ -22,6 +23,9 @@ The module exports one object of handlers per service, named after the service
   --heartbeat-interval    ms; with --heartbeat-miss-limit sets the idle limit
   --heartbeat-miss-limit
   --max-frame-bytes
+  --max-connections <n>   open connections at most (default 10000)
+  --tls-cert, --tls-key   serve TLS with this certificate and key (PEM files)
+  --tls-ca                with TLS: require client certificates signed by this CA (mutual TLS)
   --workers <n>           worker-lane threads (default: one per core)
   --worker-methods <A,B>  methods that run on the worker lane (default: none, all inline);
                           each worker loads the handlers module once
@@ -42,6 +46,8 @@ export async function serve(argv: string[], io: CommandIo): Promise<number> {
       'max-frame-bytes': { type: 'string' },
       workers: { type: 'string' },
       'worker-methods': { type: 'string' },
+      'max-connections': { type: 'string' },
+      ...TLS_FLAGS,
     },
   });
   if (!values.proto) throw new UsageError('serve needs --proto', SERVE_USAGE);
@@ -57,6 +63,8 @@ export async function serve(argv: string[], io: CommandIo): Promise<number> {
     heartbeatMissLimit: config.heartbeatMissLimit,
     maxFrameBytes: config.maxFrameBytes,
     workers: config.workers,
+    maxConnections: values['max-connections'] === undefined ? undefined : Number(values['max-connections']),
+    tls: serverTls(values),
   });
   const workerMethods = new Set((values['worker-methods'] ?? '').split(',').map((m) => m.trim()).filter(Boolean));
   const placed = new Set<string>();

@@ -29,4 +29,17 @@ export class RoundRobinBalancer {
     }
     return fallback ?? list[start]!;
   }
+
+  /**
+   * Time until some endpoint can be tried, in ms: 0 while any is out of backoff. A retry
+   * sooner than that would only fail fast again.
+   */
+  nextAvailableInMs(): number {
+    let soonest = Infinity;
+    for (const endpoint of this.endpoints) {
+      soonest = Math.min(soonest, this.pool.backoffRemainingMs(endpoint));
+      if (soonest === 0) return 0;
+    }
+    return soonest;
+  }
 }

@@ -71,6 +71,11 @@ class EndpointConnections {
     return this.backoffUntil > Date.now();
   }
 
+  /** Time until the next connect attempt is allowed, in ms (0: now). */
+  get backoffRemainingMs(): number {
+    return Math.max(0, this.backoffUntil - Date.now());
+  }
+
   /** A channel for one call: the next slot in turn, (re)opened if needed. */
   acquire(): Channel {
     this.lastWanted = Date.now();
@@ -231,6 +236,11 @@ export class ConnectionPool implements SharedPool {
   /** True while calls to `endpoint` would fail fast (reconnect backoff). */
   inBackoff(endpoint: Endpoint): boolean {
     return this.endpoints.get(formatEndpoint(endpoint))?.inBackoff ?? false;
+  }
+
+  /** Time until `endpoint` may be tried again, in ms (0: now). */
+  backoffRemainingMs(endpoint: Endpoint): number {
+    return this.endpoints.get(formatEndpoint(endpoint))?.backoffRemainingMs ?? 0;
   }
 
   /** Calls in flight to `endpoint`. */

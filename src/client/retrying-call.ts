@@ -129,7 +129,8 @@ class RetryingCall {
       (notRun !== undefined || this.plan.idempotent) &&
       this.target.budget.tryRetry()
     ) {
-      delayMs = backoffDelay(retry.backoff, this.attempts);
+      // When every endpoint is in reconnect backoff, wait for the first to come out of it.
+      delayMs = Math.max(backoffDelay(retry.backoff, this.attempts), this.target.balancer.nextAvailableInMs());
     } else {
       return this.fail(error);
     }
