@@ -18,6 +18,10 @@ export { messageFromJson, messageToJson } from './codec/json.js';
 export { createServer, Server } from './server/server.js';
 export { SERVER_DEFAULTS } from './server/server-options.js';
 
+// Observability
+export { serveMetrics } from './observability/metrics-server.js';
+export { prometheusText } from './observability/prometheus.js';
+
 // Client
 export { createClient } from './client/client.js';
 export { CLIENT_DEFAULTS } from './client/client-options.js';
@@ -42,5 +46,6 @@ export type {
   RetryPolicy, ResolvedRetryPolicy, RetryBudget, MethodOptions, ClientTlsOptions,
 } from './client/client-options.js';
 export type { EndpointStats, EndpointState } from './client/connection-pool.js';
+export type { MetricsServer } from './observability/metrics-server.js';
 export type { BackoffOptions } from './util/backoff.js';
 export type { Endpoint } from './client/endpoint.js';

@@ -17,6 +17,6 @@ await call();
 const warmupMs = Number(f['warmup'] ?? 1000);
 await measure(Number(f['pid']), warmupMs, async (onStart) => {
   setTimeout(onStart, warmupMs);
-  return runLoad(call, { concurrency: Number(f['concurrency']), durationMs: Number(f['duration'] ?? 5000), warmupMs });
+  return (await runLoad(call, { concurrency: Number(f['concurrency']), durationMs: Number(f['duration'] ?? 5000), warmupMs })).result;
 });
 (client as unknown as grpc.Client).close();

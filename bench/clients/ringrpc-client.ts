@@ -14,6 +14,6 @@ await client.echo({ payload }); // connect before measuring
 const warmupMs = Number(f['warmup'] ?? 1000);
 await measure(Number(f['pid']), warmupMs, async (onStart) => {
   setTimeout(onStart, warmupMs);
-  return runLoad(call, { concurrency: Number(f['concurrency']), durationMs: Number(f['duration'] ?? 5000), warmupMs });
+  return (await runLoad(call, { concurrency: Number(f['concurrency']), durationMs: Number(f['duration'] ?? 5000), warmupMs })).result;
 });
 await client.$close();

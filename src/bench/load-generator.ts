@@ -4,7 +4,10 @@ import { statusName } from '../status.js';
 
 /** How a load run is driven. */
 export interface LoadOptions {
-  /** Calls kept in flight (closed loop): each completion starts the next. */
+  /**
+   * Closed loop: calls kept in flight, each completion starting the next. With `rate`:
+   * the most calls in flight at once (calls due beyond it wait, and their wait counts).
+   */
   readonly concurrency: number;
   /** Measured duration in ms (ignored when `requests` is set). */
   readonly durationMs?: number;
@@ -12,16 +15,28 @@ export interface LoadOptions {
   readonly requests?: number;
   /** Calls made before measuring starts (their results are discarded), in ms. Default 0. */
   readonly warmupMs?: number;
+  /**
+   * Open loop: start calls at this constant rate (calls/s) whatever the latency, and
+   * measure each from the time it was due, not when it could be sent, so that a stall
+   * shows in the latencies instead of silently lowering the load (coordinated omission).
+   */
+  readonly rate?: number;
   /** Called every `progressIntervalMs` with the counts so far (for a progress bar). */
   readonly onProgress?: (progress: LoadProgress) => void;
   readonly progressIntervalMs?: number;
+  /** Width of a timeline point in ms. Default: a 60th of the duration, 100 ms to 1 s. */
+  readonly timelineIntervalMs?: number;
 }
 
 /** Counts while a run is in progress. */
 export interface LoadProgress {
+  /** Time measured so far (0 during warm-up). */
   readonly elapsedMs: number;
   readonly completed: number;
   readonly errors: number;
+  /** Completions per second over the last progress interval. */
+  readonly currentRps: number;
+  readonly warmingUp: boolean;
 }
 
 /** Latency percentiles in µs. */
@@ -46,81 +61,230 @@ export interface LoadResult {
   readonly latencyUs: LatencySummary;
 }
 
+/** One interval of a run. */
+export interface TimelinePoint {
+  /** End of the interval, in ms from the start of measuring. */
+  readonly atMs: number;
+  readonly rps: number;
+  readonly errors: number;
+  readonly p50Us: number;
+  readonly p90Us: number;
+  readonly p99Us: number;
+}
+
+/** One bar of the latency histogram (log-scaled: four bins per doubling). */
+export interface HistogramBin {
+  readonly fromUs: number;
+  readonly toUs: number;
+  readonly count: number;
+}
+
+/** A run with its detail: the summary, the timeline and the latency distribution. */
+export interface LoadRun {
+  readonly result: LoadResult;
+  readonly timeline: readonly TimelinePoint[];
+  readonly histogram: readonly HistogramBin[];
+}
+
+const BINS_PER_DOUBLING = 4;
+
+function newHistogram(): hdr.Histogram {
+  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
+}
+
 /**
- * Runs `call` in a closed loop at the given concurrency and measures each call from
- * issue to completion in an HDR histogram (µs, 3 significant digits). Failures are
- * counted by status; they are part of the result, never thrown.
+ * Runs `call` under load, closed loop (`concurrency` in flight) or open loop (`rate`),
+ * and measures every call in an HDR histogram (µs, 3 significant digits), per timeline
+ * interval and over the whole run. Failures are counted by status; they are part of the
+ * result, never thrown.
  */
-export async function runLoad(call: () => Promise<unknown>, options: LoadOptions): Promise<LoadResult> {
-  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
+export async function runLoad(call: () => Promise<unknown>, options: LoadOptions): Promise<LoadRun> {
+  const total = newHistogram();
+  let interval = newHistogram();
+  const bins: number[] = [];
   const errors = new Map<number, number>();
+  const timeline: TimelinePoint[] = [];
   let ok = 0;
   let failed = 0;
-  let measuring = (options.warmupMs ?? 0) <= 0;
-  let startedAt = performance.now();
-  let stopAt = Infinity;
+  let intervalErrors = 0;
+  let intervalCount = 0;
   const target = options.requests;
+  const durationMs = options.durationMs ?? 10_000;
+  const warmupMs = options.warmupMs ?? 0;
+  const timelineMs = options.timelineIntervalMs ?? (target === undefined ? Math.min(1000, Math.max(100, Math.round(durationMs / 60))) : 250);
+
+  let measuring = warmupMs <= 0;
+  let startedAt = performance.now();
+  let stopAt = measuring && target === undefined ? startedAt + durationMs : Infinity;
   let issued = 0;
+  const begin = (): void => {
+    measuring = true;
+    startedAt = performance.now();
+    if (target === undefined) stopAt = startedAt + durationMs;
+  };
+  const warmupTimer = measuring ? undefined : setTimeout(begin, warmupMs);
 
-  if (!measuring) {
-    setTimeout(() => {
-      measuring = true;
-      startedAt = performance.now();
-      if (target === undefined) stopAt = startedAt + (options.durationMs ?? 10_000);
-    }, options.warmupMs).unref();
-  } else if (target === undefined) {
-    stopAt = startedAt + (options.durationMs ?? 10_000);
-  }
+  const closeInterval = (): void => {
+    const atMs = performance.now() - startedAt;
+    const previous = timeline.length === 0 ? 0 : timeline[timeline.length - 1]!.atMs;
+    const span = atMs - previous;
+    const has = intervalCount > 0;
+    timeline.push({
+      atMs: Math.round(atMs),
+      rps: span > 0 ? (intervalCount * 1000) / span : 0,
+      errors: intervalErrors,
+      p50Us: has ? interval.getValueAtPercentile(50) : 0,
+      p90Us: has ? interval.getValueAtPercentile(90) : 0,
+      p99Us: has ? interval.getValueAtPercentile(99) : 0,
+    });
+    interval.destroy();
+    interval = newHistogram();
+    intervalCount = 0;
+    intervalErrors = 0;
+  };
+  let timelineTimer: NodeJS.Timeout | undefined;
+  const startTimeline = (): void => {
+    timelineTimer = setInterval(() => {
+      if (measuring) closeInterval();
+    }, timelineMs);
+  };
+  if (measuring) startTimeline();
+  else setTimeout(startTimeline, warmupMs);
 
+  let lastProgress = { at: performance.now(), completed: 0 };
   const progressTimer = options.onProgress
-    ? setInterval(() => options.onProgress!({ elapsedMs: performance.now() - startedAt, completed: ok + failed, errors: failed }), options.progressIntervalMs ?? 250)
+    ? setInterval(() => {
+        const now = performance.now();
+        const completed = ok + failed;
+        const currentRps = ((completed - lastProgress.completed) * 1000) / Math.max(1, now - lastProgress.at);
+        lastProgress = { at: now, completed };
+        options.onProgress!({ elapsedMs: measuring ? now - startedAt : 0, completed, errors: failed, currentRps, warmingUp: !measuring });
+      }, options.progressIntervalMs ?? 250)
     : undefined;
 
-  const worker = async (): Promise<void> => {
-    for (;;) {
-      if (measuring && (target !== undefined ? issued >= target : performance.now() >= stopAt)) return;
-      const counted = measuring;
-      if (counted) issued++;
-      const t0 = performance.now();
-      try {
-        await call();
-        if (counted) ok++;
-      } catch (err) {
-        if (counted) {
-          failed++;
-          const code = err instanceof RpcError ? err.code : RpcError.from(err).code;
-          errors.set(code, (errors.get(code) ?? 0) + 1);
+  const record = (counted: boolean, since: number, err: unknown): void => {
+    if (!counted) return;
+    if (err === undefined) ok++;
+    else {
+      failed++;
+      intervalErrors++;
+      const code = RpcError.from(err).code;
+      errors.set(code, (errors.get(code) ?? 0) + 1);
+    }
+    const us = Math.max(1, Math.round((performance.now() - since) * 1000));
+    total.recordValue(us);
+    interval.recordValue(us);
+    intervalCount++;
+    const bin = Math.floor(Math.log2(us) * BINS_PER_DOUBLING);
+    bins[bin] = (bins[bin] ?? 0) + 1;
+  };
+  const done = (): boolean => measuring && (target !== undefined ? issued >= target : performance.now() >= stopAt);
+
+  if (options.rate === undefined) {
+    const worker = async (): Promise<void> => {
+      while (!done()) {
+        const counted = measuring;
+        if (counted) issued++;
+        const t0 = performance.now();
+        try {
+          await call();
+          record(counted, t0, undefined);
+        } catch (err) {
+          record(counted, t0, err ?? new Error('rejected'));
         }
       }
-      if (counted) histogram.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
-    }
-  };
-  await Promise.all(Array.from({ length: options.concurrency }, worker));
-  if (progressTimer) clearInterval(progressTimer);
+    };
+    await Promise.all(Array.from({ length: options.concurrency }, worker));
+  } else {
+    await openLoop(call, options.rate, options.concurrency, done, () => {
+      const counted = measuring;
+      if (counted) issued++;
+      return counted;
+    }, record);
+  }
+  clearTimeout(warmupTimer);
+  clearInterval(progressTimer);
+  clearInterval(timelineTimer);
+  if (intervalCount > 0) closeInterval();
 
-  const durationMs = performance.now() - startedAt;
+  const measuredMs = performance.now() - startedAt;
   const requests = ok + failed;
   const errorsByName: Record<string, number> = {};
   for (const [code, n] of errors) errorsByName[statusName(code)] = n;
-  const pct = (p: number): number => (requests === 0 ? 0 : histogram.getValueAtPercentile(p));
+  const pct = (p: number): number => (requests === 0 ? 0 : total.getValueAtPercentile(p));
   const result: LoadResult = {
     requests,
     ok,
     errors: errorsByName,
-    rps: durationMs > 0 ? (requests * 1000) / durationMs : 0,
-    durationMs: Math.round(durationMs),
+    rps: measuredMs > 0 ? (requests * 1000) / measuredMs : 0,
+    durationMs: Math.round(measuredMs),
     latencyUs: {
-      min: requests === 0 ? 0 : histogram.minNonZeroValue,
-      mean: requests === 0 ? 0 : Math.round(histogram.mean),
+      min: requests === 0 ? 0 : total.minNonZeroValue,
+      mean: requests === 0 ? 0 : Math.round(total.mean),
       p50: pct(50),
       p90: pct(90),
       p99: pct(99),
       p999: pct(99.9),
-      max: requests === 0 ? 0 : histogram.maxValue,
+      max: requests === 0 ? 0 : total.maxValue,
     },
   };
-  histogram.destroy();
-  return result;
+  total.destroy();
+  interval.destroy();
+  const histogram: HistogramBin[] = [];
+  for (let i = 0; i < bins.length; i++) {
+    if (bins[i] === undefined) continue;
+    histogram.push({ fromUs: Math.round(2 ** (i / BINS_PER_DOUBLING)), toUs: Math.round(2 ** ((i + 1) / BINS_PER_DOUBLING)), count: bins[i]! });
+  }
+  return { result, timeline, histogram };
+}
+
+/**
+ * The open loop: a scheduler that starts every call at its due time (`start + i / rate`),
+ * catching up in bursts when the event loop was late, and holds calls beyond `maxInFlight`
+ * in a backlog. Latency runs from the due time.
+ */
+function openLoop(
+  call: () => Promise<unknown>,
+  rate: number,
+  maxInFlight: number,
+  done: () => boolean,
+  count: () => boolean,
+  record: (counted: boolean, since: number, err: unknown) => void,
+): Promise<void> {
+  return new Promise((resolve) => {
+    const gapMs = 1000 / rate;
+    let next = performance.now();
+    let inFlight = 0;
+    let stopped = false;
+    const backlog: Array<{ due: number; counted: boolean }> = [];
+    const start = (due: number, counted: boolean): void => {
+      inFlight++;
+      const settle = (err: unknown): void => {
+        record(counted, due, err);
+        inFlight--;
+        const waiting = backlog.shift();
+        if (waiting !== undefined) start(waiting.due, waiting.counted);
+        else if (stopped && inFlight === 0) resolve();
+      };
+      call().then(() => settle(undefined), (err: unknown) => settle(err ?? new Error('rejected')));
+    };
+    const tick = (): void => {
+      const now = performance.now();
+      while (next <= now) {
+        if (done()) {
+          stopped = true;
+          if (inFlight === 0 && backlog.length === 0) resolve();
+          return;
+        }
+        const counted = count();
+        if (inFlight < maxInFlight) start(next, counted);
+        else backlog.push({ due: next, counted });
+        next += gapMs;
+      }
+      setTimeout(tick, Math.max(0, next - performance.now()));
+    };
+    tick();
+  });
 }
 
 /** A result as an aligned text table, for terminals. */

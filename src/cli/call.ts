@@ -1,12 +1,11 @@
 import { parseArgs } from 'node:util';
 import { RpcError } from '../errors.js';
-import { Status } from '../status.js';
-import { findService, loadServices } from '../codec/proto-loader.js';
-import { messageFromJson, messageToJson } from '../codec/json.js';
+import { messageToJson } from '../codec/json.js';
 import { loadConfig } from '../config/config.js';
 import { createClient } from '../client/client.js';
 import { UsageError, type CommandIo } from './command.js';
 import { TLS_FLAGS, clientTls } from './tls-flags.js';
+import { parseMetadata, requestFromJson, resolveMethod } from './method-args.js';
 
 export const CALL_USAGE = `ringrpc call <host:port> <package.Service/Method> '<json request>' --proto <file.proto> [options]
 
@@ -35,21 +34,8 @@ export async function call(argv: string[], io: CommandIo): Promise<number> {
   if (positionals.length < 2 || positionals.length > 3) throw new UsageError('call takes an address, a method and a JSON request', CALL_USAGE);
   if (!values.proto) throw new UsageError('call needs --proto', CALL_USAGE);
   const [target, path, json = '{}'] = positionals as [string, string, string?];
-  const slash = path.lastIndexOf('/');
-  if (slash <= 0) throw new UsageError(`method must be package.Service/Method (got ${JSON.stringify(path)})`, CALL_USAGE);
-  const service = findService(loadServices(values.proto), path.slice(0, slash));
-  const methodName = path.slice(slash + 1);
-  const method = Object.values(service.methods).find((m) => m.name === methodName);
-  if (method === undefined) {
-    throw new RpcError(Status.UNIMPLEMENTED, `unknown method ${methodName} of ${service.name} (methods: ${Object.values(service.methods).map((m) => m.name).join(', ')})`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(json);
-  } catch (err) {
-    throw new RpcError(Status.INVALID_ARGUMENT, `request is not valid JSON: ${(err as Error).message}`);
-  }
-  const request = messageFromJson(method.requestType, parsed);
+  const { service, method } = resolveMethod(values.proto, path, () => new UsageError(`method must be package.Service/Method (got ${JSON.stringify(path)})`, CALL_USAGE));
+  const request = requestFromJson(method, json);
   const config = loadConfig({ flags: values, env: io.env, file: values.config });
   const client = createClient(service, target, { timeoutMs: config.timeoutMs, maxFrameBytes: config.maxFrameBytes, tls: clientTls(values) });
   try {
@@ -64,15 +50,4 @@ export async function call(argv: string[], io: CommandIo): Promise<number> {
   } finally {
     await client.$close();
   }
-}
-
-function parseMetadata(pairs: string[]): Record<string, string> | undefined {
-  if (pairs.length === 0) return undefined;
-  const out: Record<string, string> = {};
-  for (const pair of pairs) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new RpcError(Status.INVALID_ARGUMENT, `--metadata must be key=value (got ${JSON.stringify(pair)})`);
-    out[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
-  return out;
 }

@@ -1,21 +1,25 @@
 import { RpcError } from '../errors.js';
+import { bench, BENCH_USAGE } from './bench.js';
 import { call, CALL_USAGE } from './call.js';
 import { UsageError, type CommandIo } from './command.js';
 import { gen, GEN_USAGE } from './gen.js';
 import { serve, SERVE_USAGE } from './serve.js';
 
-const COMMANDS: Record<string, (argv: string[], io: CommandIo) => Promise<number>> = { serve, call, gen };
+const COMMANDS: Record<string, (argv: string[], io: CommandIo) => Promise<number>> = { serve, call, bench, gen };
 
 const USAGE = `usage: ringrpc <command> [options]
 
 commands:
   serve   start a server for a .proto and a handlers module
   call    call one method and print the reply as JSON
+  bench   run a load against a method: req/s, errors, latency percentiles, HTML report
   gen     generate TypeScript types and service definitions from a .proto
 
 ${SERVE_USAGE}
 
 ${CALL_USAGE}
+
+${BENCH_USAGE}
 
 ${GEN_USAGE}`;
 

@@ -10,6 +10,7 @@ import { UsageError, type CommandIo } from './command.js';
 import { importUserModule } from '../util/import-module.js';
 import { findImplementation } from '../server/find-implementation.js';
 import { TLS_FLAGS, serverTls } from './tls-flags.js';
+import { serveMetrics, type MetricsServer } from '../observability/metrics-server.js';
 
 export const SERVE_USAGE = `ringrpc serve --proto <file.proto> --handlers <module> [options]
 
@@ -24,6 +25,7 @@ The module exports one object of handlers per service, named after the service
   --heartbeat-miss-limit
   --max-frame-bytes
   --max-connections <n>   open connections at most (default 10000)
+  --metrics-port <p>      serve /metrics (Prometheus), /stats.json and a live status page (/) on this port
   --tls-cert, --tls-key   serve TLS with this certificate and key (PEM files)
   --tls-ca                with TLS: require client certificates signed by this CA (mutual TLS)
   --workers <n>           worker-lane threads (default: one per core)
@@ -47,6 +49,7 @@ export async function serve(argv: string[], io: CommandIo): Promise<number> {
       workers: { type: 'string' },
       'worker-methods': { type: 'string' },
       'max-connections': { type: 'string' },
+      'metrics-port': { type: 'string' },
       ...TLS_FLAGS,
     },
   });
@@ -97,7 +100,13 @@ export async function serve(argv: string[], io: CommandIo): Promise<number> {
   const address = await server.listen();
   if (workerMethods.size > 0) io.logger.info('worker lane started', { workers: server.options.workers });
   io.stdout.write(`ringrpc listening on ${address.host}:${address.port}\n`);
+  let metrics: MetricsServer | undefined;
+  if (values['metrics-port'] !== undefined) {
+    metrics = await serveMetrics(server, { port: Number(values['metrics-port']), host: config.host });
+    io.stdout.write(`ringrpc metrics on http://${address.host}:${metrics.port}/metrics\n`);
+  }
   await waitForSignal(server, io);
+  await metrics?.close();
   unsubscribe();
   return 0;
 }

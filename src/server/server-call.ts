@@ -43,6 +43,9 @@ export class ServerCall implements HandlerContext {
     readonly oneway: boolean,
   ) {}
 
+  /** When the call was taken (`performance.now()`), for its latency. */
+  readonly startedAt = performance.now();
+
   get service(): string {
     return this.route.method.service;
   }

@@ -192,6 +192,7 @@ export class ServerConnection implements Responder {
     if (!call.finish()) return;
     this.endCall(call);
     call.route.stats.ok++;
+    call.route.stats.recordLatency(call.startedAt);
     if (call.oneway) return;
     const metadata = call.responseMetadataIfSet;
     const options = this.host.options;
@@ -209,6 +210,7 @@ export class ServerConnection implements Responder {
     if (!call.finish()) return;
     this.endCall(call);
     call.route.stats.recordError(error.code);
+    call.route.stats.recordLatency(call.startedAt);
     if (call.oneway) {
       if (channels.serverOnewayError.hasSubscribers) channels.serverOnewayError.publish({ service: call.service, method: call.method, error });
       return;
@@ -221,6 +223,7 @@ export class ServerConnection implements Responder {
     this.endCall(call);
     if (status === Status.OK) call.route.stats.ok++;
     else call.route.stats.recordError(status);
+    call.route.stats.recordLatency(call.startedAt);
     if (call.oneway || this.state === 'closed' || this.state === 'closing') return;
     this.writer.push(frame);
     this.host.counters.bytesOut += frame.length;

@@ -1,0 +1,36 @@
+import type { ServerStats } from '../server/server.js';
+import { escapeHtml as esc } from '../util/html.js';
+
+/**
+ * A small live status page (brpc-style) of a server: connections, traffic, per-method
+ * counters and latency, the worker lane. Plain HTML that reloads itself every 2 s; no
+ * scripts, nothing from the network.
+ */
+export function statusPage(stats: ServerStats, info: { address: string; startedAt: Date }): string {
+  const n = (v: number): string => Math.round(v).toLocaleString('en-US');
+  const ms = (us: number): string => (us >= 1000 ? `${+(us / 1000).toFixed(1)} ms` : `${Math.round(us)} µs`);
+  const c = stats.connections;
+  const rows = (pairs: Array<[string, string]>): string => pairs.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('');
+  const methods = Object.entries(stats.methods).map(([name, s]) => {
+    const errors = Object.entries(s.errors).map(([k, v]) => `${k} ${n(v)}`).join(', ') || '–';
+    const mean = s.latency.count === 0 ? 0 : s.latency.sumUs / s.latency.count;
+    return `<tr><td>${esc(name)}</td><td>${n(s.requests)}</td><td>${n(s.ok)}</td><td>${esc(errors)}</td><td>${n(s.inflight)}</td><td>${ms(mean)}</td><td>≤ ${ms(s.latency.p50Us)}</td><td>≤ ${ms(s.latency.p99Us)}</td></tr>`;
+  }).join('');
+  const w = stats.workerLane;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="2"><title>ringrpc ${esc(info.address)}</title>
+<style>body{font:14px/1.45 system-ui,sans-serif;margin:20px;color:#212529}table{border-collapse:collapse;margin:6px 0 18px}
+td,th{padding:3px 10px;border-bottom:1px solid #e9ecef;text-align:left}td{font-variant-numeric:tabular-nums}h1{font-size:19px}h2{font-size:15px}</style>
+</head><body>
+<h1>ringrpc server ${esc(info.address)}</h1>
+<table id="server">${rows([['state', stats.state], ['started', info.startedAt.toISOString()], ['requests in flight', n(stats.inflight)], ['bytes in', n(stats.bytesIn)], ['bytes out', n(stats.bytesOut)]])}</table>
+<h2>Connections</h2>
+<table id="connections">${rows([['open', n(c.open)], ['accepted', n(c.accepted)], ['refused (maxConnections)', n(c.refused)], ['idle closes', n(c.idleClosed)], ['protocol errors', n(c.faultClosed)], ['not reading', n(c.overflowClosed)], ['frame timeouts', n(c.slowClosed)], ['TLS handshake failures', n(c.tlsFailed)]])}</table>
+<h2>Methods</h2>
+<table id="methods"><tr><th>method</th><th>requests</th><th>ok</th><th>errors</th><th>in flight</th><th>mean</th><th>p50</th><th>p99</th></tr>${methods}</table>
+${w === undefined ? '' : `<h2>Worker lane</h2>
+<table id="worker-lane">${rows([['threads', n(w.workers)], ['in flight', n(w.inflight)], ['queue depth', `${n(w.queueDepth)} (max ${n(w.maxQueue)})`], ['utilisation', `${(w.utilization * 100).toFixed(1)} %`], ['completed', n(w.completed)], ['failed', n(w.failed)], ['batches', n(w.batches)], ['worker restarts', n(w.workerRestarts)]])}</table>`}
+<p><a href="/metrics">/metrics</a> · <a href="/stats.json">/stats.json</a></p>
+</body></html>
+`;
+}

@@ -1,0 +1,90 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
+import { serveMetrics, RpcError, Status } from '../../src/index.js';
+import { benchClient, handlers, startBenchServer } from '../helpers/bench-server.js';
+import { spawnCli, waitForOutput } from '../helpers/child.js';
+
+const test = suite('metrics and status page');
+
+async function scrape(port: number) {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  assert.is(res.status, 200);
+  assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0.0.4/);
+  const text = await res.text();
+  const families = parsePrometheusTextFormat(text);
+  const get = (name: string) => families.find((f) => f.name === name);
+  const value = (name: string, labels: Record<string, string> = {}): number => {
+    const sample = get(name)?.metrics.find((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v));
+    return Number(sample?.value ?? NaN);
+  };
+  return { text, families, get, value };
+}
+
+test('/metrics parses as Prometheus text and its counters move with traffic', async () => {
+  const { server, address } = await startBenchServer({}, { ...handlers, sleep: () => { throw new RpcError(Status.NOT_FOUND, 'nope'); } });
+  const metrics = await serveMetrics(server, { port: 0, host: '127.0.0.1' });
+  const before = await scrape(metrics.port);
+  assert.is(before.value('ringrpc_method_requests_total', { method: 'bench.v1.Bench/Echo' }), 0);
+  assert.is(before.get('ringrpc_method_duration_seconds')!.type, 'HISTOGRAM');
+
+  const client = benchClient(address);
+  await Promise.all(Array.from({ length: 25 }, () => client.echo({ payload: Buffer.alloc(100) })));
+  await Promise.all(Array.from({ length: 3 }, () => client.sleep({ ms: 1 }).catch(() => {})));
+  const after = await scrape(metrics.port);
+  assert.is(after.value('ringrpc_method_requests_total', { method: 'bench.v1.Bench/Echo' }), 25);
+  assert.is(after.value('ringrpc_method_responses_total', { method: 'bench.v1.Bench/Echo', status: 'OK' }), 25);
+  assert.is(after.value('ringrpc_method_responses_total', { method: 'bench.v1.Bench/Sleep', status: 'NOT_FOUND' }), 3);
+  assert.is(after.value('ringrpc_connections_open'), 1);
+  assert.ok(after.value('ringrpc_received_bytes_total') > 2500);
+  assert.ok(after.value('ringrpc_sent_bytes_total') > before.value('ringrpc_sent_bytes_total'));
+  // The parser flattens labelled histograms into one, so the series is read from the text.
+  const series = after.text.split('\n').filter((l) => l.startsWith('ringrpc_method_duration_seconds') && l.includes('method="bench.v1.Bench/Echo"'));
+  const buckets = series.filter((l) => l.includes('_bucket')).map((l) => [/le="([^"]+)"/.exec(l)![1]!, Number(l.split(' ').pop())] as const);
+  assert.is(buckets.length, 17);
+  assert.equal(buckets[buckets.length - 1], ['+Inf', 25]);
+  assert.ok(buckets.every(([, n], i) => i === 0 || n >= buckets[i - 1]![1]), 'cumulative counts never fall');
+  assert.ok(buckets.slice(0, -1).every(([le], i) => i === 0 || Number(le) > Number(buckets[i - 1]![0])), 'bounds ascend');
+  assert.match(series.join('\n'), /_bucket\{[^}]*le="\+Inf"\} 25\nringrpc_method_duration_seconds_sum\{method="bench.v1.Bench\/Echo"\} [\d.e-]+\nringrpc_method_duration_seconds_count\{method="bench.v1.Bench\/Echo"\} 25/);
+
+  await client.$close();
+  await metrics.close();
+  await server.close();
+});
+
+test('the status page shows the server, its connections and per-method numbers; /stats.json is server.stats()', async () => {
+  const { server, address } = await startBenchServer();
+  const metrics = await serveMetrics(server, { port: 0, host: '127.0.0.1' });
+  const client = benchClient(address);
+  for (let i = 0; i < 7; i++) await client.echo({});
+  const page = await (await fetch(`http://127.0.0.1:${metrics.port}/`)).text();
+  assert.match(page, new RegExp(`<h1>ringrpc server 127.0.0.1:${server.address!.port}</h1>`));
+  assert.match(page, /<meta http-equiv="refresh" content="2">/);
+  assert.match(page, /<tr><th>open<\/th><td>1<\/td><\/tr>/);
+  assert.match(page, /<tr><td>bench.v1.Bench\/Echo<\/td><td>7<\/td><td>7<\/td><td>–<\/td><td>0<\/td>/);
+  assert.not.match(page, /<script/);
+  const json = (await (await fetch(`http://127.0.0.1:${metrics.port}/stats.json`)).json()) as ReturnType<typeof server.stats>;
+  assert.is(json.methods['bench.v1.Bench/Echo']!.ok, 7);
+  assert.is(json.methods['bench.v1.Bench/Echo']!.latency.count, 7);
+  assert.is((await fetch(`http://127.0.0.1:${metrics.port}/nope`)).status, 404);
+  await client.$close();
+  await metrics.close();
+  await server.close();
+});
+
+test('ringrpc serve --metrics-port serves the worker lane too', async () => {
+  const child = spawnCli(['serve', '--proto', 'proto/bench/v1/bench.proto', '--handlers', 'examples/bench/handlers.ts', '--host', '127.0.0.1', '--port', '0',
+    '--metrics-port', '0', '--workers', '1', '--worker-methods', 'Work']);
+  const [, host, port] = await waitForOutput(child, /ringrpc listening on ([\d.]+):(\d+)/);
+  const [, metricsPort] = await waitForOutput(child, /ringrpc metrics on http:\/\/[\d.]+:(\d+)\/metrics/);
+  const client = benchClient(`${host}:${port}`);
+  await client.work({ payload: Buffer.from('x'), rounds: 5 });
+  const { value } = await scrape(Number(metricsPort));
+  assert.is(value('ringrpc_worker_threads'), 1);
+  assert.is(value('ringrpc_worker_completed_total'), 1);
+  await client.$close();
+  child.process.kill('SIGTERM');
+  assert.is(await child.exited, 0);
+});
+
+test.run();
