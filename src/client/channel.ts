@@ -14,6 +14,7 @@ import { channels } from '../util/diagnostics.js';
 import type { ResolvedConnectionOptions } from './client-options.js';
 import { formatEndpoint, type Endpoint } from './endpoint.js';
 import { markNotRun } from './not-run.js';
+import { Keepalive } from './keepalive.js';
 import { PendingCall } from './pending-call.js';
 
 /**
@@ -42,6 +43,8 @@ export interface ChannelCall {
   readonly body: Uint8Array;
   /** Deadline in ms from now, sent as `Meta.timeout_ms` (0: none). */
   readonly timeoutMs: number;
+  /** The whole call's deadline, across attempts, for the error message (default `timeoutMs`). */
+  readonly callTimeoutMs?: number;
   readonly signal: AbortSignal | undefined;
   readonly metadata: Record<string, string> | undefined;
   readonly onMetadata?: ((metadata: Readonly<Record<string, string>>) => void) | undefined;
@@ -72,14 +75,14 @@ export class Channel {
   readonly pending = new Map<number, PendingCall>();
   /** Round-trip time of the last keepalive PING answered, in ms. */
   rttMs: number | undefined;
-  /** When a call last started or settled here (`Date.now()`), for idle closing. */
+  /** When a call last settled here or a ONEWAY left (`Date.now()`), for idle closing. */
   lastUsedAt = Date.now();
   private readonly socket: net.Socket;
   private readonly decoder: FrameDecoder;
   private readonly writer: FrameWriter;
   private readonly ids: RequestIdAllocator;
   private connectTimer: NodeJS.Timeout | undefined;
-  private keepaliveTimer: NodeJS.Timeout | undefined;
+  private keepalive: Keepalive | undefined;
   private everReady = false;
   /** TCP is up and the TLS handshake is under way (an error now is a TLS error). */
   private handshaking = false;
@@ -89,13 +92,8 @@ export class Channel {
   private readonly metaPrefixes = new Map<MethodDefinition, Buffer>();
   /** Set by `close()` and GOAWAY: end the socket once the last pending call settles. */
   private endWhenIdle = false;
-  /** Keepalive: a frame arrived since the last tick (set per frame; no clock read). */
-  private heardFrom = false;
   /** Any frame ever arrived (a TLS peer that closes before one may have refused our certificate). */
   private everHeard = false;
-  private ping: { id: number; sentAt: number } | undefined;
-  private pingSeq = 0;
-  private missedPongs = 0;
 
   constructor(
     readonly endpoint: Endpoint,
@@ -135,9 +133,17 @@ export class Channel {
     this.everReady = true;
     if (this.state === 'connecting') this.state = 'ready';
     if (this.options.keepalive) {
-      this.keepaliveTimer = setInterval(() => this.keepaliveTick(), this.options.heartbeatIntervalMs);
-      // An idle connection must not keep the process alive on its keepalive alone.
-      this.keepaliveTimer.unref();
+      this.keepalive = new Keepalive(this.options.heartbeatIntervalMs, this.options.heartbeatMissLimit, {
+        sendPing: (id) => this.writer.frame(FrameType.PING, id, EMPTY, EMPTY),
+        answered: (rttMs) => {
+          this.rttMs = rttMs;
+          if (channels.clientKeepalive.hasSubscribers) channels.clientKeepalive.publish({ address: this.address, rttMs });
+        },
+        dead: (missed) => {
+          const error = new RpcError(Status.UNAVAILABLE, `keepalive timeout: ${this.address} answered none of ${missed} PINGs sent every ${this.options.heartbeatIntervalMs} ms`);
+          this.destroy(error, 'lost');
+        },
+      });
     }
     if (channels.clientConnect.hasSubscribers) channels.clientConnect.publish({ address: this.address });
     this.events.ready?.(this);
@@ -158,13 +164,12 @@ export class Channel {
       const id = this.ids.next();
       const pending = new PendingCall(id, call.method, call.signal, resolve, reject, (p) => this.settled(p), call.onMetadata);
       this.pending.set(id, pending);
-      this.lastUsedAt = Date.now();
       if (this.ids.exhausted) this.becomeUnusable('draining');
 
       if (call.timeoutMs > 0) {
         pending.timer = setTimeout(() => {
           if (pending.done) return;
-          pending.reject(new RpcError(Status.DEADLINE_EXCEEDED, `deadline of ${call.timeoutMs} ms exceeded`, site));
+          pending.reject(new RpcError(Status.DEADLINE_EXCEEDED, `deadline of ${call.callTimeoutMs ?? call.timeoutMs} ms exceeded`, site));
           this.cancel(id);
         }, call.timeoutMs);
       }
@@ -231,32 +236,6 @@ export class Channel {
     if (this.state !== 'closed') this.writer.frame(FrameType.CANCEL, id, EMPTY, EMPTY);
   }
 
-  /**
-   * Runs every `heartbeatIntervalMs`. A connection that heard nothing for a whole
-   * interval is probed with PING; each further silent interval with a PING unanswered is
-   * a missed PONG, and `heartbeatMissLimit` of them close the connection. Any frame
-   * counts as a sign of life, so a busy connection sends no PINGs at all.
-   */
-  private keepaliveTick(): void {
-    if (this.heardFrom) {
-      this.heardFrom = false;
-      this.missedPongs = 0;
-      return;
-    }
-    if (this.ping !== undefined) {
-      this.missedPongs++;
-      if (this.missedPongs >= this.options.heartbeatMissLimit) {
-        const every = this.options.heartbeatIntervalMs;
-        this.lastError ??= new RpcError(Status.UNAVAILABLE, `keepalive timeout: ${this.address} answered none of ${this.missedPongs} PINGs sent every ${every} ms`);
-        this.destroy(this.lastError as RpcError, 'lost');
-        return;
-      }
-    }
-    const id = (this.pingSeq = (this.pingSeq % 0xffff_ffff) + 1);
-    this.ping = { id, sentAt: Date.now() };
-    this.writer.frame(FrameType.PING, id, EMPTY, EMPTY);
-  }
-
   private onData(chunk: Buffer): void {
     try {
       this.decoder.push(chunk);
@@ -267,7 +246,7 @@ export class Channel {
   }
 
   private onFrame(frame: Frame): void {
-    this.heardFrom = true;
+    this.keepalive?.heard();
     this.everHeard = true;
     switch (frame.type) {
       case FrameType.RESPONSE:
@@ -277,7 +256,7 @@ export class Channel {
         this.writer.frame(FrameType.PONG, frame.requestId, EMPTY, frame.body);
         return;
       case FrameType.PONG:
-        this.onPong(frame.requestId);
+        this.keepalive?.pong(frame.requestId);
         return;
       case FrameType.GOAWAY:
         this.onGoAway(decodeMeta(frame.meta));
@@ -285,15 +264,6 @@ export class Channel {
       default:
         throw new FrameError(Status.INTERNAL, `unexpected frame type ${frame.type} from a server`);
     }
-  }
-
-  private onPong(id: number): void {
-    const ping = this.ping;
-    if (ping === undefined || ping.id !== id) return;
-    this.ping = undefined;
-    this.missedPongs = 0;
-    this.rttMs = Date.now() - ping.sentAt;
-    if (channels.clientKeepalive.hasSubscribers) channels.clientKeepalive.publish({ address: this.address, rttMs: this.rttMs });
   }
 
   private onResponse(frame: Frame): void {
@@ -390,7 +360,7 @@ export class Channel {
 
   private onClose(): void {
     clearTimeout(this.connectTimer);
-    clearInterval(this.keepaliveTimer);
+    this.keepalive?.stop();
     this.decoder.stop();
     this.writer.discard();
     const cause = this.lastError;
@@ -412,9 +382,10 @@ export class Channel {
         : 'closed before it was established';
       this.failAll(new RpcError(status, `cannot connect: ${detail}`, { cause }), true);
     }
-    const reason = this.closeReason ?? (quietEnd ? 'ended' : this.everReady ? 'lost' : 'connect-failed');
+    // Set by whoever closed it (this process, a GOAWAY, a fault); otherwise the peer did.
+    const reason = this.closeReason ?? (!this.everReady ? 'connect-failed' : quietEnd ? 'ended' : 'lost');
     if (channels.clientDisconnect.hasSubscribers) channels.clientDisconnect.publish({ address: this.address, reason, error: cause });
-    this.events.closed?.(this, this.everReady || reason === 'closed' ? reason : 'connect-failed', cause);
+    this.events.closed?.(this, reason, cause);
   }
 
   private failAll(error: RpcError, unsent = false): void {

@@ -1,6 +1,6 @@
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import * as v from '../util/validate.js';
-import { resolveBackoff, type BackoffOptions } from '../util/backoff.js';
+import { checkBackoff, resolveBackoff, type BackoffOptions } from '../util/backoff.js';
 import { DEFAULT_MAX_FRAME_BYTES } from '../protocol/constants.js';
 import { DEFAULT_COMPRESSION_THRESHOLD_BYTES } from '../protocol/compression.js';
 import { Status, isStatus, statusFromName, type StatusName } from '../status.js';
@@ -273,17 +273,13 @@ function resolveRetry(name: string, value: RetryPolicy | false | undefined, base
   v.knownKeys(value, Object.keys(d), `options.${name}`);
   const maxAttempts = value.maxAttempts ?? from.maxAttempts;
   v.positiveInteger(`${name}.maxAttempts`, maxAttempts);
-  const backoff = {
+  const wanted = {
     initialMs: value.initialBackoffMs ?? from.backoff.initialMs,
     maxMs: value.maxBackoffMs ?? from.backoff.maxMs,
     multiplier: value.backoffMultiplier ?? from.backoff.multiplier,
     jitter: value.jitter ?? from.backoff.jitter,
   };
-  v.nonNegativeInteger(`${name}.initialBackoffMs`, backoff.initialMs);
-  v.positiveInteger(`${name}.maxBackoffMs`, backoff.maxMs);
-  if (backoff.maxMs < backoff.initialMs) throw v.invalid(`${name}.maxBackoffMs`, `at least initialBackoffMs (${backoff.initialMs})`, backoff.maxMs);
-  if (typeof backoff.multiplier !== 'number' || !(backoff.multiplier >= 1) || !Number.isFinite(backoff.multiplier)) throw v.invalid(`${name}.backoffMultiplier`, 'a number of at least 1', backoff.multiplier);
-  if (typeof backoff.jitter !== 'number' || !(backoff.jitter >= 0 && backoff.jitter <= 1)) throw v.invalid(`${name}.jitter`, 'a number from 0 to 1', backoff.jitter);
+  const backoff = checkBackoff(wanted, { initialMs: `${name}.initialBackoffMs`, maxMs: `${name}.maxBackoffMs`, multiplier: `${name}.backoffMultiplier`, jitter: `${name}.jitter` });
   let retryableStatuses = from.retryableStatuses;
   if (value.retryableStatuses !== undefined) {
     if (!Array.isArray(value.retryableStatuses)) throw v.invalid(`${name}.retryableStatuses`, 'an array of status names or numbers', value.retryableStatuses);
@@ -293,7 +289,7 @@ function resolveRetry(name: string, value: RetryPolicy | false | undefined, base
       return code;
     }));
   }
-  return Object.freeze({ maxAttempts, backoff: Object.freeze(backoff), retryableStatuses });
+  return Object.freeze({ maxAttempts, backoff, retryableStatuses });
 }
 
 /** Per-call options of a stub method. */

@@ -68,7 +68,7 @@ class EndpointConnections {
   }
 
   get inBackoff(): boolean {
-    return this.backoffUntil > Date.now();
+    return this.backoffUntil !== 0 && this.backoffUntil > Date.now(); // no clock read on the common path
   }
 
   /** Time until the next connect attempt is allowed, in ms (0: now). */
@@ -78,14 +78,18 @@ class EndpointConnections {
 
   /** A channel for one call: the next slot in turn, (re)opened if needed. */
   acquire(): Channel {
-    this.lastWanted = Date.now();
-    if (this.inBackoff) throw this.backoffError();
+    if (this.inBackoff) {
+      this.lastWanted = Date.now();
+      throw this.backoffError();
+    }
     if (!this.options.enabled) return this.open(undefined);
     // Round robin over the slots; an empty or spent slot gets a new connection.
     const slot = this.nextSlot;
     this.nextSlot = (slot + 1) % this.slots.length;
     const channel = this.slots[slot];
-    return channel?.usable ? channel : this.open(slot);
+    if (channel?.usable) return channel; // its lastUsedAt says when the endpoint was last wanted
+    this.lastWanted = Date.now();
+    return this.open(slot);
   }
 
   private backoffError(): RpcError {
@@ -109,6 +113,7 @@ class EndpointConnections {
         if (c.state !== 'closed' && c.pending.size > 0) this.retiring.add(c);
       },
       closed: (c, reason, error) => {
+        this.lastWanted = Math.max(this.lastWanted, c.lastUsedAt);
         this.retiring.delete(c);
         if (slot !== undefined && this.slots[slot] === c) this.slots[slot] = undefined;
         this.onClosed(reason, error);

@@ -52,7 +52,9 @@ export function runCall(plan: CallPlan, target: CallTarget): Promise<unknown> {
 }
 
 class RetryingCall {
-  private attempts = 0;
+  /** Times the call was sent (or tried to be), transparent resends included. */
+  private sends = 0;
+  /** Of those, resends after a GOAWAY that count neither as attempts nor against the budget. */
   private transparent = 0;
   private readonly tried = new Set<string>();
   private readonly deadline: number;
@@ -86,18 +88,18 @@ class RetryingCall {
   private attempt(): void {
     this.waiting = undefined;
     if (this.done) return;
-    const remaining = this.deadline - Date.now();
     const endpoint = this.target.balancer.pick(this.tried);
     const address = formatEndpoint(endpoint);
     this.tried.add(address);
-    this.attempts++;
+    this.sends++;
     let reply: Promise<unknown>;
     try {
       const channel = this.target.pool.acquire(endpoint);
       reply = channel.call({
         method: this.plan.method,
         body: this.plan.body,
-        timeoutMs: this.deadline === Infinity ? 0 : Math.max(1, Math.ceil(remaining)),
+        timeoutMs: this.deadline === Infinity ? 0 : Math.max(1, Math.ceil(this.deadline - Date.now())),
+        callTimeoutMs: this.plan.timeoutMs,
         signal: this.plan.signal,
         metadata: this.plan.metadata,
         onMetadata: this.plan.onMetadata,
@@ -118,25 +120,25 @@ class RetryingCall {
     const { retry, signal } = this.plan;
     if (signal?.aborted || error.code === Status.CANCELLED || error.code === Status.DEADLINE_EXCEEDED) return this.fail(error);
     const notRun = notRunReason(error);
+    const attempts = this.sends - this.transparent;
     let delayMs: number;
     if (notRun === 'goaway' && this.transparent < MAX_TRANSPARENT_RETRIES) {
       this.transparent++;
-      this.attempts--;
       delayMs = 0;
     } else if (
-      this.attempts < retry.maxAttempts &&
+      attempts < retry.maxAttempts &&
       retry.retryableStatuses.includes(error.code) &&
       (notRun !== undefined || this.plan.idempotent) &&
       this.target.budget.tryRetry()
     ) {
       // When every endpoint is in reconnect backoff, wait for the first to come out of it.
-      delayMs = Math.max(backoffDelay(retry.backoff, this.attempts), this.target.balancer.nextAvailableInMs());
+      delayMs = Math.max(backoffDelay(retry.backoff, attempts), this.target.balancer.nextAvailableInMs());
     } else {
       return this.fail(error);
     }
     if (Date.now() + delayMs >= this.deadline) return this.fail(error);
     if (channels.clientRetry.hasSubscribers) {
-      channels.clientRetry.publish({ service: this.plan.method.service, method: this.plan.method.name, attempt: this.attempts + 1, delayMs, error });
+      channels.clientRetry.publish({ service: this.plan.method.service, method: this.plan.method.name, send: this.sends + 1, delayMs, error });
     }
     this.waiting = backoffTimers.schedule(delayMs, () => this.attempt());
   }
@@ -147,12 +149,11 @@ class RetryingCall {
 
   private fail(error: RpcError): void {
     if (!this.finish()) return;
-    if (this.attempts + this.transparent <= 1) {
+    if (this.sends <= 1) {
       this.reject(error);
       return;
     }
-    const tries = this.attempts + this.transparent;
-    this.reject(new RpcError(error.code, `${error.rawMessage} (after ${tries} attempts)`, {
+    this.reject(new RpcError(error.code, `${error.rawMessage} (after ${this.sends} attempts)`, {
       service: error.service ?? this.plan.method.service,
       method: error.method ?? this.plan.method.name,
       address: error.address,

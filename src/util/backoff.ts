@@ -32,10 +32,18 @@ export function resolveBackoff(name: string, value: unknown, defaults: Readonly<
   if (value === null || typeof value !== 'object') throw v.invalid(name, 'an object', value);
   v.knownKeys(value, Object.keys(defaults), `options.${name}`);
   const o = { ...defaults, ...v.stripUndefined(value as Partial<BackoffOptions>) };
-  v.nonNegativeInteger(`${name}.initialMs`, o.initialMs);
-  v.positiveInteger(`${name}.maxMs`, o.maxMs);
-  if (o.maxMs < o.initialMs) throw v.invalid(`${name}.maxMs`, `at least initialMs (${o.initialMs})`, o.maxMs);
-  if (typeof o.multiplier !== 'number' || !(o.multiplier >= 1) || !Number.isFinite(o.multiplier)) throw v.invalid(`${name}.multiplier`, 'a number of at least 1', o.multiplier);
-  if (typeof o.jitter !== 'number' || !(o.jitter >= 0 && o.jitter <= 1)) throw v.invalid(`${name}.jitter`, 'a number from 0 to 1', o.jitter);
-  return Object.freeze(o);
+  return checkBackoff(o, { initialMs: `${name}.initialMs`, maxMs: `${name}.maxMs`, multiplier: `${name}.multiplier`, jitter: `${name}.jitter` });
+}
+
+/**
+ * Checks complete backoff options, naming each field as the caller's options spell it
+ * (a retry policy calls them `initialBackoffMs`, `backoffMultiplier`, …); returns them frozen.
+ */
+export function checkBackoff(o: BackoffOptions, names: Readonly<Record<keyof BackoffOptions, string>>): Readonly<BackoffOptions> {
+  v.nonNegativeInteger(names.initialMs, o.initialMs);
+  v.positiveInteger(names.maxMs, o.maxMs);
+  if (o.maxMs < o.initialMs) throw v.invalid(names.maxMs, `at least ${names.initialMs.split('.').pop()} (${o.initialMs})`, o.maxMs);
+  if (typeof o.multiplier !== 'number' || !(o.multiplier >= 1) || !Number.isFinite(o.multiplier)) throw v.invalid(names.multiplier, 'a number of at least 1', o.multiplier);
+  if (typeof o.jitter !== 'number' || !(o.jitter >= 0 && o.jitter <= 1)) throw v.invalid(names.jitter, 'a number from 0 to 1', o.jitter);
+  return Object.freeze({ initialMs: o.initialMs, maxMs: o.maxMs, multiplier: o.multiplier, jitter: o.jitter });
 }

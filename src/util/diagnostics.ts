@@ -22,7 +22,7 @@ export const channels = {
   clientKeepalive: diagnostics.channel('ringrpc:client:keepalive'),
   /** `{ address, failures, delayMs, error }` when an endpoint enters reconnect backoff. */
   clientBackoff: diagnostics.channel('ringrpc:client:backoff'),
-  /** `{ service, method, attempt, delayMs, error }` when a failed call is sent again. */
+  /** `{ service, method, send, delayMs, error }` when a failed call is sent again (`send`: 2 for the first resend). */
   clientRetry: diagnostics.channel('ringrpc:client:retry'),
 } as const;
 

@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createPool } from '../../src/index.js';
 import { benchClient, startBenchServer } from '../helpers/bench-server.js';
-import { until } from '../helpers/tcp.js';
+import { sleep, until } from '../helpers/tcp.js';
 
 const test = suite('connection pool');
 
@@ -55,12 +55,15 @@ test('maxIdleMs closes connections nobody uses; the next call opens a new one', 
   await server.close();
 });
 
-test('a connection in use is not closed as idle', async () => {
+test('a connection with a call in flight is not closed as idle', async () => {
   const { server, address } = await startBenchServer();
   const client = benchClient(address, { pool: { maxIdleMs: 30 } });
-  const slow = client.sleep({ ms: 150 });
-  await slow;
+  const slow = client.sleep({ ms: 200 });
+  await sleep(120); // several sweeps past maxIdleMs, with the call still running
+  assert.is(client.$stats()[0]!.state, 'ready', 'still taking calls');
+  await client.echo({}); // goes over the same connection
   assert.is(server.stats().connections.accepted, 1);
+  await slow;
   await client.$close();
   await server.close();
 });
