@@ -99,7 +99,7 @@ export async function bench(argv: string[], io: CommandIo): Promise<number> {
       connections,
       ...(requests !== undefined ? { requests } : { duration: `${durationMs} ms` }),
       warmup: `${warmupMs} ms`,
-      'timeout per call': `${config.timeoutMs ?? 3000} ms`,
+      'timeout per call': `${client.$options.timeoutMs} ms`,
       ...(rate !== undefined ? { rate: `${rate} req/s (open loop)` } : { mode: 'closed loop' }),
       'request bytes': method.requestType.encode(request as object).finish().length,
     };
