@@ -111,7 +111,8 @@ test('the deadline bounds all attempts together', async () => {
   const started = Date.now();
   const err = await failure(client.echo({}, { timeoutMs: 150 }));
   const took = Date.now() - started;
-  assert.is(err.code, Status.UNAVAILABLE, 'the last attempt\'s error, not a made-up one');
+  // The last attempt's own error, or its deadline when it was sent with little time left.
+  assert.ok(err.code === Status.UNAVAILABLE || err.code === Status.DEADLINE_EXCEEDED, err.message);
   assert.ok(took < 250, `gave up after ${took} ms`);
   assert.ok(runs.echo >= 3 && runs.echo <= 9, `${runs.echo} attempts in 150 ms at 20 ms apart`);
   await client.$close();
