@@ -5,6 +5,7 @@ import { DEFAULT_MAX_FRAME_BYTES } from '../protocol/constants.js';
 import { DEFAULT_COMPRESSION_THRESHOLD_BYTES } from '../protocol/compression.js';
 import { Status, isStatus, statusFromName, type StatusName } from '../status.js';
 import { RpcError } from '../errors.js';
+import { resolveRegistryOptions, type RegistryOptions } from '../registry/registry-options.js';
 
 /**
  * TLS settings of a client connection, as `tls.connect` takes them: `ca` to trust a
@@ -103,7 +104,27 @@ export interface ClientOptions extends ConnectionOptions {
    * belong to that pool and may not be given here).
    */
   pool?: Pick<PoolOptions, 'enabled' | 'connectionsPerEndpoint' | 'maxIdleMs'> | SharedPool;
+  /**
+   * How each call picks an instance: `round_robin` (default), `random`, `weighted_random`
+   * (by instance weight), `least_outstanding` (the less busy of two random picks) or
+   * `consistent_hash` (by the call's `hashKey`, so that a key sticks to one instance).
+   */
+  loadBalancer?: LoadBalancerName;
+  /** With `consistent_hash`: the metadata entry whose value is the key of calls given no `hashKey`. */
+  hashKeyMetadata?: string;
+  /**
+   * Instances whose connects fail are ejected (skipped) while in reconnect backoff, but
+   * never more than this share of the set, so that a network blip cannot empty it: the
+   * others stay in rotation and are tried for real. Default 50.
+   */
+  maxEjectionPercent?: number;
+  /** Options of the registry the client opens when its target is a registry URI. */
+  registry?: RegistryOptions;
 }
+
+/** The load-balancing policies (`loadBalancer`). */
+export const LOAD_BALANCERS = ['round_robin', 'random', 'weighted_random', 'least_outstanding', 'consistent_hash'] as const;
+export type LoadBalancerName = (typeof LOAD_BALANCERS)[number];
 
 /** A pool that several clients may share (implemented by `ConnectionPool`). */
 export interface SharedPool {
@@ -148,6 +169,10 @@ export interface ResolvedClientOptions {
   readonly methods: Readonly<Record<string, ResolvedMethodOptions>>;
   /** The client's own pool settings; undefined when it uses a shared pool. */
   readonly pool: ResolvedPoolOptions | undefined;
+  readonly loadBalancer: LoadBalancerName;
+  readonly hashKeyMetadata: string | undefined;
+  readonly maxEjectionPercent: number;
+  readonly registry: RegistryOptions;
 }
 
 /** The defaults of {@link ClientOptions} and {@link PoolOptions}, in one place. */
@@ -165,11 +190,16 @@ export const CLIENT_DEFAULTS = Object.freeze({
   heartbeatMissLimit: 3,
   reconnect: Object.freeze({ initialMs: 100, maxMs: 10_000, multiplier: 2, jitter: 0.2 }),
   pool: Object.freeze({ enabled: true, connectionsPerEndpoint: 1, maxIdleMs: 300_000 }),
+  loadBalancer: 'round_robin' as LoadBalancerName,
+  maxEjectionPercent: 50,
 });
 
 const CONNECTION_KEYS = ['connectTimeoutMs', 'maxFrameBytes', 'maxConcurrentRequestsPerConnection', 'keepalive', 'heartbeatIntervalMs', 'heartbeatMissLimit', 'tls', 'reconnect'] as const;
 const POOL_KEYS = ['enabled', 'connectionsPerEndpoint', 'maxIdleMs'] as const;
-const CLIENT_KEYS = ['timeoutMs', 'compression', 'compressionThresholdBytes', 'retry', 'retryBudget', 'methods', 'pool', ...CONNECTION_KEYS];
+const CLIENT_KEYS = [
+  'timeoutMs', 'compression', 'compressionThresholdBytes', 'retry', 'retryBudget', 'methods', 'pool',
+  'loadBalancer', 'hashKeyMetadata', 'maxEjectionPercent', 'registry', ...CONNECTION_KEYS,
+];
 
 /** Validates pool options (`createPool`), with messages naming the field, and fills defaults. */
 export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptions {
@@ -244,6 +274,15 @@ export function resolveClientOptions(options: ClientOptions = {}): ResolvedClien
     methods[name] = Object.freeze({ retry: resolveRetry(`methods.${name}.retry`, m.retry, retry), idempotent: m.idempotent, timeoutMs: m.timeoutMs });
   }
 
+  v.oneOf('loadBalancer', o.loadBalancer, LOAD_BALANCERS);
+  if (options.hashKeyMetadata !== undefined) v.nonEmptyString('hashKeyMetadata', options.hashKeyMetadata);
+  if (typeof o.maxEjectionPercent !== 'number' || !(o.maxEjectionPercent >= 0 && o.maxEjectionPercent <= 100)) {
+    throw v.invalid('maxEjectionPercent', 'a number from 0 to 100', o.maxEjectionPercent);
+  }
+  const registry = options.registry ?? {};
+  if (registry === null || typeof registry !== 'object') throw v.invalid('registry', 'an object of registry options', registry);
+  resolveRegistryOptions(registry); // validated here, applied when the registry is opened
+
   return Object.freeze({
     timeoutMs: o.timeoutMs,
     compression: o.compression,
@@ -252,6 +291,10 @@ export function resolveClientOptions(options: ClientOptions = {}): ResolvedClien
     retryBudget: Object.freeze(retryBudget),
     methods: Object.freeze(methods),
     pool,
+    loadBalancer: o.loadBalancer,
+    hashKeyMetadata: options.hashKeyMetadata,
+    maxEjectionPercent: o.maxEjectionPercent,
+    registry: Object.freeze({ ...registry }),
   });
 }
 
@@ -302,12 +345,15 @@ export interface CallOptions {
   metadata?: Record<string, string>;
   /** Receives the metadata the server sent with a successful reply (errors carry it in `RpcError.metadata`). */
   onMetadata?: (metadata: Readonly<Record<string, string>>) => void;
+  /** With `loadBalancer: "consistent_hash"`: the key that picks the instance (a user id, a shard key, …). */
+  hashKey?: string;
 }
 
 /** Validates per-call options (they are user input too). */
 export function checkCallOptions(options: CallOptions): void {
   if (options.timeoutMs !== undefined) v.nonNegativeInteger('timeoutMs', options.timeoutMs);
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw v.invalid('signal', 'an AbortSignal', options.signal);
+  if (options.hashKey !== undefined && typeof options.hashKey !== 'string') throw v.invalid('hashKey', 'a string', options.hashKey);
   if (options.onMetadata !== undefined && typeof options.onMetadata !== 'function') throw v.invalid('onMetadata', 'a function', options.onMetadata);
   if (options.metadata !== undefined) {
     if (options.metadata === null || typeof options.metadata !== 'object') throw v.invalid('metadata', 'an object of strings', options.metadata);

@@ -2,7 +2,11 @@ import type { MethodDefinition, MethodMap, ServiceDefinition } from '../codec/se
 import type { MessageInit } from '../codec/message-types.js';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
-import { RoundRobinBalancer } from './balancer.js';
+import { isRegistryUri, openRegistry, parseRegistryUri } from '../registry/registry-uri.js';
+import type { Registry, ServiceInstance } from '../registry/registry.js';
+import { DEFAULT_WEIGHT } from '../registry/registry.js';
+import { EndpointSet, type Member } from './endpoint-set.js';
+import { createLoadBalancer } from './load-balancer.js';
 import { checkCallOptions, resolveClientOptions, type CallOptions, type ClientOptions, type ResolvedClientOptions } from './client-options.js';
 import { ConnectionPool, type EndpointStats } from './connection-pool.js';
 import { formatEndpoint, parseEndpoint, type Endpoint } from './endpoint.js';
@@ -18,7 +22,7 @@ export interface UnaryMethod<I, O> {
   (request: MessageInit<I>, callback: Callback<O>): void;
   (request: MessageInit<I>, options: CallOptions, callback: Callback<O>): void;
   /** Sends the request as ONEWAY: the server runs it and answers nothing (never retried). */
-  oneway(request: MessageInit<I>, options?: Pick<CallOptions, 'metadata'>): void;
+  oneway(request: MessageInit<I>, options?: Pick<CallOptions, 'metadata' | 'hashKey'>): void;
 }
 
 /** The typed stub of a service: one method per rpc, plus `$`-prefixed controls. */
@@ -28,8 +32,10 @@ export type Client<S extends ServiceDefinition> = {
 
 /** Controls of a stub; `$`-prefixed so that no rpc name can collide with them. */
 export interface ClientControls {
-  /** The endpoints this client calls, `host:port[,host:port…]`. */
+  /** What this client calls: `host:port[,host:port…]`, or the registry URI. */
   readonly $address: string;
+  /** The instances it calls now (for a registry target, the live list). */
+  $instances(): Endpoint[];
   /** The validated options in force. */
   readonly $options: ResolvedClientOptions;
   /** The connection pool the client uses (its own, or the shared one it was given). */
@@ -43,43 +49,60 @@ export interface ClientControls {
   $close(): Promise<void>;
 }
 
-/** Where a client sends its calls: `"host:port"`, `"h1:p1,h2:p2"`, an endpoint, or a list of them. */
-export type ClientTarget = string | Endpoint | ReadonlyArray<string | Endpoint>;
+/**
+ * Where a client sends its calls: `"host:port"`, `"h1:p1,h2:p2"`, an endpoint or a list
+ * of them; or a registry — its URI (`zk://…`, `ringrpc://…`, `static://…`) or an open
+ * {@link Registry} — in which the client follows the instances of its service.
+ */
+export type ClientTarget = string | Endpoint | ReadonlyArray<string | Endpoint> | Registry;
 
 /**
- * Creates a typed client of `service` at `target`. With several endpoints, calls go
- * round them in turn, skipping endpoints that cannot be reached. Connections open
- * lazily, on the first call.
+ * Creates a typed client of `service` at `target`. Calls are spread over the target's
+ * instances by `options.loadBalancer`, skipping instances that cannot be reached.
+ * With a registry, the client follows the live instance list of `service.name`; calls
+ * made before the first list arrives wait for it (within their deadline). Connections
+ * open lazily, on the first call.
  */
 export function createClient<S extends ServiceDefinition>(service: S, target: ClientTarget, options?: ClientOptions): Client<S> {
   const resolved = resolveClientOptions(options);
-  const endpoints = parseTarget(target);
   const methods = Object.values(service.methods as MethodMap);
   for (const name of Object.keys(resolved.methods)) {
     if (!methods.some((m) => m.localName === name || m.name === name)) {
       throw new RpcError(Status.INVALID_ARGUMENT, `options.methods.${name} names no method of ${service.name} (methods: ${methods.map((m) => m.localName).join(', ')})`);
     }
   }
+  const source = resolveTarget(target, resolved.registry);
   const ownPool = resolved.pool !== undefined;
   const pool = ownPool ? new ConnectionPool(resolved.pool!) : (options!.pool as ConnectionPool);
+  const balancer = createLoadBalancer(resolved.loadBalancer, (p) => pool.pending(p.address));
+  const where = source.kind === 'fixed' ? source.address : `${source.registry.uri} (service ${service.name})`;
+  const endpoints = new EndpointSet(pool, balancer, resolved.maxEjectionPercent, where, source.kind === 'fixed' ? source.members : undefined);
+  const unwatch = source.kind === 'registry'
+    ? source.registry.watch(service.name, (list) => endpoints.update(list.map(toMember)), (error) => endpoints.fail(error))
+    : undefined;
   const calls: CallTarget = {
     pool,
-    balancer: new RoundRobinBalancer(endpoints, pool),
+    endpoints,
     budget: new RetryBudget(resolved.retryBudget.ratio, resolved.retryBudget.minPerSecond),
   };
-  const address = endpoints.map(formatEndpoint).join(',');
+  const address = source.kind === 'fixed' ? source.address : source.registry.uri;
   let closed = false;
   const stub: Record<string, unknown> = {
     $address: address,
     $options: resolved,
     $pool: pool,
+    $instances: () => currentEndpoints(endpoints),
     $stats: () => {
-      const mine = new Set(endpoints.map(formatEndpoint));
+      const mine = new Set(currentEndpoints(endpoints).map(formatEndpoint));
       return pool.stats().filter((s) => mine.has(s.address));
     },
     $close: async () => {
+      if (closed) return;
       closed = true;
+      unwatch?.();
+      if (source.kind === 'registry' && source.owned) await source.registry.close();
       if (ownPool) await pool.close();
+      endpoints.close();
     },
   };
   const isClosed = (): boolean => closed || pool.isClosed;
@@ -89,7 +112,38 @@ export function createClient<S extends ServiceDefinition>(service: S, target: Cl
   return stub as Client<S>;
 }
 
-function parseTarget(target: ClientTarget): Endpoint[] {
+type TargetSource =
+  | { readonly kind: 'fixed'; readonly members: Member[]; readonly address: string }
+  | { readonly kind: 'registry'; readonly registry: Registry; readonly owned: boolean };
+
+function resolveTarget(target: ClientTarget, registryOptions: ResolvedClientOptions['registry']): TargetSource {
+  if (typeof target === 'string' && isRegistryUri(target)) {
+    const { location } = parseRegistryUri(target);
+    if (location.kind === 'static') return fixed(location.endpoints.map((e) => ({ host: e.host, port: e.port })));
+    return { kind: 'registry', registry: openRegistry(target, registryOptions), owned: true };
+  }
+  if (isRegistry(target)) return { kind: 'registry', registry: target, owned: false };
+  return fixed(parseTarget(target as string | Endpoint | ReadonlyArray<string | Endpoint>));
+}
+
+function fixed(endpoints: Endpoint[]): TargetSource {
+  if (endpoints.length === 0) throw new RpcError(Status.INVALID_ARGUMENT, 'a client needs at least one endpoint');
+  return { kind: 'fixed', members: endpoints.map((endpoint) => ({ endpoint, weight: DEFAULT_WEIGHT })), address: endpoints.map(formatEndpoint).join(',') };
+}
+
+function isRegistry(target: unknown): target is Registry {
+  return target !== null && typeof target === 'object' && typeof (target as Registry).watch === 'function' && typeof (target as Registry).register === 'function';
+}
+
+function toMember(instance: ServiceInstance): Member {
+  return { endpoint: { host: instance.host, port: instance.port }, weight: instance.weight };
+}
+
+function currentEndpoints(set: EndpointSet): Endpoint[] {
+  return set.members.map((m) => m.endpoint);
+}
+
+function parseTarget(target: string | Endpoint | ReadonlyArray<string | Endpoint>): Endpoint[] {
   const items = typeof target === 'string' ? target.split(',') : Array.isArray(target) ? target : [target as Endpoint];
   if (items.length === 0) throw new RpcError(Status.INVALID_ARGUMENT, 'a client needs at least one endpoint');
   return items.map((item) => {
@@ -108,6 +162,15 @@ function makeMethod(method: MethodDefinition, calls: CallTarget, options: Resolv
   const idempotent = own?.idempotent ?? method.idempotent;
   const defaultTimeoutMs = own?.timeoutMs ?? options.timeoutMs;
   const gzipAboveBytes = options.compression === 'gzip' ? options.compressionThresholdBytes : Infinity;
+  const hashKeyOf = (callOptions: CallOptions): string | undefined => {
+    if (options.loadBalancer !== 'consistent_hash') return undefined;
+    const key = callOptions.hashKey ?? (options.hashKeyMetadata === undefined ? undefined : callOptions.metadata?.[options.hashKeyMetadata]);
+    if (key === undefined) {
+      const from = options.hashKeyMetadata === undefined ? 'pass { hashKey }' : `pass { hashKey } or metadata["${options.hashKeyMetadata}"]`;
+      throw new RpcError(Status.INVALID_ARGUMENT, `loadBalancer consistent_hash needs a key for each call: ${from}`, site);
+    }
+    return key;
+  };
   const invoke = (request: unknown, callOptions: CallOptions): Promise<unknown> => {
     try {
       checkCallOptions(callOptions);
@@ -123,6 +186,7 @@ function makeMethod(method: MethodDefinition, calls: CallTarget, options: Resolv
         gzipAboveBytes,
         retry,
         idempotent,
+        hashKey: hashKeyOf(callOptions),
       }, calls);
     } catch (err) {
       return Promise.reject(RpcError.from(err, Status.INVALID_ARGUMENT, site));
@@ -138,11 +202,15 @@ function makeMethod(method: MethodDefinition, calls: CallTarget, options: Resolv
       (err: RpcError) => callback(err),
     );
   }) as UnaryMethod<unknown, unknown>;
-  fn.oneway = (request: unknown, callOptions: Pick<CallOptions, 'metadata'> = {}): void => {
+  fn.oneway = (request: unknown, callOptions: Pick<CallOptions, 'metadata' | 'hashKey'> = {}): void => {
     checkCallOptions(callOptions);
     if (isClosed()) throw new RpcError(Status.UNAVAILABLE, 'client is closed', site);
     const body = encodeRequest(method, request, site);
-    calls.pool.acquire(calls.balancer.pick(undefined)).notify({ method, body, timeoutMs: 0, signal: undefined, metadata: callOptions.metadata, gzipAboveBytes });
+    const picked = calls.endpoints.pick(undefined, hashKeyOf(callOptions));
+    if (picked === undefined) {
+      throw new RpcError(Status.UNAVAILABLE, calls.endpoints.known ? `no instances of ${method.service} in ${calls.endpoints.source}` : `no instances known yet from ${calls.endpoints.source}`, site);
+    }
+    calls.pool.acquire(picked.endpoint, picked.connectNow).notify({ method, body, timeoutMs: 0, signal: undefined, metadata: callOptions.metadata, gzipAboveBytes });
   };
   return fn;
 }

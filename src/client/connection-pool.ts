@@ -57,6 +57,9 @@ class EndpointConnections {
   private retryTimer: QueuedTimer | undefined;
   private lastWanted = Date.now();
   connects = 0;
+  /** Clients that retain this endpoint (see {@link ConnectionPool.retain}). */
+  users = 0;
+  private stopped = false;
 
   constructor(
     readonly endpoint: Endpoint,
@@ -76,11 +79,16 @@ class EndpointConnections {
     return Math.max(0, this.backoffUntil - Date.now());
   }
 
-  /** A channel for one call: the next slot in turn, (re)opened if needed. */
-  acquire(): Channel {
+  /**
+   * A channel for one call: the next slot in turn, (re)opened if needed. In backoff it
+   * fails fast, unless `connectNow` (the balancer kept this endpoint in rotation despite
+   * its failures): then it tries a connect, or joins one already under way.
+   */
+  acquire(connectNow = false): Channel {
     if (this.inBackoff) {
       this.lastWanted = Date.now();
-      throw this.backoffError();
+      if (!connectNow) throw this.backoffError();
+      for (const c of this.slots) if (c?.usable) return c;
     }
     if (!this.options.enabled) return this.open(undefined);
     // Round robin over the slots; an empty or spent slot gets a new connection.
@@ -145,7 +153,7 @@ class EndpointConnections {
 
   /** A background connect after `delayMs`, if the endpoint is still wanted then. */
   private scheduleReconnect(delayMs: number): void {
-    if (!this.options.enabled) return;
+    if (!this.options.enabled || this.stopped) return;
     this.retryTimer?.cancel();
     this.retryTimer = backoffTimers.schedule(delayMs, () => {
       this.retryTimer = undefined;
@@ -198,6 +206,7 @@ class EndpointConnections {
   }
 
   stop(): void {
+    this.stopped = true;
     this.retryTimer?.cancel();
     this.retryTimer = undefined;
   }
@@ -233,24 +242,43 @@ export class ConnectionPool implements SharedPool {
    * A channel to `endpoint` for one call. Throws UNAVAILABLE (marked as never sent) while
    * the endpoint is in reconnect backoff, or once the pool is closed.
    */
-  acquire(endpoint: Endpoint): Channel {
+  acquire(endpoint: Endpoint, connectNow = false): Channel {
     if (this.state === 'closed') throw markNotRun(new RpcError(Status.UNAVAILABLE, 'connection pool is closed', { address: formatEndpoint(endpoint) }), 'unsent');
-    return this.connections(endpoint).acquire();
+    return this.connections(endpoint).acquire(connectNow);
   }
 
-  /** True while calls to `endpoint` would fail fast (reconnect backoff). */
-  inBackoff(endpoint: Endpoint): boolean {
-    return this.endpoints.get(formatEndpoint(endpoint))?.inBackoff ?? false;
+  /**
+   * Declares that a client calls `endpoint`. Counted: once no client retains an endpoint
+   * any more ({@link release}), its reconnects stop and its connections close after their
+   * last calls — an instance gone from a registry is not reconnected forever.
+   */
+  retain(endpoint: Endpoint): void {
+    const entry = this.connections(endpoint);
+    entry.users++;
   }
 
-  /** Time until `endpoint` may be tried again, in ms (0: now). */
-  backoffRemainingMs(endpoint: Endpoint): number {
-    return this.endpoints.get(formatEndpoint(endpoint))?.backoffRemainingMs ?? 0;
+  /** Undoes one {@link retain}. */
+  release(address: string): void {
+    const entry = this.endpoints.get(address);
+    if (entry === undefined || --entry.users > 0) return;
+    this.endpoints.delete(address);
+    entry.stop();
+    for (const c of entry.channels()) void c.close();
   }
 
-  /** Calls in flight to `endpoint`. */
-  pending(endpoint: Endpoint): number {
-    return this.endpoints.get(formatEndpoint(endpoint))?.pending ?? 0;
+  /** True while calls to an endpoint would fail fast (reconnect backoff). */
+  inBackoff(endpoint: Endpoint | string): boolean {
+    return this.endpoints.get(typeof endpoint === 'string' ? endpoint : formatEndpoint(endpoint))?.inBackoff ?? false;
+  }
+
+  /** Time until an endpoint may be tried again, in ms (0: now). */
+  backoffRemainingMs(endpoint: Endpoint | string): number {
+    return this.endpoints.get(typeof endpoint === 'string' ? endpoint : formatEndpoint(endpoint))?.backoffRemainingMs ?? 0;
+  }
+
+  /** Calls in flight to an endpoint. */
+  pending(endpoint: Endpoint | string): number {
+    return this.endpoints.get(typeof endpoint === 'string' ? endpoint : formatEndpoint(endpoint))?.pending ?? 0;
   }
 
   /** Per endpoint: state, connections, calls in flight, connects, failures, keepalive RTT. */

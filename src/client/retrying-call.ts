@@ -4,10 +4,9 @@ import { Status } from '../status.js';
 import { backoffDelay } from '../util/backoff.js';
 import { channels } from '../util/diagnostics.js';
 import { backoffTimers, type QueuedTimer } from '../util/timer-queue.js';
-import type { RoundRobinBalancer } from './balancer.js';
 import type { ResolvedRetryPolicy } from './client-options.js';
 import type { ConnectionPool } from './connection-pool.js';
-import { formatEndpoint } from './endpoint.js';
+import type { EndpointSet } from './endpoint-set.js';
 import { markNotRun, notRunReason } from './not-run.js';
 import type { RetryBudget } from './retry-budget.js';
 
@@ -31,12 +30,14 @@ export interface CallPlan {
   readonly retry: ResolvedRetryPolicy;
   /** True when running the method twice is harmless. */
   readonly idempotent: boolean;
+  /** The key of `consistent_hash` balancing. */
+  readonly hashKey: string | undefined;
 }
 
 /** What a call runs against. */
 export interface CallTarget {
   readonly pool: ConnectionPool;
-  readonly balancer: RoundRobinBalancer;
+  readonly endpoints: EndpointSet;
   readonly budget: RetryBudget;
 }
 
@@ -58,12 +59,13 @@ class RetryingCall {
   private transparent = 0;
   private readonly tried = new Set<string>();
   private readonly deadline: number;
-  private waiting: QueuedTimer | undefined;
+  /** A backoff before the next attempt, or the wait for a registry's first list. */
+  private waiting: { cancel(): void } | undefined;
   private done = false;
   private readonly onAbort = (): void => {
     if (this.waiting === undefined) return; // an attempt in flight: its channel answers CANCELLED
     this.waiting.cancel();
-    this.fail(new RpcError(Status.CANCELLED, 'call cancelled by the caller while waiting to retry', { ...this.site(), cause: this.plan.signal?.reason }));
+    this.fail(new RpcError(Status.CANCELLED, 'call cancelled by the caller while waiting to retry or for instances', { ...this.site(), cause: this.plan.signal?.reason }));
   };
 
   constructor(
@@ -88,13 +90,19 @@ class RetryingCall {
   private attempt(): void {
     this.waiting = undefined;
     if (this.done) return;
-    const endpoint = this.target.balancer.pick(this.tried);
-    const address = formatEndpoint(endpoint);
-    this.tried.add(address);
+    const endpoints = this.target.endpoints;
+    if (!endpoints.known) {
+      if (endpoints.error !== undefined) return this.fail(withSite(endpoints.error, this.site()));
+      return this.waitForInstances();
+    }
+    const picked = endpoints.pick(this.tried, this.plan.hashKey);
     this.sends++;
+    if (picked === undefined) return this.onFailure(endpoints.emptyError(this.site()));
+    const address = picked.address;
+    this.tried.add(address);
     let reply: Promise<unknown>;
     try {
-      const channel = this.target.pool.acquire(endpoint);
+      const channel = this.target.pool.acquire(picked.endpoint, picked.connectNow);
       reply = channel.call({
         method: this.plan.method,
         body: this.plan.body,
@@ -115,6 +123,28 @@ class RetryingCall {
     );
   }
 
+  /** No list from the registry yet: wait for one, the registry's error, or the deadline. */
+  private waitForInstances(): void {
+    const endpoints = this.target.endpoints;
+    let timer: QueuedTimer | undefined;
+    const stopWaiting = endpoints.onChange(() => {
+      timer?.cancel();
+      this.attempt();
+    });
+    if (this.deadline !== Infinity) {
+      timer = backoffTimers.schedule(Math.max(0, this.deadline - Date.now()), () => {
+        stopWaiting();
+        this.fail(new RpcError(Status.DEADLINE_EXCEEDED, `no instances known from ${endpoints.source} within the call's ${this.plan.timeoutMs} ms deadline`, this.site()));
+      });
+    }
+    this.waiting = {
+      cancel: () => {
+        stopWaiting();
+        timer?.cancel();
+      },
+    };
+  }
+
   private onFailure(error: RpcError): void {
     if (this.done) return;
     const { retry, signal } = this.plan;
@@ -132,7 +162,7 @@ class RetryingCall {
       this.target.budget.tryRetry()
     ) {
       // When every endpoint is in reconnect backoff, wait for the first to come out of it.
-      delayMs = Math.max(backoffDelay(retry.backoff, attempts), this.target.balancer.nextAvailableInMs());
+      delayMs = Math.max(backoffDelay(retry.backoff, attempts), this.target.endpoints.nextAvailableInMs());
     } else {
       return this.fail(error);
     }

@@ -24,6 +24,12 @@ export const channels = {
   clientBackoff: diagnostics.channel('ringrpc:client:backoff'),
   /** `{ service, method, send, delayMs, error }` when a failed call is sent again (`send`: 2 for the first resend). */
   clientRetry: diagnostics.channel('ringrpc:client:retry'),
+  /**
+   * `{ uri, event, service?, address?, error? }` on registry events: `connected`,
+   * `disconnected`, `session-expired`, `unreachable`, `registered`, `deregistered`,
+   * `lease-lost`, `bad-instance` (an entry that does not parse, skipped).
+   */
+  registry: diagnostics.channel('ringrpc:registry'),
 } as const;
 
 /** `NODE_DEBUG=ringrpc` turns this on. */
