@@ -11,10 +11,12 @@ import { UsageError, type CommandIo } from './command.js';
 import { TLS_FLAGS, clientTls } from './tls-flags.js';
 import { parseDurationMs, parseMetadata, parsePositiveInt, readDataFile, requestFromJson, resolveMethod } from './method-args.js';
 
-export const BENCH_USAGE = `ringrpc bench <host:port[,host:port…]> <package.Service/Method> --proto <file.proto> [options]
+export const BENCH_USAGE = `ringrpc bench <host:port[,host:port…]|registry-uri> <package.Service/Method> --proto <file.proto> [options]
 
 Runs a load against a method and prints requests, errors by status, req/s and latency
 percentiles (from an HDR histogram). Calls are never retried: what fails is counted.
+With a registry URI (zk://h:p/root, ringrpc://h:p), the load is spread round robin over
+the service's registered instances, following the registry as they come and go.
   --proto                .proto file defining the service (loaded at run time)
   --data '<json>'        the request as proto3 JSON (default {})
   --data-file <file>     the request from a file

@@ -7,9 +7,11 @@ import { UsageError, type CommandIo } from './command.js';
 import { TLS_FLAGS, clientTls } from './tls-flags.js';
 import { parseMetadata, requestFromJson, resolveMethod } from './method-args.js';
 
-export const CALL_USAGE = `ringrpc call <host:port> <package.Service/Method> '<json request>' --proto <file.proto> [options]
+export const CALL_USAGE = `ringrpc call <host:port|registry-uri> <package.Service/Method> '<json request>' --proto <file.proto> [options]
 
-Calls one method and prints the reply as proto3 JSON (bytes as base64).
+Calls one method and prints the reply as proto3 JSON (bytes as base64). The target may
+be a registry URI (zk://h:p/root, ringrpc://h:p, static://h:p,h:p): the call goes to one
+of the service's registered instances.
 On error prints the status name and message, and exits 1.
   --proto        .proto file defining the service
   --timeout      deadline in ms (default 3000, or RINGRPC_TIMEOUT_MS / config)

@@ -26,6 +26,7 @@ export function createLogger(stream: NodeJS.WritableStream = process.stderr, env
       return;
     }
     const extra = Object.entries(fields)
+      .filter(([, v]) => v !== undefined)
       .map(([k, v]) => `${k}=${typeof v === 'string' && !/\s/.test(v) ? v : JSON.stringify(v instanceof Error ? v.message : v)}`)
       .join(' ');
     stream.write(`${time} ${level.toUpperCase().padEnd(5)} ${message}${extra ? ` ${extra}` : ''}\n`);

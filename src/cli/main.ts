@@ -4,8 +4,9 @@ import { call, CALL_USAGE } from './call.js';
 import { UsageError, type CommandIo } from './command.js';
 import { gen, GEN_USAGE } from './gen.js';
 import { serve, SERVE_USAGE } from './serve.js';
+import { registry, REGISTRY_USAGE } from './registry.js';
 
-const COMMANDS: Record<string, (argv: string[], io: CommandIo) => Promise<number>> = { serve, call, bench, gen };
+const COMMANDS: Record<string, (argv: string[], io: CommandIo) => Promise<number>> = { serve, call, bench, registry, gen };
 
 const USAGE = `usage: ringrpc <command> [options]
 
@@ -13,6 +14,7 @@ commands:
   serve   start a server for a .proto and a handlers module
   call    call one method and print the reply as JSON
   bench   run a load against a method: req/s, errors, latency percentiles, HTML report
+  registry  run the built-in service registry (ringrpc://host:port)
   gen     generate TypeScript types and service definitions from a .proto
 
 ${SERVE_USAGE}
@@ -20,6 +22,8 @@ ${SERVE_USAGE}
 ${CALL_USAGE}
 
 ${BENCH_USAGE}
+
+${REGISTRY_USAGE}
 
 ${GEN_USAGE}`;
 

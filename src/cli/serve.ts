@@ -10,6 +10,7 @@ import { UsageError, type CommandIo } from './command.js';
 import { importUserModule } from '../util/import-module.js';
 import { findImplementation } from '../server/find-implementation.js';
 import { TLS_FLAGS, serverTls } from './tls-flags.js';
+import { parsePositiveInt } from './method-args.js';
 import { serveMetrics, type MetricsServer } from '../observability/metrics-server.js';
 
 export const SERVE_USAGE = `ringrpc serve --proto <file.proto> --handlers <module> [options]
@@ -31,6 +32,11 @@ The module exports one object of handlers per service, named after the service
   --workers <n>           worker-lane threads (default: one per core)
   --worker-methods <A,B>  methods that run on the worker lane (default: none, all inline);
                           each worker loads the handlers module once
+  --registry <uri>        announce the services in a registry (zk://h:p/root, ringrpc://h:p)
+                          once listening; withdrawn first on shutdown
+  --advertise-host <h>    the host announced in the registry (default: the listening host,
+                          or the first external IPv4 address when listening on 0.0.0.0)
+  --weight <n>            the instance's weight in the registry (default 100)
 Stops gracefully on SIGINT or SIGTERM.`;
 
 /** `ringrpc serve`. Resolves when the server has shut down after a signal. */
@@ -50,6 +56,9 @@ export async function serve(argv: string[], io: CommandIo): Promise<number> {
       'worker-methods': { type: 'string' },
       'max-connections': { type: 'string' },
       'metrics-port': { type: 'string' },
+      registry: { type: 'string' },
+      'advertise-host': { type: 'string' },
+      weight: { type: 'string' },
       ...TLS_FLAGS,
     },
   });
@@ -68,6 +77,11 @@ export async function serve(argv: string[], io: CommandIo): Promise<number> {
     workers: config.workers,
     maxConnections: values['max-connections'] === undefined ? undefined : Number(values['max-connections']),
     tls: serverTls(values),
+    registry: values.registry,
+    advertise: {
+      host: values['advertise-host'],
+      weight: values.weight === undefined ? undefined : parsePositiveInt('--weight', values.weight),
+    },
   });
   const workerMethods = new Set((values['worker-methods'] ?? '').split(',').map((m) => m.trim()).filter(Boolean));
   const placed = new Set<string>();
@@ -136,10 +150,18 @@ function logServerEvents(io: CommandIo): () => void {
     const m = message as { service: string; method: string; error: Error };
     io.logger.warn('oneway handler failed', { method: `${m.service}/${m.method}`, error: m.error.message });
   };
+  const onRegistry = (message: unknown): void => {
+    const m = message as { uri: string; event: string; service?: string; address?: string; error?: Error };
+    const fields = { registry: m.uri, service: m.service, address: m.address, error: m.error?.message };
+    if (m.event === 'registered' || m.event === 'deregistered' || m.event === 'connected') io.logger.info(`registry: ${m.event}`, fields);
+    else io.logger.warn(`registry: ${m.event}`, fields);
+  };
   channels.serverConnectionClose.subscribe(onClose);
   channels.serverOnewayError.subscribe(onOneway);
+  channels.registry.subscribe(onRegistry);
   return () => {
     channels.serverConnectionClose.unsubscribe(onClose);
     channels.serverOnewayError.unsubscribe(onOneway);
+    channels.registry.unsubscribe(onRegistry);
   };
 }

@@ -257,10 +257,15 @@ export class ConnectionPool implements SharedPool {
     entry.users++;
   }
 
-  /** Undoes one {@link retain}. */
-  release(address: string): void {
+  /**
+   * Undoes one {@link retain}. With `dropUnused` (the endpoint left a registry's list), an
+   * endpoint no client retains any more stops reconnecting and its connections close
+   * after their last calls; otherwise (a client closing) they stay for the pool's other
+   * clients until idle.
+   */
+  release(address: string, dropUnused: boolean): void {
     const entry = this.endpoints.get(address);
-    if (entry === undefined || --entry.users > 0) return;
+    if (entry === undefined || --entry.users > 0 || !dropUnused) return;
     this.endpoints.delete(address);
     entry.stop();
     for (const c of entry.channels()) void c.close();

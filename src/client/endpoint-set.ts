@@ -86,7 +86,7 @@ export class EndpointSet {
     for (const address of [...this.retained]) {
       if (!next.has(address)) {
         this.retained.delete(address);
-        this.pool.release(address);
+        this.pool.release(address, true);
       }
     }
     this.resolution = { kind: 'known' };
@@ -164,7 +164,7 @@ export class EndpointSet {
 
   /** Releases every instance's connections (the client is closing). */
   close(): void {
-    for (const address of this.retained) this.pool.release(address);
+    for (const address of this.retained) this.pool.release(address, false);
     this.retained.clear();
     this.current = [];
     this.balancer.update([]);

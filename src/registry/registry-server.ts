@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
+import { channels } from '../util/diagnostics.js';
 import { createServer, type Server, type ServerAddress } from '../server/server.js';
 import type { ServerOptions } from '../server/server-options.js';
 import type { HandlerContext } from '../server/handler-context.js';
@@ -49,6 +50,7 @@ export class RegistryServer {
   private readonly leases = new Map<string, Lease>();
   private readonly services = new Map<string, ServiceEntry>();
   private closing = false;
+  private uri = 'ringrpc://(not listening)';
 
   constructor(options: ServerOptions = {}) {
     this.server = createServer(options);
@@ -67,8 +69,14 @@ export class RegistryServer {
   }
 
   /** Starts serving; resolves with the bound address. */
-  listen(port?: number, host?: string): Promise<ServerAddress> {
-    return this.server.listen(port, host);
+  async listen(port?: number, host?: string): Promise<ServerAddress> {
+    const address = await this.server.listen(port, host);
+    this.uri = `ringrpc://${instanceAddress(address)}`;
+    return address;
+  }
+
+  private publish(event: string, instance: ServiceInstance): void {
+    if (channels.registry.hasSubscribers) channels.registry.publish({ uri: this.uri, event, service: instance.service, address: instanceAddress(instance) });
   }
 
   /** The instances of every service, by service. */
@@ -118,24 +126,28 @@ export class RegistryServer {
     if (previous !== undefined && previous.leaseId !== lease.id) this.leases.get(previous.leaseId)?.instances.delete(key);
     entry.instances.set(key, { instance, leaseId: lease.id });
     lease.instances.add(key);
-    if (previous === undefined || JSON.stringify(previous.instance) !== JSON.stringify(instance)) this.changed(entry);
+    if (previous === undefined || JSON.stringify(previous.instance) !== JSON.stringify(instance)) {
+      this.publish('instance-added', instance);
+      this.changed(entry);
+    }
     return { leaseId: lease.id };
   }
 
   private expire(id: string): void {
     const lease = this.leases.get(id);
     if (lease === undefined) return;
+    for (const key of lease.instances) this.remove(key, id, 'lease-expired');
     this.leases.delete(id);
-    for (const key of lease.instances) this.remove(key, id);
   }
 
-  private remove(key: string, leaseId: string): void {
+  private remove(key: string, leaseId: string, why: 'instance-removed' | 'lease-expired' = 'instance-removed'): void {
     const service = key.slice(0, key.indexOf('/'));
     const entry = this.services.get(service);
     const held = entry?.instances.get(key);
     if (entry === undefined || held === undefined || held.leaseId !== leaseId) return;
     entry.instances.delete(key);
     this.leases.get(leaseId)?.instances.delete(key);
+    this.publish(why, held.instance);
     this.changed(entry);
   }
 

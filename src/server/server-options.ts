@@ -3,9 +3,33 @@ import type { TlsOptions } from 'node:tls';
 import { DEFAULT_MAX_FRAME_BYTES } from '../protocol/constants.js';
 import { DEFAULT_COMPRESSION_THRESHOLD_BYTES } from '../protocol/compression.js';
 import * as v from '../util/validate.js';
+import type { Registry } from '../registry/registry.js';
+import { isRegistryUri, parseRegistryUri } from '../registry/registry-uri.js';
+
+/** How a server announces itself in its registry. */
+export interface AdvertiseOptions {
+  /**
+   * The host clients should connect to. Default: the listening host, or when that is a
+   * wildcard (`0.0.0.0`, `::`) the machine's first external IPv4 address (127.0.0.1 if
+   * it has none).
+   */
+  host?: string;
+  /** Relative share of calls under `weighted_random`. Default 100. */
+  weight?: number;
+  /** Free-form instance metadata (zone, version, …). */
+  metadata?: Record<string, string>;
+}
 
 /** Options of `createServer`. Every field is optional; defaults are in {@link SERVER_DEFAULTS}. */
 export interface ServerOptions {
+  /**
+   * A registry to announce the server's services in (its URI, or an open registry):
+   * each service is registered once the server listens, and deregistered first thing
+   * in shutdown. A URI's registry is closed with the server; a given one is not.
+   */
+  registry?: string | Registry;
+  /** How the server appears in the registry. */
+  advertise?: AdvertiseOptions;
   /** Interface to listen on. Default `"0.0.0.0"`. */
   host?: string;
   /** TCP port; 0 picks a free one. Default `0`. */
@@ -88,8 +112,8 @@ export interface ServerOptions {
   workerAtomics?: 'async' | 'sync';
 }
 
-/** The defaults of {@link ServerOptions}, in one place (`tls` is off by default). */
-export const SERVER_DEFAULTS: Readonly<Required<Omit<ServerOptions, 'tls'>>> = Object.freeze({
+/** The defaults of {@link ServerOptions}, in one place (`tls`, `registry` and `advertise` are unset by default). */
+export const SERVER_DEFAULTS: Readonly<Required<Omit<ServerOptions, 'tls' | 'registry' | 'advertise'>>> = Object.freeze({
   host: '0.0.0.0',
   port: 0,
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
@@ -115,15 +139,17 @@ export const SERVER_DEFAULTS: Readonly<Required<Omit<ServerOptions, 'tls'>>> = O
 });
 
 /** Validated server options with every default filled in. */
-export type ResolvedServerOptions = Readonly<Required<Omit<ServerOptions, 'tls'>>> & {
+export type ResolvedServerOptions = Readonly<Required<Omit<ServerOptions, 'tls' | 'registry' | 'advertise'>>> & {
   readonly tls: TlsOptions | undefined;
+  readonly registry: string | Registry | undefined;
+  readonly advertise: Readonly<AdvertiseOptions>;
   /** Derived: `heartbeatIntervalMs × (heartbeatMissLimit + 1)`. */
   readonly idleTimeoutMs: number;
 };
 
 /** Validates `options` once, with messages naming the field, and fills defaults. */
 export function resolveServerOptions(options: ServerOptions = {}): ResolvedServerOptions {
-  v.knownKeys(options, [...Object.keys(SERVER_DEFAULTS), 'tls']);
+  v.knownKeys(options, [...Object.keys(SERVER_DEFAULTS), 'tls', 'registry', 'advertise']);
   const o = { ...SERVER_DEFAULTS, ...v.stripUndefined(options) };
   v.nonEmptyString('host', o.host);
   v.port('port', o.port);
@@ -154,5 +180,20 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   v.nonNegativeInteger('workerMaxHeapMb', o.workerMaxHeapMb);
   v.boolean('responseRing', o.responseRing);
   v.oneOf('workerAtomics', o.workerAtomics, ['async', 'sync'] as const);
-  return Object.freeze({ ...o, tls, idleTimeoutMs: o.heartbeatIntervalMs * (o.heartbeatMissLimit + 1) });
+  const registry = options.registry;
+  if (registry !== undefined) {
+    if (typeof registry === 'string') {
+      if (!isRegistryUri(registry)) throw v.invalid('registry', 'a registry URI (zk://…, ringrpc://…, static://…) or a Registry', registry);
+      parseRegistryUri(registry); // a bad URI fails here, naming itself
+    } else if (registry === null || typeof registry !== 'object' || typeof registry.register !== 'function') {
+      throw v.invalid('registry', 'a registry URI or a Registry', registry);
+    }
+  }
+  const advertise = options.advertise ?? {};
+  if (advertise === null || typeof advertise !== 'object') throw v.invalid('advertise', 'an object', advertise);
+  v.knownKeys(advertise, ['host', 'weight', 'metadata'], 'options.advertise');
+  if (advertise.host !== undefined) v.nonEmptyString('advertise.host', advertise.host);
+  if (advertise.weight !== undefined) v.positiveInteger('advertise.weight', advertise.weight);
+  if (advertise.metadata !== undefined && (advertise.metadata === null || typeof advertise.metadata !== 'object')) throw v.invalid('advertise.metadata', 'an object of strings', advertise.metadata);
+  return Object.freeze({ ...o, tls, registry, advertise: Object.freeze({ ...advertise }), idleTimeoutMs: o.heartbeatIntervalMs * (o.heartbeatMissLimit + 1) });
 }

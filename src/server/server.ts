@@ -19,6 +19,7 @@ import { ConnectionCounters, MethodStats, type MethodStatsSnapshot } from './ser
 import type { MessageInit } from '../codec/message-types.js';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { ServerRegistration } from './server-registration.js';
 
 /** Handlers of a service, keyed by stub name (`echo`) or .proto name (`Echo`). */
 export type ServiceImplementation<S extends ServiceDefinition = ServiceDefinition> = {
@@ -92,11 +93,13 @@ export class Server {
   private closing: Promise<void> | undefined;
   private bound: ServerAddress | undefined;
   private workerLane: WorkerLane | undefined;
+  private readonly registration: ServerRegistration | undefined;
   /** The host object connections talk to (kept off the public surface). */
   private readonly host;
 
   constructor(options: ServerOptions = {}) {
     this.options = resolveServerOptions(options);
+    this.registration = this.options.registry === undefined ? undefined : new ServerRegistration(this.options.registry, this.options.advertise);
     this.host = {
       options: this.options,
       router: this.router,
@@ -199,6 +202,7 @@ export class Server {
       this.workerLane.register(service, onWorkers, module);
     }
     this.router.add(service, routes);
+    if (this.current === 'listening') void this.registration?.add(service.name);
     return this;
   }
 
@@ -231,6 +235,10 @@ export class Server {
     const every = Math.min(1000, Math.max(10, Math.floor(Math.min(idleMs, this.options.frameTimeoutMs, this.options.writeTimeoutMs) / 4)));
     this.sweepTimer = setInterval(() => this.sweep(idleMs), every);
     this.sweepTimer.unref();
+    if (this.registration !== undefined) {
+      const services = new Set([...this.router.routes()].map((r) => r.method.service));
+      await this.registration.start([...services], host, info.port);
+    }
     return this.bound;
   }
 
@@ -252,6 +260,9 @@ export class Server {
   private async doShutdown(graceMs: number): Promise<void> {
     const wasListening = this.current === 'listening';
     this.current = 'draining';
+    // Out of the registry first, so that clients stop picking this server; those that
+    // already did get GOAWAY below and resend elsewhere.
+    await this.registration?.withdraw();
     const closed = wasListening ? new Promise<void>((resolve) => this.netServer.close(() => resolve())) : Promise.resolve();
     for (const connection of this.connections) connection.drain();
     const timer = setTimeout(() => {
@@ -262,6 +273,7 @@ export class Server {
     clearTimeout(timer);
     if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
     await this.workerLane?.close();
+    await this.registration?.close();
     this.current = 'closed';
   }
 
