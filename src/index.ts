@@ -27,6 +27,13 @@ export { createClient } from './client/client.js';
 export { CLIENT_DEFAULTS } from './client/client-options.js';
 export { createPool, ConnectionPool } from './client/connection-pool.js';
 export { parseEndpoint, formatEndpoint } from './client/endpoint.js';
+export { LOAD_BALANCERS } from './client/client-options.js';
+
+// Service discovery
+export { openRegistry, parseRegistryUri, isRegistryUri } from './registry/registry-uri.js';
+export { StaticRegistry } from './registry/static-registry.js';
+export { RegistryServer, startRegistryServer } from './registry/registry-server.js';
+export { REGISTRY_DEFAULTS } from './registry/registry-options.js';
 
 // Types
 export type { StatusName } from './status.js';
@@ -49,3 +56,9 @@ export type { EndpointStats, EndpointState } from './client/connection-pool.js';
 export type { MetricsServer } from './observability/metrics-server.js';
 export type { BackoffOptions } from './util/backoff.js';
 export type { Endpoint } from './client/endpoint.js';
+export type { LoadBalancerName } from './client/client-options.js';
+export type { Registry, ServiceInstance, InstanceInit, InstancesListener, WatchErrorListener } from './registry/registry.js';
+export type { RegistryOptions } from './registry/registry-options.js';
+export type { RegistryLocation } from './registry/registry-uri.js';
+export type { RegistrySnapshot } from './registry/registry-server.js';
+export type { AdvertiseOptions } from './server/server-options.js';

@@ -174,12 +174,23 @@ export class RingrpcRegistry implements Registry {
     }
   }
 
-  /** Keeps one Watch call outstanding for `service` until `signal` aborts. */
+  /**
+   * Keeps one Watch call outstanding for `service` until `signal` aborts. An outage is
+   * reported to `onError` once it has lasted `connectTimeoutMs`, as with ZooKeeper, so
+   * that a registry restarting in a blink is not an error.
+   */
   private async follow(service: string, listener: InstancesListener, onError: WatchErrorListener | undefined, signal: AbortSignal): Promise<void> {
     let epoch = '';
     let version = 0;
     let last: ServiceInstance[] | undefined;
     let failures = 0;
+    let lastError: RpcError | undefined;
+    let outage: NodeJS.Timeout | undefined;
+    const endOutage = (): void => {
+      clearTimeout(outage);
+      outage = undefined;
+    };
+    signal.addEventListener('abort', endOutage, { once: true });
     while (!signal.aborted) {
       try {
         const reply = await this.stub().watch(
@@ -187,6 +198,7 @@ export class RingrpcRegistry implements Registry {
           { timeoutMs: this.options.watchWaitMs + this.options.connectTimeoutMs, signal },
         );
         failures = 0;
+        endOutage();
         epoch = reply.epoch;
         version = reply.version;
         const list = sortInstances(reply.instances.map((m) => normalizeInstance({ ...m, service, weight: m.weight || undefined })));
@@ -197,9 +209,13 @@ export class RingrpcRegistry implements Registry {
         }
       } catch (err) {
         if (signal.aborted) return;
-        const error = this.unreachable(err);
-        if (failures++ === 0) this.publish('unreachable', { service, error });
-        onError?.(error);
+        lastError = this.unreachable(err);
+        if (failures++ === 0) {
+          this.publish('unreachable', { service, error: lastError });
+          outage = setTimeout(() => {
+            if (!signal.aborted && lastError !== undefined) onError?.(lastError);
+          }, this.options.connectTimeoutMs);
+        }
         await sleep(backoffDelay(WATCH_BACKOFF, failures), signal);
       }
     }

@@ -1,4 +1,4 @@
-import { createServer, createClient, type Server, type ServerOptions, type ClientOptions, type Client } from '../../src/index.js';
+import { createServer, createClient, type Server, type ServerOptions, type ClientOptions, type Client, type ClientTarget } from '../../src/index.js';
 import { Bench } from '../../examples/bench/generated.js';
 import { Bench as handlers } from '../../examples/bench/handlers.js';
 
@@ -12,6 +12,6 @@ export async function startBenchServer(options: ServerOptions = {}, impl: Parame
 }
 
 /** A client of the bench service. */
-export function benchClient(address: string, options?: ClientOptions): Client<typeof Bench> {
+export function benchClient(address: ClientTarget, options?: ClientOptions): Client<typeof Bench> {
   return createClient(Bench, address, options);
 }

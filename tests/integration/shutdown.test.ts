@@ -1,33 +1,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RpcError } from '../../src/index.js';
 import { benchClient, startBenchServer } from '../helpers/bench-server.js';
 import { sleep } from '../helpers/tcp.js';
+import { load } from '../helpers/load.js';
 
 const test = suite('graceful shutdown');
-
-/** Closed-loop load: `concurrency` callers issuing calls until `stop()`; counts outcomes. */
-function load(call: () => Promise<unknown>, concurrency: number) {
-  const tally = { ok: 0, failed: [] as RpcError[] };
-  let running = true;
-  const loops = Array.from({ length: concurrency }, async () => {
-    while (running) {
-      try {
-        await call();
-        tally.ok++;
-      } catch (err) {
-        tally.failed.push(err as RpcError);
-      }
-    }
-  });
-  return {
-    tally,
-    stop: async () => {
-      running = false;
-      await Promise.all(loops);
-    },
-  };
-}
 
 test('shutdown under load answers every taken call; the client loses none', async () => {
   const a = await startBenchServer();
