@@ -77,7 +77,7 @@ export async function serve(argv: string[], io: CommandIo): Promise<number> {
     workers: config.workers,
     maxConnections: values['max-connections'] === undefined ? undefined : Number(values['max-connections']),
     tls: serverTls(values),
-    registry: values.registry,
+    registry: config.registry,
     advertise: {
       host: values['advertise-host'],
       weight: values.weight === undefined ? undefined : parsePositiveInt('--weight', values.weight),

@@ -27,6 +27,8 @@ export interface EndpointStats {
   readonly pending: number;
   /** TCP connects started since the pool was created. */
   readonly connects: number;
+  /** Calls (attempts) sent to the endpoint since the pool was created. */
+  readonly calls: number;
   /** Consecutive failed connects (0 once one succeeds). */
   readonly failures: number;
   /** Round-trip time of the last keepalive PING answered, in ms. */
@@ -57,6 +59,7 @@ class EndpointConnections {
   private retryTimer: QueuedTimer | undefined;
   private lastWanted = Date.now();
   connects = 0;
+  calls = 0;
   /** Clients that retain this endpoint (see {@link ConnectionPool.retain}). */
   users = 0;
   private stopped = false;
@@ -88,8 +91,14 @@ class EndpointConnections {
     if (this.inBackoff) {
       this.lastWanted = Date.now();
       if (!connectNow) throw this.backoffError();
-      for (const c of this.slots) if (c?.usable) return c;
+      for (const c of this.slots) {
+        if (c?.usable) {
+          this.calls++;
+          return c;
+        }
+      }
     }
+    this.calls++;
     if (!this.options.enabled) return this.open(undefined);
     // Round robin over the slots; an empty or spent slot gets a new connection.
     const slot = this.nextSlot;
@@ -187,6 +196,7 @@ class EndpointConnections {
       connections: open.length,
       pending: open.reduce((n, c) => n + c.pending.size, 0),
       connects: this.connects,
+      calls: this.calls,
       failures: this.failures,
       rttMs: open.find((c) => c.rttMs !== undefined)?.rttMs,
       backoffMs: Math.max(0, this.backoffUntil - Date.now()),

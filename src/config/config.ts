@@ -22,6 +22,8 @@ export interface RingConfig {
   maxFrameBytes?: number;
   /** Server: worker-lane threads. */
   workers?: number;
+  /** Server: the registry URI to announce its services in. */
+  registry?: string;
 }
 
 type Kind = 'string' | 'integer';
@@ -35,6 +37,7 @@ export const CONFIG_KEYS: ReadonlyArray<{ readonly key: keyof RingConfig; readon
   { key: 'heartbeatMissLimit', env: 'RINGRPC_HEARTBEAT_MISS_LIMIT', flag: 'heartbeat-miss-limit', kind: 'integer' },
   { key: 'maxFrameBytes', env: 'RINGRPC_MAX_FRAME_BYTES', flag: 'max-frame-bytes', kind: 'integer' },
   { key: 'workers', env: 'RINGRPC_WORKERS', flag: 'workers', kind: 'integer' },
+  { key: 'registry', env: 'RINGRPC_REGISTRY', flag: 'registry', kind: 'string' },
 ];
 
 /** Where the layers come from. */
