@@ -246,7 +246,9 @@ export class Channel {
   }
 
   private onFrame(frame: Frame): void {
-    this.keepalive?.heard();
+    // The server's own PINGs (it measures RTT with them) do not count: the server evicts
+    // connections it hears nothing from, so an idle client must still send its PINGs.
+    if (frame.type !== FrameType.PING) this.keepalive?.heard();
     this.everHeard = true;
     switch (frame.type) {
       case FrameType.RESPONSE:

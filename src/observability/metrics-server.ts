@@ -15,7 +15,7 @@ export interface MetricsServer {
 
 /**
  * Serves a ringrpc server's numbers over HTTP on their own port: `/metrics` (Prometheus
- * text), `/stats.json` (`server.stats()`), and `/` (a live HTML status page).
+ * text), `/stats.json` (`server.stats()`, plus `connectionList`: `server.connectionStats()`), and `/` (a live HTML status page).
  */
 export async function serveMetrics(server: Server, options: { port: number; host?: string }): Promise<MetricsServer> {
   const startedAt = new Date();
@@ -30,9 +30,9 @@ export async function serveMetrics(server: Server, options: { port: number; host
     if (path === '/metrics') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(prometheusText(stats));
     } else if (path === '/stats.json') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(stats));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...stats, connectionList: server.connectionStats() }));
     } else if (path === '/') {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(statusPage(stats, { address, startedAt }));
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(statusPage(stats, server.connectionStats(), { address, startedAt }));
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /, /metrics or /stats.json\n');
     }

@@ -1,4 +1,5 @@
 import type { ServerStats } from '../server/server.js';
+import type { LatencySnapshot } from '../server/server-stats.js';
 
 /**
  * `server.stats()` in the Prometheus text exposition format (version 0.0.4). Written here
@@ -11,6 +12,16 @@ export function prometheusText(stats: ServerStats): string {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const [labels, value] of samples) out.push(`${name}${labels} ${formatValue(value)}`);
   };
+  /** A histogram in seconds; its series each list their buckets, then _sum and _count. */
+  const histogram = (name: string, help: string, series: Array<[Record<string, string>, LatencySnapshot]>): void => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`);
+    for (const [l, h] of series) {
+      for (const [le, n] of h.buckets) out.push(`${name}_bucket${labels({ ...l, le: String(le / 1e6) })} ${n}`);
+      out.push(`${name}_bucket${labels({ ...l, le: '+Inf' })} ${h.count}`);
+      out.push(`${name}_sum${labels(l)} ${formatValue(h.sumUs / 1e6)}`);
+      out.push(`${name}_count${labels(l)} ${h.count}`);
+    }
+  };
   const c = stats.connections;
   family('ringrpc_connections_open', 'gauge', 'Open client connections.', [['', c.open]]);
   family('ringrpc_connections_accepted_total', 'counter', 'Connections accepted.', [['', c.accepted]]);
@@ -22,6 +33,7 @@ export function prometheusText(stats: ServerStats): string {
     ['{reason="max_connections"}', c.refused],
     ['{reason="tls_handshake"}', c.tlsFailed],
   ]);
+  histogram('ringrpc_keepalive_rtt_seconds', 'Round trips of the server\'s keepalive PINGs.', [[{}, c.keepaliveRtt]]);
   family('ringrpc_received_bytes_total', 'counter', 'Bytes read from clients.', [['', stats.bytesIn]]);
   family('ringrpc_sent_bytes_total', 'counter', 'Bytes written to clients.', [['', stats.bytesOut]]);
   family('ringrpc_requests_inflight', 'gauge', 'Requests taken and not yet answered.', [['', stats.inflight]]);
@@ -33,14 +45,7 @@ export function prometheusText(stats: ServerStats): string {
     ...Object.entries(s.errors).map(([status, n]): [string, number] => [labels({ method: m, status }), n]),
   ]));
   family('ringrpc_method_inflight', 'gauge', 'Requests in flight, per method.', methods.map(([m, s]) => [labels({ method: m }), s.inflight]));
-  // A histogram's series each list their buckets, then _sum and _count.
-  out.push('# HELP ringrpc_method_duration_seconds Time from reading a request to answering it, per method.', '# TYPE ringrpc_method_duration_seconds histogram');
-  for (const [m, s] of methods) {
-    for (const [le, n] of s.latency.buckets) out.push(`ringrpc_method_duration_seconds_bucket${labels({ method: m, le: String(le / 1e6) })} ${n}`);
-    out.push(`ringrpc_method_duration_seconds_bucket${labels({ method: m, le: '+Inf' })} ${s.latency.count}`);
-    out.push(`ringrpc_method_duration_seconds_sum${labels({ method: m })} ${formatValue(s.latency.sumUs / 1e6)}`);
-    out.push(`ringrpc_method_duration_seconds_count${labels({ method: m })} ${s.latency.count}`);
-  }
+  histogram('ringrpc_method_duration_seconds', 'Time from reading a request to answering it, per method.', methods.map(([m, s]) => [{ method: m }, s.latency]));
 
   const w = stats.workerLane;
   if (w !== undefined) {
@@ -52,11 +57,14 @@ export function prometheusText(stats: ServerStats): string {
     family('ringrpc_worker_failed_total', 'counter', 'Worker-lane requests answered with an error.', [['', w.failed]]);
     family('ringrpc_worker_batches_total', 'counter', 'Batches sent to workers.', [['', w.batches]]);
     family('ringrpc_worker_restarts_total', 'counter', 'Worker threads replaced after dying.', [['', w.workerRestarts]]);
+    histogram('ringrpc_worker_wait_seconds', 'Time from reading a worker-lane request to handing it to a worker thread.', [[{}, w.wait]]);
+    family('ringrpc_worker_run_seconds_mean', 'gauge', 'Mean worker time per request (decode, handler, encode).', [['', w.runMeanUs / 1e6]]);
   }
   return `${out.join('\n')}\n`;
 }
 
 function labels(values: Record<string, string>): string {
+  if (Object.keys(values).length === 0) return '';
   return `{${Object.entries(values).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',')}}`;
 }
 

@@ -1,12 +1,15 @@
-import type { ServerStats } from '../server/server.js';
+import type { ConnectionStats, ServerStats } from '../server/server.js';
 import { escapeHtml as esc } from '../util/html.js';
 
+/** Connections listed on the page, the busiest first; the rest are counted. */
+const MAX_LISTED_CONNECTIONS = 50;
+
 /**
- * A small live status page (brpc-style) of a server: connections, traffic, per-method
- * counters and latency, the worker lane. Plain HTML that reloads itself every 2 s; no
- * scripts, nothing from the network.
+ * A small live status page (brpc-style) of a server: connections (each with its traffic
+ * and keepalive RTT), per-method counters and latency, the worker lane. Plain HTML that
+ * reloads itself every 2 s; no scripts, nothing from the network.
  */
-export function statusPage(stats: ServerStats, info: { address: string; startedAt: Date }): string {
+export function statusPage(stats: ServerStats, connections: readonly ConnectionStats[], info: { address: string; startedAt: Date }): string {
   const n = (v: number): string => Math.round(v).toLocaleString('en-US');
   const ms = (us: number): string => (us >= 1000 ? `${+(us / 1000).toFixed(1)} ms` : `${Math.round(us)} µs`);
   const c = stats.connections;
@@ -17,6 +20,11 @@ export function statusPage(stats: ServerStats, info: { address: string; startedA
     return `<tr><td>${esc(name)}</td><td>${n(s.requests)}</td><td>${n(s.ok)}</td><td>${esc(errors)}</td><td>${n(s.inflight)}</td><td>${ms(mean)}</td><td>≤ ${ms(s.latency.p50Us)}</td><td>≤ ${ms(s.latency.p99Us)}</td></tr>`;
   }).join('');
   const w = stats.workerLane;
+  const rtt = c.keepaliveRtt;
+  const listed = [...connections].sort((a, b) => b.bytesIn + b.bytesOut - (a.bytesIn + a.bytesOut)).slice(0, MAX_LISTED_CONNECTIONS);
+  const now = Date.now();
+  const connectionRows = listed.map((k) => `<tr><td>${esc(k.peer)}</td><td>${n((now - k.openedAt) / 1000)} s</td><td>${n(k.inflight)}</td><td>${n(k.bytesIn)}</td><td>${n(k.bytesOut)}</td><td>${k.rttMs === undefined ? '–' : ms(k.rttMs * 1000)}</td></tr>`).join('');
+  const more = connections.length > listed.length ? `<p>and ${n(connections.length - listed.length)} more</p>` : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="2"><title>ringrpc ${esc(info.address)}</title>
 <style>body{font:14px/1.45 system-ui,sans-serif;margin:20px;color:#212529}table{border-collapse:collapse;margin:6px 0 18px}
@@ -25,11 +33,12 @@ td,th{padding:3px 10px;border-bottom:1px solid #e9ecef;text-align:left}td{font-v
 <h1>ringrpc server ${esc(info.address)}</h1>
 <table id="server">${rows([['state', stats.state], ['started', info.startedAt.toISOString()], ['requests in flight', n(stats.inflight)], ['bytes in', n(stats.bytesIn)], ['bytes out', n(stats.bytesOut)]])}</table>
 <h2>Connections</h2>
-<table id="connections">${rows([['open', n(c.open)], ['accepted', n(c.accepted)], ['refused (maxConnections)', n(c.refused)], ['idle closes', n(c.idleClosed)], ['protocol errors', n(c.faultClosed)], ['not reading', n(c.overflowClosed)], ['frame timeouts', n(c.slowClosed)], ['TLS handshake failures', n(c.tlsFailed)]])}</table>
+<table id="connections">${rows([['open', n(c.open)], ['accepted', n(c.accepted)], ['refused (maxConnections)', n(c.refused)], ['idle closes', n(c.idleClosed)], ['protocol errors', n(c.faultClosed)], ['not reading', n(c.overflowClosed)], ['frame timeouts', n(c.slowClosed)], ['TLS handshake failures', n(c.tlsFailed)], ['keepalive RTT', rtt.count === 0 ? '–' : `mean ${ms(rtt.sumUs / rtt.count)}, p99 ≤ ${ms(rtt.p99Us)} (${n(rtt.count)} PINGs)`]])}</table>
+<table id="connection-list"><tr><th>peer</th><th>age</th><th>in flight</th><th>bytes in</th><th>bytes out</th><th>keepalive RTT</th></tr>${connectionRows}</table>${more}
 <h2>Methods</h2>
 <table id="methods"><tr><th>method</th><th>requests</th><th>ok</th><th>errors</th><th>in flight</th><th>mean</th><th>p50</th><th>p99</th></tr>${methods}</table>
 ${w === undefined ? '' : `<h2>Worker lane</h2>
-<table id="worker-lane">${rows([['threads', n(w.workers)], ['in flight', n(w.inflight)], ['queue depth', `${n(w.queueDepth)} (max ${n(w.maxQueue)})`], ['utilisation', `${(w.utilization * 100).toFixed(1)} %`], ['completed', n(w.completed)], ['failed', n(w.failed)], ['batches', n(w.batches)], ['worker restarts', n(w.workerRestarts)]])}</table>`}
+<table id="worker-lane">${rows([['threads', n(w.workers)], ['in flight', n(w.inflight)], ['queue depth', `${n(w.queueDepth)} (max ${n(w.maxQueue)})`], ['utilisation', `${(w.utilization * 100).toFixed(1)} %`], ['completed', n(w.completed)], ['failed', n(w.failed)], ['batches', n(w.batches)], ['worker restarts', n(w.workerRestarts)], ['queue wait', w.wait.count === 0 ? '–' : `mean ${ms(w.wait.sumUs / w.wait.count)}, p50 ≤ ${ms(w.wait.p50Us)}, p99 ≤ ${ms(w.wait.p99Us)}`], ['run time per request', w.runMeanUs === 0 ? '–' : `mean ${ms(w.runMeanUs)}`]])}</table>`}
 <p><a href="/metrics">/metrics</a> · <a href="/stats.json">/stats.json</a></p>
 </body></html>
 `;

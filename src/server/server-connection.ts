@@ -71,6 +71,15 @@ export class ServerConnection implements Responder {
    */
   private readAt = 0;
   private lingerTimer: NodeJS.Timeout | undefined;
+  readonly openedAt = Date.now();
+  bytesIn = 0;
+  bytesOut = 0;
+  /** Round-trip time of the last keepalive PING this server sent and the peer answered, in ms. */
+  rttMs: number | undefined;
+  /** The keepalive PING awaiting its PONG, if any. */
+  private probe: { readonly id: number; readonly sentAt: number } | undefined;
+  private lastProbeAt = Date.now();
+  private probeIds = 0;
 
   constructor(
     private readonly host: ConnectionHost,
@@ -101,6 +110,7 @@ export class ServerConnection implements Responder {
 
   private onData(chunk: Buffer): void {
     this.host.counters.bytesIn += chunk.length;
+    this.bytesIn += chunk.length;
     this.readAt = Date.now();
     try {
       this.decoder.push(chunk);
@@ -115,7 +125,9 @@ export class ServerConnection implements Responder {
   }
 
   private onFrame(frame: Frame): void {
-    this.sawFrame = true;
+    // A PONG answers our own PING: it says the peer is alive, not that it uses the
+    // connection, so it does not hold off idle eviction.
+    if (frame.type !== FrameType.PONG) this.sawFrame = true;
     switch (frame.type) {
       case FrameType.REQUEST:
         this.onRequest(frame, false);
@@ -128,6 +140,11 @@ export class ServerConnection implements Responder {
         this.writer.frame(FrameType.PONG, frame.requestId, EMPTY, frame.body);
         return;
       case FrameType.PONG:
+        if (this.probe !== undefined && frame.requestId === this.probe.id) {
+          this.rttMs = performance.now() - this.probe.sentAt;
+          this.host.counters.keepaliveRtt.record(this.rttMs * 1000);
+          this.probe = undefined;
+        }
         return;
       case FrameType.CANCEL: {
         const call = this.calls.get(frame.requestId);
@@ -227,6 +244,7 @@ export class ServerConnection implements Responder {
     if (call.oneway || this.state === 'closed' || this.state === 'closing') return;
     this.writer.push(frame);
     this.host.counters.bytesOut += frame.length;
+    this.bytesOut += frame.length;
     this.endIfDrained();
   }
 
@@ -239,6 +257,7 @@ export class ServerConnection implements Responder {
     if (this.state === 'closed' || this.state === 'closing') return;
     this.writer.frame(FrameType.RESPONSE, requestId, meta, body);
     this.host.counters.bytesOut += 16 + meta.length + body.length;
+    this.bytesOut += 16 + meta.length + body.length;
     this.endIfDrained();
   }
 
@@ -297,6 +316,7 @@ export class ServerConnection implements Responder {
       this.goAwayAndClose(Status.DEADLINE_EXCEEDED, `frame incomplete after ${now - this.partialSince} ms (${buffered} bytes in; frameTimeoutMs ${frameTimeoutMs})`, false);
       return;
     }
+    if (this.state === 'open' && now - this.lastProbeAt >= this.host.options.heartbeatIntervalMs) this.sendProbe(now);
     if (this.sawFrame || this.busy) {
       this.sawFrame = false;
       this.lastActive = now;
@@ -308,6 +328,20 @@ export class ServerConnection implements Responder {
       this.decoder.stop();
       this.end();
     }
+  }
+
+  /**
+   * A keepalive PING every `heartbeatIntervalMs`, to measure the round trip (clients
+   * answer from their reactor, so it includes their event-loop delay). Dead peers are
+   * found by idle eviction, not by this: an unanswered PING is simply replaced.
+   */
+  private sendProbe(now: number): void {
+    this.lastProbeAt = now;
+    this.probeIds = (this.probeIds % 0x7fff_ffff) + 1;
+    this.probe = { id: this.probeIds, sentAt: performance.now() };
+    this.writer.frame(FrameType.PING, this.probe.id, EMPTY, EMPTY);
+    this.host.counters.bytesOut += 16;
+    this.bytesOut += 16;
   }
 
   /** Force-close (end of the shutdown grace): taken calls are abandoned. */

@@ -6,6 +6,50 @@ import { statusName } from '../status.js';
  */
 export const LATENCY_BUCKETS_US: readonly number[] = [100, 250, 500, 1000, 2500, 5000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000];
 
+/**
+ * A histogram of durations over {@link LATENCY_BUCKETS_US}: recording is one short scan
+ * and one increment; a snapshot gives count, sum, bucket estimates of p50/p99 and the
+ * cumulative buckets Prometheus wants.
+ */
+export class LatencyHistogram {
+  /** Samples per bucket (last: above the largest bound). */
+  private readonly buckets = new Float64Array(LATENCY_BUCKETS_US.length + 1);
+  private count = 0;
+  private sumUs = 0;
+
+  record(us: number): void {
+    let i = 0;
+    while (i < LATENCY_BUCKETS_US.length && us > LATENCY_BUCKETS_US[i]!) i++;
+    this.buckets[i]!++;
+    this.count++;
+    this.sumUs += us;
+  }
+
+  snapshot(): LatencySnapshot {
+    let cumulative = 0;
+    const buckets = LATENCY_BUCKETS_US.map((le, i): [number, number] => [le, (cumulative += this.buckets[i]!)]);
+    const at = (q: number): number => {
+      if (this.count === 0) return 0;
+      const rank = q * this.count;
+      const hit = buckets.find(([, n]) => n >= rank);
+      return hit === undefined ? LATENCY_BUCKETS_US[LATENCY_BUCKETS_US.length - 1]! : hit[0];
+    };
+    return { count: this.count, sumUs: Math.round(this.sumUs), p50Us: at(0.5), p99Us: at(0.99), buckets };
+  }
+}
+
+/**
+ * Durations at one moment: count, sum, bucket estimates of the median and p99 (the
+ * bucket's upper bound), and cumulative `[le µs, count]` buckets.
+ */
+export interface LatencySnapshot {
+  readonly count: number;
+  readonly sumUs: number;
+  readonly p50Us: number;
+  readonly p99Us: number;
+  readonly buckets: ReadonlyArray<readonly [number, number]>;
+}
+
 /** Counters of one method. */
 export class MethodStats {
   requests = 0;
@@ -13,10 +57,7 @@ export class MethodStats {
   inflight = 0;
   /** Error answers by status number. */
   readonly errors = new Map<number, number>();
-  /** Answered calls per latency bucket (last: above the largest bound). */
-  private readonly buckets = new Float64Array(LATENCY_BUCKETS_US.length + 1);
-  private latencyCount = 0;
-  private latencySumUs = 0;
+  private readonly latency = new LatencyHistogram();
 
   recordError(code: number): void {
     this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
@@ -24,32 +65,13 @@ export class MethodStats {
 
   /** Records the time from reading a request to answering it. */
   recordLatency(startedAt: number): void {
-    const us = (performance.now() - startedAt) * 1000;
-    let i = 0;
-    while (i < LATENCY_BUCKETS_US.length && us > LATENCY_BUCKETS_US[i]!) i++;
-    this.buckets[i]!++;
-    this.latencyCount++;
-    this.latencySumUs += us;
+    this.latency.record((performance.now() - startedAt) * 1000);
   }
 
   snapshot(): MethodStatsSnapshot {
     const errors: Record<string, number> = {};
     for (const [code, n] of this.errors) errors[statusName(code)] = n;
-    let cumulative = 0;
-    const buckets = LATENCY_BUCKETS_US.map((le, i): [number, number] => [le, (cumulative += this.buckets[i]!)]);
-    const at = (q: number): number => {
-      if (this.latencyCount === 0) return 0;
-      const rank = q * this.latencyCount;
-      const hit = buckets.find(([, n]) => n >= rank);
-      return hit === undefined ? LATENCY_BUCKETS_US[LATENCY_BUCKETS_US.length - 1]! : hit[0];
-    };
-    return {
-      requests: this.requests,
-      ok: this.ok,
-      errors,
-      inflight: this.inflight,
-      latency: { count: this.latencyCount, sumUs: Math.round(this.latencySumUs), p50Us: at(0.5), p99Us: at(0.99), buckets },
-    };
+    return { requests: this.requests, ok: this.ok, errors, inflight: this.inflight, latency: this.latency.snapshot() };
   }
 }
 
@@ -60,17 +82,8 @@ export interface MethodStatsSnapshot {
   /** Error answers by status name, e.g. `{ DEADLINE_EXCEEDED: 2 }`. */
   readonly errors: Readonly<Record<string, number>>;
   readonly inflight: number;
-  /**
-   * Time from reading each request to answering it: count, sum, bucket estimates of the
-   * median and p99 (the bucket's upper bound), and cumulative `[le µs, count]` buckets.
-   */
-  readonly latency: {
-    readonly count: number;
-    readonly sumUs: number;
-    readonly p50Us: number;
-    readonly p99Us: number;
-    readonly buckets: ReadonlyArray<readonly [number, number]>;
-  };
+  /** Time from reading each request to answering it. */
+  readonly latency: LatencySnapshot;
 }
 
 /** Server-wide counters. */
@@ -91,4 +104,6 @@ export class ConnectionCounters {
   tlsFailed = 0;
   bytesIn = 0;
   bytesOut = 0;
+  /** Round trips of the server's keepalive PINGs, over all connections. */
+  readonly keepaliveRtt = new LatencyHistogram();
 }

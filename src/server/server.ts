@@ -15,7 +15,7 @@ import { FrameType, NOT_RUN_METADATA } from '../protocol/constants.js';
 import { encodeFrame } from '../protocol/frame.js';
 import { encodeMeta } from '../protocol/meta.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './server-options.js';
-import { ConnectionCounters, MethodStats, type MethodStatsSnapshot } from './server-stats.js';
+import { ConnectionCounters, MethodStats, type LatencySnapshot, type MethodStatsSnapshot } from './server-stats.js';
 import type { MessageInit } from '../codec/message-types.js';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -67,6 +67,8 @@ export interface ServerStats {
     readonly overflowClosed: number;
     readonly slowClosed: number;
     readonly tlsFailed: number;
+    /** Round trips of the server's keepalive PINGs (one per connection every `heartbeatIntervalMs`). */
+    readonly keepaliveRtt: LatencySnapshot;
   };
   readonly bytesIn: number;
   readonly bytesOut: number;
@@ -75,6 +77,20 @@ export interface ServerStats {
   readonly workerLane: WorkerLaneStats | undefined;
   /** Per method, keyed `service/Method`. */
   readonly methods: Readonly<Record<string, MethodStatsSnapshot>>;
+}
+
+/** One open connection, as {@link Server.connectionStats} lists it. */
+export interface ConnectionStats {
+  /** `host:port` of the client. */
+  readonly peer: string;
+  /** When it was accepted (ms since the epoch). */
+  readonly openedAt: number;
+  /** Calls taken and not yet answered. */
+  readonly inflight: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  /** Round trip of the last keepalive PING the client answered, in ms (none yet: undefined). */
+  readonly rttMs: number | undefined;
 }
 
 /**
@@ -293,6 +309,7 @@ export class Server {
         overflowClosed: c.overflowClosed,
         slowClosed: c.slowClosed,
         tlsFailed: c.tlsFailed,
+        keepaliveRtt: c.keepaliveRtt.snapshot(),
       },
       bytesIn: c.bytesIn,
       bytesOut: c.bytesOut,
@@ -300,6 +317,18 @@ export class Server {
       workerLane: this.workerLane?.stats(),
       methods,
     };
+  }
+
+  /** Every open connection: peer, age, calls in flight, bytes each way, keepalive RTT. */
+  connectionStats(): ConnectionStats[] {
+    return [...this.connections].map((c) => ({
+      peer: c.peerAddress,
+      openedAt: c.openedAt,
+      inflight: c.calls.size + c.oneways.size,
+      bytesIn: c.bytesIn,
+      bytesOut: c.bytesOut,
+      rttMs: c.rttMs,
+    }));
   }
 
   /**

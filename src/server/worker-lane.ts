@@ -11,6 +11,7 @@ import type { Responder } from './inline-lane.js';
 import type { ServerCall } from './server-call.js';
 import { encodeBatch, workerEntry, type BatchResult, type PendingEntry, type WorkerInit } from './worker-contract.js';
 import { WorkerSlots } from './worker-slots.js';
+import { LatencyHistogram, type LatencySnapshot } from './server-stats.js';
 import { ResponseDrain } from './response-drain.js';
 import { WorkerControl, type WorkerThreadStats } from './worker-control.js';
 
@@ -47,6 +48,10 @@ export interface WorkerLaneStats {
   readonly ringFallbacks: number;
   readonly workerRestarts: number;
   readonly workersTerminatedForOverrun: number;
+  /** Time from reading a request to handing its batch to a worker thread. */
+  readonly wait: LatencySnapshot;
+  /** Mean worker time per request (decode, handler, encode), in µs; 0 until known. */
+  readonly runMeanUs: number;
 }
 
 /** Work a batch should hold, in ms of worker time (see `batchLimit`). */
@@ -83,6 +88,7 @@ export class WorkerLane {
   private readonly slots: WorkerSlots<Slot>;
   private readonly drain: ResponseDrain;
   private queue: QueuedEntry[] = [];
+  private readonly waits = new LatencyHistogram();
   private pool: Piscina | undefined;
   private state: 'idle' | 'running' | 'closed' = 'idle';
   private tasksInFlight = 0;
@@ -199,6 +205,8 @@ export class WorkerLane {
       ringFallbacks: this.counters.ringFallbacks,
       workerRestarts: Math.max(0, this.counters.workersCreated - this.settings.workers),
       workersTerminatedForOverrun: this.counters.overrunTerminations,
+      wait: this.waits.snapshot(),
+      runMeanUs: Math.round(this.meanRunMs() * 1000),
     };
   }
 
@@ -243,6 +251,12 @@ export class WorkerLane {
   /** Requests taken and not yet answered. */
   private inflight(): number {
     return this.slots.inUse;
+  }
+
+  /** Mean worker time per request answered so far (0 before the first). */
+  private meanRunMs(): number {
+    const requests = this.counters.completed + this.counters.failed;
+    return requests === 0 ? 0 : this.drain.busyMs() / requests;
   }
 
   /** Mean worker time per request so far (from the rings' busy counters), once known. */
@@ -294,7 +308,11 @@ export class WorkerLane {
     const task = encodeBatch(batch);
     this.tasksInFlight++;
     this.counters.batches++;
-    for (const entry of batch) entry.call.state = 'running';
+    const now = performance.now();
+    for (const entry of batch) {
+      entry.call.state = 'running';
+      this.waits.record((now - entry.call.startedAt) * 1000);
+    }
     this.pool!.run(Piscina.move(task)).then(
       (result: BatchResult) => {
         this.tasksInFlight--;

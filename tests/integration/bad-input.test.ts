@@ -231,7 +231,8 @@ test('a silent peer is closed after the idle limit; one with a call in flight is
   await idle.waitClosed(1000);
   const took = Date.now() - started;
   assert.ok(took >= 150 && took < 700, `idle close after ${took} ms (limit 200 ms)`);
-  assert.is(idle.frames.length, 0, 'closed without an answer');
+  // The server's keepalive PINGs (it measures RTT) are all it sent; answering them would not have kept the peer.
+  assert.equal(idle.frames.filter((f) => f.type !== FrameType.PING).map((f) => f.type), [], 'closed without an answer');
   assert.not.ok(busy.closed, 'a connection with a request in flight stays');
   const r = await busy.next(FrameType.RESPONSE, 1000);
   assert.is(r.decodedMeta.status, Status.OK);

@@ -78,13 +78,43 @@ test('ringrpc serve --metrics-port serves the worker lane too', async () => {
   const [, host, port] = await waitForOutput(child, /ringrpc listening on ([\d.]+):(\d+)/);
   const [, metricsPort] = await waitForOutput(child, /ringrpc metrics on http:\/\/[\d.]+:(\d+)\/metrics/);
   const client = benchClient(`${host}:${port}`);
-  await client.work({ payload: Buffer.from('x'), rounds: 5 });
-  const { value } = await scrape(Number(metricsPort));
+  await Promise.all(Array.from({ length: 40 }, () => client.work({ payload: Buffer.from('x'), rounds: 2000 })));
+  const { value, text } = await scrape(Number(metricsPort));
   assert.is(value('ringrpc_worker_threads'), 1);
-  assert.is(value('ringrpc_worker_completed_total'), 1);
+  assert.is(value('ringrpc_worker_completed_total'), 40);
+  // Wait and run time: every request waited, and 40 calls on one thread queue behind each other.
+  assert.match(text, /\nringrpc_worker_wait_seconds_count 40\n/);
+  const waitSum = Number(/\nringrpc_worker_wait_seconds_sum ([\d.e-]+)\n/.exec(text)![1]);
+  assert.ok(waitSum > 0, `wait sum ${waitSum}`);
+  assert.ok(value('ringrpc_worker_run_seconds_mean') > 0, 'mean run time is known');
+  const page = await (await fetch(`http://127.0.0.1:${metricsPort}/`)).text();
+  assert.match(page, /<tr><th>queue wait<\/th><td>mean [\d.]+ (µs|ms), p50 ≤ /);
+  assert.match(page, /<tr><th>run time per request<\/th><td>mean [\d.]+ (µs|ms)<\/td><\/tr>/);
   await client.$close();
   child.process.kill('SIGTERM');
   assert.is(await child.exited, 0);
+});
+
+test('the server measures each connection\'s keepalive RTT with its own PINGs; PONGs do not hold off idle eviction', async () => {
+  const { server, address } = await startBenchServer({ heartbeatIntervalMs: 50, heartbeatMissLimit: 3 });
+  const metrics = await serveMetrics(server, { port: 0, host: '127.0.0.1' });
+  const client = benchClient(address, { keepalive: false });
+  await client.echo({});
+  await new Promise((r) => setTimeout(r, 120));
+  const [connection] = server.connectionStats();
+  assert.ok(connection!.rttMs !== undefined && connection!.rttMs >= 0 && connection!.rttMs < 50, `rtt ${connection!.rttMs}`);
+  assert.ok(connection!.bytesIn > 16 && connection!.bytesOut > 16);
+  assert.ok(server.stats().connections.keepaliveRtt.count >= 1);
+  const { value, text } = await scrape(metrics.port);
+  assert.ok(value('ringrpc_keepalive_rtt_seconds_count') >= 1 || /\nringrpc_keepalive_rtt_seconds_count [1-9]/.test(text));
+  const page = await (await fetch(`http://127.0.0.1:${metrics.port}/`)).text();
+  assert.match(page, new RegExp(`<tr><td>127\\.0\\.0\\.1:\\d+</td><td>\\d+ s</td><td>0</td><td>\\d+</td><td>\\d+</td><td>[\\d.]+ (µs|ms)</td></tr>`));
+  // The client answers the server's PINGs but sends nothing itself: it is still idle.
+  await new Promise((r) => setTimeout(r, 400));
+  assert.is(server.stats().connections.idleClosed, 1);
+  await client.$close();
+  await metrics.close();
+  await server.close();
 });
 
 test.run();
