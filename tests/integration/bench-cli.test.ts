@@ -6,7 +6,7 @@ import path from 'node:path';
 import { spawnCli } from '../helpers/child.js';
 import { startBenchServer } from '../helpers/bench-server.js';
 import { freePort } from '../helpers/tcp.js';
-import type { Server } from '../../src/index.js';
+import { RegistryServer, type Server } from '../../src/index.js';
 
 /** `ringrpc bench` end to end: the built CLI against a real server. */
 const test = suite('ringrpc bench');
@@ -106,6 +106,31 @@ test('an unreachable target is one line and a non-zero exit', async () => {
   assert.is(r.code, 1);
   assert.match(r.stderr, new RegExp(`^ringrpc bench: UNAVAILABLE: cannot reach 127.0.0.1:${port}: cannot connect: ECONNREFUSED`));
   assert.is(r.stderr.trim().split('\n').length, 1);
+});
+
+test('a registry URI as target: the load is spread over the registered servers; an unreachable registry is one line', async () => {
+  const registry = new RegistryServer({ host: '127.0.0.1' });
+  const { port } = await registry.listen(0, '127.0.0.1');
+  const uri = `ringrpc://127.0.0.1:${port}`;
+  const servers = await Promise.all([0, 1].map(() => startBenchServer({ registry: uri })));
+  try {
+    const r = await bench([uri, 'bench.v1.Bench/Echo', '--proto', PROTO, '-n', '400', '-c', '8', '--warmup', '0', '--json']);
+    assert.is(r.code, 0, r.stderr);
+    assert.is(JSON.parse(r.stdout).ok, 400);
+    const counts = servers.map((s) => s.server.stats().methods['bench.v1.Bench/Echo']!.requests);
+    assert.ok(counts.every((n) => n >= 190), `both servers took their share: ${counts}`);
+
+    const call = spawnCli(['call', uri, 'bench.v1.Bench/Echo', '{"payload":"aGk="}', '--proto', PROTO]);
+    assert.is(await call.exited, 0, call.stderr);
+    assert.equal(JSON.parse(call.stdout), { payload: 'aGk=' });
+  } finally {
+    for (const s of servers) await s.server.close();
+    await registry.close();
+  }
+  const gone = await bench([`${uri}?connectTimeoutMs=300`, 'bench.v1.Bench/Echo', '--proto', PROTO, '-d', '1s']);
+  assert.is(gone.code, 1);
+  assert.match(gone.stderr, new RegExp(`^ringrpc bench: UNAVAILABLE: cannot reach ringrpc://127.0.0.1:${port}\\?connectTimeoutMs=300: registry unreachable at 127.0.0.1:${port}`));
+  assert.is(gone.stderr.trim().split('\n').length, 1);
 });
 
 test.run();
