@@ -28,6 +28,7 @@ interface ZkHandle extends EventEmitter {
   a_get(path: string, watch: boolean, cb: (rc: number, error: string, stat: { ephemeralOwner: string }, data: Buffer | string | null) => void): void;
   a_delete_(path: string, version: number, cb: (rc: number, error: string) => void): void;
   aw_get_children(path: string, watch: (type: number, state: number, path: string) => void, cb: (rc: number, error: string, children: string[]) => void): void;
+  a_get_children(path: string, watch: boolean, cb: (rc: number, error: string, children: string[]) => void): void;
 }
 type ZkConstructor = new () => ZkHandle;
 
@@ -350,7 +351,7 @@ export class ZooKeeperRegistry implements Registry {
     };
     const listed = arm
       ? await session.call<[string[]]>((cb) => session.handle.aw_get_children(path, onEvent, cb))
-      : await session.call<[string[]]>((cb) => session.handle.aw_get_children(path, () => {}, cb));
+      : await session.call<[string[]]>((cb) => session.handle.a_get_children(path, false, cb));
     if (listed.rc !== ZOK) {
       if (arm && watched.armedIn === session) watched.armedIn = undefined;
       return;

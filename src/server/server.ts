@@ -224,7 +224,10 @@ export class Server {
 
   /**
    * Starts listening (`port`/`host` default to the options). Resolves with the bound
-   * address; a port in use is UNAVAILABLE naming the address.
+   * address; a port in use is UNAVAILABLE naming the address. With a registry it resolves
+   * once the services are registered, or after the registry's `connectTimeoutMs` when it
+   * cannot be reached (published on `ringrpc:registry` as `register-failed`; the
+   * registration goes on in the background, and the server serves meanwhile).
    */
   async listen(port: number = this.options.port, host: string = this.options.host): Promise<ServerAddress> {
     if (this.current !== 'idle') throw new RpcError(Status.FAILED_PRECONDITION, `cannot listen: the server is ${this.current}`);

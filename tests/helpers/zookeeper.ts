@@ -52,7 +52,11 @@ export function zookeeperIsManaged(): boolean {
 
 const run = promisify(execFile);
 
-/** Stops, starts (on wiped data) or restarts (on the same data) the managed ZooKeeper. */
-export async function zookeeper(command: 'stop' | 'start' | 'restart'): Promise<void> {
-  await run('bash', ['scripts/zookeeper.sh', command], { env: { ...process.env, ZK_DIR } });
+/**
+ * Stops, starts (on wiped data) or restarts (on the same data) the managed ZooKeeper, or
+ * with `port` another one of the script's, on that port with a data dir of its own.
+ */
+export async function zookeeper(command: 'stop' | 'start' | 'restart', port?: number): Promise<void> {
+  const env = port === undefined ? { ZK_DIR } : { ZK_DIR: `${ZK_DIR}-${port}`, ZK_PORT: String(port) };
+  await run('bash', ['scripts/zookeeper.sh', command], { env: { ...process.env, ...env } });
 }

@@ -8,7 +8,7 @@ import { openRegistry, type Registry } from '../../src/index.js';
 import { benchClient } from '../helpers/bench-server.js';
 import { spawnCli, waitForOutput, type Child } from '../helpers/child.js';
 import { load } from '../helpers/load.js';
-import { sleep, until } from '../helpers/tcp.js';
+import { freePort, sleep, until } from '../helpers/tcp.js';
 import { haveZooKeeper, zkUri, zookeeper, zookeeperIsManaged } from '../helpers/zookeeper.js';
 
 const test = suite('service discovery');
@@ -164,6 +164,29 @@ test('ZooKeeper stopped and restarted: calls to known servers go on throughout; 
     await Promise.all([...providers, third].map((p) => p.child.exited));
   } finally {
     await stopAll();
+  }
+});
+
+test('a server started while ZooKeeper is down serves at once and registers when ZooKeeper comes up', async () => {
+  if (!(await haveZooKeeper()) || !zookeeperIsManaged()) return;
+  const port = await freePort();
+  const uri = `zk://127.0.0.1:${port}/late?sessionTimeoutMs=2000&connectTimeoutMs=500`;
+  const started = Date.now();
+  const provider = await startProvider(uri);
+  try {
+    assert.ok(Date.now() - started < 8000);
+    await until(() => /registry: register-failed/.test(provider.child.stderr), 5000, 'the failed registration to be logged');
+    assert.match(provider.child.stderr, `ZooKeeper unreachable at 127.0.0.1:${port}`);
+    const direct = benchClient(`127.0.0.1:${provider.port}`);
+    await direct.echo({}); // serving meanwhile
+    await direct.$close();
+    await zookeeper('start', port);
+    const observer = openRegistry(uri);
+    await waitForInstances(observer, 1, 15_000, 'the server to register once ZooKeeper is up');
+    await observer.close();
+  } finally {
+    await stopAll();
+    await zookeeper('stop', port);
   }
 });
 
