@@ -184,9 +184,9 @@ export class RegistryServer {
   }
 }
 
-/** Starts a built-in registry on `port` (0: any free port); `close()` stops it. */
-export async function startRegistryServer(options: ServerOptions & { port?: number; host?: string } = {}): Promise<RegistryServer> {
+/** Starts a built-in registry on `options.host:options.port` (port 0: any free one); `close()` stops it. */
+export async function startRegistryServer(options: ServerOptions = {}): Promise<RegistryServer> {
   const registry = new RegistryServer(options);
-  await registry.listen(options.port, options.host);
+  await registry.listen();
   return registry;
 }
