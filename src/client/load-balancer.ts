@@ -44,33 +44,17 @@ class RoundRobin implements LoadBalancer {
   }
 }
 
-/** Uniformly at random among the usable ones (reservoir sampling: one pass, no allocation). */
+/**
+ * At random among the usable ones, in proportion to `weightOf` (weighted reservoir
+ * sampling: one pass, no allocation). `random` is the same with every weight 1.
+ */
 class RandomPick implements LoadBalancer {
   private list: readonly Pickable[] = [];
 
-  constructor(private readonly random: () => number) {}
-
-  update(instances: readonly Pickable[]): void {
-    this.list = instances;
-  }
-
-  pick(usable: (p: Pickable) => boolean): Pickable | undefined {
-    let chosen: Pickable | undefined;
-    let seen = 0;
-    for (const p of this.list) {
-      if (!usable(p)) continue;
-      seen++;
-      if (this.random() * seen < 1) chosen = p;
-    }
-    return chosen;
-  }
-}
-
-/** At random in proportion to weight (weighted reservoir sampling). */
-class WeightedRandom implements LoadBalancer {
-  private list: readonly Pickable[] = [];
-
-  constructor(private readonly random: () => number) {}
+  constructor(
+    private readonly weightOf: (p: Pickable) => number,
+    private readonly random: () => number,
+  ) {}
 
   update(instances: readonly Pickable[]): void {
     this.list = instances;
@@ -81,8 +65,9 @@ class WeightedRandom implements LoadBalancer {
     let total = 0;
     for (const p of this.list) {
       if (!usable(p)) continue;
-      total += p.weight;
-      if (this.random() * total < p.weight) chosen = p;
+      const weight = this.weightOf(p);
+      total += weight;
+      if (this.random() * total < weight) chosen = p;
     }
     return chosen;
   }
@@ -188,9 +173,9 @@ export function createLoadBalancer(name: LoadBalancerName, load: (p: Pickable) =
     case 'round_robin':
       return new RoundRobin();
     case 'random':
-      return new RandomPick(random);
+      return new RandomPick(() => 1, random);
     case 'weighted_random':
-      return new WeightedRandom(random);
+      return new RandomPick((p) => p.weight, random);
     case 'least_outstanding':
       return new LeastOutstanding(load, random);
     case 'consistent_hash':
