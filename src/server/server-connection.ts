@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import { Compression, FrameType, NOT_RUN_METADATA } from '../protocol/constants.js';
+import { RttProbe } from './rtt-probe.js';
 import { FrameDecoder, FrameError } from '../protocol/frame-decoder.js';
 import type { Frame } from '../protocol/frame.js';
 import { decodeMeta, encodeMeta } from '../protocol/meta.js';
@@ -74,18 +75,15 @@ export class ServerConnection implements Responder {
   readonly openedAt = Date.now();
   bytesIn = 0;
   bytesOut = 0;
-  /** Round-trip time of the last keepalive PING this server sent and the peer answered, in ms. */
-  rttMs: number | undefined;
-  /** The keepalive PING awaiting its PONG, if any. */
-  private probe: { readonly id: number; readonly sentAt: number } | undefined;
-  private lastProbeAt = Date.now();
-  private probeIds = 0;
+  /** The server's keepalive PINGs on this connection (`probe.rttMs`: the last round trip). */
+  readonly probe: RttProbe;
 
   constructor(
     private readonly host: ConnectionHost,
     readonly socket: Socket,
   ) {
     socket.setNoDelay(true);
+    this.probe = new RttProbe(host.options.heartbeatIntervalMs);
     this.peer = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
     this.decoder = new FrameDecoder((frame) => this.onFrame(frame), host.options.maxFrameBytes);
     this.writer = new FrameWriter(socket, {
@@ -139,13 +137,11 @@ export class ServerConnection implements Responder {
         // Answered at once, from the reactor: never queued behind handler work.
         this.writer.frame(FrameType.PONG, frame.requestId, EMPTY, frame.body);
         return;
-      case FrameType.PONG:
-        if (this.probe !== undefined && frame.requestId === this.probe.id) {
-          this.rttMs = performance.now() - this.probe.sentAt;
-          this.host.counters.keepaliveRtt.record(this.rttMs * 1000);
-          this.probe = undefined;
-        }
+      case FrameType.PONG: {
+        const rttMs = this.probe.answered(frame.requestId);
+        if (rttMs !== undefined) this.host.counters.keepaliveRtt.record(rttMs * 1000);
         return;
+      }
       case FrameType.CANCEL: {
         const call = this.calls.get(frame.requestId);
         if (call !== undefined) {
@@ -316,7 +312,12 @@ export class ServerConnection implements Responder {
       this.goAwayAndClose(Status.DEADLINE_EXCEEDED, `frame incomplete after ${now - this.partialSince} ms (${buffered} bytes in; frameTimeoutMs ${frameTimeoutMs})`, false);
       return;
     }
-    if (this.state === 'open' && now - this.lastProbeAt >= this.host.options.heartbeatIntervalMs) this.sendProbe(now);
+    const ping = this.state === 'open' ? this.probe.due(now) : undefined;
+    if (ping !== undefined) {
+      this.writer.frame(FrameType.PING, ping, EMPTY, EMPTY);
+      this.host.counters.bytesOut += 16;
+      this.bytesOut += 16;
+    }
     if (this.sawFrame || this.busy) {
       this.sawFrame = false;
       this.lastActive = now;
@@ -328,20 +329,6 @@ export class ServerConnection implements Responder {
       this.decoder.stop();
       this.end();
     }
-  }
-
-  /**
-   * A keepalive PING every `heartbeatIntervalMs`, to measure the round trip (clients
-   * answer from their reactor, so it includes their event-loop delay). Dead peers are
-   * found by idle eviction, not by this: an unanswered PING is simply replaced.
-   */
-  private sendProbe(now: number): void {
-    this.lastProbeAt = now;
-    this.probeIds = (this.probeIds % 0x7fff_ffff) + 1;
-    this.probe = { id: this.probeIds, sentAt: performance.now() };
-    this.writer.frame(FrameType.PING, this.probe.id, EMPTY, EMPTY);
-    this.host.counters.bytesOut += 16;
-    this.bytesOut += 16;
   }
 
   /** Force-close (end of the shutdown grace): taken calls are abandoned. */

@@ -17,9 +17,8 @@ import { encodeMeta } from '../protocol/meta.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './server-options.js';
 import { ConnectionCounters, MethodStats, type LatencySnapshot, type MethodStatsSnapshot } from './server-stats.js';
 import type { MessageInit } from '../codec/message-types.js';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
 import { ServerRegistration } from './server-registration.js';
+import { resolveLanes, workerModulePath } from './service-lanes.js';
 
 /** Handlers of a service, keyed by stub name (`echo`) or .proto name (`Echo`). */
 export type ServiceImplementation<S extends ServiceDefinition = ServiceDefinition> = {
@@ -187,7 +186,7 @@ export class Server {
         throw new RpcError(Status.INVALID_ARGUMENT, `implementation of ${service.name} has ${key}, which is not a method of it (methods: ${known})`);
       }
     }
-    const lanes = resolveLanes(service, methods, options);
+    const lanes = resolveLanes(service, methods, options.lanes);
     const routes: Route[] = methods.map((method) => {
       const handler = impl[method.localName] ?? impl[method.name];
       if (handler !== undefined && typeof handler !== 'function') {
@@ -202,7 +201,7 @@ export class Server {
     });
     const onWorkers = methods.filter((m) => lanes.get(m) === 'worker');
     if (onWorkers.length > 0) {
-      const module = modulePath(options.workerModule, service);
+      const module = workerModulePath(options.workerModule, service);
       this.workerLane ??= new WorkerLane({
         workers: this.options.workers,
         maxQueue: this.options.maxQueue,
@@ -330,7 +329,7 @@ export class Server {
       inflight: c.calls.size + c.oneways.size,
       bytesIn: c.bytesIn,
       bytesOut: c.bytesOut,
-      rttMs: c.rttMs,
+      rttMs: c.probe.rttMs,
     }));
   }
 
@@ -376,23 +375,6 @@ export class Server {
     const now = Date.now();
     for (const connection of this.connections) connection.sweep(now, idleMs);
   }
-}
-
-function resolveLanes(service: ServiceDefinition, methods: readonly MethodDefinition[], options: AddServiceOptions): Map<MethodDefinition, Lane> {
-  const lanes = new Map<MethodDefinition, Lane>();
-  for (const [key, lane] of Object.entries(options.lanes ?? {})) {
-    const method = methods.find((m) => m.localName === key || m.name === key);
-    if (method === undefined) throw new RpcError(Status.INVALID_ARGUMENT, `lanes of ${service.name} name ${key}, which is not a method of it`);
-    if (lane !== 'inline' && lane !== 'worker') throw new RpcError(Status.INVALID_ARGUMENT, `lane of ${method.path} must be "inline" or "worker" (got ${JSON.stringify(lane)})`);
-    lanes.set(method, lane);
-  }
-  return lanes;
-}
-
-function modulePath(module: string | URL | undefined, service: ServiceDefinition): string {
-  if (module === undefined) throw new RpcError(Status.INVALID_ARGUMENT, `${service.name} has worker-lane methods: options.workerModule must name the module the workers load`);
-  const file = module instanceof URL ? fileURLToPath(module) : module.startsWith('file:') ? fileURLToPath(module) : module;
-  return path.resolve(file);
 }
 
 function unimplemented(method: MethodDefinition): Handler {
