@@ -10,6 +10,8 @@ import { allocateRing, RingConsumer, DOORBELL, SLEEPING, SHARED_CONTROL_BYTES, t
  * never notified at all. While records keep arriving it drains once per loop turn
  * (`setImmediate`), so socket reads interleave; it never spins on empty rings. When
  * `lingerMs()` is positive (a backlog) it lets records gather that long between drains.
+ * `afterDrain` runs after every drain of the loop, so work that needs every record
+ * published so far to have been handled can wait for the loop instead of forcing a drain.
  */
 export class ResponseDrain {
   /** The rings' memory, for the workers' `workerData`. */
@@ -18,13 +20,14 @@ export class ResponseDrain {
   readonly sharedMemory = new SharedArrayBuffer(SHARED_CONTROL_BYTES);
   private readonly shared = new Int32Array(this.sharedMemory);
   private readonly consumers: RingConsumer[] = [];
-  private active = false;
+  private phase: 'stopped' | 'draining' | 'lingering' | 'sleeping' = 'stopped';
 
   constructor(
     count: number,
     ringBytes: number,
     private readonly onRecord: RecordHandler,
     private readonly lingerMs: () => number,
+    private readonly afterDrain: () => void = () => {},
   ) {
     for (let i = 0; i < count; i++) {
       const memory = allocateRing(ringBytes);
@@ -62,24 +65,32 @@ export class ResponseDrain {
     consumer.release();
   }
 
+  /** True while the loop lets records gather: it drains again within `lingerMs()`. */
+  get lingering(): boolean {
+    return this.phase === 'lingering';
+  }
+
   start(): void {
-    if (this.active) return;
-    this.active = true;
+    if (this.phase !== 'stopped') return;
+    this.phase = 'draining';
     void this.loop();
   }
 
   stop(): void {
-    this.active = false;
+    this.phase = 'stopped';
     Atomics.add(this.shared, DOORBELL, 1);
     Atomics.notify(this.shared, DOORBELL);
   }
 
   private async loop(): Promise<void> {
-    while (this.active) {
+    while (this.phase !== 'stopped') {
       const drained = this.drainAll();
+      this.afterDrain();
       const linger = drained > 0 ? this.lingerMs() : 0;
       if (linger > 0) {
+        this.phase = 'lingering';
         await new Promise((resolve) => setTimeout(resolve, linger));
+        if (this.phase === 'lingering') this.phase = 'draining';
         continue;
       }
       const seen = Atomics.load(this.shared, DOORBELL);
@@ -89,9 +100,11 @@ export class ResponseDrain {
         await new Promise((resolve) => setImmediate(resolve));
         continue;
       }
+      this.phase = 'sleeping';
       const wait = Atomics.waitAsync(this.shared, DOORBELL, seen, 1000);
       if (wait.async) await wait.value;
       Atomics.store(this.shared, SLEEPING, 0);
+      if (this.phase === 'sleeping') this.phase = 'draining';
     }
   }
 }

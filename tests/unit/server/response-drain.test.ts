@@ -1,0 +1,52 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { setTimeout as delay } from 'node:timers/promises';
+import { RingProducer } from '../../../src/ring/response-ring.js';
+import { ResponseDrain } from '../../../src/server/response-drain.js';
+
+const test = suite('response-drain');
+
+/** A drain over one ring, with a producer on this thread and a log of what the loop did. */
+function setup(lingerMs: () => number) {
+  const log: string[] = [];
+  const drain = new ResponseDrain(1, 4096, (slot) => log.push(`record ${slot}`), lingerMs, () => log.push('after'));
+  const producer = new RingProducer(drain.rings[0]!, new Int32Array(drain.sharedMemory));
+  return { drain, producer, log };
+}
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  const end = Date.now() + 2000;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await delay(1);
+  }
+}
+
+test('a sleeping loop is woken by the doorbell and runs afterDrain after the drain', async () => {
+  const { drain, producer, log } = setup(() => 0);
+  drain.start();
+  await delay(20);
+  assert.not.ok(drain.lingering);
+  log.length = 0;
+  producer.write(7, 0, [Buffer.from('x')]);
+  await until(() => log.includes('record 7') && log.at(-1) === 'after', 'the drain');
+  assert.equal(log.slice(log.indexOf('record 7')), ['record 7', 'after']);
+  drain.stop();
+});
+
+test('under a backlog records gather for lingerMs, and the next drain delivers them before afterDrain', async () => {
+  const { drain, producer, log } = setup(() => 30);
+  drain.start();
+  producer.write(1, 0, [Buffer.from('a')]);
+  await until(() => drain.lingering, 'the linger');
+  log.length = 0;
+  producer.write(2, 0, [Buffer.from('b')]);
+  producer.write(3, 0, [Buffer.from('c')]);
+  await delay(5);
+  assert.equal(log, [], 'nothing drained while lingering');
+  await until(() => log.includes('after'), 'the next drain');
+  assert.equal(log.slice(0, 3), ['record 2', 'record 3', 'after'], 'both records in one drain, then afterDrain');
+  drain.stop();
+});
+
+test.run();
