@@ -13,6 +13,9 @@
  * - worker-echo: Echo on the worker lane at concurrency 256 (per-request hand-off), with
  *   the response ring, without it (Piscina's result path), and with 'sync' atomics.
  *
+ * Servers and load generators run the compiled build (`npm run bench` builds first), as a
+ * deployment would; see `compiled` in lib/proc.ts.
+ *
  * Writes bench/results/<date>.json and .md and prints the markdown.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';

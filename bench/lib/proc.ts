@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** CPU time (user + system) of a process, in ms, from /proc (Linux). */
 export function processCpuMs(pid: number): number {
@@ -8,9 +10,29 @@ export function processCpuMs(pid: number): number {
   return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
 }
 
-/** A process started with `node --import tsx <script> args`, and its first line matching a pattern. */
+/**
+ * The compiled form of a bench script (`bench/servers/x.ts` → `dist/bench/servers/x.js`).
+ * Benchmarks measure what a deployment runs, the build, not the sources through tsx's
+ * loader, which costs CPU-heavy worker handlers several per cent (docs/design.md).
+ */
+export function compiled(script: string): string {
+  const out = path.join('dist', script.replace(/\.ts$/, '.js'));
+  if (!existsSync(out)) throw new Error(`${out} is missing: run "npm run build" first (npm run bench does)`);
+  return out;
+}
+
+/**
+ * A file of the source tree next to a bench script, whether the script runs from its
+ * sources or from dist/ (files that tsc does not emit, such as plain .mjs workers).
+ */
+export function sourceFile(relative: string, scriptUrl: string): string {
+  const dir = path.dirname(fileURLToPath(scriptUrl)).replace(`${path.sep}dist${path.sep}`, path.sep);
+  return path.resolve(dir, relative);
+}
+
+/** `node <compiled script> args` (see {@link compiled}), and its first line matching a pattern. */
 export async function startNode(script: string, args: string[], ready: RegExp, timeoutMs = 20_000): Promise<{ proc: ChildProcess; match: RegExpMatchArray; output: () => string }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [compiled(script), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));

@@ -4,11 +4,11 @@ import * as grpc from '@grpc/grpc-js';
 import * as loader from '@grpc/proto-loader';
 import { Piscina } from 'piscina';
 import { work } from '../../examples/bench/handlers.js';
-import { flags } from '../lib/proc.js';
+import { flags, sourceFile } from '../lib/proc.js';
 
 const f = flags(process.argv.slice(2));
 const pool = f['mode'] === 'piscina'
-  ? new Piscina({ filename: new URL('./piscina-work.mjs', import.meta.url).href, minThreads: Number(f['workers'] ?? 2), maxThreads: Number(f['workers'] ?? 2), idleTimeout: Infinity })
+  ? new Piscina({ filename: sourceFile('piscina-work.mjs', import.meta.url), minThreads: Number(f['workers'] ?? 2), maxThreads: Number(f['workers'] ?? 2), idleTimeout: Infinity })
   : undefined;
 type Call<T> = grpc.ServerUnaryCall<T, unknown>;
 const def = loader.loadSync('proto/bench/v1/bench.proto', { keepCase: true });
