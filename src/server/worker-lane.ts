@@ -275,13 +275,13 @@ export class WorkerLane {
   /**
    * How long the reactor may let responses gather before draining, under a backlog: a
    * third of the time a new request already waits in the queue (in-flight × time per
-   * request ÷ workers) in whole ms, at most {@link MAX_LINGER_MS}. A response delayed by it waited
-   * three times as long already; the writes it saves (each one a wake-up of the peer, and
-   * its next requests come back together too) give the workers back their CPU. Measured
-   * with Work at concurrency 64 on 2 cores: the reactor's share of a core fell from 16 %
-   * to 11 %, the load generator's from 11 % to 6 %, and the workers got that time.
+   * request ÷ workers), in whole ms, at most {@link MAX_LINGER_MS}. A response delayed by
+   * it waited three times as long already; the writes it saves (each one wakes the peer,
+   * whose next requests then come back together) give the workers back their CPU.
+   * Measured with Work at concurrency 64 on 2 cores: the reactor's share of a core fell
+   * from 16% to 11%, the load generator's from 11% to 6%, and the workers got that time.
    * 0 when there is no backlog, or when a third of the wait is under 1 ms: short requests
-   * (Echo at concurrency 256) are limited by the reactor, not the workers, and a forced
+   * (Echo at concurrency 256) are bound by the reactor, not the workers, and a forced
    * 1 ms pause cost them 10% of their throughput.
    */
   private lingerMs(): number {
