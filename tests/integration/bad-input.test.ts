@@ -64,21 +64,19 @@ test('wrong magic: GOAWAY INTERNAL naming it, then closed', async () => {
   await expectGoAway(peer, Status.INTERNAL, /bad magic 0x4745/);
 });
 
-test('unknown version: GOAWAY INTERNAL, closed', async () => {
-  const peer = await RawPeer.connect(port);
-  const frame = encodeFrame(FrameType.PING, 1, Buffer.alloc(0), Buffer.alloc(0));
-  frame[2] = 9;
-  peer.write(frame);
-  await expectGoAway(peer, Status.INTERNAL, /unknown protocol version 9/);
-});
-
-test('unknown type: GOAWAY INTERNAL, closed', async () => {
-  const peer = await RawPeer.connect(port);
-  const frame = encodeFrame(FrameType.PING, 1, Buffer.alloc(0), Buffer.alloc(0));
-  frame[3] = 42;
-  peer.write(frame);
-  await expectGoAway(peer, Status.INTERNAL, /unknown frame type 42/);
-});
+// One header byte corrupted: [byte offset, value, what the GOAWAY must name].
+for (const [what, offset, value, message] of [
+  ['version', 2, 9, /unknown protocol version 9/],
+  ['type', 3, 42, /unknown frame type 42/],
+] as const) {
+  test(`unknown ${what}: GOAWAY INTERNAL, closed`, async () => {
+    const peer = await RawPeer.connect(port);
+    const frame = encodeFrame(FrameType.PING, 1, Buffer.alloc(0), Buffer.alloc(0));
+    frame[offset] = value;
+    peer.write(frame);
+    await expectGoAway(peer, Status.INTERNAL, message);
+  });
+}
 
 test('oversized frame: GOAWAY RESOURCE_EXHAUSTED from the header alone, closed', async () => {
   const peer = await RawPeer.connect(port);
