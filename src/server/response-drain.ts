@@ -65,9 +65,12 @@ export class ResponseDrain {
     consumer.release();
   }
 
-  /** True while the loop lets records gather: it drains again within `lingerMs()`. */
-  get lingering(): boolean {
-    return this.phase === 'lingering';
+  /**
+   * Asks for a drain (and `afterDrain`) soon: wakes the loop if it sleeps; a lingering or
+   * running loop drains within `lingerMs()` or this turn anyway.
+   */
+  wake(): void {
+    if (this.phase === 'sleeping') this.ringDoorbell();
   }
 
   start(): void {
@@ -78,6 +81,10 @@ export class ResponseDrain {
 
   stop(): void {
     this.phase = 'stopped';
+    this.ringDoorbell();
+  }
+
+  private ringDoorbell(): void {
     Atomics.add(this.shared, DOORBELL, 1);
     Atomics.notify(this.shared, DOORBELL);
   }

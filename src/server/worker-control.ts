@@ -1,5 +1,8 @@
+import type { EventEmitter } from 'node:events';
 import type { MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
+import { RpcError } from '../errors.js';
+import { Status } from '../status.js';
 
 /** Per-thread details reported by a worker over the control plane. */
 export interface WorkerThreadStats {
@@ -39,6 +42,29 @@ export class WorkerControl {
     this.ports.set(m.threadId, m.ringrpcControl);
     this.remotes.set(m.threadId, Comlink.wrap<WorkerControlApi>(m.ringrpcControl as unknown as Comlink.Endpoint));
     return true;
+  }
+
+  /**
+   * Resolves once `count` workers have loaded their modules (each posts its control port
+   * then), or as soon as `wanted()` turns false (the lane closed while starting). Rejects
+   * FAILED_PRECONDITION when the pool reports a worker's start-up error, UNAVAILABLE after 30 s.
+   */
+  whenReady(pool: EventEmitter, count: number, wanted: () => boolean): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const started = Date.now();
+      const done = (err?: RpcError): void => {
+        clearInterval(timer);
+        pool.off('error', onError);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onError = (failure: Error): void => done(new RpcError(Status.FAILED_PRECONDITION, `worker threads failed to start: ${failure.message}`, { cause: failure }));
+      const timer = setInterval(() => {
+        if (this.ready >= count || !wanted()) done();
+        else if (Date.now() - started > 30_000) done(new RpcError(Status.UNAVAILABLE, `worker threads did not start within 30 s (${this.ready} of ${count} ready)`));
+      }, 10);
+      pool.on('error', onError);
+    });
   }
 
   /** Drops a worker that exited. */

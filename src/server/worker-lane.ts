@@ -13,6 +13,7 @@ import { encodeBatch, workerEntry, type BatchResult, type PendingEntry, type Wor
 import { WorkerSlots } from './worker-slots.js';
 import { LatencyHistogram, type LatencySnapshot } from './server-stats.js';
 import { ResponseDrain } from './response-drain.js';
+import { batchLimit, lingerMs, TASKS_PER_WORKER, type LaneLoad } from './lane-pacing.js';
 import { WorkerControl, type WorkerThreadStats } from './worker-control.js';
 
 export type { WorkerThreadStats };
@@ -54,11 +55,6 @@ export interface WorkerLaneStats {
   readonly runMeanUs: number;
 }
 
-/** Work a batch should hold, in ms of worker time (see `batchLimit`). */
-const TARGET_BATCH_MS = 20;
-/** Longest the reactor lets responses gather under a backlog (see `lingerMs`). */
-const MAX_LINGER_MS = 10;
-
 interface Slot {
   readonly call: ServerCall;
   readonly responder: Responder;
@@ -67,6 +63,13 @@ interface Slot {
 interface QueuedEntry extends PendingEntry {
   readonly call: ServerCall;
   readonly responder: Responder;
+}
+
+/** A batch whose task ended: with the records that missed the ring, or the worker's death. */
+interface FinishedBatch {
+  readonly batch: readonly QueuedEntry[];
+  readonly result: BatchResult;
+  readonly error: Error | undefined;
 }
 
 /**
@@ -78,8 +81,10 @@ interface QueuedEntry extends PendingEntry {
  * - Admission: one slot per request, `maxQueue` slots; none free → RESOURCE_EXHAUSTED at once.
  * - Batching: queued requests are packed into one transferred buffer per Piscina task,
  *   split over the tasks that may start now, so one request alone goes at once and a
- *   backlog goes as few large batches (Piscina's cost is per task, not per request).
- * - Responses: drained from every ring on one doorbell wake, or on a batch's completion.
+ *   backlog goes as few large batches (Piscina's cost is per task, not per request);
+ *   sizes and draining are paced by lane-pacing.ts.
+ * - Responses: drained from every ring by one loop (ResponseDrain), which also settles
+ *   finished batches, so a batch's end never costs a write of its own.
  * - Failure: a worker that dies fails only the calls it held, UNAVAILABLE ("may be
  *   retried"); a handler stuck past its deadline + grace gets its worker terminated.
  */
@@ -90,8 +95,8 @@ export class WorkerLane {
   private readonly slots: WorkerSlots<Slot>;
   private readonly drain: ResponseDrain;
   private queue: QueuedEntry[] = [];
-  /** Batches that finished while the drain loop lingered: settled after its next drain. */
-  private finished: QueuedEntry[][] = [];
+  /** Batches whose task ended, settled after the drain loop's next drain. */
+  private finished: FinishedBatch[] = [];
   private readonly waits = new LatencyHistogram();
   private pool: Piscina | undefined;
   private state: 'idle' | 'running' | 'closed' = 'idle';
@@ -107,7 +112,7 @@ export class WorkerLane {
     this.slots = new WorkerSlots(settings.maxQueue);
     // A spare ring per worker, so a replacement never waits for a dying worker's ring.
     const rings = settings.responseRing ? settings.workers * 2 : 0;
-    this.drain = new ResponseDrain(rings, settings.ringBytes, this.onRecord, () => this.lingerMs(), () => this.settleFinished());
+    this.drain = new ResponseDrain(rings, settings.ringBytes, this.onRecord, () => lingerMs(this.load()), () => this.settleFinished());
   }
 
   /** Registers worker-lane methods of a service, whose handlers live in `module`. */
@@ -160,7 +165,7 @@ export class WorkerLane {
     this.drain.start();
     this.watchdog = setInterval(() => this.checkOverruns(), Math.max(10, Math.min(250, Math.floor(this.settings.overrunGraceMs / 2))));
     this.watchdog.unref();
-    await this.waitForWorkers();
+    await this.control.whenReady(this.pool, this.settings.workers, () => this.state === 'running');
     this.startedAt = performance.now();
   }
 
@@ -240,61 +245,22 @@ export class WorkerLane {
     await this.pool?.destroy();
   }
 
-  /**
-   * Requests per batch: as many as amortise a task's fixed cost, up to about
-   * {@link TARGET_BATCH_MS} of work, and never more than a fair share of what is in flight
-   * (in-flight ÷ task slots). Once batched a request cannot move to another worker, so an
-   * oversized batch would leave one worker holding the backlog while another starves.
-   * The per-request time is what the workers measured (their busy-time counters).
-   */
-  private batchLimit(): number {
-    const fairShare = Math.ceil(this.inflight() / (this.settings.workers * 2));
-    const perRequestMs = this.perRequestMs();
-    const byTime = perRequestMs === undefined ? this.settings.maxBatch : Math.floor(TARGET_BATCH_MS / Math.max(perRequestMs, 0.001));
-    return Math.max(1, Math.min(this.settings.maxBatch, byTime, fairShare));
+  /** The load that paces batches and draining (lane-pacing.ts); the mean run time counts after 32 answers. */
+  private load(): LaneLoad {
+    const requests = this.counters.completed + this.counters.failed;
+    return { inflight: this.slots.inUse, workers: this.settings.workers, perRequestMs: requests < 32 ? undefined : this.meanRunMs() };
   }
 
-  /** Requests taken and not yet answered. */
-  private inflight(): number {
-    return this.slots.inUse;
-  }
-
-  /** Mean worker time per request answered so far (0 before the first). */
+  /** Mean worker time per request answered so far (0 before the first), from the busy counters. */
   private meanRunMs(): number {
     const requests = this.counters.completed + this.counters.failed;
     return requests === 0 ? 0 : this.drain.busyMs() / requests;
   }
 
-  /** Mean worker time per request so far (from the rings' busy counters), once known. */
-  private perRequestMs(): number | undefined {
-    const requests = this.counters.completed + this.counters.failed;
-    if (requests < 32) return undefined;
-    return this.drain.busyMs() / requests;
-  }
-
-  /**
-   * How long the reactor may let responses gather before draining, under a backlog: a
-   * third of the time a new request already waits in the queue (in-flight × time per
-   * request ÷ workers), in whole ms, at most {@link MAX_LINGER_MS}. A response delayed by
-   * it waited three times as long already; the writes it saves (each one wakes the peer,
-   * whose next requests then come back together) give the workers back their CPU.
-   * Measured with Work at concurrency 64 on 2 cores: the reactor's share of a core fell
-   * from 16% to 11%, the load generator's from 11% to 6%, and the workers got that time.
-   * 0 when there is no backlog, or when a third of the wait is under 1 ms: short requests
-   * (Echo at concurrency 256) are bound by the reactor, not the workers, and a forced
-   * 1 ms pause cost them 10% of their throughput.
-   */
-  private lingerMs(): number {
-    const inflight = this.inflight();
-    if (inflight <= this.settings.workers * 2) return 0;
-    const expectedWaitMs = (inflight * (this.perRequestMs() ?? 0)) / this.settings.workers;
-    return Math.min(MAX_LINGER_MS, Math.floor(expectedWaitMs / 3));
-  }
-
   private flush(): void {
     if (this.state !== 'running') return;
-    const maxTasks = this.settings.workers * 2; // one running and one ready per worker
-    const limit = this.batchLimit();
+    const maxTasks = this.settings.workers * TASKS_PER_WORKER;
+    const limit = batchLimit(this.load(), this.settings.maxBatch);
     while (this.queue.length > 0 && this.tasksInFlight < maxTasks) {
       const free = maxTasks - this.tasksInFlight;
       const size = Math.min(limit, Math.ceil(this.queue.length / free));
@@ -325,39 +291,43 @@ export class WorkerLane {
       this.waits.record((now - entry.call.startedAt) * 1000);
     }
     this.pool!.run(Piscina.move(task)).then(
-      (result: BatchResult) => {
-        this.tasksInFlight--;
-        if (result === null && this.drain.lingering) {
-          // Every record of the batch is in a ring; the lingering loop drains them within
-          // milliseconds. Draining now would cost a socket write per batch under load.
-          this.finished.push(batch);
-        } else {
-          this.drain.drainAll();
-          if (result !== null) {
-            readRecords(result, (slot, status, frame) => {
-              this.counters.ringFallbacks++;
-              this.handleRecord(slot, status, frame);
-            });
-          }
-          this.settleBatch(batch, undefined);
-        }
-        this.flush();
-      },
-      (err: Error) => {
-        this.tasksInFlight--;
-        this.drain.drainAll(); // what the worker finished before it died is in its ring
-        this.settleBatch(batch, err);
-        this.flush();
-      },
+      (result: BatchResult) => this.finish({ batch, result, error: undefined }),
+      (error: Error) => this.finish({ batch, result: null, error }),
     );
   }
 
-  /** Settles the batches that finished before the drain that just ran. */
+  /**
+   * A batch's task ended. Its ring records are published already; they, its fallback
+   * records and the settling of whatever it left unanswered wait for the drain loop's next
+   * drain (woken if asleep), so under a backlog a finishing batch costs no write of its own.
+   * After close (tasks rejected by the pool's destruction) they are settled at once.
+   */
+  private finish(done: FinishedBatch): void {
+    this.tasksInFlight--;
+    this.finished.push(done);
+    if (this.state === 'running') {
+      this.drain.wake();
+      this.flush();
+    } else {
+      this.drain.drainAll(); // closed: the loop has stopped
+      this.settleFinished();
+    }
+  }
+
+  /** Settles the batches that finished before the drain that just ran (ring records first). */
   private settleFinished(): void {
     if (this.finished.length === 0) return;
     const finished = this.finished;
     this.finished = [];
-    for (const batch of finished) this.settleBatch(batch, undefined);
+    for (const { batch, result, error } of finished) {
+      if (result !== null) {
+        readRecords(result, (slot, status, frame) => {
+          this.counters.ringFallbacks++;
+          this.handleRecord(slot, status, frame);
+        });
+      }
+      this.settleBatch(batch, error);
+    }
   }
 
   /** Answers what a finished batch left unanswered: a worker crash, or (a bug) a lost record. */
@@ -412,26 +382,6 @@ export class WorkerLane {
     worker?.once('exit', () => {
       this.control.forget(threadId);
       this.drain.reclaim(threadId);
-    });
-  }
-
-  /** Resolves once every worker has loaded its modules (it posts its control port then). */
-  private waitForWorkers(): Promise<void> {
-    const pool = this.pool!;
-    return new Promise((resolve, reject) => {
-      const started = Date.now();
-      const done = (err?: RpcError): void => {
-        clearInterval(timer);
-        pool.off('error', onError);
-        if (err) reject(err);
-        else resolve();
-      };
-      const onError = (failure: Error): void => done(new RpcError(Status.FAILED_PRECONDITION, `worker threads failed to start: ${failure.message}`, { cause: failure }));
-      const timer = setInterval(() => {
-        if (this.control.ready >= this.settings.workers || this.state !== 'running') done();
-        else if (Date.now() - started > 30_000) done(new RpcError(Status.UNAVAILABLE, `worker threads did not start within 30 s (${this.control.ready} of ${this.settings.workers} ready)`));
-      }, 10);
-      pool.on('error', onError);
     });
   }
 }

@@ -26,7 +26,6 @@ test('a sleeping loop is woken by the doorbell and runs afterDrain after the dra
   const { drain, producer, log } = setup(() => 0);
   drain.start();
   await delay(20);
-  assert.not.ok(drain.lingering);
   log.length = 0;
   producer.write(7, 0, [Buffer.from('x')]);
   await until(() => log.includes('record 7') && log.at(-1) === 'after', 'the drain');
@@ -38,7 +37,7 @@ test('under a backlog records gather for lingerMs, and the next drain delivers t
   const { drain, producer, log } = setup(() => 30);
   drain.start();
   producer.write(1, 0, [Buffer.from('a')]);
-  await until(() => drain.lingering, 'the linger');
+  await until(() => log.includes('record 1'), 'the first drain'); // it drained a record: it lingers now
   log.length = 0;
   producer.write(2, 0, [Buffer.from('b')]);
   producer.write(3, 0, [Buffer.from('c')]);
@@ -46,6 +45,18 @@ test('under a backlog records gather for lingerMs, and the next drain delivers t
   assert.equal(log, [], 'nothing drained while lingering');
   await until(() => log.includes('after'), 'the next drain');
   assert.equal(log.slice(0, 3), ['record 2', 'record 3', 'after'], 'both records in one drain, then afterDrain');
+  drain.stop();
+});
+
+test('wake() makes a sleeping loop run afterDrain at once, without any record', async () => {
+  const { drain, log } = setup(() => 0);
+  drain.start();
+  await delay(20); // asleep now, for up to 1 s
+  log.length = 0;
+  const woken = Date.now();
+  drain.wake();
+  await until(() => log.includes('after'), 'afterDrain');
+  assert.ok(Date.now() - woken < 500, `afterDrain ${Date.now() - woken} ms after wake(), not at the 1 s timeout`);
   drain.stop();
 });
 
