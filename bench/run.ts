@@ -9,7 +9,10 @@
  * - echo: ringrpc vs @grpc/grpc-js vs raw net, Echo 64 B at concurrency 1, 32, 256.
  * - work: Work calibrated to ~1 ms of CPU, concurrency 64: ringrpc inline, worker lane
  *   with 1 and 2 workers, grpc-js inline, grpc-js + piscina (2 workers); efficiency =
- *   req/s ÷ what 2 bare worker threads do with the same work and no RPC, in this run.
+ *   req/s ÷ what 2 bare worker threads do with the same work and no RPC. The machine's
+ *   speed shifts by a third within seconds, so the ceiling is measured right before and
+ *   right after every case (the mean of the two is that run's ceiling), and the table
+ *   shows the median of the runs' efficiencies.
  * - worker-echo: Echo on the worker lane at concurrency 256 (per-request hand-off), with
  *   the response ring, without it (Piscina's result path), and with 'sync' atomics.
  *
@@ -38,6 +41,8 @@ interface Case {
   readonly client: readonly [string, readonly string[]];
   /** Compare req/s to this case of the group. */
   readonly baseline?: string;
+  /** This case is measured right before and after each other case of its group, which it is the ceiling of. */
+  readonly brackets?: boolean;
 }
 
 const RINGRPC = 'bench/servers/ringrpc-server.ts';
@@ -58,7 +63,7 @@ if (suites.includes('work')) {
   const group = `Work ≈1 ms CPU (${rounds} rounds), concurrency 64`;
   const ring = (s: string): [string, string[]] => [s, ['--method', 'work', '--concurrency', '64', '--rounds', String(rounds)]];
   const b = 'ceiling: 2 bare worker threads';
-  cases.push({ group, name: b, client: ['bench/ceiling.ts', ['--threads', '2', '--rounds', String(rounds)]], baseline: b });
+  cases.push({ group, name: b, client: ['bench/ceiling.ts', ['--threads', '2', '--rounds', String(rounds)]], baseline: b, brackets: true });
   cases.push({ group, name: '(a) ringrpc inline', server: [RINGRPC, []], client: ring('bench/clients/ringrpc-client.ts'), baseline: b });
   cases.push({ group, name: '(b) ringrpc worker lane, 1 worker', server: [RINGRPC, ['--workers', '1', '--worker-methods', 'Work']], client: ring('bench/clients/ringrpc-client.ts'), baseline: b });
   cases.push({ group, name: '(b) ringrpc worker lane, 2 workers', server: [RINGRPC, ['--workers', '2', '--worker-methods', 'Work']], client: ring('bench/clients/ringrpc-client.ts'), baseline: b });
@@ -94,10 +99,30 @@ async function runCase(c: Case): Promise<ClientResult> {
 }
 
 const results = new Map<Case, ClientResult[]>();
+/** Per case, each run's req/s ÷ the mean of the ceilings measured right before and after it. */
+const efficiencies = new Map<Case, number[]>();
+const append = <T>(map: Map<Case, T[]>, c: Case, value: T): void => void map.set(c, [...(map.get(c) ?? []), value]);
+async function measure(c: Case, run: number): Promise<number> {
+  process.stderr.write(`run ${run + 1}/${runs}: ${c.group} / ${c.name}\n`);
+  const result = await runCase(c);
+  append(results, c, result);
+  return result.rps;
+}
 for (let r = 0; r < runs; r++) {
-  for (const c of cases) {
-    process.stderr.write(`run ${r + 1}/${runs}: ${c.group} / ${c.name}\n`);
-    results.set(c, [...(results.get(c) ?? []), await runCase(c)]);
+  for (const group of new Set(cases.map((c) => c.group))) {
+    const inGroup = cases.filter((c) => c.group === group);
+    const ceiling = inGroup.find((c) => c.brackets === true);
+    if (ceiling === undefined) {
+      for (const c of inGroup) await measure(c, r);
+      continue;
+    }
+    let before = await measure(ceiling, r);
+    for (const c of inGroup.filter((x) => x !== ceiling)) {
+      const rps = await measure(c, r);
+      const after = await measure(ceiling, r);
+      append(efficiencies, c, rps / ((before + after) / 2));
+      before = after;
+    }
   }
 }
 
@@ -109,13 +134,17 @@ const summary: Record<string, Record<string, unknown>> = {};
 for (const group of [...new Set(cases.map((c) => c.group))]) {
   const inGroup = cases.filter((c) => c.group === group);
   const base = inGroup.find((c) => c.name === inGroup[0]!.baseline);
-  const ratioName = group.startsWith('Work') ? 'efficiency (÷ ceiling)' : `req/s vs ${base?.name ?? '-'}`;
-  lines.push('', `## ${group}`, '', `| case | req/s | p50 µs | p99 µs | server CPU % | server CPU µs/req | client CPU % | errors | ${ratioName} |`, '|---|---|---|---|---|---|---|---|---|');
+  const ceiling = inGroup.find((c) => c.brackets === true);
+  const ratioName = ceiling ? 'efficiency (÷ ceiling), median (range)' : `req/s vs ${base?.name ?? '-'}`;
+  lines.push('', `## ${group}`, '');
+  if (ceiling) lines.push(`Each run of a case is divided by the mean of the ceilings measured right before and right after it; the ceiling row shows the median of its ${results.get(ceiling)!.length} measurements.`, '');
+  lines.push(`| case | req/s | p50 µs | p99 µs | server CPU % | server CPU µs/req | client CPU % | errors | ${ratioName} |`, '|---|---|---|---|---|---|---|---|---|');
   summary[group] = {};
   const med = (c: Case, pick: (r: ClientResult) => number): number => median(results.get(c)!.map(pick));
   for (const c of inGroup) {
     const rps = med(c, (r) => r.rps);
-    const ratio = base ? rps / med(base, (r) => r.rps) : NaN;
+    const bracketed = efficiencies.get(c);
+    const ratio = c.brackets === true ? 1 : bracketed ? median(bracketed) : base ? rps / med(base, (r) => r.rps) : NaN;
     const row = {
       rps,
       p50: med(c, (r) => r.latencyUs.p50),
@@ -124,10 +153,12 @@ for (const group of [...new Set(cases.map((c) => c.group))]) {
       clientCpu: med(c, (r) => r.clientCpu),
       errors: results.get(c)!.reduce((s, r) => s + (r.requests - r.ok), 0),
       ratio,
+      ...(bracketed ? { efficiencies: bracketed } : {}),
       runs: results.get(c),
     };
     summary[group]![c.name] = row;
-    const ratioText = group.startsWith('Work') ? ratio.toFixed(2) : `${ratio.toFixed(2)}×`;
+    const range = bracketed ? ` (${Math.min(...bracketed).toFixed(2)}–${Math.max(...bracketed).toFixed(2)})` : '';
+    const ratioText = ceiling ? `${ratio.toFixed(2)}${range}` : `${ratio.toFixed(2)}×`;
     const perRequest = row.serverCpu > 0 ? ((row.serverCpu * 10_000) / rps).toFixed(1) : '–';
     lines.push(`| ${c.name} | ${n(rps)} | ${n(row.p50)} | ${n(row.p99)} | ${n(row.serverCpu)} | ${perRequest} | ${n(row.clientCpu)} | ${row.errors} | ${ratioText} |`);
   }

@@ -45,18 +45,30 @@ export const Bench: ServiceImplementation<typeof BenchService> = {
 };
 
 /**
- * Rounds of {@link work} that take about `targetMs` of CPU on this machine now, measured
- * (its speed drifts, so a figure from earlier is no good). The median of 5 timings.
+ * Rounds of {@link work} that take about `targetMs` of one thread's time on this machine now,
+ * measured (its speed drifts, so a figure from earlier is no good): the median rate of 5
+ * spans of 50 ms, after 200 ms of warm-up.
+ *
+ * Both lengths matter. Cold code runs several times slower than the JIT's, so a short
+ * warm-up makes Work far lighter than asked; and about a third of Work's time goes to the
+ * young-generation collections its hash objects cause, which a span of a few rounds misses.
  */
 export function calibrateRounds(targetMs: number, payload: Uint8Array = new Uint8Array(64)): number {
-  const probe = 200;
-  work(payload, probe); // warm up
-  const times: number[] = [];
+  const step = 100;
+  const warmEnd = performance.now() + 200;
+  while (performance.now() < warmEnd) work(payload, step);
+  const rates: number[] = []; // rounds per ms
   for (let i = 0; i < 5; i++) {
     const t0 = performance.now();
-    work(payload, probe);
-    times.push(performance.now() - t0);
+    let rounds = 0;
+    let elapsed = 0;
+    do {
+      work(payload, step);
+      rounds += step;
+      elapsed = performance.now() - t0;
+    } while (elapsed < 50);
+    rates.push(rounds / elapsed);
   }
-  times.sort((a, b) => a - b);
-  return Math.max(1, Math.round((probe * targetMs) / times[2]!));
+  rates.sort((a, b) => a - b);
+  return Math.max(1, Math.round(rates[2]! * targetMs));
 }
