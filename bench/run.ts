@@ -10,9 +10,9 @@
  * - work: Work calibrated to ~1 ms of CPU, concurrency 64: ringrpc inline, worker lane
  *   with 1 and 2 workers, grpc-js inline, grpc-js + piscina (2 workers); efficiency =
  *   req/s ÷ what 2 bare worker threads do with the same work and no RPC. The machine's
- *   speed shifts by a third within seconds, so the ceiling is measured right before and
- *   right after every case (the mean of the two is that run's ceiling), and the table
- *   shows the median of the runs' efficiencies.
+ *   speed shifts by up to a third from one stretch of seconds to the next, so the ceiling
+ *   is measured right before and right after every case (the mean of the two is that
+ *   run's ceiling), and the table shows the median and range of the runs' efficiencies.
  * - worker-echo: Echo on the worker lane at concurrency 256 (per-request hand-off), with
  *   the response ring, without it (Piscina's result path), and with 'sync' atomics.
  *
