@@ -20,6 +20,9 @@ if (!existsSync(CLI)) {
   process.exit(1);
 }
 
+// Calibrated first, on a quiet machine: with the server starting or under load, the same
+// rounds would measure slower and Work would come out lighter than 1 ms.
+const rounds = calibrateRounds(1);
 const workers = availableParallelism();
 const server = spawn(process.execPath, [CLI, 'serve', '--proto', 'proto/bench/v1/bench.proto', '--handlers', 'examples/bench/handlers.ts',
   '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--workers', String(workers), '--worker-methods', 'Work'], {
@@ -47,7 +50,6 @@ const echoTitle = 'Echo (64-byte payload, concurrency 64, inline lane)';
 const echo = await runLoad(() => client.echo({ payload }), { concurrency: 64, durationMs, warmupMs });
 process.stdout.write(`${formatLoadResult(echoTitle, echo.result)}\n\n`);
 
-const rounds = calibrateRounds(1);
 const workTitle = `Work (${rounds} sha256 rounds ≈ 1 ms of CPU, concurrency 16, worker lane)`;
 const work = await runLoad(() => client.work({ payload, rounds }), { concurrency: 16, durationMs, warmupMs });
 process.stdout.write(`${formatLoadResult(workTitle, work.result)}\n`);
