@@ -1,6 +1,6 @@
 /**
  * The worker-lane thread (a Piscina worker). It loads the handler modules once, claims a
- * response ring, and for each batch: checks each request's cancel flag and deadline,
+ * response ring, and for each batch: marks each request started, checks its cancel flag and deadline,
  * decompresses and decodes it, runs its handler (async handlers run concurrently),
  * encodes the reply and writes the whole RESPONSE frame into its ring. It never throws
  * across the thread boundary: every request ends as one record with a status.
@@ -25,6 +25,7 @@ import { importUserModule } from '../src/util/import-module.js';
 
 const init = workerData as WorkerInit;
 const cancelled = new Int32Array(init.cancelled);
+const started = new Int32Array(init.started);
 const shared = new Int32Array(init.sharedControl);
 const EMPTY = new Uint8Array(0);
 
@@ -199,6 +200,9 @@ function reply(fallback: RecordBuffer, call: WorkerCall, value: unknown): void {
 
 /** Runs one request; returns a promise only when its handler is asynchronous. */
 function runOne(entry: BatchEntry, fallback: RecordBuffer): Promise<void> | undefined {
+  // From here on the request is this thread's: if the thread dies, the request failed with
+  // it (it may be what killed it) and is not run again elsewhere.
+  Atomics.store(started, entry.slot, 1);
   const method = methods[entry.methodIndex]!;
   const site = method.definition.path;
   if (Atomics.load(cancelled, entry.slot) === 1) {
@@ -264,7 +268,8 @@ function runOne(entry: BatchEntry, fallback: RecordBuffer): Promise<void> | unde
 
 /** The Piscina task: one batch in; the records that missed the ring (if any) out. */
 export default async function runBatch(task: ArrayBuffer): Promise<BatchResult> {
-  const started = performance.now();
+  const began = performance.now();
+  ring?.startBatch();
   stats.batches++;
   const fallback = new RecordBuffer();
   const pending: Array<Promise<void>> = [];
@@ -278,7 +283,8 @@ export default async function runBatch(task: ArrayBuffer): Promise<BatchResult> 
     }
   }
   if (pending.length > 0) await Promise.all(pending);
-  const busy = performance.now() - started;
+  ring?.endBatch();
+  const busy = performance.now() - began;
   stats.busyMs += busy;
   busyCarry += busy;
   const whole = Math.floor(busyCarry);

@@ -57,6 +57,7 @@ export function prometheusText(stats: ServerStats): string {
     family('ringrpc_worker_failed_total', 'counter', 'Worker-lane requests answered with an error.', [['', w.failed]]);
     family('ringrpc_worker_batches_total', 'counter', 'Batches sent to workers.', [['', w.batches]]);
     family('ringrpc_worker_restarts_total', 'counter', 'Worker threads replaced after dying.', [['', w.workerRestarts]]);
+    family('ringrpc_worker_rerun_total', 'counter', 'Requests run again on another worker because theirs died before taking them up.', [['', w.rerun]]);
     histogram('ringrpc_worker_wait_seconds', 'Time from reading a worker-lane request to handing it to a worker thread.', [[{}, w.wait]]);
     family('ringrpc_worker_run_seconds_mean', 'gauge', 'Mean worker time per request (decode, handler, encode).', [['', w.runMeanUs / 1e6]]);
   }

@@ -38,7 +38,7 @@ td,th{padding:3px 10px;border-bottom:1px solid #e9ecef;text-align:left}td{font-v
 <h2>Methods</h2>
 <table id="methods"><tr><th>method</th><th>requests</th><th>ok</th><th>errors</th><th>in flight</th><th>mean</th><th>p50</th><th>p99</th></tr>${methods}</table>
 ${w === undefined ? '' : `<h2>Worker lane</h2>
-<table id="worker-lane">${rows([['threads', n(w.workers)], ['in flight', n(w.inflight)], ['queue depth', `${n(w.queueDepth)} (max ${n(w.maxQueue)})`], ['utilisation', `${(w.utilization * 100).toFixed(1)} %`], ['completed', n(w.completed)], ['failed', n(w.failed)], ['batches', n(w.batches)], ['worker restarts', n(w.workerRestarts)], ['queue wait', w.wait.count === 0 ? '–' : `mean ${ms(w.wait.sumUs / w.wait.count)}, p50 ≤ ${ms(w.wait.p50Us)}, p99 ≤ ${ms(w.wait.p99Us)}`], ['run time per request', w.runMeanUs === 0 ? '–' : `mean ${ms(w.runMeanUs)}`]])}</table>`}
+<table id="worker-lane">${rows([['threads', n(w.workers)], ['in flight', n(w.inflight)], ['queue depth', `${n(w.queueDepth)} (max ${n(w.maxQueue)})`], ['utilisation', `${(w.utilization * 100).toFixed(1)} %`], ['completed', n(w.completed)], ['failed', n(w.failed)], ['batches', n(w.batches)], ['worker restarts', n(w.workerRestarts)], ['re-run after a worker died', n(w.rerun)], ['queue wait', w.wait.count === 0 ? '–' : `mean ${ms(w.wait.sumUs / w.wait.count)}, p50 ≤ ${ms(w.wait.p50Us)}, p99 ≤ ${ms(w.wait.p99Us)}`], ['run time per request', w.runMeanUs === 0 ? '–' : `mean ${ms(w.runMeanUs)}`]])}</table>`}
 <p><a href="/metrics">/metrics</a> · <a href="/stats.json">/stats.json</a></p>
 </body></html>
 `;

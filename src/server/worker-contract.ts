@@ -29,6 +29,8 @@ export interface WorkerInit {
   readonly sharedControl: SharedArrayBuffer;
   /** Int32 per slot: 1 once the call was cancelled (CANCEL, client gone, shutdown). */
   readonly cancelled: SharedArrayBuffer;
+  /** Int32 per slot: the worker sets 1 when it takes the request up. */
+  readonly started: SharedArrayBuffer;
   readonly maxFrameBytes: number;
   /** Response bodies at least this large are gzipped; Infinity = never. */
   readonly compressAboveBytes: number;

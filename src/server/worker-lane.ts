@@ -13,10 +13,14 @@ import { encodeBatch, workerEntry, type BatchResult, type PendingEntry, type Wor
 import { WorkerSlots } from './worker-slots.js';
 import { LatencyHistogram, type LatencySnapshot } from './server-stats.js';
 import { ResponseDrain } from './response-drain.js';
-import { batchLimit, lingerMs, TASKS_PER_WORKER, type LaneLoad } from './lane-pacing.js';
+import { batchLimit, lingerMs, pickWorker, TASKS_PER_WORKER, type LaneLoad } from './lane-pacing.js';
 import { WorkerControl, type WorkerThreadStats } from './worker-control.js';
 
 export type { WorkerThreadStats };
+
+/** Piscina's balancer signature and its view of a worker (not exported by name). */
+type LoadBalancer = NonNullable<NonNullable<ConstructorParameters<typeof Piscina>[0]>['loadBalancer']>;
+type PoolWorker = Parameters<LoadBalancer>[1][number];
 
 /** Settings of the worker lane, resolved by the server's options. */
 export interface WorkerLaneSettings {
@@ -48,6 +52,8 @@ export interface WorkerLaneStats {
   /** Responses that came back through Piscina's result path instead of a ring. */
   readonly ringFallbacks: number;
   readonly workerRestarts: number;
+  /** Requests run again on another worker because theirs died before taking them up. */
+  readonly rerun: number;
   readonly workersTerminatedForOverrun: number;
   /** Time from reading a request to handing its batch to a worker thread. */
   readonly wait: LatencySnapshot;
@@ -81,12 +87,14 @@ interface FinishedBatch {
  * - Admission: one slot per request, `maxQueue` slots; none free → RESOURCE_EXHAUSTED at once.
  * - Batching: queued requests are packed into one transferred buffer per Piscina task,
  *   split over the tasks that may start now, so one request alone goes at once and a
- *   backlog goes as few large batches (Piscina's cost is per task, not per request);
- *   sizes and draining are paced by lane-pacing.ts.
+ *   backlog goes as few large batches (Piscina's cost is per task, not per request).
+ *   A worker holds its next batch while it runs one, unless the running one is slow;
+ *   sizes, placement and draining are paced by lane-pacing.ts.
  * - Responses: drained from every ring by one loop (ResponseDrain), which also settles
  *   finished batches, so a batch's end never costs a write of its own.
- * - Failure: a worker that dies fails only the calls it held, UNAVAILABLE ("may be
- *   retried"); a handler stuck past its deadline + grace gets its worker terminated.
+ * - Failure: a worker that dies fails only the calls it had taken up, UNAVAILABLE ("may be
+ *   retried"); those it held but never began go back to the head of the queue and run on
+ *   another worker. A handler stuck past its deadline + grace gets its worker terminated.
  */
 export class WorkerLane {
   private readonly methodIndex = new Map<MethodDefinition, number>();
@@ -105,7 +113,7 @@ export class WorkerLane {
   private flushScheduled = false;
   private watchdog: NodeJS.Timeout | undefined;
   private readonly control = new WorkerControl();
-  private readonly counters = { completed: 0, failed: 0, batches: 0, ringFallbacks: 0, workerRestarts: 0, overrunTerminations: 0, workersCreated: 0 };
+  private readonly counters = { completed: 0, failed: 0, batches: 0, ringFallbacks: 0, rerun: 0, overrunTerminations: 0, workersCreated: 0 };
   private readonly onRecord = (slot: number, status: number, frame: Buffer): void => this.handleRecord(slot, status, frame);
 
   constructor(private readonly settings: WorkerLaneSettings) {
@@ -136,6 +144,7 @@ export class WorkerLane {
       rings: this.drain.rings,
       sharedControl: this.drain.sharedMemory,
       cancelled: this.slots.memory,
+      started: this.slots.startedMemory,
       maxFrameBytes: this.settings.maxFrameBytes,
       compressAboveBytes: this.settings.compressAboveBytes,
     };
@@ -151,9 +160,10 @@ export class WorkerLane {
       atomics: this.settings.atomics,
       stricterFIFO: true,
       recordTiming: false,
-      // One batch per worker: a second one would be held hostage by a slow handler and
-      // die with a worker that crashes or is terminated (measured: ~3% throughput for it).
-      concurrentTasksPerWorker: 1,
+      // A running batch and the next one (lane-pacing.ts). pickWorker keeps the next one off
+      // a worker stuck in a slow handler; if the worker dies, what it never began is re-run.
+      concurrentTasksPerWorker: TASKS_PER_WORKER,
+      loadBalancer: ((_task, workers) => this.pickWorker(workers)) satisfies LoadBalancer,
       resourceLimits: this.settings.resourceLimits,
       workerData: init,
     });
@@ -213,6 +223,7 @@ export class WorkerLane {
       batches: this.counters.batches,
       ringFallbacks: this.counters.ringFallbacks,
       workerRestarts: Math.max(0, this.counters.workersCreated - this.settings.workers),
+      rerun: this.counters.rerun,
       workersTerminatedForOverrun: this.counters.overrunTerminations,
       wait: this.waits.snapshot(),
       runMeanUs: Math.round(this.meanRunMs() * 1000),
@@ -243,6 +254,14 @@ export class WorkerLane {
     for (const entry of this.queue) this.failSlot(entry.slot, new RpcError(Status.UNAVAILABLE, 'server closed before the call ran', { metadata: NOT_RUN_METADATA }));
     this.queue = [];
     await this.pool?.destroy();
+  }
+
+  /** Piscina's balancer: which worker takes the next batch, or none for now (null). */
+  private pickWorker(workers: readonly PoolWorker[]): PoolWorker | null {
+    const now = Date.now();
+    const usable = workers.filter((w) => !w.terminating && !w.destroyed);
+    const index = pickWorker(usable.map((w) => ({ batches: w.currentUsage, batchAgeMs: this.drain.batchAgeMs(w.id, now) })));
+    return index < 0 ? null : usable[index]!;
   }
 
   /** The load that paces batches and draining (lane-pacing.ts); the mean run time counts after 32 answers. */
@@ -330,16 +349,31 @@ export class WorkerLane {
     }
   }
 
-  /** Answers what a finished batch left unanswered: a worker crash, or (a bug) a lost record. */
+  /**
+   * Answers what a finished batch left unanswered: a worker crash, or (a bug) a lost record.
+   * After a crash, requests the worker never took up go back to the head of the queue (in
+   * their order), or, once the lane is closed, fail as not run.
+   */
   private settleBatch(batch: readonly QueuedEntry[], err: Error | undefined): void {
+    const rerun: QueuedEntry[] = [];
     for (const entry of batch) {
       if (this.slots.get(entry.slot)?.call !== entry.call) continue; // answered
       const site = `${entry.call.service}/${entry.call.method}`;
-      const error = err
-        ? new RpcError(Status.UNAVAILABLE, `the worker thread running ${site} died (${err.message}); the call may be retried`, { cause: err })
-        : new RpcError(Status.INTERNAL, `the worker answered nothing for ${site}`);
-      this.failSlot(entry.slot, error);
+      if (err === undefined) {
+        this.failSlot(entry.slot, new RpcError(Status.INTERNAL, `the worker answered nothing for ${site}`));
+      } else if (this.slots.hasStarted(entry.slot)) {
+        this.failSlot(entry.slot, new RpcError(Status.UNAVAILABLE, `the worker thread running ${site} died (${err.message}); the call may be retried`, { cause: err }));
+      } else if (this.state === 'running') {
+        entry.call.state = 'pending';
+        rerun.push(entry);
+      } else {
+        this.failSlot(entry.slot, new RpcError(Status.UNAVAILABLE, 'server closed before the call ran', { metadata: NOT_RUN_METADATA }));
+      }
     }
+    if (rerun.length === 0) return;
+    this.counters.rerun += rerun.length;
+    this.queue.unshift(...rerun);
+    this.flush();
   }
 
   private handleRecord(slot: number, status: number, frame: Buffer): void {

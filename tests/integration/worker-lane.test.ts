@@ -148,7 +148,7 @@ test('a full queue answers RESOURCE_EXHAUSTED at once, and PING still answers pr
   await server.close();
 });
 
-test('a worker that calls process.exit mid-batch fails only its calls, retryable; the pool recovers', async () => {
+test('a worker that calls process.exit mid-batch fails only that call, retryable; the pool recovers', async () => {
   const { server, address } = await start({ workers: 2 });
   const client = benchClient(address, { timeoutMs: 10_000 });
   const calls = Array.from({ length: 200 }, (_, i) =>
@@ -158,17 +158,52 @@ test('a worker that calls process.exit mid-batch fails only its calls, retryable
     ),
   );
   const results = await Promise.all(calls);
-  const failures = results.filter((r): r is RpcError => r !== 'ok');
-  assert.ok(failures.length >= 1 && failures.length < 200, `${failures.length} of 200 failed`);
-  assert.ok(results[100] !== 'ok', 'the crashing call failed');
-  for (const f of failures) {
-    assert.is(f.code, Status.UNAVAILABLE);
-    assert.match(f.message, /the worker thread running bench.v1.Bench\/Echo died .*; the call may be retried/);
-  }
+  // Handlers here are synchronous, so the exiting call was the only one under way: the
+  // rest of its batch, and the batch waiting behind it, ran on the other workers.
+  const failed = results.flatMap((r, i) => (r === 'ok' ? [] : [i]));
+  assert.equal(failed, [100]);
+  const crash = results[100] as RpcError;
+  assert.is(crash.code, Status.UNAVAILABLE);
+  assert.match(crash.message, /the worker thread running bench.v1.Bench\/Echo died .*; the call may be retried/);
   await until(async () => (await server.workerStats()).length === 2, 5000, 'a replacement worker');
   const after = await Promise.all(Array.from({ length: 100 }, () => client.echo({ payload: Buffer.from('again') })));
   assert.is(after.length, 100);
   assert.ok(server.stats().workerLane!.workerRestarts >= 1);
+  await client.$close();
+  await server.close();
+});
+
+test('requests a dying worker held but never began run on its replacement', async () => {
+  const { server, address } = await start({ workers: 1 });
+  const client = benchClient(address, { timeoutMs: 10_000 });
+  const exiting = client.echo({}, { metadata: { 'x-action': 'exit' } }).then(() => undefined, (e: RpcError) => e);
+  const threads: string[] = [];
+  const behind = Array.from({ length: 6 }, (_, i) => client.echo({ payload: Buffer.from(String(i)) }, { onMetadata: (m) => threads.push(m['thread']!) }));
+  assert.is((await exiting)?.code, Status.UNAVAILABLE);
+  const replies = await Promise.all(behind);
+  replies.forEach((r, i) => assert.is(Buffer.from(r.payload).toString(), String(i)));
+  const lane = server.stats().workerLane!;
+  assert.ok(lane.rerun >= 1 && lane.rerun <= 6, `${lane.rerun} re-run`);
+  assert.is(lane.failed, 1);
+  assert.is(new Set(threads).size, 1, 'all on the replacement');
+  await client.$close();
+  await server.close();
+});
+
+test('no batch waits behind a slow handler while another worker can run it', async () => {
+  const { server, address } = await start({ workers: 2 });
+  const client = benchClient(address, { timeoutMs: 10_000 });
+  let slowThread = '';
+  let slowDone = false;
+  const slow = client.echo({}, { metadata: { 'x-action': 'block', 'x-ms': '800' }, onMetadata: (m) => (slowThread = m['thread']!) }).then(() => (slowDone = true));
+  await until(() => server.stats().workerLane!.batches === 1, 3000, 'the slow call to be handed over');
+  await new Promise((r) => setTimeout(r, 200)); // its batch is now well past QUEUE_BEHIND_MAX_MS
+  const threads = new Set<string>();
+  await Promise.all(Array.from({ length: 40 }, () => client.echo({}, { metadata: { 'x-action': 'block', 'x-ms': '2' }, onMetadata: (m) => threads.add(m['thread']!) })));
+  assert.not.ok(slowDone, 'the quick calls all ended while the slow one ran');
+  await slow;
+  assert.is(threads.size, 1);
+  assert.not.ok(threads.has(slowThread), 'none ran on the slow call\'s worker');
   await client.$close();
   await server.close();
 });

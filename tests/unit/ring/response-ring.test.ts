@@ -68,6 +68,19 @@ test('wrap-around of the region (PAD records) and of the 32-bit counters', () =>
   assert.ok(write < 2 ** 31, `the write counter wrapped (now ${write})`);
 });
 
+test('the running batch\'s age: none between batches, wrapping 32-bit ms while one runs', () => {
+  const { producer, consumer } = pair(1024);
+  assert.is(consumer.batchAgeMs(Date.now()), undefined);
+  producer.startBatch();
+  const now = Date.now();
+  const age = consumer.batchAgeMs(now + 50)!;
+  assert.ok(age >= 50 && age < 1000, `age ${age}`);
+  // Date.now() | 0 wraps every 2³² ms: the age stays right across the wrap.
+  assert.is(consumer.batchAgeMs(now + 2 ** 32 + 50), age);
+  producer.endBatch();
+  assert.is(consumer.batchAgeMs(Date.now()), undefined);
+});
+
 test('the fallback record buffer uses the same layout', () => {
   const buffer = new RecordBuffer();
   buffer.add(7, 0, [Buffer.from('hello')]);
