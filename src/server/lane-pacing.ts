@@ -10,7 +10,7 @@
  * Measured with Work at concurrency 64 on 2 cores: with one batch per worker, the workers
  * sat idle for 8–12% of the time between batches (a wake of the reactor, Piscina's
  * dispatch, a wake of the worker, and a starved queue while responses lingered); with two,
- * 2–3%, and the lane's efficiency went from a median of 0.70 to 0.85 over 13 bracketed runs.
+ * 1–3%, and the lane did 1.14× the requests in paired runs (docs/design.md).
  */
 export const TASKS_PER_WORKER = 2;
 /** Work a batch should hold, in ms of worker time. */

@@ -163,7 +163,7 @@ export class WorkerLane {
       // A running batch and the next one (lane-pacing.ts). pickWorker keeps the next one off
       // a worker stuck in a slow handler; if the worker dies, what it never began is re-run.
       concurrentTasksPerWorker: TASKS_PER_WORKER,
-      loadBalancer: ((_task, workers) => this.pickWorker(workers)) satisfies LoadBalancer,
+      loadBalancer: ((_task, workers) => this.placeBatch(workers)) satisfies LoadBalancer,
       resourceLimits: this.settings.resourceLimits,
       workerData: init,
     });
@@ -257,7 +257,7 @@ export class WorkerLane {
   }
 
   /** Piscina's balancer: which worker takes the next batch, or none for now (null). */
-  private pickWorker(workers: readonly PoolWorker[]): PoolWorker | null {
+  private placeBatch(workers: readonly PoolWorker[]): PoolWorker | null {
     const now = Date.now();
     const usable = workers.filter((w) => !w.terminating && !w.destroyed);
     const index = pickWorker(usable.map((w) => ({ batches: w.currentUsage, batchAgeMs: this.drain.batchAgeMs(w.id, now) })));
