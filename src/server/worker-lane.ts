@@ -22,6 +22,9 @@ export type { WorkerThreadStats };
 type LoadBalancer = NonNullable<NonNullable<ConstructorParameters<typeof Piscina>[0]>['loadBalancer']>;
 type PoolWorker = Parameters<LoadBalancer>[1][number];
 
+/** The answer to a call the lane never ran because it closed (marked not run: safe to retry elsewhere). */
+const closedBeforeRun = (): RpcError => new RpcError(Status.UNAVAILABLE, 'server closed before the call ran', { metadata: NOT_RUN_METADATA });
+
 /** Settings of the worker lane, resolved by the server's options. */
 export interface WorkerLaneSettings {
   readonly workers: number;
@@ -251,7 +254,7 @@ export class WorkerLane {
     this.drain.drainAll();
     this.settleFinished();
     this.control.close();
-    for (const entry of this.queue) this.failSlot(entry.slot, new RpcError(Status.UNAVAILABLE, 'server closed before the call ran', { metadata: NOT_RUN_METADATA }));
+    for (const entry of this.queue) this.failSlot(entry.slot, closedBeforeRun());
     this.queue = [];
     await this.pool?.destroy();
   }
@@ -367,7 +370,7 @@ export class WorkerLane {
         entry.call.state = 'pending';
         rerun.push(entry);
       } else {
-        this.failSlot(entry.slot, new RpcError(Status.UNAVAILABLE, 'server closed before the call ran', { metadata: NOT_RUN_METADATA }));
+        this.failSlot(entry.slot, closedBeforeRun());
       }
     }
     if (rerun.length === 0) return;
