@@ -44,7 +44,9 @@ test('open loop holds its rate and measures from the due time: a stall shows in 
 test('the timeline covers the run and the histogram holds every call', async () => {
   const run = await runLoad(() => sleep(2), { concurrency: 8, durationMs: 600, timelineIntervalMs: 100 });
   assert.ok(run.timeline.length >= 5 && run.timeline.length <= 7, `${run.timeline.length} points`);
-  assert.ok(run.timeline.every((p) => p.rps > 0 && p.p99Us >= p.p50Us));
+  // A point may hold no calls when the event loop stalls (a loaded machine): that is data, not an error.
+  assert.ok(run.timeline.filter((p) => p.rps > 0).length >= 4, 'most points hold calls');
+  assert.ok(run.timeline.every((p) => p.rps >= 0 && p.p99Us >= p.p50Us));
   assert.is(run.histogram.reduce((n, b) => n + b.count, 0), run.result.requests);
   assert.ok(run.histogram.every((b) => b.toUs > b.fromUs));
 });
