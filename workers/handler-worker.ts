@@ -101,14 +101,19 @@ class WorkerCall implements HandlerContext {
   private controller: AbortController | undefined;
   private decodedMetadata: Record<string, string> | undefined;
   private outgoing: Record<string, string> | undefined;
-  readonly peer: Peer;
+  private parsedPeer: Peer | undefined;
 
   constructor(
     readonly entry: BatchEntry,
     readonly definition: MethodDefinition,
-  ) {
-    const colon = entry.peer.lastIndexOf(':');
-    this.peer = { address: entry.peer.slice(0, colon), port: Number(entry.peer.slice(colon + 1)) };
+  ) {}
+
+  get peer(): Peer {
+    if (this.parsedPeer === undefined) {
+      const colon = this.entry.peer.lastIndexOf(':');
+      this.parsedPeer = { address: this.entry.peer.slice(0, colon), port: Number(this.entry.peer.slice(colon + 1)) };
+    }
+    return this.parsedPeer;
   }
 
   get service(): string {

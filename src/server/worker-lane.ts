@@ -7,6 +7,7 @@ import { Status } from '../status.js';
 import type { MethodDefinition, ServiceDefinition } from '../codec/service-definition.js';
 import { readRecords } from '../ring/response-ring.js';
 import { channels } from '../util/diagnostics.js';
+import type { Peer } from './handler-context.js';
 import type { Responder } from './inline-lane.js';
 import type { ServerCall } from './server-call.js';
 import { encodeBatch, workerEntry, type BatchResult, type PendingEntry, type WorkerInit } from './worker-contract.js';
@@ -109,6 +110,8 @@ export class WorkerLane {
   /** Batches whose task ended, settled after the drain loop's next drain. */
   private finished: FinishedBatch[] = [];
   private readonly waits = new LatencyHistogram();
+  /** Each connection's `host:port` as the batch carries it, encoded once per connection. */
+  private readonly peerBytes = new WeakMap<Peer, Buffer>();
   private pool: Piscina | undefined;
   private state: 'idle' | 'running' | 'closed' = 'idle';
   private tasksInFlight = 0;
@@ -200,7 +203,7 @@ export class WorkerLane {
       deadline: call.deadline,
       meta,
       body,
-      peer: Buffer.from(`${call.peer.address}:${call.peer.port}`),
+      peer: this.encodedPeer(call.peer),
     });
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -211,6 +214,15 @@ export class WorkerLane {
       });
     }
     return true;
+  }
+
+  private encodedPeer(peer: Peer): Buffer {
+    let bytes = this.peerBytes.get(peer);
+    if (bytes === undefined) {
+      bytes = Buffer.from(`${peer.address}:${peer.port}`);
+      this.peerBytes.set(peer, bytes);
+    }
+    return bytes;
   }
 
   /** Counters for `server.stats()`. */

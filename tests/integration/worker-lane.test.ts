@@ -223,6 +223,16 @@ test('handler errors keep their status on the worker lane; a reply naming ctx fi
   assert.ok(Number(md['deadline-in']) > 4000 && Number(md['deadline-in']) <= 5000);
   assert.is(md['echo-meta'], 'v');
   assert.is(md['method'], 'bench.v1.Bench/Echo');
+  // Each connection has its own peer, the same on every call over it.
+  const other = benchClient(address);
+  const peerOf = async (c: typeof client): Promise<string> => {
+    let seen = '';
+    await c.echo({}, { metadata: { 'x-action': 'ctx' }, onMetadata: (m) => (seen = m['peer']!) });
+    return seen;
+  };
+  assert.is(await peerOf(client), md['peer']);
+  assert.is.not(await peerOf(other), md['peer']);
+  await other.$close();
   await client.$close();
   await server.close();
 });
