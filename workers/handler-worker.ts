@@ -73,7 +73,7 @@ let busyCarry = 0;
 {
   const { port1, port2 } = new MessageChannel();
   Comlink.expose(
-    { stats: () => ({ threadId, hasRing: ring !== undefined, ...stats, heapUsedBytes: getHeapStatistics().used_heap_size }) },
+    { stats: () => ({ threadId, hasRing: init.responseRing && ring !== undefined, ...stats, heapUsedBytes: getHeapStatistics().used_heap_size }) },
     port1 as unknown as Comlink.Endpoint,
   );
   parentPort!.postMessage({ ringrpcControl: port2, threadId }, [port2]);
@@ -161,9 +161,9 @@ class WorkerCall implements HandlerContext {
   }
 }
 
-/** Writes one record: into the ring, or into the fallback when the ring refuses it. */
+/** Writes one record: into the ring, or into the fallback when the ring is off or refuses it. */
 function emit(fallback: RecordBuffer, slot: number, status: number, parts: readonly Uint8Array[]): void {
-  if (ring !== undefined && ring.write(slot, status, parts) === true) return;
+  if (init.responseRing && ring !== undefined && ring.write(slot, status, parts) === true) return;
   stats.ringFallbacks++;
   fallback.add(slot, status, parts);
 }

@@ -101,7 +101,8 @@ export interface ServerOptions {
   workerMaxHeapMb?: number;
   /**
    * Workers write responses into SharedArrayBuffer rings drained by the reactor (true), or
-   * return them through Piscina's result path (false, for comparison). Default true.
+   * return them through Piscina's result path (false, for comparison). The overrun
+   * watchdog, batch placement and utilisation work either way. Default true.
    */
   responseRing?: boolean;
   /**

@@ -24,7 +24,14 @@ export interface WorkerInit {
   readonly services: ReadonlyArray<{ readonly name: string; readonly root: object; readonly module: string }>;
   /** methodIndex → [service name, method name]. */
   readonly methods: ReadonlyArray<readonly [string, string]>;
+  /**
+   * One per worker and a spare each. A worker's ring is also its control block (running
+   * request for the overrun watchdog, batch start for placement, busy time), used whether
+   * or not responses go through it.
+   */
   readonly rings: readonly RingMemory[];
+  /** Responses go into the ring (true) or back through Piscina's result path (false). */
+  readonly responseRing: boolean;
   /** Doorbell and sleeping flag shared by all rings. */
   readonly sharedControl: SharedArrayBuffer;
   /** Int32 per slot: 1 once the call was cancelled (CANCEL, client gone, shutdown). */

@@ -5,7 +5,7 @@ import { RpcError } from '../errors.js';
 import { NOT_RUN_METADATA } from '../protocol/constants.js';
 import { Status } from '../status.js';
 import type { MethodDefinition, ServiceDefinition } from '../codec/service-definition.js';
-import { readRecords } from '../ring/response-ring.js';
+import { MIN_RING_BYTES, readRecords } from '../ring/response-ring.js';
 import { channels } from '../util/diagnostics.js';
 import type { Peer } from './handler-context.js';
 import type { Responder } from './inline-lane.js';
@@ -124,9 +124,10 @@ export class WorkerLane {
 
   constructor(private readonly settings: WorkerLaneSettings) {
     this.slots = new WorkerSlots(settings.maxQueue);
-    // A spare ring per worker, so a replacement never waits for a dying worker's ring.
-    const rings = settings.responseRing ? settings.workers * 2 : 0;
-    this.drain = new ResponseDrain(rings, settings.ringBytes, this.onRecord, () => lingerMs(this.load()), () => this.settleFinished());
+    // A spare ring per worker, so a replacement never waits for a dying worker's ring. The
+    // rings exist with responseRing off too: their control blocks drive the watchdog,
+    // placement and utilisation; only their data regions go unused.
+    this.drain = new ResponseDrain(settings.workers * 2, settings.responseRing ? settings.ringBytes : MIN_RING_BYTES, this.onRecord, () => lingerMs(this.load()), () => this.settleFinished());
   }
 
   /** Registers worker-lane methods of a service, whose handlers live in `module`. */
@@ -148,6 +149,7 @@ export class WorkerLane {
       services: this.services,
       methods: this.methods,
       rings: this.drain.rings,
+      responseRing: this.settings.responseRing,
       sharedControl: this.drain.sharedMemory,
       cancelled: this.slots.memory,
       started: this.slots.startedMemory,

@@ -190,8 +190,8 @@ test('requests a dying worker held but never began run on its replacement', asyn
   await server.close();
 });
 
-test('no batch waits behind a slow handler while another worker can run it', async () => {
-  const { server, address } = await start({ workers: 2 });
+for (const responseRing of [true, false]) test(`no batch waits behind a slow handler while another worker can run it (responseRing ${responseRing})`, async () => {
+  const { server, address } = await start({ workers: 2, responseRing });
   const client = benchClient(address, { timeoutMs: 10_000 });
   let slowThread = '';
   let slowDone = false;
@@ -254,8 +254,8 @@ for (const [name, action, options] of [
   });
 }
 
-test('a handler stuck past its deadline + grace has its worker terminated (last resort)', async () => {
-  const { server, address } = await start({ workers: 1, overrunGraceMs: 200 });
+for (const responseRing of [true, false]) test(`a handler stuck past its deadline + grace has its worker terminated, last resort (responseRing ${responseRing})`, async () => {
+  const { server, address } = await start({ workers: 1, overrunGraceMs: 200, responseRing });
   const client = benchClient(address);
   const stuck = await client.echo({}, { timeoutMs: 100, metadata: { 'x-action': 'spin' } }).then(() => undefined, (e: RpcError) => e);
   assert.is(stuck?.code, Status.DEADLINE_EXCEEDED);
@@ -274,6 +274,7 @@ test('with the ring switched off, responses take Piscina\'s result path, same an
   replies.forEach((r, i) => assert.ok(Buffer.from(r.payload).equals(payloads[i]!)));
   const lane = server.stats().workerLane!;
   assert.is(lane.ringFallbacks, 300);
+  assert.ok(lane.utilization > 0, 'busy time is still counted');
   assert.ok((await server.workerStats()).every((t) => !t.hasRing));
   await client.$close();
   await server.close();
