@@ -127,11 +127,15 @@ export function decodeBatch(buffer: ArrayBuffer): BatchEntry[] {
  * The worker script: compiled JS next to the compiled package, or the TypeScript source
  * through a tsx bootstrap when ringrpc itself runs from source (a Worker cannot take a
  * `.ts` entry directly, even under `--import tsx`).
+ *
+ * Workers get no explicit `execArgv`: left unset, a Worker inherits the main thread's
+ * options (`--import tsx`, `--enable-source-maps`, ...) as they were parsed at start-up.
+ * Passed explicitly, the list is parsed again, and Node rejects in it every V8 and
+ * per-process flag (`--max-old-space-size`, `--expose-gc`), so a server started with one
+ * of those could not start its pool. Those flags are process-wide and reach the workers anyway.
  */
-export function workerEntry(): { filename: string; execArgv: string[] } {
+export function workerEntry(): string {
   const here = fileURLToPath(import.meta.url);
   const root = path.resolve(path.dirname(here), '..', '..');
-  const execArgv = process.execArgv.filter((a) => !a.startsWith('--inspect'));
-  if (here.endsWith('.ts')) return { filename: path.join(root, 'workers', 'dev-bootstrap.mjs'), execArgv };
-  return { filename: path.join(root, 'workers', 'handler-worker.js'), execArgv };
+  return here.endsWith('.ts') ? path.join(root, 'workers', 'dev-bootstrap.mjs') : path.join(root, 'workers', 'handler-worker.js');
 }

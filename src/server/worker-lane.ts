@@ -156,10 +156,8 @@ export class WorkerLane {
       maxFrameBytes: this.settings.maxFrameBytes,
       compressAboveBytes: this.settings.compressAboveBytes,
     };
-    const { filename, execArgv } = workerEntry();
     this.pool = new Piscina({
-      filename,
-      execArgv,
+      filename: workerEntry(),
       minThreads: this.settings.workers,
       maxThreads: this.settings.workers,
       idleTimeout: Infinity,

@@ -15,9 +15,9 @@ export function spawnNode(args: string[], env: NodeJS.ProcessEnv = {}): Child {
   return track(proc);
 }
 
-/** Spawns the built CLI, `dist/src/cli/bin.js`, as `npx ringrpc` would. */
-export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): Child {
-  const proc = spawn(process.execPath, ['dist/src/cli/bin.js', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Spawns the built CLI, `dist/src/cli/bin.js`, as `npx ringrpc` would, or as `node <nodeFlags> bin.js` would. */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}, nodeFlags: string[] = []): Child {
+  const proc = spawn(process.execPath, [...nodeFlags, 'dist/src/cli/bin.js', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   return track(proc);
 }
 

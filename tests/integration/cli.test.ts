@@ -129,6 +129,18 @@ test('serve --workers --worker-methods Work runs Work on the worker lane, same a
   assert.match(bad.stderr, /--worker-methods names Wrok, not a method of the implemented services/);
 });
 
+test('serve under node\'s V8 and process flags still starts its worker lane', async () => {
+  // Such flags are process-wide; a worker handed them again in its execArgv would refuse to start.
+  const child = spawnCli(['serve', '--proto', PROTO, '--handlers', 'examples/bench/handlers.ts', '--host', '127.0.0.1', '--port', '0', '--workers', '1', '--worker-methods', 'Work'],
+    {}, ['--max-old-space-size=1024', '--max-semi-space-size=8', '--expose-gc', '--enable-source-maps']);
+  const [, host, port] = await waitForOutput(child, /ringrpc listening on ([\d.]+):(\d+)/);
+  const r = await cli(['call', `${host}:${port}`, 'bench.v1.Bench/Work', '{"payload":"YWJj","rounds":3}', '--proto', PROTO]);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(JSON.parse(r.stdout).digest, Buffer.from(work(Buffer.from('abc'), 3)).toString('base64'));
+  child.process.kill('SIGTERM');
+  assert.is(await child.exited, 0);
+});
+
 test('serve and call with mutual TLS; a call without a client certificate is refused in one line', async () => {
   const tls = 'tests/fixtures/tls';
   const child = spawnCli(['serve', '--proto', PROTO, '--handlers', 'examples/bench/handlers.ts', '--host', '127.0.0.1', '--port', '0',
