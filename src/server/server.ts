@@ -42,11 +42,12 @@ export interface AddServiceOptions {
 
 /**
  * - `idle`: created, not listening;
+ * - `starting`: in `listen()`: worker threads loading, the socket binding;
  * - `listening`: accepting connections;
  * - `draining`: shutting down: not accepting, answering what it took;
  * - `closed`.
  */
-export type ServerState = 'idle' | 'listening' | 'draining' | 'closed';
+export type ServerState = 'idle' | 'starting' | 'listening' | 'draining' | 'closed';
 
 /** Where a listening server is reachable. */
 export interface ServerAddress {
@@ -172,7 +173,7 @@ export class Server {
    * otherwise go unnoticed until the first call).
    */
   addService<S extends ServiceDefinition>(service: S, implementation: ServiceImplementation<S>, options: AddServiceOptions = {}): this {
-    if (this.current !== 'idle' && this.current !== 'listening') {
+    if (this.current === 'draining' || this.current === 'closed') {
       throw new RpcError(Status.FAILED_PRECONDITION, `cannot add service ${service.name}: the server is ${this.current}`);
     }
     if (implementation === null || typeof implementation !== 'object') {
@@ -230,6 +231,7 @@ export class Server {
    */
   async listen(port: number = this.options.port, host: string = this.options.host): Promise<ServerAddress> {
     if (this.current !== 'idle') throw new RpcError(Status.FAILED_PRECONDITION, `cannot listen: the server is ${this.current}`);
+    this.current = 'starting';
     // Workers first: a handler module that fails to load is an error here, not at the first call.
     try {
       await this.workerLane?.start();
@@ -238,6 +240,7 @@ export class Server {
       this.current = 'closed';
       throw err;
     }
+    if (this.current !== 'starting') throw shutDownWhileStarting(host, port);
     this.netServer.listen(port, host);
     try {
       await once(this.netServer, 'listening');
@@ -245,6 +248,10 @@ export class Server {
       await this.workerLane?.close(); // its threads would keep the process alive
       this.current = 'closed';
       throw new RpcError(Status.UNAVAILABLE, `cannot listen on ${host}:${port}: ${(err as Error).message}`, { cause: err });
+    }
+    if (this.current !== 'starting') {
+      this.netServer.close();
+      throw shutDownWhileStarting(host, port);
     }
     const info = this.netServer.address() as net.AddressInfo;
     this.bound = { host, port: info.port };
@@ -388,3 +395,7 @@ export function createServer(options?: ServerOptions): Server {
   return new Server(options);
 }
 
+/** listen()'s answer when shutdown() came while it was starting: shutdown wins. */
+function shutDownWhileStarting(host: string, port: number): RpcError {
+  return new RpcError(Status.CANCELLED, `listen on ${host}:${port} abandoned: the server was shut down while starting`);
+}

@@ -29,6 +29,9 @@ interface WorkerControlApi {
 export class WorkerControl {
   private readonly remotes = new Map<number, Comlink.Remote<WorkerControlApi>>();
   private readonly ports = new Map<number, MessagePort>();
+  /** Pending {@link whenReady} waits, re-checked whenever a worker announces itself or the plane closes. */
+  private readonly waiters = new Set<() => void>();
+  private closed = false;
 
   /** Workers that have announced themselves (so are ready). */
   get ready(): number {
@@ -41,29 +44,33 @@ export class WorkerControl {
     if (m?.ringrpcControl === undefined || m.threadId === undefined) return false;
     this.ports.set(m.threadId, m.ringrpcControl);
     this.remotes.set(m.threadId, Comlink.wrap<WorkerControlApi>(m.ringrpcControl as unknown as Comlink.Endpoint));
+    for (const check of [...this.waiters]) check();
     return true;
   }
 
   /**
    * Resolves once `count` workers have loaded their modules (each posts its control port
-   * then), or as soon as `wanted()` turns false (the lane closed while starting). Rejects
-   * FAILED_PRECONDITION when the pool reports a worker's start-up error, UNAVAILABLE after 30 s.
+   * then), or when the control plane is closed first (the lane closed while starting).
+   * Rejects FAILED_PRECONDITION when the pool reports a worker's start-up error,
+   * UNAVAILABLE after 30 s.
    */
-  whenReady(pool: EventEmitter, count: number, wanted: () => boolean): Promise<void> {
+  whenReady(pool: EventEmitter, count: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      const started = Date.now();
       const done = (err?: RpcError): void => {
-        clearInterval(timer);
+        clearTimeout(timer);
         pool.off('error', onError);
+        this.waiters.delete(check);
         if (err) reject(err);
         else resolve();
       };
+      const check = (): void => {
+        if (this.closed || this.ready >= count) done();
+      };
       const onError = (failure: Error): void => done(new RpcError(Status.FAILED_PRECONDITION, `worker threads failed to start: ${failure.message}`, { cause: failure }));
-      const timer = setInterval(() => {
-        if (this.ready >= count || !wanted()) done();
-        else if (Date.now() - started > 30_000) done(new RpcError(Status.UNAVAILABLE, `worker threads did not start within 30 s (${this.ready} of ${count} ready)`));
-      }, 10);
+      const timer = setTimeout(() => done(new RpcError(Status.UNAVAILABLE, `worker threads did not start within 30 s (${this.ready} of ${count} ready)`)), 30_000);
       pool.on('error', onError);
+      this.waiters.add(check);
+      check();
     });
   }
 
@@ -83,8 +90,10 @@ export class WorkerControl {
   }
 
   close(): void {
+    this.closed = true;
     for (const port of this.ports.values()) port.close();
     this.ports.clear();
     this.remotes.clear();
+    for (const check of [...this.waiters]) check();
   }
 }

@@ -181,7 +181,7 @@ export class WorkerLane {
     this.drain.start();
     this.watchdog = setInterval(() => this.checkOverruns(), Math.max(10, Math.min(250, Math.floor(this.settings.overrunGraceMs / 2))));
     this.watchdog.unref();
-    await this.control.whenReady(this.pool, this.settings.workers, () => this.state === 'running');
+    await this.control.whenReady(this.pool, this.settings.workers);
     this.startedAt = performance.now();
   }
 

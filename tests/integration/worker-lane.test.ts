@@ -4,11 +4,13 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import { createServer, RpcError, Status, type Server, type ServerOptions, type Lane } from '../../src/index.js';
 import { FrameType, encodeMeta } from '../../src/internal.js';
 import { Bench, benchClient } from '../helpers/bench-server.js';
 import { Bench as laneHandlers } from '../fixtures/lane-handlers.js';
 import { RawPeer } from '../helpers/raw-socket.js';
+import { freePort } from '../helpers/tcp.js';
 
 const test = suite('worker lane');
 const MODULE = 'tests/fixtures/lane-handlers.ts';
@@ -310,6 +312,35 @@ test('a worker module that lacks a worker-lane method fails listen() with a clea
   await server.close();
   assert.throws(() => createServer().addService(Bench, laneHandlers, { lanes: { work: 'worker' } }), /options.workerModule must name the module/);
   assert.throws(() => createServer().addService(Bench, laneHandlers, { lanes: { wrok: 'worker' }, workerModule: MODULE }), /lanes of bench.v1.Bench name wrok/);
+});
+
+test('a worker module that throws while loading fails listen() with FAILED_PRECONDITION and its error', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ringrpc-lane-'));
+  const module = path.join(dir, 'throws.mjs');
+  (await import('node:fs')).writeFileSync(module, "throw new Error('no licence key');\nexport const Bench = {};\n");
+  const server = createServer({ host: '127.0.0.1', port: 0, workers: 2 }).addService(Bench, laneHandlers, { lanes: { work: 'worker' }, workerModule: module });
+  const err = await server.listen().then(() => undefined, (e: RpcError) => e);
+  assert.is(err?.code, Status.FAILED_PRECONDITION);
+  assert.match(err!.message, /worker threads failed to start: .*throws\.mjs: no licence key/);
+  assert.is(server.state, 'closed');
+});
+
+test('shutdown() while the workers start: listen() rejects CANCELLED, nothing is left listening', async () => {
+  const port = await freePort();
+  const server = createServer({ host: '127.0.0.1', port, workers: 2 }).addService(Bench, laneHandlers, { lanes: ALL_ON_WORKERS, workerModule: MODULE });
+  const listening = server.listen().then(() => undefined, (e: RpcError) => e);
+  assert.is(server.state, 'starting');
+  await server.shutdown();
+  const err = await listening;
+  assert.is(err?.code, Status.CANCELLED);
+  assert.match(err!.message, new RegExp(`listen on 127.0.0.1:${port} abandoned: the server was shut down while starting`));
+  assert.is(server.state, 'closed');
+  const refused = await new Promise<boolean>((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => (socket.destroy(), resolve(false)));
+    socket.once('error', () => resolve(true));
+  });
+  assert.ok(refused, 'nothing listens on the port');
 });
 
 test.run();
