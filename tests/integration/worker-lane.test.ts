@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -301,12 +301,17 @@ test('stats: queue depth, utilisation, completed and failed; per-thread details'
   await server.close();
 });
 
-test('a worker module that lacks a worker-lane method fails listen() with a clear error', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ringrpc-lane-'));
-  const module = path.join(dir, 'partial.mjs');
-  (await import('node:fs')).writeFileSync(module, 'export const Bench = { echo: (r) => r };\n');
-  const server = createServer({ host: '127.0.0.1', port: 0, workers: 1 }).addService(Bench, laneHandlers, { lanes: { work: 'worker' }, workerModule: module });
+/** A server whose Work runs from a worker module of `source`, and what its listen() threw. */
+async function listenWithModule(name: string, source: string): Promise<{ server: Server; err: RpcError | undefined }> {
+  const module = path.join(mkdtempSync(path.join(tmpdir(), 'ringrpc-lane-')), name);
+  writeFileSync(module, source);
+  const server = createServer({ host: '127.0.0.1', port: 0, workers: 2 }).addService(Bench, laneHandlers, { lanes: { work: 'worker' }, workerModule: module });
   const err = await server.listen().then(() => undefined, (e: RpcError) => e);
+  return { server, err };
+}
+
+test('a worker module that lacks a worker-lane method fails listen() with a clear error', async () => {
+  const { server, err } = await listenWithModule('partial.mjs', 'export const Bench = { echo: (r) => r };\n');
   assert.is(err?.code, Status.FAILED_PRECONDITION);
   assert.match(err!.message, /does not implement bench.v1.Bench\/Work/);
   await server.close();
@@ -315,11 +320,7 @@ test('a worker module that lacks a worker-lane method fails listen() with a clea
 });
 
 test('a worker module that throws while loading fails listen() with FAILED_PRECONDITION and its error', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ringrpc-lane-'));
-  const module = path.join(dir, 'throws.mjs');
-  (await import('node:fs')).writeFileSync(module, "throw new Error('no licence key');\nexport const Bench = {};\n");
-  const server = createServer({ host: '127.0.0.1', port: 0, workers: 2 }).addService(Bench, laneHandlers, { lanes: { work: 'worker' }, workerModule: module });
-  const err = await server.listen().then(() => undefined, (e: RpcError) => e);
+  const { server, err } = await listenWithModule('throws.mjs', "throw new Error('no licence key');\nexport const Bench = {};\n");
   assert.is(err?.code, Status.FAILED_PRECONDITION);
   assert.match(err!.message, /worker threads failed to start: .*throws\.mjs: no licence key/);
   assert.is(server.state, 'closed');
