@@ -73,6 +73,8 @@ interface Slot {
 interface QueuedEntry extends PendingEntry {
   readonly call: ServerCall;
   readonly responder: Responder;
+  /** Times handed to a worker: a re-run (its worker died before taking it up) is the second. */
+  handOffs: number;
 }
 
 /** A batch whose task ended: with the records that missed the ring, or the worker's death. */
@@ -204,6 +206,7 @@ export class WorkerLane {
       meta,
       body,
       peer: this.encodedPeer(call.peer),
+      handOffs: 0,
     });
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -322,7 +325,8 @@ export class WorkerLane {
     const now = performance.now();
     for (const entry of batch) {
       entry.call.state = 'running';
-      this.waits.record((now - entry.call.startedAt) * 1000);
+      // The wait until the first hand-off: a re-run is counted once, not twice.
+      if (entry.handOffs++ === 0) this.waits.record((now - entry.call.startedAt) * 1000);
     }
     this.pool!.run(Piscina.move(task)).then(
       (result: BatchResult) => this.finish({ batch, result, error: undefined }),

@@ -187,6 +187,7 @@ test('requests a dying worker held but never began run on its replacement', asyn
   const lane = server.stats().workerLane!;
   assert.ok(lane.rerun >= 1 && lane.rerun <= 6, `${lane.rerun} re-run`);
   assert.is(lane.failed, 1);
+  assert.is(lane.wait.count, 7, 'each request\'s queue wait counted once, re-run or not');
   assert.is(new Set(threads).size, 1, 'all on the replacement');
   await client.$close();
   await server.close();
