@@ -63,6 +63,8 @@ for (const memory of init.rings) {
     break;
   }
 }
+/** Where responses go: the ring, unless it is switched off (then it is only a control block). */
+const responseRing = init.responseRing ? ring : undefined;
 
 const stats = { batches: 0, requests: 0, busyMs: 0, ringFallbacks: 0 };
 /** Busy time not yet added to the ring's whole-millisecond counter. */
@@ -73,7 +75,7 @@ let busyCarry = 0;
 {
   const { port1, port2 } = new MessageChannel();
   Comlink.expose(
-    { stats: () => ({ threadId, hasRing: init.responseRing && ring !== undefined, ...stats, heapUsedBytes: getHeapStatistics().used_heap_size }) },
+    { stats: () => ({ threadId, hasRing: responseRing !== undefined, ...stats, heapUsedBytes: getHeapStatistics().used_heap_size }) },
     port1 as unknown as Comlink.Endpoint,
   );
   parentPort!.postMessage({ ringrpcControl: port2, threadId }, [port2]);
@@ -163,7 +165,7 @@ class WorkerCall implements HandlerContext {
 
 /** Writes one record: into the ring, or into the fallback when the ring is off or refuses it. */
 function emit(fallback: RecordBuffer, slot: number, status: number, parts: readonly Uint8Array[]): void {
-  if (init.responseRing && ring !== undefined && ring.write(slot, status, parts) === true) return;
+  if (responseRing?.write(slot, status, parts) === true) return;
   stats.ringFallbacks++;
   fallback.add(slot, status, parts);
 }
