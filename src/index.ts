@@ -42,11 +42,11 @@ export type { MethodDefinition, ServiceDefinition, MethodMap, RequestOf, ReplyOf
 export type { LoadProtoOptions } from './codec/proto-loader.js';
 export type { MessageInit, LongLike } from './codec/message-types.js';
 export type { ServerOptions, ResolvedServerOptions } from './server/server-options.js';
-export type { ServiceImplementation, ServerState, ServerAddress, ServerStats, AddServiceOptions } from './server/server.js';
-export type { WorkerLaneStats, WorkerThreadStats } from './server/worker-lane.js';
+export type { ServiceImplementation, ServerState, ServerAddress, AddServiceOptions } from './server/server.js';
+export type { WorkerThreadStats } from './server/worker-lane.js';
 export type { HandlerContext, Handler, Peer } from './server/handler-context.js';
 export type { Lane } from './server/router.js';
-export type { MethodStatsSnapshot } from './server/server-stats.js';
+export type { MethodStatsSnapshot, ServerStats, ConnectionStats, WorkerLaneStats } from './server/server-stats.js';
 export type { Client, ClientControls, ClientTarget, UnaryMethod, Callback } from './client/client.js';
 export type {
   ClientOptions, ResolvedClientOptions, CallOptions, ConnectionOptions, PoolOptions, ResolvedPoolOptions,

@@ -1,4 +1,4 @@
-import type { ServerStats } from '../server/server.js';
+import type { ServerStats } from '../server/server-stats.js';
 import type { LatencySnapshot } from '../server/server-stats.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { ConnectionStats, ServerStats } from '../server/server.js';
+import type { ConnectionStats, ServerStats } from '../server/server-stats.js';
 import { escapeHtml as esc } from '../util/html.js';
 
 /** Connections listed on the page, the busiest first; the rest are counted. */

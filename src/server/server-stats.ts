@@ -1,4 +1,5 @@
 import { statusName } from '../status.js';
+import type { ServerState } from './server.js';
 
 /**
  * Upper bounds of the latency buckets, in µs (100 µs to 10 s, as Prometheus
@@ -106,4 +107,67 @@ export class ConnectionCounters {
   bytesOut = 0;
   /** Round trips of the server's keepalive PINGs, over all connections. */
   readonly keepaliveRtt = new LatencyHistogram();
+}
+
+/** A point-in-time view of the server's counters. */
+export interface ServerStats {
+  readonly state: ServerState;
+  readonly connections: {
+    readonly open: number;
+    readonly accepted: number;
+    readonly refused: number;
+    readonly idleClosed: number;
+    readonly faultClosed: number;
+    readonly overflowClosed: number;
+    readonly slowClosed: number;
+    readonly tlsFailed: number;
+    /** Round trips of the server's keepalive PINGs (one per connection every `heartbeatIntervalMs`). */
+    readonly keepaliveRtt: LatencySnapshot;
+  };
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly inflight: number;
+  /** The worker lane's queue, utilisation and counts; absent when no method uses it. */
+  readonly workerLane: WorkerLaneStats | undefined;
+  /** Per method, keyed `service/Method`. */
+  readonly methods: Readonly<Record<string, MethodStatsSnapshot>>;
+}
+
+/** One open connection, as {@link Server.connectionStats} lists it. */
+export interface ConnectionStats {
+  /** `host:port` of the client. */
+  readonly peer: string;
+  /** When it was accepted (ms since the epoch). */
+  readonly openedAt: number;
+  /** Calls taken and not yet answered. */
+  readonly inflight: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  /** Round trip of the last keepalive PING the client answered, in ms (none yet: undefined). */
+  readonly rttMs: number | undefined;
+}
+
+/** The worker lane's counters at one moment. */
+export interface WorkerLaneStats {
+  readonly workers: number;
+  /** Requests taken and not yet answered (queued here, in Piscina, or running). */
+  readonly inflight: number;
+  /** Requests waiting on the reactor for a batch. */
+  readonly queueDepth: number;
+  readonly maxQueue: number;
+  /** Share of the workers' time spent running batches since the lane started (0..1). */
+  readonly utilization: number;
+  readonly completed: number;
+  readonly failed: number;
+  readonly batches: number;
+  /** Responses that came back through Piscina's result path instead of a ring. */
+  readonly ringFallbacks: number;
+  readonly workerRestarts: number;
+  /** Requests run again on another worker because theirs died before taking them up. */
+  readonly rerun: number;
+  readonly workersTerminatedForOverrun: number;
+  /** Time from reading a request to handing its batch to a worker thread. */
+  readonly wait: LatencySnapshot;
+  /** Mean worker time per request (decode, handler, encode), in µs; 0 until known. */
+  readonly runMeanUs: number;
 }

@@ -8,14 +8,14 @@ import { channels } from '../util/diagnostics.js';
 import type { Handler } from './handler-context.js';
 import { runInline, type Responder } from './inline-lane.js';
 import { Router, type Lane, type Route } from './router.js';
-import { WorkerLane, type WorkerLaneStats, type WorkerThreadStats } from './worker-lane.js';
+import { WorkerLane, type WorkerThreadStats } from './worker-lane.js';
 import type { ServerCall } from './server-call.js';
 import { ServerConnection } from './server-connection.js';
 import { FrameType, NOT_RUN_METADATA } from '../protocol/constants.js';
 import { encodeFrame } from '../protocol/frame.js';
 import { encodeMeta } from '../protocol/meta.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './server-options.js';
-import { ConnectionCounters, MethodStats, type LatencySnapshot, type MethodStatsSnapshot } from './server-stats.js';
+import { ConnectionCounters, MethodStats, type ConnectionStats, type MethodStatsSnapshot, type ServerStats } from './server-stats.js';
 import type { MessageInit } from '../codec/message-types.js';
 import { ServerRegistration } from './server-registration.js';
 import { resolveLanes, workerModulePath } from './service-lanes.js';
@@ -53,44 +53,6 @@ export type ServerState = 'idle' | 'starting' | 'listening' | 'draining' | 'clos
 export interface ServerAddress {
   readonly host: string;
   readonly port: number;
-}
-
-/** A point-in-time view of the server's counters. */
-export interface ServerStats {
-  readonly state: ServerState;
-  readonly connections: {
-    readonly open: number;
-    readonly accepted: number;
-    readonly refused: number;
-    readonly idleClosed: number;
-    readonly faultClosed: number;
-    readonly overflowClosed: number;
-    readonly slowClosed: number;
-    readonly tlsFailed: number;
-    /** Round trips of the server's keepalive PINGs (one per connection every `heartbeatIntervalMs`). */
-    readonly keepaliveRtt: LatencySnapshot;
-  };
-  readonly bytesIn: number;
-  readonly bytesOut: number;
-  readonly inflight: number;
-  /** The worker lane's queue, utilisation and counts; absent when no method uses it. */
-  readonly workerLane: WorkerLaneStats | undefined;
-  /** Per method, keyed `service/Method`. */
-  readonly methods: Readonly<Record<string, MethodStatsSnapshot>>;
-}
-
-/** One open connection, as {@link Server.connectionStats} lists it. */
-export interface ConnectionStats {
-  /** `host:port` of the client. */
-  readonly peer: string;
-  /** When it was accepted (ms since the epoch). */
-  readonly openedAt: number;
-  /** Calls taken and not yet answered. */
-  readonly inflight: number;
-  readonly bytesIn: number;
-  readonly bytesOut: number;
-  /** Round trip of the last keepalive PING the client answered, in ms (none yet: undefined). */
-  readonly rttMs: number | undefined;
 }
 
 /**

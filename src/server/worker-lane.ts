@@ -12,7 +12,7 @@ import type { Responder } from './inline-lane.js';
 import type { ServerCall } from './server-call.js';
 import { encodeBatch, workerEntry, type BatchResult, type PendingEntry, type WorkerInit } from './worker-contract.js';
 import { WorkerSlots } from './worker-slots.js';
-import { LatencyHistogram, type LatencySnapshot } from './server-stats.js';
+import { LatencyHistogram, type WorkerLaneStats } from './server-stats.js';
 import { ResponseDrain } from './response-drain.js';
 import { batchLimit, lingerMs, pickWorker, TASKS_PER_WORKER, type LaneLoad } from './lane-pacing.js';
 import { WorkerControl, type WorkerThreadStats } from './worker-control.js';
@@ -38,31 +38,6 @@ export interface WorkerLaneSettings {
   readonly resourceLimits: { readonly maxOldGenerationSizeMb?: number } | undefined;
   readonly responseRing: boolean;
   readonly atomics: 'async' | 'sync';
-}
-
-/** The worker lane's counters at one moment. */
-export interface WorkerLaneStats {
-  readonly workers: number;
-  /** Requests taken and not yet answered (queued here, in Piscina, or running). */
-  readonly inflight: number;
-  /** Requests waiting on the reactor for a batch. */
-  readonly queueDepth: number;
-  readonly maxQueue: number;
-  /** Share of the workers' time spent running batches since the lane started (0..1). */
-  readonly utilization: number;
-  readonly completed: number;
-  readonly failed: number;
-  readonly batches: number;
-  /** Responses that came back through Piscina's result path instead of a ring. */
-  readonly ringFallbacks: number;
-  readonly workerRestarts: number;
-  /** Requests run again on another worker because theirs died before taking them up. */
-  readonly rerun: number;
-  readonly workersTerminatedForOverrun: number;
-  /** Time from reading a request to handing its batch to a worker thread. */
-  readonly wait: LatencySnapshot;
-  /** Mean worker time per request (decode, handler, encode), in µs; 0 until known. */
-  readonly runMeanUs: number;
 }
 
 interface Slot {
@@ -285,7 +260,7 @@ export class WorkerLane {
   /** The load that paces batches and draining (lane-pacing.ts); the mean run time counts after 32 answers. */
   private load(): LaneLoad {
     const requests = this.counters.completed + this.counters.failed;
-    return { inflight: this.slots.inUse, workers: this.settings.workers, perRequestMs: requests < 32 ? undefined : this.meanRunMs() };
+    return { inflight: this.slots.inUse, workers: this.settings.workers, perRequestMs: requests < 32 ? undefined : this.drain.busyMs() / requests };
   }
 
   /** Mean worker time per request answered so far (0 before the first), from the busy counters. */
