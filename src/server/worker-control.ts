@@ -42,6 +42,12 @@ export class WorkerControl {
   accept(message: unknown): boolean {
     const m = message as { ringrpcControl?: MessagePort; threadId?: number } | null;
     if (m?.ringrpcControl === undefined || m.threadId === undefined) return false;
+    if (this.closed) {
+      // A worker that finished loading after the lane closed (shutdown or a failed start):
+      // its port would otherwise stay open and keep the process alive.
+      m.ringrpcControl.close();
+      return true;
+    }
     this.ports.set(m.threadId, m.ringrpcControl);
     this.remotes.set(m.threadId, Comlink.wrap<WorkerControlApi>(m.ringrpcControl as unknown as Comlink.Endpoint));
     for (const check of [...this.waiters]) check();

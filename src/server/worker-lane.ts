@@ -96,6 +96,9 @@ export class WorkerLane {
   private flushScheduled = false;
   private watchdog: NodeJS.Timeout | undefined;
   private readonly control = new WorkerControl();
+  /** Threads followed until they exit, and those exits still to come (close() awaits them). */
+  private readonly tracked = new WeakSet<Worker>();
+  private readonly exits = new Set<Promise<void>>();
   private readonly counters = { completed: 0, failed: 0, batches: 0, ringFallbacks: 0, rerun: 0, overrunTerminations: 0, workersCreated: 0 };
   private readonly onRecord = (slot: number, status: number, frame: Buffer): void => this.handleRecord(slot, status, frame);
 
@@ -151,10 +154,14 @@ export class WorkerLane {
       workerData: init,
     });
     this.pool.on('error', (err: Error) => {
+      this.trackThreads(); // the failed worker's replacement
       if (channels.serverWorkerError.hasSubscribers) channels.serverWorkerError.publish({ error: err });
     });
     this.pool.on('message', (message: unknown) => this.control.accept(message));
-    this.pool.on('workerCreate', (info: { id: number }) => this.watchWorker(info.id));
+    this.pool.on('workerCreate', () => {
+      this.counters.workersCreated++;
+      this.trackThreads();
+    });
     this.drain.start();
     this.watchdog = setInterval(() => this.checkOverruns(), Math.max(10, Math.min(250, Math.floor(this.settings.overrunGraceMs / 2))));
     this.watchdog.unref();
@@ -246,7 +253,16 @@ export class WorkerLane {
     this.control.close();
     for (const entry of this.queue) this.failSlot(entry.slot, closedBeforeRun());
     this.queue = [];
-    await this.pool?.destroy();
+    // Piscina awaits only the workers it still lists, while one it dropped earlier (a failed
+    // start, a crash, an overrun) may still be exiting, and a worker's error arriving
+    // mid-destroy makes it start a replacement. So: destroy until no thread is left (a few
+    // rounds at most: Piscina stops replacing workers that fail to start), awaiting every exit.
+    for (let round = 0; round < 5; round++) {
+      this.trackThreads();
+      await this.pool?.destroy();
+      await Promise.all(this.exits);
+      if ((this.pool?.threads.length ?? 0) === 0 && this.exits.size === 0) break;
+    }
   }
 
   /** Piscina's balancer: which worker takes the next batch, or none for now (null). */
@@ -403,13 +419,26 @@ export class WorkerLane {
     }
   }
 
-  /** On a worker's exit: drain what it published, then free its ring for a successor. */
-  private watchWorker(threadId: number): void {
-    this.counters.workersCreated++;
-    const worker: Worker | undefined = this.pool?.threads.find((w) => w.threadId === threadId);
-    worker?.once('exit', () => {
-      this.control.forget(threadId);
-      this.drain.reclaim(threadId);
-    });
+  /**
+   * Follows every thread the pool lists until it exits: then drains what it published and
+   * frees its ring for a successor. Called whenever Piscina may have started one (a worker
+   * ready, a pool error, an exit, close), since it announces only those that became ready.
+   */
+  private trackThreads(): void {
+    for (const worker of this.pool?.threads ?? []) {
+      if (this.tracked.has(worker)) continue;
+      this.tracked.add(worker);
+      const threadId = worker.threadId; // -1 once it has exited
+      const exit = new Promise<void>((resolve) => {
+        worker.once('exit', () => {
+          this.control.forget(threadId);
+          this.drain.reclaim(threadId);
+          this.exits.delete(exit);
+          this.trackThreads(); // Piscina starts a replacement from its own exit listener
+          resolve();
+        });
+      });
+      this.exits.add(exit);
+    }
   }
 }
