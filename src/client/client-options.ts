@@ -211,16 +211,16 @@ function resolvePool(connection: ConnectionOptions, pool: Pick<PoolOptions, 'ena
   const d = CLIENT_DEFAULTS;
   const c = { ...d, ...v.stripUndefined(connection) };
   const p = { ...d.pool, ...v.stripUndefined(pool) };
-  v.positiveInteger('connectTimeoutMs', c.connectTimeoutMs);
+  v.positiveMs('connectTimeoutMs', c.connectTimeoutMs);
   v.positiveInteger('maxFrameBytes', c.maxFrameBytes);
   v.positiveInteger('maxConcurrentRequestsPerConnection', c.maxConcurrentRequestsPerConnection);
   v.boolean('keepalive', c.keepalive);
-  v.positiveInteger('heartbeatIntervalMs', c.heartbeatIntervalMs);
+  v.positiveMs('heartbeatIntervalMs', c.heartbeatIntervalMs);
   v.positiveInteger('heartbeatMissLimit', c.heartbeatMissLimit);
   if (c.tls !== undefined && (c.tls === null || typeof c.tls !== 'object')) throw v.invalid('tls', 'an object of tls.connect options', c.tls);
   v.boolean('pool.enabled', p.enabled);
   v.positiveInteger('pool.connectionsPerEndpoint', p.connectionsPerEndpoint);
-  v.nonNegativeInteger('pool.maxIdleMs', p.maxIdleMs);
+  v.nonNegativeMs('pool.maxIdleMs', p.maxIdleMs);
   return Object.freeze({
     connectTimeoutMs: c.connectTimeoutMs,
     maxFrameBytes: c.maxFrameBytes,
@@ -240,7 +240,7 @@ function resolvePool(connection: ConnectionOptions, pool: Pick<PoolOptions, 'ena
 export function resolveClientOptions(options: ClientOptions = {}): ResolvedClientOptions {
   v.knownKeys(options, CLIENT_KEYS);
   const o = { ...CLIENT_DEFAULTS, ...v.stripUndefined(options) };
-  v.positiveInteger('timeoutMs', o.timeoutMs);
+  v.positiveMs('timeoutMs', o.timeoutMs);
   v.oneOf('compression', o.compression, ['none', 'gzip'] as const);
   v.nonNegativeInteger('compressionThresholdBytes', o.compressionThresholdBytes);
 
@@ -270,7 +270,7 @@ export function resolveClientOptions(options: ClientOptions = {}): ResolvedClien
     if (m === null || typeof m !== 'object') throw v.invalid(`methods.${name}`, 'an object', m);
     v.knownKeys(m, ['retry', 'idempotent', 'timeoutMs'], `options.methods.${name}`);
     if (m.idempotent !== undefined) v.boolean(`methods.${name}.idempotent`, m.idempotent);
-    if (m.timeoutMs !== undefined) v.positiveInteger(`methods.${name}.timeoutMs`, m.timeoutMs);
+    if (m.timeoutMs !== undefined) v.positiveMs(`methods.${name}.timeoutMs`, m.timeoutMs);
     methods[name] = Object.freeze({ retry: resolveRetry(`methods.${name}.retry`, m.retry, retry), idempotent: m.idempotent, timeoutMs: m.timeoutMs });
   }
 
@@ -351,7 +351,7 @@ export interface CallOptions {
 
 /** Validates per-call options (they are user input too). */
 export function checkCallOptions(options: CallOptions): void {
-  if (options.timeoutMs !== undefined) v.nonNegativeInteger('timeoutMs', options.timeoutMs);
+  if (options.timeoutMs !== undefined) v.nonNegativeMs('timeoutMs', options.timeoutMs);
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw v.invalid('signal', 'an AbortSignal', options.signal);
   if (options.hashKey !== undefined && typeof options.hashKey !== 'string') throw v.invalid('hashKey', 'a string', options.hashKey);
   if (options.onMetadata !== undefined && typeof options.onMetadata !== 'function') throw v.invalid('onMetadata', 'a function', options.onMetadata);

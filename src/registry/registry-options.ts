@@ -37,10 +37,10 @@ const KEYS = Object.keys(REGISTRY_DEFAULTS) as Array<keyof RegistryOptions>;
 export function resolveRegistryOptions(options: RegistryOptions = {}): ResolvedRegistryOptions {
   v.knownKeys(options, KEYS);
   const o = { ...REGISTRY_DEFAULTS, ...v.stripUndefined(options) };
-  v.positiveInteger('connectTimeoutMs', o.connectTimeoutMs);
-  v.positiveInteger('sessionTimeoutMs', o.sessionTimeoutMs);
-  v.positiveInteger('leaseTtlMs', o.leaseTtlMs);
-  v.positiveInteger('watchWaitMs', o.watchWaitMs);
+  v.positiveMs('connectTimeoutMs', o.connectTimeoutMs);
+  v.positiveMs('sessionTimeoutMs', o.sessionTimeoutMs);
+  v.positiveMs('leaseTtlMs', o.leaseTtlMs);
+  v.positiveMs('watchWaitMs', o.watchWaitMs);
   if (o.leaseTtlMs < 300) throw v.invalid('leaseTtlMs', 'at least 300 (it is renewed every third of it)', o.leaseTtlMs);
   return Object.freeze(o);
 }

@@ -19,6 +19,7 @@ import { ConnectionCounters, MethodStats, type ConnectionStats, type MethodStats
 import type { MessageInit } from '../codec/message-types.js';
 import { ServerRegistration } from './server-registration.js';
 import { resolveLanes, workerModulePath } from './service-lanes.js';
+import * as v from '../util/validate.js';
 
 /** Handlers of a service, keyed by stub name (`echo`) or .proto name (`Echo`). */
 export type ServiceImplementation<S extends ServiceDefinition = ServiceDefinition> = {
@@ -235,6 +236,13 @@ export class Server {
    * still open is force-closed and its calls abandoned. Idempotent.
    */
   shutdown(options: { graceMs?: number } = {}): Promise<void> {
+    if (options.graceMs !== undefined) {
+      try {
+        v.nonNegativeMs('graceMs', options.graceMs);
+      } catch (err) {
+        return Promise.reject(err as RpcError);
+      }
+    }
     this.closing ??= this.doShutdown(options.graceMs ?? this.options.shutdownGraceMs);
     return this.closing;
   }

@@ -40,8 +40,8 @@ export function resolveBackoff(name: string, value: unknown, defaults: Readonly<
  * (a retry policy calls them `initialBackoffMs`, `backoffMultiplier`, …); returns them frozen.
  */
 export function checkBackoff(o: BackoffOptions, names: Readonly<Record<keyof BackoffOptions, string>>): Readonly<BackoffOptions> {
-  v.nonNegativeInteger(names.initialMs, o.initialMs);
-  v.positiveInteger(names.maxMs, o.maxMs);
+  v.nonNegativeMs(names.initialMs, o.initialMs);
+  v.positiveMs(names.maxMs, o.maxMs);
   if (o.maxMs < o.initialMs) throw v.invalid(names.maxMs, `at least ${names.initialMs.split('.').pop()} (${o.initialMs})`, o.maxMs);
   if (typeof o.multiplier !== 'number' || !(o.multiplier >= 1) || !Number.isFinite(o.multiplier)) throw v.invalid(names.multiplier, 'a number of at least 1', o.multiplier);
   if (typeof o.jitter !== 'number' || !(o.jitter >= 0 && o.jitter <= 1)) throw v.invalid(names.jitter, 'a number from 0 to 1', o.jitter);

@@ -22,6 +22,24 @@ export function nonNegativeInteger(name: string, value: unknown): number {
   return value;
 }
 
+/**
+ * The longest delay a Node timer holds, 2³¹−1 ms (about 24.8 days): a longer one fires
+ * after 1 ms instead, so every duration option is capped here rather than misfiring.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** A duration in ms that a timer can hold: a positive integer up to {@link MAX_TIMER_MS}. */
+export function positiveMs(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0 || value > MAX_TIMER_MS) throw invalid(name, `a positive integer of ms, at most ${MAX_TIMER_MS} (about 24.8 days)`, value);
+  return value;
+}
+
+/** As {@link positiveMs}, 0 allowed (it means none, or at once, as the option says). */
+export function nonNegativeMs(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > MAX_TIMER_MS) throw invalid(name, `a non-negative integer of ms, at most ${MAX_TIMER_MS} (about 24.8 days)`, value);
+  return value;
+}
+
 export function port(name: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535) throw invalid(name, 'an integer port from 0 to 65535', value);
   return value;

@@ -142,6 +142,8 @@ test('bad per-call options are INVALID_ARGUMENT naming the option', async () => 
   for (const [options, message] of [
     [{ timeoutMs: -1 }, /options.timeoutMs must be a non-negative integer/],
     [{ timeoutMs: 1.5 }, /options.timeoutMs must be a non-negative integer/],
+    // Longer than a Node timer holds: refused rather than timing out after 1 ms.
+    [{ timeoutMs: 3_000_000_000 }, /options.timeoutMs must be a non-negative integer of ms, at most 2147483647 \(about 24.8 days\)/],
     [{ metadata: { a: 1 } }, /options.metadata.a must be a string/],
     [{ signal: {} }, /options.signal must be an AbortSignal/],
   ] as const) {

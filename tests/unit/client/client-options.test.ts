@@ -39,7 +39,10 @@ test('a shared pool owns the connection settings', () => {
 });
 
 const bad: Array<[object | string, RegExp]> = [
-  [{ timeoutMs: 0 }, /options.timeoutMs must be a positive integer \(got 0\)/],
+  [{ timeoutMs: 0 }, /options.timeoutMs must be a positive integer of ms, at most 2147483647 \(about 24.8 days\) \(got 0\)/],
+  [{ timeoutMs: 3_000_000_000 }, /options.timeoutMs must be a positive integer of ms, at most 2147483647/],
+  [{ methods: { Echo: { timeoutMs: 2 ** 31 } } }, /options.methods.Echo.timeoutMs must be a positive integer of ms, at most 2147483647/],
+  [{ pool: { maxIdleMs: 2 ** 40 } }, /options.pool.maxIdleMs must be a non-negative integer of ms, at most 2147483647/],
   [{ connectTimeoutMs: -1 }, /options.connectTimeoutMs must be a positive integer/],
   [{ maxFrameBytes: 'big' }, /options.maxFrameBytes must be a positive integer \(got "big"\)/],
   [{ maxConcurrentRequestsPerConnection: 0 }, /options.maxConcurrentRequestsPerConnection must be a positive integer/],
