@@ -217,7 +217,7 @@ function runOne(entry: BatchEntry, fallback: RecordBuffer): Promise<void> | unde
     return undefined;
   }
   if (Date.now() >= entry.deadline) {
-    emitError(fallback, entry, new RpcError(Status.DEADLINE_EXCEEDED, `deadline passed before ${site} started (it waited in the worker queue)`));
+    emitError(fallback, entry, new RpcError(Status.DEADLINE_EXCEEDED, `${site} not started: its deadline passed while it waited in the worker queue`));
     return undefined;
   }
   let bytes = entry.body;

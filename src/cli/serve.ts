@@ -26,6 +26,8 @@ The module exports one object of handlers per service, named after the service
   --heartbeat-miss-limit
   --max-frame-bytes
   --max-connections <n>   open connections at most (default 10000)
+  --call-timeout <ms>     longest a call may take on this server; past it DEADLINE_EXCEEDED
+                          (default 0: only the client's deadline)
   --metrics-port <p>      serve /metrics (Prometheus), /stats.json and a live status page (/) on this port
   --tls-cert, --tls-key   serve TLS with this certificate and key (PEM files)
   --tls-ca                with TLS: require client certificates signed by this CA (mutual TLS)
@@ -52,6 +54,7 @@ export async function serve(argv: string[], io: CommandIo): Promise<number> {
       'heartbeat-interval': { type: 'string' },
       'heartbeat-miss-limit': { type: 'string' },
       'max-frame-bytes': { type: 'string' },
+      'call-timeout': { type: 'string' },
       workers: { type: 'string' },
       'worker-methods': { type: 'string' },
       'max-connections': { type: 'string' },
@@ -74,6 +77,7 @@ export async function serve(argv: string[], io: CommandIo): Promise<number> {
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     heartbeatMissLimit: config.heartbeatMissLimit,
     maxFrameBytes: config.maxFrameBytes,
+    callTimeoutMs: config.callTimeoutMs,
     workers: config.workers,
     maxConnections: values['max-connections'] === undefined ? undefined : Number(values['max-connections']),
     tls: serverTls(values),

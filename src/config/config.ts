@@ -20,6 +20,8 @@ export interface RingConfig {
   heartbeatMissLimit?: number;
   /** Both: frame size limit in bytes. */
   maxFrameBytes?: number;
+  /** Server: longest a call may take, in ms (0: no limit). */
+  callTimeoutMs?: number;
   /** Server: worker-lane threads. */
   workers?: number;
   /** Server: the registry URI to announce its services in. */
@@ -36,6 +38,7 @@ export const CONFIG_KEYS: ReadonlyArray<{ readonly key: keyof RingConfig; readon
   { key: 'heartbeatIntervalMs', env: 'RINGRPC_HEARTBEAT_INTERVAL_MS', flag: 'heartbeat-interval', kind: 'integer' },
   { key: 'heartbeatMissLimit', env: 'RINGRPC_HEARTBEAT_MISS_LIMIT', flag: 'heartbeat-miss-limit', kind: 'integer' },
   { key: 'maxFrameBytes', env: 'RINGRPC_MAX_FRAME_BYTES', flag: 'max-frame-bytes', kind: 'integer' },
+  { key: 'callTimeoutMs', env: 'RINGRPC_CALL_TIMEOUT_MS', flag: 'call-timeout', kind: 'integer' },
   { key: 'workers', env: 'RINGRPC_WORKERS', flag: 'workers', kind: 'integer' },
   { key: 'registry', env: 'RINGRPC_REGISTRY', flag: 'registry', kind: 'string' },
 ];

@@ -32,7 +32,7 @@ export function runInline(call: ServerCall, body: Uint8Array, responder: Respond
 function start(call: ServerCall, bytes: Uint8Array, responder: Responder): void {
   if (call.state !== 'pending') return; // cancelled while its body was decompressed
   if (call.expired()) {
-    responder.replyError(call, new RpcError(Status.DEADLINE_EXCEEDED, `deadline passed before ${call.service}/${call.method} started`));
+    responder.replyError(call, new RpcError(Status.DEADLINE_EXCEEDED, `${call.service}/${call.method} not started: ${call.deadlineName} passed first`));
     return;
   }
   const method = call.route.method;

@@ -3,6 +3,7 @@ import { Status } from '../status.js';
 import type { Meta } from '../protocol/meta.js';
 import type { HandlerContext, Peer } from './handler-context.js';
 import type { Route } from './router.js';
+import { MAX_TIMER_MS } from '../util/validate.js';
 
 /**
  * Lifecycle of a call on the server:
@@ -16,6 +17,8 @@ export type ServerCallState = 'pending' | 'running' | 'done';
 /** What a call needs from its connection. */
 export interface CallOwner {
   readonly peer: Peer;
+  /** Answers the call with an error (once; a call already ended is left alone). */
+  replyError(call: ServerCall, error: RpcError): void;
 }
 
 /**
@@ -26,6 +29,7 @@ export interface CallOwner {
 export class ServerCall implements HandlerContext {
   state: ServerCallState = 'pending';
   private controller: AbortController | undefined;
+  /** Either the deadline timer behind `signal` or, under a server limit, the limit's. */
   private deadlineTimer: NodeJS.Timeout | undefined;
   private abortReason: RpcError | undefined;
   private outgoingMetadata: Record<string, string> | undefined;
@@ -41,7 +45,17 @@ export class ServerCall implements HandlerContext {
     readonly deadline: number,
     /** ONEWAY: run, never answer. */
     readonly oneway: boolean,
-  ) {}
+    /**
+     * The server's `callTimeoutMs`, when it (not the client) set `deadline`. The client is
+     * still waiting then, so the server answers at the deadline instead of only signalling.
+     */
+    readonly serverLimitMs?: number,
+  ) {
+    if (serverLimitMs !== undefined) {
+      this.deadlineTimer = setTimeout(() => this.limitReached(), Math.max(0, deadline - Date.now()));
+      this.deadlineTimer.unref();
+    }
+  }
 
   /** When the call was taken (`performance.now()`), for its latency. */
   readonly startedAt = performance.now();
@@ -76,10 +90,8 @@ export class ServerCall implements HandlerContext {
       this.controller = new AbortController();
       if (this.abortReason !== undefined) {
         this.controller.abort(this.abortReason);
-      } else if (this.deadline !== Infinity && this.state !== 'done') {
-        const ms = Math.max(0, this.deadline - Date.now());
-        this.deadlineTimer = setTimeout(() => this.expire(), ms);
-        this.deadlineTimer.unref();
+      } else if (this.deadline !== Infinity && this.state !== 'done' && this.serverLimitMs === undefined) {
+        this.armExpiry();
       }
     }
     return this.controller.signal;
@@ -90,6 +102,11 @@ export class ServerCall implements HandlerContext {
     return now >= this.deadline;
   }
 
+  /** The deadline as messages name it: the client's, or the server's limit. */
+  get deadlineName(): string {
+    return this.serverLimitMs === undefined ? 'its deadline' : `the server's callTimeoutMs of ${this.serverLimitMs} ms`;
+  }
+
   /**
    * Ends the call without an answer (CANCEL, connection lost, forced shutdown) and
    * aborts its signal. Returns false when it had already ended.
@@ -97,10 +114,8 @@ export class ServerCall implements HandlerContext {
   abort(reason: RpcError): boolean {
     if (this.state === 'done') return false;
     this.state = 'done';
-    this.abortReason = reason;
     this.clearTimer();
-    this.onAbort?.();
-    this.controller?.abort(reason);
+    this.stop(reason);
     return true;
   }
 
@@ -112,7 +127,37 @@ export class ServerCall implements HandlerContext {
     return true;
   }
 
+  /** Tells a handler (and its lane) to stop: its signal aborts with `reason`. */
+  private stop(reason: RpcError): void {
+    this.abortReason = reason;
+    this.onAbort?.();
+    this.controller?.abort(reason);
+  }
+
+  /** The server's limit passed: answer DEADLINE_EXCEEDED now, then stop the handler as a cancel does. */
+  private limitReached(): void {
+    this.deadlineTimer = undefined;
+    if (this.state === 'done') return;
+    const what = this.state === 'running' ? 'exceeded' : 'not started: it waited past';
+    const reason = new RpcError(Status.DEADLINE_EXCEEDED, `${this.service}/${this.method} ${what} ${this.deadlineName}`);
+    this.owner.replyError(this, reason);
+    this.stop(reason);
+  }
+
+  /**
+   * A client's deadline can lie further out than a Node timer holds (the wire's timeout is
+   * 32 bits of ms, a timer 31): such a timer is re-armed until the deadline is reached.
+   */
+  private armExpiry(): void {
+    this.deadlineTimer = setTimeout(() => this.expire(), Math.min(MAX_TIMER_MS, Math.max(0, this.deadline - Date.now())));
+    this.deadlineTimer.unref();
+  }
+
   private expire(): void {
+    if (this.deadline - Date.now() > 0) {
+      this.armExpiry();
+      return;
+    }
     this.deadlineTimer = undefined;
     const reason = new RpcError(Status.DEADLINE_EXCEEDED, `deadline of ${this.service}/${this.method} passed while its handler ran`);
     this.abortReason = reason;

@@ -193,8 +193,12 @@ export class ServerConnection implements Responder {
       if (!oneway) this.writeError(id, new RpcError(Status.RESOURCE_EXHAUSTED, `server is at its limit of ${this.host.options.maxConcurrentRequests} requests in flight`, { metadata: NOT_RUN_METADATA }));
       return;
     }
-    const deadline = meta.timeoutMs > 0 ? this.readAt + meta.timeoutMs : Infinity;
-    const call = new ServerCall(this, id, route, meta, deadline, oneway);
+    // The client's deadline, unless the server's own limit comes first.
+    const clientDeadline = meta.timeoutMs > 0 ? this.readAt + meta.timeoutMs : Infinity;
+    const limitMs = this.host.options.callTimeoutMs;
+    const call = limitMs > 0 && this.readAt + limitMs < clientDeadline
+      ? new ServerCall(this, id, route, meta, this.readAt + limitMs, oneway, limitMs)
+      : new ServerCall(this, id, route, meta, clientDeadline, oneway);
     if (oneway) this.oneways.add(call);
     else this.calls.set(id, call);
     route.stats.inflight++;

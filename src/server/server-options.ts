@@ -79,6 +79,16 @@ export interface ServerOptions {
   compression?: 'none' | 'gzip';
   /** Bodies at least this large are compressed when `compression` is `"gzip"`. Default 1024. */
   compressionThresholdBytes?: number;
+  /**
+   * Longest a call may take on this server, in ms from when its REQUEST was read; 0 for no
+   * limit. A call whose client set no deadline, or a later one, is answered
+   * DEADLINE_EXCEEDED when it runs out (the client is still waiting), never started if it
+   * runs out while queued, and its handler's `ctx.signal` aborts. On the worker lane a
+   * handler that ignores the signal meets the overrun watchdog (`overrunGraceMs`) as it
+   * would past a client's deadline, so a cancelled call cannot hold a worker forever.
+   * Default 0.
+   */
+  callTimeoutMs?: number;
   /** Time `close()` lets taken requests finish before it force-closes, in ms. Default 10000. */
   shutdownGraceMs?: number;
   /** Threads of the worker lane (fixed, never idled out). Default `os.availableParallelism()`. */
@@ -128,6 +138,7 @@ export const SERVER_DEFAULTS: Readonly<Required<Omit<ServerOptions, 'tls' | 'reg
   writeTimeoutMs: 30_000,
   compression: 'none',
   compressionThresholdBytes: DEFAULT_COMPRESSION_THRESHOLD_BYTES,
+  callTimeoutMs: 0,
   shutdownGraceMs: 10_000,
   workers: availableParallelism(),
   maxQueue: 1024,
@@ -157,27 +168,28 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   v.positiveInteger('maxFrameBytes', o.maxFrameBytes);
   if (o.maxFrameBytes > 0xffff_ffff) throw v.invalid('maxFrameBytes', 'at most 4294967295 (the header field is 32 bits)', o.maxFrameBytes);
   v.positiveInteger('maxConnections', o.maxConnections);
-  v.positiveInteger('frameTimeoutMs', o.frameTimeoutMs);
+  v.positiveMs('frameTimeoutMs', o.frameTimeoutMs);
   const tls = options.tls;
   if (tls !== undefined) {
     if (tls === null || typeof tls !== 'object') throw v.invalid('tls', 'an object of tls.createServer options', tls);
     if (tls.cert === undefined && tls.pfx === undefined && tls.SNICallback === undefined) throw v.invalid('tls', 'given a cert and key (or pfx)', tls);
   }
-  v.positiveInteger('heartbeatIntervalMs', o.heartbeatIntervalMs);
+  v.positiveMs('heartbeatIntervalMs', o.heartbeatIntervalMs);
   v.nonNegativeInteger('heartbeatMissLimit', o.heartbeatMissLimit);
   v.positiveInteger('maxConcurrentRequestsPerConnection', o.maxConcurrentRequestsPerConnection);
   v.positiveInteger('maxConcurrentRequests', o.maxConcurrentRequests);
   v.positiveInteger('maxWriteBufferBytes', o.maxWriteBufferBytes);
-  v.positiveInteger('writeTimeoutMs', o.writeTimeoutMs);
+  v.positiveMs('writeTimeoutMs', o.writeTimeoutMs);
   v.oneOf('compression', o.compression, ['none', 'gzip'] as const);
   v.nonNegativeInteger('compressionThresholdBytes', o.compressionThresholdBytes);
-  v.nonNegativeInteger('shutdownGraceMs', o.shutdownGraceMs);
+  v.nonNegativeMs('callTimeoutMs', o.callTimeoutMs);
+  v.nonNegativeMs('shutdownGraceMs', o.shutdownGraceMs);
   v.positiveInteger('workers', o.workers);
   v.positiveInteger('maxQueue', o.maxQueue);
   v.positiveInteger('ringBytes', o.ringBytes);
   if (o.ringBytes < 1024 || (o.ringBytes & (o.ringBytes - 1)) !== 0) throw v.invalid('ringBytes', 'a power of two of at least 1024', o.ringBytes);
   v.positiveInteger('maxBatch', o.maxBatch);
-  v.positiveInteger('overrunGraceMs', o.overrunGraceMs);
+  v.positiveMs('overrunGraceMs', o.overrunGraceMs);
   v.nonNegativeInteger('workerMaxHeapMb', o.workerMaxHeapMb);
   v.boolean('responseRing', o.responseRing);
   v.oneOf('workerAtomics', o.workerAtomics, ['async', 'sync'] as const);

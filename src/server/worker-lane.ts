@@ -299,7 +299,7 @@ export class WorkerLane {
         if (entry.call.state === 'done') {
           this.slots.release(entry.slot); // cancelled while queued: never sent
         } else if (now >= entry.deadline) {
-          this.failSlot(entry.slot, new RpcError(Status.DEADLINE_EXCEEDED, `deadline passed before ${entry.call.service}/${entry.call.method} started (it waited in the queue)`));
+          this.failSlot(entry.slot, new RpcError(Status.DEADLINE_EXCEEDED, `${entry.call.service}/${entry.call.method} not started: ${entry.call.deadlineName} passed while it waited in the queue`));
         } else {
           batch.push(entry);
         }
@@ -414,7 +414,7 @@ export class WorkerLane {
       const worker = this.pool?.threads.find((w) => w.threadId === owner);
       if (worker === undefined) continue;
       this.counters.overrunTerminations++;
-      this.failSlot(slot, new RpcError(Status.DEADLINE_EXCEEDED, `${entry.call.service}/${entry.call.method} overran its deadline by ${over} ms; its worker thread was terminated`));
+      this.failSlot(slot, new RpcError(Status.DEADLINE_EXCEEDED, `${entry.call.service}/${entry.call.method} overran ${entry.call.deadlineName} by ${over} ms; its worker thread was terminated`));
       void worker.terminate();
     }
   }

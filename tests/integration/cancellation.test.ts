@@ -1,7 +1,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RpcError, Status, type Server } from '../../src/index.js';
-import { startBenchServer, benchClient, handlers } from '../helpers/bench-server.js';
+import { startBenchServer, benchClient, handlers, Bench } from '../helpers/bench-server.js';
+import { FrameType, encodeMeta } from '../../src/internal.js';
+import { RawPeer } from '../helpers/raw-socket.js';
 
 const test = suite('deadlines and cancellation');
 
@@ -10,19 +12,22 @@ let address: string;
 /** What each Sleep handler saw: its deadline and how its signal ended. */
 const seen: Array<{ deadline: number; abortedWith?: number; at?: number }> = [];
 
+/** The bench handlers, with a Sleep that records what it saw in `seen`. */
+const recording: typeof handlers = {
+  ...handlers,
+  async sleep(request, ctx) {
+    const record: (typeof seen)[number] = { deadline: ctx.deadline };
+    seen.push(record);
+    ctx.signal.addEventListener('abort', () => {
+      record.abortedWith = (ctx.signal.reason as RpcError).code;
+      record.at = Date.now();
+    });
+    return handlers.sleep!(request, ctx);
+  },
+};
+
 test.before(async () => {
-  ({ server, address } = await startBenchServer({}, {
-    ...handlers,
-    async sleep(request, ctx) {
-      const record: (typeof seen)[number] = { deadline: ctx.deadline };
-      seen.push(record);
-      ctx.signal.addEventListener('abort', () => {
-        record.abortedWith = (ctx.signal.reason as RpcError).code;
-        record.at = Date.now();
-      });
-      return handlers.sleep!(request, ctx);
-    },
-  }));
+  ({ server, address } = await startBenchServer({}, recording));
 });
 
 test.after(async () => {
@@ -127,6 +132,42 @@ test('the client default timeout (options.timeoutMs) applies when a call sets no
     assert.match((err as RpcError).message, /deadline (of 50 ms exceeded|of bench.v1.Bench\/Sleep passed)/);
   }
   await client.$close();
+});
+
+test('callTimeoutMs: a call without a deadline, or with a later one, is answered DEADLINE_EXCEEDED at the server\'s limit', async () => {
+  const limited = await startBenchServer({ callTimeoutMs: 150 }, recording);
+  const client = benchClient(limited.address);
+  for (const timeoutMs of [0, 10_000]) {
+    seen.length = 0;
+    const started = Date.now();
+    const err = await client.sleep({ ms: 5000 }, { timeoutMs }).then(() => undefined, (e: RpcError) => e);
+    const took = Date.now() - started;
+    assert.is(err?.code, Status.DEADLINE_EXCEEDED, `timeoutMs ${timeoutMs}`);
+    assert.match(err!.message, /bench.v1.Bench\/Sleep @ 127.0.0.1:\d+: bench.v1.Bench\/Sleep exceeded the server's callTimeoutMs of 150 ms/);
+    assert.ok(took >= 140 && took < 1000, `answered after ${took} ms`);
+    assert.ok(seen[0]!.deadline <= started + 160, 'ctx.deadline is the server\'s limit');
+    await until(() => seen[0]?.abortedWith !== undefined);
+    assert.is(seen[0]!.abortedWith, Status.DEADLINE_EXCEEDED, 'the handler was signalled');
+  }
+  // An earlier client deadline still decides, and a call within the limit is untouched.
+  const early = await client.sleep({ ms: 5000 }, { timeoutMs: 50 }).then(() => undefined, (e: RpcError) => e);
+  assert.is(early?.code, Status.DEADLINE_EXCEEDED);
+  assert.not.match(early!.message, /callTimeoutMs/);
+  await client.sleep({ ms: 10 }, { timeoutMs: 0 });
+  await until(() => limited.server.stats().inflight === 0);
+  await client.$close();
+  await limited.server.close();
+});
+
+test('a client deadline beyond what a Node timer holds (wire timeout > 2^31-1 ms) does not fire early', async () => {
+  const peer = await RawPeer.connect(Number(address.split(':')[1]));
+  const body = Bench.methods.sleep.requestType.encode({ ms: 100 }).finish();
+  peer.send(FrameType.REQUEST, 1, encodeMeta({ service: 'bench.v1.Bench', method: 'Sleep', timeoutMs: 3_000_000_000 }), body);
+  const reply = await peer.next(FrameType.RESPONSE);
+  assert.is(reply.decodedMeta.status, Status.OK, reply.decodedMeta.message);
+  assert.is(seen[0]!.abortedWith, undefined, 'its signal did not abort');
+  assert.ok(seen[0]!.deadline > Date.now() + 2 ** 31, 'the deadline is kept as sent');
+  peer.destroy();
 });
 
 test.run();

@@ -91,7 +91,7 @@ test('a request whose deadline passes in the queue is answered DEADLINE_EXCEEDED
   const answers = [await peer.next(FrameType.RESPONSE), await peer.next(FrameType.RESPONSE), await peer.next(FrameType.RESPONSE), await peer.next(FrameType.RESPONSE)];
   for (const a of answers.filter((f) => f.requestId !== 1)) {
     assert.is(a.decodedMeta.status, Status.DEADLINE_EXCEEDED);
-    assert.match(a.decodedMeta.message, /deadline passed before bench.v1.Bench\/Echo started \(it waited in the (worker )?queue\)/);
+    assert.match(a.decodedMeta.message, /bench.v1.Bench\/Echo not started: its deadline passed while it waited in the (worker )?queue/);
   }
   assert.is(answers.find((f) => f.requestId === 1)!.decodedMeta.status, Status.OK);
   assert.is((await requestsRun(server)) - before, 1, 'only the blocker ran');
@@ -266,6 +266,55 @@ for (const responseRing of [true, false]) test(`a handler stuck past its deadlin
   const reply = await client.echo({ payload: Buffer.from('alive') }, { timeoutMs: 10_000 });
   assert.is(Buffer.from(reply.payload).toString(), 'alive');
   await client.$close();
+  await server.close();
+});
+
+test('callTimeoutMs: a cancelled handler that ignores its signal cannot hold its worker forever', async () => {
+  const { server, address } = await start({ workers: 1, callTimeoutMs: 300, overrunGraceMs: 200 });
+  const client = benchClient(address);
+  // Cancelled with no deadline: only signalled, so it spins on until the server's limit
+  // plus the grace period, when the watchdog terminates its worker.
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(), 50);
+  const cancelled = await client.echo({}, { timeoutMs: 0, signal: controller.signal, metadata: { 'x-action': 'spin' } }).then(() => undefined, (e: RpcError) => e);
+  assert.is(cancelled?.code, Status.CANCELLED);
+  await until(() => server.stats().workerLane!.workersTerminatedForOverrun === 1, 5000, 'the watchdog');
+  // The replacement serves (once it has started: that alone may take longer than the limit).
+  let thread = (await server.workerStats())[0]?.threadId;
+  const alive = async () => {
+    await until(async () => ((await server.workerStats())[0]?.threadId ?? thread) !== thread, 5000, 'a replacement worker');
+    thread = (await server.workerStats())[0]!.threadId;
+    assert.is(Buffer.from((await client.echo({ payload: Buffer.from('alive') })).payload).toString(), 'alive');
+  };
+  await alive();
+  // Not cancelled: the client, still waiting, is answered at the limit.
+  const started = Date.now();
+  const stuck = await client.echo({}, { timeoutMs: 0, metadata: { 'x-action': 'spin' } }).then(() => undefined, (e: RpcError) => e);
+  assert.is(stuck?.code, Status.DEADLINE_EXCEEDED);
+  assert.match(stuck!.message, /bench.v1.Bench\/Echo exceeded the server's callTimeoutMs of 300 ms/);
+  assert.ok(Date.now() - started < 2000, `answered after ${Date.now() - started} ms, not after the watchdog`);
+  await until(() => server.stats().workerLane!.workersTerminatedForOverrun === 2, 5000, 'the watchdog');
+  await alive();
+  await client.$close();
+  await server.close();
+});
+
+test('callTimeoutMs: requests that wait in the queue past it are answered DEADLINE_EXCEEDED and never run', async () => {
+  const { server, port } = await start({ workers: 1, callTimeoutMs: 100 });
+  const before = await requestsRun(server);
+  const peer = await RawPeer.connect(port);
+  peer.send(FrameType.REQUEST, 1, echoMeta({}, { 'x-action': 'block', 'x-ms': '300' }), echoBody('blocker'));
+  await new Promise((r) => setTimeout(r, 30)); // the blocker is running
+  for (let id = 2; id <= 4; id++) peer.send(FrameType.REQUEST, id, echoMeta(), echoBody(`late ${id}`));
+  for (let i = 0; i < 4; i++) {
+    const a = await peer.next(FrameType.RESPONSE);
+    assert.is(a.decodedMeta.status, Status.DEADLINE_EXCEEDED, `request ${a.requestId}`);
+    const expected = a.requestId === 1 ? /exceeded the server's callTimeoutMs of 100 ms/ : /bench.v1.Bench\/Echo (not started: it waited past|exceeded) the server's callTimeoutMs of 100 ms/;
+    assert.match(a.decodedMeta.message, expected);
+  }
+  await until(() => server.stats().workerLane!.inflight === 0, 3000, 'the slots to free');
+  assert.is((await requestsRun(server)) - before, 1, 'only the blocker ran');
+  peer.destroy();
   await server.close();
 });
 
