@@ -5,6 +5,8 @@
  *
  *   --suite echo|work|worker-echo|all (default all)
  *   --runs 3 --duration 5000 --warmup 1000
+ *   --cases <text|text>: only the cases whose name contains one of these (a group's
+ *     ceiling is always kept), e.g. --suite work --cases "lane, 2 workers|piscina" --runs 15
  *
  * - echo: ringrpc vs @grpc/grpc-js vs raw net, Echo 64 B at concurrency 1, 32, 256.
  * - work: Work calibrated to ~1 ms of CPU, concurrency 64: ringrpc inline, worker lane
@@ -80,6 +82,13 @@ if (suites.includes('worker-echo')) {
   cases.push({ group, name: "ring, atomics 'sync' (no control plane when idle)", server: [RINGRPC, ['--workers', '2', '--worker-methods', 'Echo', '--atomics', 'sync']], client, baseline: base });
 }
 
+if (f['cases'] !== undefined) {
+  const wanted = f['cases'].split('|');
+  const keep = cases.filter((c) => c.brackets === true || wanted.some((w) => c.name.includes(w)));
+  if (!keep.some((c) => c.brackets !== true)) throw new Error(`--cases ${f['cases']}: no case of suite ${suites.join(',')} matches`);
+  cases.splice(0, cases.length, ...keep);
+}
+
 async function runCase(c: Case): Promise<ClientResult> {
   if (c.server === undefined) {
     const ceiling = await startNode(c.client[0], [...c.client[1], '--duration', String(duration)], /RESULT (.+)/, duration + 30_000);
@@ -126,7 +135,10 @@ for (let r = 0; r < runs; r++) {
   }
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2; // an even count: the mean of the middle two
+};
 const n = (x: number): string => (x === 0 ? '–' : Math.round(x).toLocaleString('en-US'));
 const lines: string[] = [`# ringrpc bench, ${new Date().toISOString()}`, ''];
 lines.push(`Node ${process.version}, ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? 'cpu'}), medians of ${runs} runs, ${duration} ms measured after ${warmup} ms warm-up; every server and load generator in its own process. CPU % is of one core (200 % = both).`);
