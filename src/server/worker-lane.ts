@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { RpcError } from '../errors.js';
 import { NOT_RUN_METADATA } from '../protocol/constants.js';
@@ -16,6 +15,7 @@ import { LatencyHistogram, type WorkerLaneStats } from './server-stats.js';
 import { ResponseDrain } from './response-drain.js';
 import { batchLimit, lingerMs, pickWorker, TASKS_PER_WORKER, type LaneLoad } from './lane-pacing.js';
 import { WorkerControl, type WorkerThreadStats } from './worker-control.js';
+import { PoolThreads } from './pool-threads.js';
 
 export type { WorkerThreadStats };
 
@@ -96,9 +96,7 @@ export class WorkerLane {
   private flushScheduled = false;
   private watchdog: NodeJS.Timeout | undefined;
   private readonly control = new WorkerControl();
-  /** Threads followed until they exit, and those exits still to come (close() awaits them). */
-  private readonly tracked = new WeakSet<Worker>();
-  private readonly exits = new Set<Promise<void>>();
+  private threads: PoolThreads | undefined;
   private readonly counters = { completed: 0, failed: 0, batches: 0, ringFallbacks: 0, rerun: 0, overrunTerminations: 0, workersCreated: 0 };
   private readonly onRecord = (slot: number, status: number, frame: Buffer): void => this.handleRecord(slot, status, frame);
 
@@ -153,14 +151,20 @@ export class WorkerLane {
       resourceLimits: this.settings.resourceLimits,
       workerData: init,
     });
+    const threads = new PoolThreads(this.pool, (threadId) => {
+      // What it published is delivered, and its ring freed for a successor.
+      this.control.forget(threadId);
+      this.drain.reclaim(threadId);
+    });
+    this.threads = threads;
     this.pool.on('error', (err: Error) => {
-      this.trackThreads(); // the failed worker's replacement
+      threads.follow(); // the failed worker's replacement
       if (channels.serverWorkerError.hasSubscribers) channels.serverWorkerError.publish({ error: err });
     });
     this.pool.on('message', (message: unknown) => this.control.accept(message));
     this.pool.on('workerCreate', () => {
       this.counters.workersCreated++;
-      this.trackThreads();
+      threads.follow();
     });
     this.drain.start();
     this.watchdog = setInterval(() => this.checkOverruns(), Math.max(10, Math.min(250, Math.floor(this.settings.overrunGraceMs / 2))));
@@ -253,16 +257,7 @@ export class WorkerLane {
     this.control.close();
     for (const entry of this.queue) this.failSlot(entry.slot, closedBeforeRun());
     this.queue = [];
-    // Piscina awaits only the workers it still lists, while one it dropped earlier (a failed
-    // start, a crash, an overrun) may still be exiting, and a worker's error arriving
-    // mid-destroy makes it start a replacement. So: destroy until no thread is left (a few
-    // rounds at most: Piscina stops replacing workers that fail to start), awaiting every exit.
-    for (let round = 0; round < 5; round++) {
-      this.trackThreads();
-      await this.pool?.destroy();
-      await Promise.all(this.exits);
-      if ((this.pool?.threads.length ?? 0) === 0 && this.exits.size === 0) break;
-    }
+    await this.threads?.destroy(); // every thread exited, not only those Piscina still lists
   }
 
   /** Piscina's balancer: which worker takes the next batch, or none for now (null). */
@@ -416,29 +411,6 @@ export class WorkerLane {
       this.counters.overrunTerminations++;
       this.failSlot(slot, new RpcError(Status.DEADLINE_EXCEEDED, `${entry.call.service}/${entry.call.method} overran ${entry.call.deadlineName} by ${over} ms; its worker thread was terminated`));
       void worker.terminate();
-    }
-  }
-
-  /**
-   * Follows every thread the pool lists until it exits: then drains what it published and
-   * frees its ring for a successor. Called whenever Piscina may have started one (a worker
-   * ready, a pool error, an exit, close), since it announces only those that became ready.
-   */
-  private trackThreads(): void {
-    for (const worker of this.pool?.threads ?? []) {
-      if (this.tracked.has(worker)) continue;
-      this.tracked.add(worker);
-      const threadId = worker.threadId; // -1 once it has exited
-      const exit = new Promise<void>((resolve) => {
-        worker.once('exit', () => {
-          this.control.forget(threadId);
-          this.drain.reclaim(threadId);
-          this.exits.delete(exit);
-          this.trackThreads(); // Piscina starts a replacement from its own exit listener
-          resolve();
-        });
-      });
-      this.exits.add(exit);
     }
   }
 }
