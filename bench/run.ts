@@ -1,20 +1,23 @@
 /**
  * `npm run bench`: side-by-side benchmarks in one run. Every server and every load
  * generator is its own process; each case runs N times, interleaved with the others so
- * that the machine's drift hits every case alike; tables show medians.
+ * that drift (of the machine, or of Work's own speed) hits every case alike; tables show medians.
  *
- *   --suite echo|work|worker-echo|all (default all)
+ *   --suite echo|work|work-integer|worker-echo|all (default all; a comma-separated list works)
  *   --runs 3 --duration 5000 --warmup 1000
  *   --cases <text|text>: only the cases whose name contains one of these (a group's
  *     ceiling is always kept), e.g. --suite work --cases "lane, 2 workers|piscina" --runs 15
  *
  * - echo: ringrpc vs @grpc/grpc-js vs raw net, Echo 64 B at concurrency 1, 32, 256.
- * - work: Work calibrated to ~1 ms of CPU, concurrency 64: ringrpc inline, worker lane
- *   with 1 and 2 workers, grpc-js inline, grpc-js + piscina (2 workers); efficiency =
- *   req/s ÷ what 2 bare worker threads do with the same work and no RPC. The machine's
- *   speed shifts by up to a third from one stretch of seconds to the next, so the ceiling
- *   is measured right before and right after every case (the mean of the two is that
- *   run's ceiling), and the table shows the median and range of the runs' efficiencies.
+ * - work: Work (sha256 kernel) calibrated to ~1 ms of CPU, concurrency 64: ringrpc inline,
+ *   worker lane with 1 and 2 workers, grpc-js inline, grpc-js + piscina (2 workers);
+ *   efficiency = req/s ÷ what 2 bare worker threads do with the same work and no RPC.
+ *   This kernel's own speed shifts by up to a half from one run to the next (it is bound
+ *   by the memory allocator), so the ceiling is measured right before and right after
+ *   every case (the mean of the two is that run's ceiling), and the table shows the
+ *   median and range of the runs' efficiencies.
+ * - work-integer: the same with Work's allocation-free integer kernel, whose speed is the
+ *   CPU's: the RPC overhead measured without the allocator's noise.
  * - worker-echo: Echo on the worker lane at concurrency 256 (per-request hand-off), with
  *   the response ring, without it (Piscina's result path), and with 'sync' atomics.
  *
@@ -28,9 +31,10 @@ import os from 'node:os';
 import { startNode, stop, flags } from './lib/proc.js';
 import type { ClientResult } from './lib/client-main.js';
 import { calibrateRounds } from '../examples/bench/handlers.js';
+import { WorkKernel } from '../examples/bench/generated.js';
 
 const f = flags(process.argv.slice(2));
-const suites = (f['suite'] ?? 'all') === 'all' ? ['echo', 'work', 'worker-echo'] : f['suite']!.split(',');
+const suites = (f['suite'] ?? 'all') === 'all' ? ['echo', 'work', 'work-integer', 'worker-echo'] : f['suite']!.split(',');
 const runs = Number(f['runs'] ?? 3);
 const duration = Number(f['duration'] ?? 5000);
 const warmup = Number(f['warmup'] ?? 1000);
@@ -49,7 +53,6 @@ interface Case {
 
 const RINGRPC = 'bench/servers/ringrpc-server.ts';
 const GRPC = 'bench/servers/grpc-server.ts';
-const rounds = calibrateRounds(1);
 const cases: Case[] = [];
 
 if (suites.includes('echo')) {
@@ -61,11 +64,14 @@ if (suites.includes('echo')) {
     cases.push({ group, name: 'raw net (batched)', server: ['bench/servers/net-server.ts', []], client: client('bench/clients/net-client.ts'), baseline: 'grpc-js' });
   }
 }
-if (suites.includes('work')) {
-  const group = `Work ≈1 ms CPU (${rounds} rounds), concurrency 64`;
-  const ring = (s: string): [string, string[]] => [s, ['--method', 'work', '--concurrency', '64', '--rounds', String(rounds)]];
+for (const [suite, kernel, label] of [['work', WorkKernel.WORK_KERNEL_SHA256, 'sha256'], ['work-integer', WorkKernel.WORK_KERNEL_INTEGER, 'integer']] as const) {
+  if (!suites.includes(suite)) continue;
+  const rounds = calibrateRounds(1, kernel);
+  const group = `Work ≈1 ms CPU, ${label} kernel (${rounds} rounds), concurrency 64`;
+  const work = ['--rounds', String(rounds), '--kernel', String(kernel)];
+  const ring = (s: string): [string, string[]] => [s, ['--method', 'work', '--concurrency', '64', ...work]];
   const b = 'ceiling: 2 bare worker threads';
-  cases.push({ group, name: b, client: ['bench/ceiling.ts', ['--threads', '2', '--rounds', String(rounds)]], baseline: b, brackets: true });
+  cases.push({ group, name: b, client: ['bench/ceiling.ts', ['--threads', '2', ...work]], baseline: b, brackets: true });
   cases.push({ group, name: '(a) ringrpc inline', server: [RINGRPC, []], client: ring('bench/clients/ringrpc-client.ts'), baseline: b });
   cases.push({ group, name: '(b) ringrpc worker lane, 1 worker', server: [RINGRPC, ['--workers', '1', '--worker-methods', 'Work']], client: ring('bench/clients/ringrpc-client.ts'), baseline: b });
   cases.push({ group, name: '(b) ringrpc worker lane, 2 workers', server: [RINGRPC, ['--workers', '2', '--worker-methods', 'Work']], client: ring('bench/clients/ringrpc-client.ts'), baseline: b });
@@ -180,4 +186,4 @@ process.stdout.write(`${table}\n`);
 mkdirSync('bench/results', { recursive: true });
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 writeFileSync(`bench/results/${stamp}.md`, `${table}\n`);
-writeFileSync(`bench/results/${stamp}.json`, JSON.stringify({ date: new Date().toISOString(), node: process.version, cores: os.availableParallelism(), runs, duration, warmup, rounds, results: summary }, null, 2));
+writeFileSync(`bench/results/${stamp}.json`, JSON.stringify({ date: new Date().toISOString(), node: process.version, cores: os.availableParallelism(), runs, duration, warmup, results: summary }, null, 2));

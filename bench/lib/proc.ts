@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 /** CPU time (user + system) of a process, in ms, from /proc (Linux). */
 export function processCpuMs(pid: number): number {
@@ -19,15 +18,6 @@ export function compiled(script: string): string {
   const out = path.join('dist', script.replace(/\.ts$/, '.js'));
   if (!existsSync(out)) throw new Error(`${out} is missing: run "npm run build" first (npm run bench does)`);
   return out;
-}
-
-/**
- * A file of the source tree next to a bench script, whether the script runs from its
- * sources or from dist/ (files that tsc does not emit, such as plain .mjs workers).
- */
-export function sourceFile(relative: string, scriptUrl: string): string {
-  const dir = path.dirname(fileURLToPath(scriptUrl)).replace(`${path.sep}dist${path.sep}`, path.sep);
-  return path.resolve(dir, relative);
 }
 
 /** `node <compiled script> args` (see {@link compiled}), and its first line matching a pattern. */

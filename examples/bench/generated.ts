@@ -2,6 +2,13 @@
 /* eslint-disable */
 import { defineService, rootFromJson, type MethodDefinition } from '../../src/index.js';
 
+/** Enum `bench.v1.WorkKernel`. */
+export const WorkKernel = {
+  WORK_KERNEL_SHA256: 0,
+  WORK_KERNEL_INTEGER: 1,
+} as const;
+export type WorkKernel = (typeof WorkKernel)[keyof typeof WorkKernel];
+
 /** Message `bench.v1.EchoRequest`. */
 export interface EchoRequest {
   payload: Uint8Array;
@@ -16,6 +23,7 @@ export interface EchoReply {
 export interface WorkRequest {
   payload: Uint8Array;
   rounds: number;
+  kernel: WorkKernel;
 }
 
 /** Message `bench.v1.WorkReply`. */
@@ -32,7 +40,7 @@ export interface SleepRequest {
 export interface SleepReply {
 }
 
-const root = rootFromJson({"nested":{"bench":{"nested":{"v1":{"nested":{"Bench":{"methods":{"Echo":{"requestType":"EchoRequest","responseType":"EchoReply"},"Work":{"requestType":"WorkRequest","responseType":"WorkReply"},"Sleep":{"requestType":"SleepRequest","responseType":"SleepReply"}}},"EchoRequest":{"fields":{"payload":{"type":"bytes","id":1}}},"EchoReply":{"fields":{"payload":{"type":"bytes","id":1}}},"WorkRequest":{"fields":{"payload":{"type":"bytes","id":1},"rounds":{"type":"uint32","id":2}}},"WorkReply":{"fields":{"digest":{"type":"bytes","id":1}}},"SleepRequest":{"fields":{"ms":{"type":"uint32","id":1}}},"SleepReply":{"fields":{}}}}}}}});
+const root = rootFromJson({"nested":{"bench":{"nested":{"v1":{"nested":{"Bench":{"methods":{"Echo":{"requestType":"EchoRequest","responseType":"EchoReply"},"Work":{"requestType":"WorkRequest","responseType":"WorkReply"},"Sleep":{"requestType":"SleepRequest","responseType":"SleepReply"}}},"EchoRequest":{"fields":{"payload":{"type":"bytes","id":1}}},"EchoReply":{"fields":{"payload":{"type":"bytes","id":1}}},"WorkRequest":{"fields":{"payload":{"type":"bytes","id":1},"rounds":{"type":"uint32","id":2},"kernel":{"type":"WorkKernel","id":3}}},"WorkKernel":{"values":{"WORK_KERNEL_SHA256":0,"WORK_KERNEL_INTEGER":1}},"WorkReply":{"fields":{"digest":{"type":"bytes","id":1}}},"SleepRequest":{"fields":{"ms":{"type":"uint32","id":1}}},"SleepReply":{"fields":{}}}}}}}});
 
 /** Service `bench.v1.Bench`. */
 export const Bench = defineService<{

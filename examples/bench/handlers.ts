@@ -5,18 +5,48 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { RpcError, Status, type ServiceImplementation } from '../../src/index.js';
-import type { Bench as BenchService } from './generated.js';
+import { WorkKernel, type Bench as BenchService } from './generated.js';
 
 /** Upper bound of `rounds`: about 5 s of CPU with a small payload; beyond it INVALID_ARGUMENT. */
 export const MAX_ROUNDS = 10_000_000;
 /** Upper bound of Sleep's `ms`. */
 export const MAX_SLEEP_MS = 600_000;
 
-/** The Work computation: d = payload; `rounds` times d = sha256(d ‖ payload); returns d. */
-export function work(payload: Uint8Array, rounds: number): Uint8Array {
+/**
+ * The Work computation (proto/bench/v1/bench.proto, `WorkKernel`): `rounds` rounds of
+ * `kernel` over the payload.
+ * - SHA256: d = payload; each round d = sha256(d ‖ payload); returns d.
+ * - INTEGER: x = the payload folded into 32 bits; each round 1,024 multiply-add steps;
+ *   returns x, big-endian.
+ */
+export function work(payload: Uint8Array, rounds: number, kernel: WorkKernel = WorkKernel.WORK_KERNEL_SHA256): Uint8Array {
+  if (kernel === WorkKernel.WORK_KERNEL_INTEGER) {
+    const digest = new Uint8Array(4);
+    new DataView(digest.buffer).setInt32(0, integerRounds(foldBytes(payload), rounds));
+    return digest;
+  }
   let digest: Uint8Array = payload;
   for (let i = 0; i < rounds; i++) digest = createHash('sha256').update(digest).update(payload).digest();
   return digest;
+}
+
+function foldBytes(payload: Uint8Array): number {
+  let x = 0;
+  for (let i = 0; i < payload.length; i++) x = (Math.imul(x, 31) + payload[i]!) | 0;
+  return x;
+}
+
+function integerRounds(x: number, rounds: number): number {
+  for (let r = 0; r < rounds; r++) x = integerRound(x);
+  return x;
+}
+
+// A round is a function of its own so that the JIT optimises it as a whole after a few
+// calls; one long loop depends on on-stack replacement, whose code ran up to five times
+// slower in some threads than in others.
+function integerRound(x: number): number {
+  for (let i = 0; i < 1024; i++) x = (Math.imul(x, 31) + i) | 0;
+  return x;
 }
 
 export const Bench: ServiceImplementation<typeof BenchService> = {
@@ -28,7 +58,10 @@ export const Bench: ServiceImplementation<typeof BenchService> = {
     if (request.rounds > MAX_ROUNDS) {
       throw new RpcError(Status.INVALID_ARGUMENT, `rounds must be at most ${MAX_ROUNDS} (got ${request.rounds})`);
     }
-    return { digest: work(request.payload, request.rounds) };
+    if (request.kernel !== WorkKernel.WORK_KERNEL_SHA256 && request.kernel !== WorkKernel.WORK_KERNEL_INTEGER) {
+      throw new RpcError(Status.INVALID_ARGUMENT, `unknown kernel ${request.kernel as number} (known: 0 SHA256, 1 INTEGER)`);
+    }
+    return { digest: work(request.payload, request.rounds, request.kernel) };
   },
 
   async sleep(request, ctx) {
@@ -45,25 +78,27 @@ export const Bench: ServiceImplementation<typeof BenchService> = {
 };
 
 /**
- * Rounds of {@link work} that take about `targetMs` of one thread's time on this machine now,
- * measured (its speed drifts, so a figure from earlier is no good): the median rate of 5
- * spans of 50 ms, after 200 ms of warm-up.
+ * Rounds of {@link work} with `kernel` that take about `targetMs` of one thread's time on
+ * this machine now, measured (the sha256 kernel's speed drifts with the allocator's state,
+ * so a figure from earlier is no good): the median rate of 5 spans of 50 ms, after 200 ms
+ * of warm-up.
  *
  * Both lengths matter. Cold code runs several times slower than the JIT's, so a short
- * warm-up makes Work far lighter than asked; and about a third of Work's time goes to the
- * young-generation collections its hash objects cause, which a span of a few rounds misses.
+ * warm-up makes Work far lighter than asked; and about a third of the sha256 kernel's time
+ * goes to the young-generation collections its hash objects cause, which a span of a few
+ * rounds misses.
  */
-export function calibrateRounds(targetMs: number, payload: Uint8Array = new Uint8Array(64)): number {
+export function calibrateRounds(targetMs: number, kernel: WorkKernel = WorkKernel.WORK_KERNEL_SHA256, payload: Uint8Array = new Uint8Array(64)): number {
   const step = 100;
   const warmEnd = performance.now() + 200;
-  while (performance.now() < warmEnd) work(payload, step);
+  while (performance.now() < warmEnd) work(payload, step, kernel);
   const rates: number[] = []; // rounds per ms
   for (let i = 0; i < 5; i++) {
     const t0 = performance.now();
     let rounds = 0;
     let elapsed = 0;
     do {
-      work(payload, step);
+      work(payload, step, kernel);
       rounds += step;
       elapsed = performance.now() - t0;
     } while (elapsed < 50);

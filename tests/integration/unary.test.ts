@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { RpcError, Status, type Server } from '../../src/index.js';
 import { startBenchServer, benchClient, handlers } from '../helpers/bench-server.js';
 import { work } from '../../examples/bench/handlers.js';
+import { WorkKernel } from '../../examples/bench/generated.js';
 
 const test = suite('unary calls');
 
@@ -34,7 +35,22 @@ test('Echo, Work and Sleep answer correctly (promise mode)', async () => {
   assert.is(Buffer.from(echo.payload).toString(), 'hi');
   const digest = await client.work({ payload: Buffer.from('abc'), rounds: 5 });
   assert.equal(Buffer.from(digest.digest), Buffer.from(work(Buffer.from('abc'), 5)));
+  const integer = await client.work({ payload: Buffer.from('abc'), rounds: 5, kernel: WorkKernel.WORK_KERNEL_INTEGER });
+  assert.equal(Buffer.from(integer.digest), Buffer.from(work(Buffer.from('abc'), 5, WorkKernel.WORK_KERNEL_INTEGER)));
   assert.equal({ ...(await client.sleep({ ms: 5 })) }, {});
+  await client.$close();
+});
+
+test('Work with a kernel it does not know: INVALID_ARGUMENT naming it', async () => {
+  const client = benchClient(address);
+  try {
+    await client.work({ payload: Buffer.from('abc'), rounds: 1, kernel: 7 as WorkKernel });
+    assert.unreachable();
+  } catch (err) {
+    assert.instance(err, RpcError);
+    assert.is((err as RpcError).code, Status.INVALID_ARGUMENT);
+    assert.match((err as RpcError).message, /unknown kernel 7 \(known: 0 SHA256, 1 INTEGER\)/);
+  }
   await client.$close();
 });
 

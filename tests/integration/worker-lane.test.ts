@@ -8,6 +8,7 @@ import net from 'node:net';
 import { createServer, RpcError, Status, type Server, type ServerOptions, type Lane } from '../../src/index.js';
 import { FrameType, encodeMeta } from '../../src/internal.js';
 import { Bench, benchClient } from '../helpers/bench-server.js';
+import { WorkKernel } from '../../examples/bench/generated.js';
 import { Bench as laneHandlers } from '../fixtures/lane-handlers.js';
 import { RawPeer } from '../helpers/raw-socket.js';
 import { freePort } from '../helpers/tcp.js';
@@ -60,6 +61,9 @@ test('Echo and Work answer identically on both lanes', async () => {
     assert.ok(Buffer.from(ea.payload).equals(Buffer.from(eb.payload)));
     const [wa, wb] = await Promise.all([a.work({ payload, rounds: i }), b.work({ payload, rounds: i })]);
     assert.ok(Buffer.from(wa.digest).equals(Buffer.from(wb.digest)), `Work digest ${i}`);
+    const kernel = WorkKernel.WORK_KERNEL_INTEGER;
+    const [ia, ib] = await Promise.all([a.work({ payload, rounds: i, kernel }), b.work({ payload, rounds: i, kernel })]);
+    assert.ok(Buffer.from(ia.digest).equals(Buffer.from(ib.digest)), `Work digest ${i}, integer kernel`);
   }
   await a.$close();
   await b.$close();
