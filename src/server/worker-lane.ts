@@ -271,7 +271,7 @@ export class WorkerLane {
   /** The load that paces batches and draining (lane-pacing.ts); the mean run time counts after 32 answers. */
   private load(): LaneLoad {
     const requests = this.counters.completed + this.counters.failed;
-    return { inflight: this.slots.inUse, workers: this.settings.workers, perRequestMs: requests < 32 ? undefined : this.drain.busyMs() / requests };
+    return { inflight: this.slots.inUse, workers: this.settings.workers, perRequestMs: requests < 32 ? undefined : this.meanRunMs() };
   }
 
   /** Mean worker time per request answered so far (0 before the first), from the busy counters. */
