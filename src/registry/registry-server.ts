@@ -4,7 +4,7 @@ import { Status } from '../status.js';
 import { channels } from '../util/diagnostics.js';
 import { createServer, type Server, type ServerAddress } from '../server/server.js';
 import type { ServerOptions } from '../server/server-options.js';
-import type { HandlerContext } from '../server/handler-context.js';
+import type { HandlerContext } from '../pipeline/handler-context.js';
 import { instanceAddress, normalizeInstance, sortInstances, type ServiceInstance } from './registry.js';
 import { registryService, type InstanceMessage } from './registry-service.js';
 

@@ -1,19 +1,24 @@
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
-import type { MethodDefinition, ServiceDefinition } from '../codec/service-definition.js';
-import type { Handler } from './handler-context.js';
-import type { MethodStats } from './server-stats.js';
+import type { ServiceDefinition } from '../codec/service-definition.js';
+import type { CallRoute, ServerCall } from './server-call.js';
 
 /** Where a method runs: on the main thread, or on the worker pool. */
 export type Lane = 'inline' | 'worker';
 
-/** A routable method: its definition, its handler and its lane. */
-export interface Route {
-  readonly method: MethodDefinition;
-  readonly handler: Handler;
-  readonly lane: Lane;
-  /** The method's counters (mutable). */
-  readonly stats: MethodStats;
+/**
+ * Runs the calls routed to it. A lane answers every call it is handed, exactly once,
+ * through the call itself (a full queue included).
+ */
+export interface CallLane {
+  readonly name: Lane;
+  /** Takes a call; `meta` and `body` may be views of the socket's read chunk, valid only in this tick. */
+  submit(call: ServerCall, meta: Uint8Array, body: Uint8Array): void;
+}
+
+/** A routable method: its definition, its handler, its counters and the lane that runs it. */
+export interface Route extends CallRoute {
+  readonly lane: CallLane;
 }
 
 /**

@@ -1,8 +1,11 @@
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
+import type { MethodDefinition } from '../codec/service-definition.js';
+import type { Compression } from '../protocol/constants.js';
 import type { Meta } from '../protocol/meta.js';
-import type { HandlerContext, Peer } from './handler-context.js';
-import type { Route } from './router.js';
+import type { Handler, Peer } from '../pipeline/handler-context.js';
+import { PipelineCall } from '../pipeline/call-pipeline.js';
+import type { MethodStats } from './server-stats.js';
 import { MAX_TIMER_MS } from '../util/validate.js';
 
 /**
@@ -14,51 +17,69 @@ import { MAX_TIMER_MS } from '../util/validate.js';
  */
 export type ServerCallState = 'pending' | 'running' | 'done';
 
-/** What a call needs from its connection. */
+/** What a call knows of its method: definition, handler, counters. */
+export interface CallRoute {
+  readonly method: MethodDefinition;
+  readonly handler: Handler;
+  /** The method's counters (mutable). */
+  readonly stats: MethodStats;
+}
+
+/** The connection a call came in on: it writes the answers and keeps the books. */
 export interface CallOwner {
   readonly peer: Peer;
-  /** Answers the call with an error (once; a call already ended is left alone). */
+  /** Answers OK with an encoded reply body. */
+  replyOk(call: ServerCall, body: Uint8Array, compression: Compression): void;
+  /** Answers with an error status (or reports it, for ONEWAY). */
   replyError(call: ServerCall, error: RpcError): void;
+  /** Answers with a whole RESPONSE frame built elsewhere (a worker); `status` is for the counters. */
+  replyFrame(call: ServerCall, status: number, frame: Buffer): void;
 }
 
 /**
- * One taken REQUEST or ONEWAY. It is also the handler's {@link HandlerContext}: one
- * object per call, and the AbortController behind `signal` (with its deadline timer) is
- * only created if the handler looks at `signal`.
+ * One taken REQUEST or ONEWAY: what a lane is handed. It knows how to answer (through
+ * the connection it came in on), and it is also the handler's context on the inline
+ * lane: one object per call.
  */
-export class ServerCall implements HandlerContext {
+export class ServerCall extends PipelineCall {
   state: ServerCallState = 'pending';
-  private controller: AbortController | undefined;
   /** Either the deadline timer behind `signal` or, under a server limit, the limit's. */
   private deadlineTimer: NodeJS.Timeout | undefined;
   private abortReason: RpcError | undefined;
-  private outgoingMetadata: Record<string, string> | undefined;
   /** Set by a lane that must hear of an abort (the worker lane flags it in shared memory). */
   onAbort: (() => void) | undefined;
+  /** When the call was taken (`performance.now()`), for its latency. */
+  readonly startedAt = performance.now();
 
   constructor(
-    readonly owner: CallOwner,
+    private readonly owner: CallOwner,
     readonly requestId: number,
-    readonly route: Route,
+    readonly route: CallRoute,
     readonly meta: Meta,
     /** Epoch ms at which the client stops waiting; `Infinity` for none. */
     readonly deadline: number,
     /** ONEWAY: run, never answer. */
-    readonly oneway: boolean,
+    private readonly isOneway: boolean,
     /**
      * The server's `callTimeoutMs`, when it (not the client) set `deadline`. The client is
      * still waiting then, so the server answers at the deadline instead of only signalling.
      */
     readonly serverLimitMs?: number,
   ) {
+    super();
     if (serverLimitMs !== undefined) {
       this.deadlineTimer = setTimeout(() => this.limitReached(), Math.max(0, deadline - Date.now()));
       this.deadlineTimer.unref();
     }
   }
 
-  /** When the call was taken (`performance.now()`), for its latency. */
-  readonly startedAt = performance.now();
+  get definition(): MethodDefinition {
+    return this.route.method;
+  }
+
+  get handler(): Handler {
+    return this.route.handler;
+  }
 
   get service(): string {
     return this.route.method.service;
@@ -76,35 +97,39 @@ export class ServerCall implements HandlerContext {
     return this.owner.peer;
   }
 
-  get responseMetadata(): Record<string, string> {
-    return (this.outgoingMetadata ??= {});
+  override get oneway(): boolean {
+    return this.isOneway;
   }
 
-  /** Metadata set by the handler, if any (for the response's Meta). */
-  get responseMetadataIfSet(): Record<string, string> | undefined {
-    return this.outgoingMetadata;
-  }
-
-  get signal(): AbortSignal {
-    if (this.controller === undefined) {
-      this.controller = new AbortController();
-      if (this.abortReason !== undefined) {
-        this.controller.abort(this.abortReason);
-      } else if (this.deadline !== Infinity && this.state !== 'done' && this.serverLimitMs === undefined) {
-        this.armExpiry();
-      }
-    }
-    return this.controller.signal;
-  }
-
-  /** True once the deadline has passed. */
-  expired(now = Date.now()): boolean {
-    return now >= this.deadline;
+  get ended(): boolean {
+    return this.state === 'done';
   }
 
   /** The deadline as messages name it: the client's, or the server's limit. */
-  get deadlineName(): string {
+  override get deadlineName(): string {
     return this.serverLimitMs === undefined ? 'its deadline' : `the server's callTimeoutMs of ${this.serverLimitMs} ms`;
+  }
+
+  override begin(): void {
+    this.state = 'running';
+  }
+
+  replyOk(body: Uint8Array, compression: Compression): void {
+    this.owner.replyOk(this, body, compression);
+  }
+
+  replyError(error: RpcError): void {
+    this.owner.replyError(this, error);
+  }
+
+  /** Answers with a whole RESPONSE frame a worker built; `status` is for the counters. */
+  replyFrame(status: number, frame: Buffer): void {
+    this.owner.replyFrame(this, status, frame);
+  }
+
+  protected watch(): void {
+    if (this.abortReason !== undefined) this.abortSignal(this.abortReason);
+    else if (this.deadline !== Infinity && this.state !== 'done' && this.serverLimitMs === undefined) this.armExpiry();
   }
 
   /**
@@ -131,7 +156,7 @@ export class ServerCall implements HandlerContext {
   private stop(reason: RpcError): void {
     this.abortReason = reason;
     this.onAbort?.();
-    this.controller?.abort(reason);
+    this.abortSignal(reason);
   }
 
   /** The server's limit passed: answer DEADLINE_EXCEEDED now, then stop the handler as a cancel does. */
@@ -162,7 +187,7 @@ export class ServerCall implements HandlerContext {
     const reason = new RpcError(Status.DEADLINE_EXCEEDED, `deadline of ${this.service}/${this.method} passed while its handler ran`);
     this.abortReason = reason;
     // The call stays open: the handler's answer (most likely this reason) is still sent.
-    this.controller?.abort(reason);
+    this.abortSignal(reason);
   }
 
   private clearTimer(): void {

@@ -1,20 +1,19 @@
 import type { Socket } from 'node:net';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
-import { Compression, FrameType, NOT_RUN_METADATA } from '../protocol/constants.js';
+import { FrameType, NOT_RUN_METADATA, type Compression } from '../protocol/constants.js';
 import { RttProbe } from './rtt-probe.js';
 import { FrameDecoder, FrameError } from '../protocol/frame-decoder.js';
 import type { Frame } from '../protocol/frame.js';
 import { decodeMeta, encodeMeta } from '../protocol/meta.js';
-import { compress } from '../protocol/compression.js';
 import { FrameWriter } from '../transport/frame-writer.js';
 import { channels } from '../util/diagnostics.js';
-import type { Peer } from './handler-context.js';
-import type { Responder } from './inline-lane.js';
+import type { Peer } from '../pipeline/handler-context.js';
+import { errorMeta, okMeta } from '../pipeline/response-meta.js';
 import type { Router } from './router.js';
-import { ServerCall } from './server-call.js';
+import { ServerCall, type CallOwner } from './server-call.js';
 import type { ResolvedServerOptions } from './server-options.js';
-import type { ConnectionCounters } from './server-stats.js';
+import type { ConnectionCounters, ConnectionStats } from './server-stats.js';
 
 /**
  * - `open`: takes requests;
@@ -33,8 +32,6 @@ export interface ConnectionHost {
   admit(): boolean;
   /** Gives a slot back. */
   release(): void;
-  /** Hands a taken call to its lane (`meta` and `body` may be views of the read chunk). */
-  dispatch(call: ServerCall, meta: Buffer, body: Buffer, responder: Responder): void;
   connectionClosed(connection: ServerConnection): void;
 }
 
@@ -47,7 +44,7 @@ const LINGER_MS = 1000;
  * a coalescing {@link FrameWriter}. Implements the spec's bad-input table for everything
  * that is about the connection (GOAWAY rows); per-call rows are answered as RESPONSEs.
  */
-export class ServerConnection implements Responder {
+export class ServerConnection implements CallOwner {
   state: ServerConnectionState = 'open';
   readonly peer: Peer;
   /** REQUESTs taken and not yet answered, by request_id. */
@@ -99,6 +96,18 @@ export class ServerConnection implements Responder {
   /** `host:port` of the peer, for messages. */
   get peerAddress(): string {
     return `${this.peer.address}:${this.peer.port}`;
+  }
+
+  /** This connection as {@link Server.connectionStats} lists it. */
+  stats(): ConnectionStats {
+    return {
+      peer: this.peerAddress,
+      openedAt: this.openedAt,
+      inflight: this.calls.size + this.oneways.size,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      rttMs: this.probe.rttMs,
+    };
   }
 
   /** True while calls taken here are unanswered. */
@@ -202,25 +211,16 @@ export class ServerConnection implements Responder {
     if (oneway) this.oneways.add(call);
     else this.calls.set(id, call);
     route.stats.inflight++;
-    this.host.dispatch(call, frame.meta, frame.body, this);
+    route.lane.submit(call, frame.meta, frame.body);
   }
 
-  replyOk(call: ServerCall, body: Uint8Array): void {
+  replyOk(call: ServerCall, body: Uint8Array, compression: Compression): void {
     if (!call.finish()) return;
     this.endCall(call);
     call.route.stats.ok++;
     call.route.stats.recordLatency(call.startedAt);
     if (call.oneway) return;
-    const metadata = call.responseMetadataIfSet;
-    const options = this.host.options;
-    if (options.compression === 'gzip' && body.length >= options.compressionThresholdBytes) {
-      compress(body).then(
-        (zipped) => this.writeResponse(call.requestId, encodeMeta({ compression: Compression.GZIP, metadata }), zipped),
-        () => this.writeResponse(call.requestId, metadata ? encodeMeta({ metadata }) : EMPTY, body),
-      );
-      return;
-    }
-    this.writeResponse(call.requestId, metadata ? encodeMeta({ metadata }) : EMPTY, body);
+    this.writeResponse(call.requestId, okMeta(call.responseMetadataIfSet, compression), body);
   }
 
   replyError(call: ServerCall, error: RpcError): void {
@@ -249,8 +249,7 @@ export class ServerConnection implements Responder {
   }
 
   private writeError(requestId: number, error: RpcError, metadata?: Record<string, string>): void {
-    const md = metadata === undefined ? error.metadata : { ...error.metadata, ...metadata };
-    this.writeResponse(requestId, encodeMeta({ status: error.code, message: error.rawMessage, metadata: md }), EMPTY);
+    this.writeResponse(requestId, errorMeta(error, metadata), EMPTY);
   }
 
   private writeResponse(requestId: number, meta: Uint8Array, body: Uint8Array): void {

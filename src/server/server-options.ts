@@ -157,6 +157,8 @@ export type ResolvedServerOptions = Readonly<Required<Omit<ServerOptions, 'tls' 
   readonly advertise: Readonly<AdvertiseOptions>;
   /** Derived: `heartbeatIntervalMs × (heartbeatMissLimit + 1)`. */
   readonly idleTimeoutMs: number;
+  /** Derived: replies at least this long are gzipped (`compressionThresholdBytes` under `compression: 'gzip'`, else `Infinity`). */
+  readonly compressAboveBytes: number;
 };
 
 /** Validates `options` once, with messages naming the field, and fills defaults. */
@@ -208,5 +210,12 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   if (advertise.host !== undefined) v.nonEmptyString('advertise.host', advertise.host);
   if (advertise.weight !== undefined) v.positiveInteger('advertise.weight', advertise.weight);
   if (advertise.metadata !== undefined && (advertise.metadata === null || typeof advertise.metadata !== 'object')) throw v.invalid('advertise.metadata', 'an object of strings', advertise.metadata);
-  return Object.freeze({ ...o, tls, registry, advertise: Object.freeze({ ...advertise }), idleTimeoutMs: o.heartbeatIntervalMs * (o.heartbeatMissLimit + 1) });
+  return Object.freeze({
+    ...o,
+    tls,
+    registry,
+    advertise: Object.freeze({ ...advertise }),
+    idleTimeoutMs: o.heartbeatIntervalMs * (o.heartbeatMissLimit + 1),
+    compressAboveBytes: o.compression === 'gzip' ? o.compressionThresholdBytes : Infinity,
+  });
 }

@@ -1,5 +1,13 @@
 import { statusName } from '../status.js';
-import type { ServerState } from './server.js';
+
+/**
+ * - `idle`: created, not listening;
+ * - `starting`: in `listen()`: worker threads loading, the socket binding;
+ * - `listening`: accepting connections;
+ * - `draining`: shutting down: not accepting, answering what it took;
+ * - `closed`.
+ */
+export type ServerState = 'idle' | 'starting' | 'listening' | 'draining' | 'closed';
 
 /**
  * Upper bounds of the latency buckets, in µs (100 µs to 10 s, as Prometheus

@@ -5,21 +5,19 @@ import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import type { MethodDefinition, MethodMap, ServiceDefinition } from '../codec/service-definition.js';
 import { channels } from '../util/diagnostics.js';
-import type { Handler } from './handler-context.js';
-import { runInline, type Responder } from './inline-lane.js';
-import { Router, type Lane, type Route } from './router.js';
-import { WorkerLane, type WorkerThreadStats } from './worker-lane.js';
-import type { ServerCall } from './server-call.js';
-import { ServerConnection } from './server-connection.js';
-import { FrameType, NOT_RUN_METADATA } from '../protocol/constants.js';
-import { encodeFrame } from '../protocol/frame.js';
-import { encodeMeta } from '../protocol/meta.js';
+import type { Handler } from '../pipeline/handler-context.js';
+import { InlineLane } from './inline-lane.js';
+import { Router, type CallLane, type Lane, type Route } from './router.js';
+import { WorkerLane, type WorkerThreadStats } from '../worker-lane/worker-lane.js';
+import { Reactor } from './reactor.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './server-options.js';
-import { ConnectionCounters, MethodStats, type ConnectionStats, type MethodStatsSnapshot, type ServerStats } from './server-stats.js';
+import { MethodStats, type ConnectionStats, type MethodStatsSnapshot, type ServerState, type ServerStats } from './server-stats.js';
 import type { MessageInit } from '../codec/message-types.js';
 import { ServerRegistration } from './server-registration.js';
 import { resolveLanes, workerModulePath } from './service-lanes.js';
 import * as v from '../util/validate.js';
+
+export type { ServerState };
 
 /** Handlers of a service, keyed by stub name (`echo`) or .proto name (`Echo`). */
 export type ServiceImplementation<S extends ServiceDefinition = ServiceDefinition> = {
@@ -41,15 +39,6 @@ export interface AddServiceOptions {
   workerModule?: string | URL;
 }
 
-/**
- * - `idle`: created, not listening;
- * - `starting`: in `listen()`: worker threads loading, the socket binding;
- * - `listening`: accepting connections;
- * - `draining`: shutting down: not accepting, answering what it took;
- * - `closed`.
- */
-export type ServerState = 'idle' | 'starting' | 'listening' | 'draining' | 'closed';
-
 /** Where a listening server is reachable. */
 export interface ServerAddress {
   readonly host: string;
@@ -62,56 +51,34 @@ export interface ServerAddress {
  */
 export class Server {
   readonly options: ResolvedServerOptions;
-  readonly router = new Router();
-  readonly counters = new ConnectionCounters();
-  private readonly connections = new Set<ServerConnection>();
+  private readonly router = new Router();
+  private readonly reactor: Reactor;
   private readonly netServer: net.Server;
-  private inflight = 0;
+  private readonly inline: InlineLane;
   private current: ServerState = 'idle';
-  private sweepTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
   private bound: ServerAddress | undefined;
   private workerLane: WorkerLane | undefined;
   private readonly registration: ServerRegistration | undefined;
-  /** The host object connections talk to (kept off the public surface). */
-  private readonly host;
 
   constructor(options: ServerOptions = {}) {
     this.options = resolveServerOptions(options);
+    this.reactor = new Reactor(this.options, this.router);
+    this.inline = new InlineLane(this.options);
     this.registration = this.options.registry === undefined ? undefined : new ServerRegistration(this.options.registry, this.options.advertise);
-    this.host = {
-      options: this.options,
-      router: this.router,
-      counters: this.counters,
-      admit: (): boolean => {
-        if (this.inflight >= this.options.maxConcurrentRequests) return false;
-        this.inflight++;
-        return true;
-      },
-      release: (): void => {
-        this.inflight--;
-      },
-      dispatch: (call: ServerCall, meta: Buffer, body: Buffer, responder: Responder): void => {
-        if (call.route.lane === 'inline') {
-          runInline(call, body, responder, this.options.maxFrameBytes);
-        } else if (!this.workerLane!.submit(call, meta, body, responder)) {
-          responder.replyError(call, new RpcError(Status.RESOURCE_EXHAUSTED, `worker queue is full (maxQueue ${this.options.maxQueue})`, { metadata: NOT_RUN_METADATA }));
-        }
-      },
-      connectionClosed: (connection: ServerConnection): void => {
-        this.connections.delete(connection);
-        this.counters.open--;
-      },
+    const accept = (socket: net.Socket): void => {
+      if (this.current === 'listening') this.reactor.accept(socket);
+      else socket.destroy();
     };
     const tlsOptions = this.options.tls;
     if (tlsOptions === undefined) {
-      this.netServer = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+      this.netServer = net.createServer({ noDelay: true }, accept);
     } else {
-      const server = tls.createServer({ handshakeTimeout: this.options.frameTimeoutMs, ...tlsOptions }, (socket) => this.accept(socket));
+      const server = tls.createServer({ handshakeTimeout: this.options.frameTimeoutMs, ...tlsOptions }, accept);
       // A failed handshake (no or bad client certificate, plain TCP, timeout) is the
       // peer's problem: count it and carry on (the socket is already destroyed).
       server.on('tlsClientError', (err, socket) => {
-        this.counters.tlsFailed++;
+        this.reactor.counters.tlsFailed++;
         if (channels.serverConnectionClose.hasSubscribers) {
           channels.serverConnectionClose.publish({ peer: `${socket.remoteAddress}:${socket.remotePort}`, reason: 'tls-handshake', status: Status.UNAUTHENTICATED, message: err.message });
         }
@@ -151,6 +118,14 @@ export class Server {
       }
     }
     const lanes = resolveLanes(service, methods, options.lanes);
+    const onWorkers = methods.filter((m) => lanes.get(m) === 'worker');
+    let workerLane: WorkerLane | undefined;
+    if (onWorkers.length > 0) {
+      const module = workerModulePath(options.workerModule, service);
+      workerLane = this.workerLane ??= new WorkerLane(this.options);
+      workerLane.register(service, onWorkers, module);
+    }
+    const laneOf = (name: Lane): CallLane => (name === 'worker' ? workerLane! : this.inline);
     const routes: Route[] = methods.map((method) => {
       const handler = impl[method.localName] ?? impl[method.name];
       if (handler !== undefined && typeof handler !== 'function') {
@@ -159,27 +134,10 @@ export class Server {
       return {
         method,
         handler: (handler as Handler | undefined) ?? unimplemented(method),
-        lane: lanes.get(method) ?? 'inline',
+        lane: laneOf(lanes.get(method) ?? 'inline'),
         stats: new MethodStats(),
       };
     });
-    const onWorkers = methods.filter((m) => lanes.get(m) === 'worker');
-    if (onWorkers.length > 0) {
-      const module = workerModulePath(options.workerModule, service);
-      this.workerLane ??= new WorkerLane({
-        workers: this.options.workers,
-        maxQueue: this.options.maxQueue,
-        ringBytes: this.options.ringBytes,
-        maxBatch: this.options.maxBatch,
-        overrunGraceMs: this.options.overrunGraceMs,
-        maxFrameBytes: this.options.maxFrameBytes,
-        compressAboveBytes: this.options.compression === 'gzip' ? this.options.compressionThresholdBytes : Infinity,
-        resourceLimits: this.options.workerMaxHeapMb > 0 ? { maxOldGenerationSizeMb: this.options.workerMaxHeapMb } : undefined,
-        responseRing: this.options.responseRing,
-        atomics: this.options.workerAtomics,
-      });
-      this.workerLane.register(service, onWorkers, module);
-    }
     this.router.add(service, routes);
     if (this.current === 'listening') void this.registration?.add(service.name);
     return this;
@@ -219,10 +177,7 @@ export class Server {
     const info = this.netServer.address() as net.AddressInfo;
     this.bound = { host, port: info.port };
     this.current = 'listening';
-    const idleMs = this.options.idleTimeoutMs;
-    const every = Math.min(1000, Math.max(10, Math.floor(Math.min(idleMs, this.options.frameTimeoutMs, this.options.writeTimeoutMs) / 4)));
-    this.sweepTimer = setInterval(() => this.sweep(idleMs), every);
-    this.sweepTimer.unref();
+    this.reactor.startSweeping();
     if (this.registration !== undefined) {
       const services = new Set([...this.router.routes()].map((r) => r.method.service));
       await this.registration.start([...services], host, info.port);
@@ -259,14 +214,13 @@ export class Server {
     // already did get GOAWAY below and resend elsewhere.
     await this.registration?.withdraw();
     const closed = wasListening ? new Promise<void>((resolve) => this.netServer.close(() => resolve())) : Promise.resolve();
-    for (const connection of this.connections) connection.drain();
+    this.reactor.drainAll();
     const timer = setTimeout(() => {
-      const reason = new RpcError(Status.UNAVAILABLE, `server shut down before the call finished (grace ${graceMs} ms)`);
-      for (const connection of this.connections) connection.destroy(reason);
+      this.reactor.destroyAll(new RpcError(Status.UNAVAILABLE, `server shut down before the call finished (grace ${graceMs} ms)`));
     }, graceMs);
     await closed;
     clearTimeout(timer);
-    if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
+    this.reactor.stopSweeping();
     await this.workerLane?.close();
     await this.registration?.close();
     this.current = 'closed';
@@ -276,7 +230,7 @@ export class Server {
   stats(): ServerStats {
     const methods: Record<string, MethodStatsSnapshot> = {};
     for (const route of this.router.routes()) methods[route.method.path] = route.stats.snapshot();
-    const c = this.counters;
+    const c = this.reactor.counters;
     return {
       state: this.current,
       connections: {
@@ -292,7 +246,7 @@ export class Server {
       },
       bytesIn: c.bytesIn,
       bytesOut: c.bytesOut,
-      inflight: this.inflight,
+      inflight: this.reactor.inflight,
       workerLane: this.workerLane?.stats(),
       methods,
     };
@@ -300,14 +254,7 @@ export class Server {
 
   /** Every open connection: peer, age, calls in flight, bytes each way, keepalive RTT. */
   connectionStats(): ConnectionStats[] {
-    return [...this.connections].map((c) => ({
-      peer: c.peerAddress,
-      openedAt: c.openedAt,
-      inflight: c.calls.size + c.oneways.size,
-      bytesIn: c.bytesIn,
-      bytesOut: c.bytesOut,
-      rttMs: c.probe.rttMs,
-    }));
+    return this.reactor.connectionStats();
   }
 
   /**
@@ -316,41 +263,6 @@ export class Server {
    */
   workerStats(): Promise<WorkerThreadStats[]> {
     return this.workerLane?.threadStats() ?? Promise.resolve([]);
-  }
-
-  private accept(socket: net.Socket): void {
-    if (this.current !== 'listening') {
-      socket.destroy();
-      return;
-    }
-    if (this.connections.size >= this.options.maxConnections) {
-      this.refuse(socket);
-      return;
-    }
-    const connection = new ServerConnection(this.host, socket);
-    this.connections.add(connection);
-    this.counters.open++;
-    this.counters.accepted++;
-    if (channels.serverConnectionOpen.hasSubscribers) channels.serverConnectionOpen.publish({ peer: connection.peerAddress });
-  }
-
-  /** One connection too many: GOAWAY RESOURCE_EXHAUSTED (nothing taken), then close. */
-  private refuse(socket: net.Socket): void {
-    this.counters.refused++;
-    const message = `server is at its limit of ${this.options.maxConnections} connections`;
-    const meta = encodeMeta({ status: Status.RESOURCE_EXHAUSTED, message, lastRequestId: 0 });
-    socket.on('error', () => {});
-    socket.end(encodeFrame(FrameType.GOAWAY, 0, meta, Buffer.alloc(0)));
-    // A peer that never reads must not hold the socket open.
-    setTimeout(() => socket.destroy(), 1000).unref();
-    if (channels.serverConnectionClose.hasSubscribers) {
-      channels.serverConnectionClose.publish({ peer: `${socket.remoteAddress}:${socket.remotePort}`, reason: 'max-connections', status: Status.RESOURCE_EXHAUSTED, message });
-    }
-  }
-
-  private sweep(idleMs: number): void {
-    const now = Date.now();
-    for (const connection of this.connections) connection.sweep(now, idleMs);
   }
 }
 

@@ -1,8 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setTimeout as delay } from 'node:timers/promises';
-import { RingProducer } from '../../../src/ring/response-ring.js';
-import { ResponseDrain } from '../../../src/server/response-drain.js';
+import { RingProducer } from '../../../src/worker-lane/response-ring.js';
+import { ResponseDrain } from '../../../src/worker-lane/response-drain.js';
 
 const test = suite('response-drain');
 

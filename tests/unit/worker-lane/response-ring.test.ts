@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import { allocateRing, RingConsumer, RingProducer, RecordBuffer, readRecords, SHARED_CONTROL_BYTES, DOORBELL, SLEEPING } from '../../../src/ring/response-ring.js';
+import { allocateRing, RingConsumer, RingProducer, RecordBuffer, readRecords, SHARED_CONTROL_BYTES, DOORBELL, SLEEPING } from '../../../src/worker-lane/response-ring.js';
 
 const test = suite('response-ring');
 

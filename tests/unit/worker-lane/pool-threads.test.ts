@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Worker } from 'node:worker_threads';
-import { PoolThreads, type ThreadPool } from '../../../src/server/pool-threads.js';
+import { PoolThreads, type ThreadPool } from '../../../src/worker-lane/pool-threads.js';
 
 const test = suite('pool-threads');
 

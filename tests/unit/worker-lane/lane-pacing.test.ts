@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { batchLimit, lingerMs, pickWorker, QUEUE_BEHIND_MAX_MS } from '../../../src/server/lane-pacing.js';
+import { batchLimit, lingerMs, pickWorker, QUEUE_BEHIND_MAX_MS } from '../../../src/worker-lane/lane-pacing.js';
 
 const test = suite('lane-pacing');
 

@@ -1,4 +1,7 @@
-import type { ServerCall } from './server-call.js';
+/** What a slot holds: something to tell when its call is aborted. */
+export interface SlotHolder {
+  onAbort: (() => void) | undefined;
+}
 
 /**
  * The worker lane's admission table: one slot per request taken and not yet answered,
@@ -10,7 +13,7 @@ import type { ServerCall } from './server-call.js';
  * - started flags, which a worker sets when it takes the request up, so when a worker dies
  *   the reactor knows which of its requests never began and can run them elsewhere.
  */
-export class WorkerSlots<T extends { readonly call: ServerCall }> {
+export class WorkerSlots<T extends SlotHolder> {
   /** The cancel flags, shared with the workers. */
   readonly memory: SharedArrayBuffer;
   /** The started flags, shared with the workers. */
@@ -41,7 +44,7 @@ export class WorkerSlots<T extends { readonly call: ServerCall }> {
     this.entries[slot] = entry;
     Atomics.store(this.cancelled, slot, 0);
     Atomics.store(this.started, slot, 0);
-    entry.call.onAbort = () => Atomics.store(this.cancelled, slot, 1);
+    entry.onAbort = () => Atomics.store(this.cancelled, slot, 1);
     return slot;
   }
 
@@ -58,7 +61,7 @@ export class WorkerSlots<T extends { readonly call: ServerCall }> {
   release(slot: number): T | undefined {
     const entry = this.entries[slot];
     if (entry === undefined) return undefined;
-    entry.call.onAbort = undefined;
+    entry.onAbort = undefined;
     this.entries[slot] = undefined;
     Atomics.store(this.cancelled, slot, 0);
     this.free.push(slot);

@@ -1,4 +1,4 @@
-import { allocateRing, RingConsumer, DOORBELL, SLEEPING, SHARED_CONTROL_BYTES, type RecordHandler, type RingMemory } from '../ring/response-ring.js';
+import { allocateRing, RingConsumer, DOORBELL, SLEEPING, SHARED_CONTROL_BYTES, type RecordHandler, type RingMemory } from './response-ring.js';
 
 /**
  * The reactor's side of the worker rings: one {@link RingConsumer} per ring, the shared

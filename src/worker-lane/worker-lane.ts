@@ -1,17 +1,18 @@
-import { existsSync } from 'node:fs';
 import { Piscina } from 'piscina';
 import { RpcError } from '../errors.js';
 import { NOT_RUN_METADATA } from '../protocol/constants.js';
 import { Status } from '../status.js';
 import type { MethodDefinition, ServiceDefinition } from '../codec/service-definition.js';
-import { MIN_RING_BYTES, readRecords } from '../ring/response-ring.js';
+import type { Peer } from '../pipeline/handler-context.js';
+import type { CallLane } from '../server/router.js';
+import type { ServerCall } from '../server/server-call.js';
+import type { ResolvedServerOptions } from '../server/server-options.js';
+import { LatencyHistogram, type WorkerLaneStats } from '../server/server-stats.js';
+import { MIN_RING_BYTES, readRecords } from './response-ring.js';
 import { channels } from '../util/diagnostics.js';
-import type { Peer } from './handler-context.js';
-import type { Responder } from './inline-lane.js';
-import type { ServerCall } from './server-call.js';
-import { encodeBatch, workerEntry, type BatchResult, type PendingEntry, type WorkerInit } from './worker-contract.js';
+import { encodeBatch, type PendingEntry } from './batch-codec.js';
+import { WorkerManifest, workerEntry, type BatchResult, type WorkerInit } from './worker-init.js';
 import { WorkerSlots } from './worker-slots.js';
-import { LatencyHistogram, type WorkerLaneStats } from './server-stats.js';
 import { ResponseDrain } from './response-drain.js';
 import { batchLimit, lingerMs, pickWorker, TASKS_PER_WORKER, type LaneLoad } from './lane-pacing.js';
 import { WorkerControl, type WorkerThreadStats } from './worker-control.js';
@@ -26,28 +27,14 @@ type PoolWorker = Parameters<LoadBalancer>[1][number];
 /** The answer to a call the lane never ran because it closed (marked not run: safe to retry elsewhere). */
 const closedBeforeRun = (): RpcError => new RpcError(Status.UNAVAILABLE, 'server closed before the call ran', { metadata: NOT_RUN_METADATA });
 
-/** Settings of the worker lane, resolved by the server's options. */
-export interface WorkerLaneSettings {
-  readonly workers: number;
-  readonly maxQueue: number;
-  readonly ringBytes: number;
-  readonly maxBatch: number;
-  readonly overrunGraceMs: number;
-  readonly maxFrameBytes: number;
-  readonly compressAboveBytes: number;
-  readonly resourceLimits: { readonly maxOldGenerationSizeMb?: number } | undefined;
-  readonly responseRing: boolean;
-  readonly atomics: 'async' | 'sync';
-}
-
-interface Slot {
-  readonly call: ServerCall;
-  readonly responder: Responder;
-}
+/** The server options the worker lane reads (resolved once, by the server). */
+export type WorkerLaneOptions = Pick<
+  ResolvedServerOptions,
+  'workers' | 'maxQueue' | 'ringBytes' | 'maxBatch' | 'overrunGraceMs' | 'maxFrameBytes' | 'compressAboveBytes' | 'workerMaxHeapMb' | 'responseRing' | 'workerAtomics'
+>;
 
 interface QueuedEntry extends PendingEntry {
   readonly call: ServerCall;
-  readonly responder: Responder;
   /** Times handed to a worker: a re-run (its worker died before taking it up) is the second. */
   handOffs: number;
 }
@@ -77,11 +64,10 @@ interface FinishedBatch {
  *   retried"); those it held but never began go back to the head of the queue and run on
  *   another worker. A handler stuck past its deadline + grace gets its worker terminated.
  */
-export class WorkerLane {
-  private readonly methodIndex = new Map<MethodDefinition, number>();
-  private readonly methods: Array<readonly [string, string]> = [];
-  private readonly services: Array<{ name: string; root: object; module: string }> = [];
-  private readonly slots: WorkerSlots<Slot>;
+export class WorkerLane implements CallLane {
+  readonly name = 'worker';
+  private readonly manifest = new WorkerManifest();
+  private readonly slots: WorkerSlots<ServerCall>;
   private readonly drain: ResponseDrain;
   private queue: QueuedEntry[] = [];
   /** Batches whose task ended, settled after the drain loop's next drain. */
@@ -100,7 +86,7 @@ export class WorkerLane {
   private readonly counters = { completed: 0, failed: 0, batches: 0, ringFallbacks: 0, rerun: 0, overrunTerminations: 0, workersCreated: 0 };
   private readonly onRecord = (slot: number, status: number, frame: Buffer): void => this.handleRecord(slot, status, frame);
 
-  constructor(private readonly settings: WorkerLaneSettings) {
+  constructor(private readonly settings: WorkerLaneOptions) {
     this.slots = new WorkerSlots(settings.maxQueue);
     // A spare ring per worker, so a replacement never waits for a dying worker's ring. The
     // rings exist with responseRing off too: their control blocks drive the watchdog,
@@ -111,12 +97,7 @@ export class WorkerLane {
   /** Registers worker-lane methods of a service, whose handlers live in `module`. */
   register(service: ServiceDefinition, methods: readonly MethodDefinition[], module: string): void {
     if (this.state !== 'idle') throw new RpcError(Status.FAILED_PRECONDITION, `cannot add worker-lane methods of ${service.name} after the server started`);
-    if (!existsSync(module)) throw new RpcError(Status.NOT_FOUND, `worker module ${module} of ${service.name} does not exist`);
-    this.services.push({ name: service.name, root: service.root.toJSON(), module });
-    for (const method of methods) {
-      this.methodIndex.set(method, this.methods.length);
-      this.methods.push([service.name, method.name]);
-    }
+    this.manifest.add(service, methods, module);
   }
 
   /** Starts the pool and waits until every worker has loaded its modules. */
@@ -124,15 +105,13 @@ export class WorkerLane {
     if (this.state !== 'idle') return;
     this.state = 'running';
     const init: WorkerInit = {
-      services: this.services,
-      methods: this.methods,
+      ...this.manifest.contents,
       rings: this.drain.rings,
       responseRing: this.settings.responseRing,
       sharedControl: this.drain.sharedMemory,
       cancelled: this.slots.memory,
       started: this.slots.startedMemory,
-      maxFrameBytes: this.settings.maxFrameBytes,
-      compressAboveBytes: this.settings.compressAboveBytes,
+      pipeline: { maxFrameBytes: this.settings.maxFrameBytes, compressAboveBytes: this.settings.compressAboveBytes },
     };
     this.pool = new Piscina({
       filename: workerEntry(),
@@ -141,14 +120,14 @@ export class WorkerLane {
       idleTimeout: Infinity,
       // 'async' (the default): an idle worker keeps its event loop, so control-plane calls
       // (comlink) are answered; its per-task cost is amortised over a batch (docs/design.md).
-      atomics: this.settings.atomics,
+      atomics: this.settings.workerAtomics,
       stricterFIFO: true,
       recordTiming: false,
       // A running batch and the next one (lane-pacing.ts). pickWorker keeps the next one off
       // a worker stuck in a slow handler; if the worker dies, what it never began is re-run.
       concurrentTasksPerWorker: TASKS_PER_WORKER,
       loadBalancer: ((_task, workers) => this.placeBatch(workers)) satisfies LoadBalancer,
-      resourceLimits: this.settings.resourceLimits,
+      resourceLimits: this.settings.workerMaxHeapMb > 0 ? { maxOldGenerationSizeMb: this.settings.workerMaxHeapMb } : undefined,
       workerData: init,
     });
     const threads = new PoolThreads(this.pool, (threadId) => {
@@ -174,19 +153,21 @@ export class WorkerLane {
   }
 
   /**
-   * Takes a call for the worker lane. Returns false when the queue is full (the caller
-   * answers RESOURCE_EXHAUSTED). `meta` and `body` may be views of a socket chunk: they
-   * are copied into the batch by the next flush, in this tick or the next.
+   * Takes a call for the worker lane; a full queue answers it RESOURCE_EXHAUSTED, marked
+   * not run. `meta` and `body` may be views of a socket chunk: they are copied into the
+   * batch by the next flush, in this tick or the next.
    */
-  submit(call: ServerCall, meta: Uint8Array, body: Uint8Array, responder: Responder): boolean {
-    const slot = this.slots.acquire({ call, responder });
-    if (slot === undefined) return false;
+  submit(call: ServerCall, meta: Uint8Array, body: Uint8Array): void {
+    const slot = this.slots.acquire(call);
+    if (slot === undefined) {
+      call.replyError(new RpcError(Status.RESOURCE_EXHAUSTED, `worker queue is full (maxQueue ${this.settings.maxQueue})`, { metadata: NOT_RUN_METADATA }));
+      return;
+    }
     this.queue.push({
       call,
-      responder,
       slot,
       requestId: call.requestId,
-      methodIndex: this.methodIndex.get(call.route.method)!,
+      methodIndex: this.manifest.indexOf(call.route.method),
       compression: call.meta.compression,
       deadline: call.deadline,
       meta,
@@ -202,7 +183,6 @@ export class WorkerLane {
         this.flush();
       });
     }
-    return true;
   }
 
   private encodedPeer(peer: Peer): Buffer {
@@ -362,7 +342,7 @@ export class WorkerLane {
   private settleBatch(batch: readonly QueuedEntry[], err: Error | undefined): void {
     const rerun: QueuedEntry[] = [];
     for (const entry of batch) {
-      if (this.slots.get(entry.slot)?.call !== entry.call) continue; // answered
+      if (this.slots.get(entry.slot) !== entry.call) continue; // answered
       const site = `${entry.call.service}/${entry.call.method}`;
       if (err === undefined) {
         this.failSlot(entry.slot, new RpcError(Status.INTERNAL, `the worker answered nothing for ${site}`));
@@ -382,34 +362,34 @@ export class WorkerLane {
   }
 
   private handleRecord(slot: number, status: number, frame: Buffer): void {
-    const entry = this.slots.release(slot);
-    if (entry === undefined) return;
+    const call = this.slots.release(slot);
+    if (call === undefined) return;
     if (frame.length === 0) return; // cancelled: no response owed
     if (status === Status.OK) this.counters.completed++;
     else this.counters.failed++;
     // Copy out of the ring before its space is reused; the writer batches per connection.
-    entry.responder.replyFrame(entry.call, status, Buffer.from(frame));
+    call.replyFrame(status, Buffer.from(frame));
   }
 
   private failSlot(slot: number, error: RpcError): void {
-    const entry = this.slots.release(slot);
-    if (entry === undefined) return;
+    const call = this.slots.release(slot);
+    if (call === undefined) return;
     this.counters.failed++;
-    entry.responder.replyError(entry.call, error);
+    call.replyError(error);
   }
 
   /** Terminates a worker whose handler is stuck past its deadline plus the grace period. */
   private checkOverruns(): void {
     const now = Date.now();
     for (const { threadId: owner, slot } of this.drain.busyProducers()) {
-      const entry = this.slots.get(slot);
-      if (entry === undefined || entry.call.deadline === Infinity) continue;
-      const over = now - entry.call.deadline;
+      const call = this.slots.get(slot);
+      if (call === undefined || call.deadline === Infinity) continue;
+      const over = now - call.deadline;
       if (over < this.settings.overrunGraceMs) continue;
       const worker = this.pool?.threads.find((w) => w.threadId === owner);
       if (worker === undefined) continue;
       this.counters.overrunTerminations++;
-      this.failSlot(slot, new RpcError(Status.DEADLINE_EXCEEDED, `${entry.call.service}/${entry.call.method} overran ${entry.call.deadlineName} by ${over} ms; its worker thread was terminated`));
+      this.failSlot(slot, new RpcError(Status.DEADLINE_EXCEEDED, `${call.service}/${call.method} overran ${call.deadlineName} by ${over} ms; its worker thread was terminated`));
       void worker.terminate();
     }
   }

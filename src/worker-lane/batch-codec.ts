@@ -1,8 +1,6 @@
 /**
- * The contract between the reactor and the worker threads: the only data that crosses.
- * Requests go over as one exact-size, transferred ArrayBuffer per Piscina task (a batch);
- * responses come back as whole RESPONSE frames in the worker's SharedArrayBuffer ring,
- * or, when the ring is full or a frame too large, in the task's returned buffer.
+ * The worker lane's batch: requests go to a worker thread as one exact-size, transferred
+ * ArrayBuffer per Piscina task.
  *
  * Batch layout (little-endian):
  * ```
@@ -14,34 +12,6 @@
  * `ctx.metadata`. Each request yields exactly one record (a frame, or an empty "no
  * response" record for a cancelled one), which is how the reactor knows a slot is free.
  */
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
-import type { RingMemory } from '../ring/response-ring.js';
-
-/** What a worker is started with (Piscina `workerData`; SharedArrayBuffers are shared, not copied). */
-export interface WorkerInit {
-  /** protobufjs JSON of every service with worker-lane methods. */
-  readonly services: ReadonlyArray<{ readonly name: string; readonly root: object; readonly module: string }>;
-  /** methodIndex → [service name, method name]. */
-  readonly methods: ReadonlyArray<readonly [string, string]>;
-  /**
-   * One per worker and a spare each. A worker's ring is also its control block (running
-   * request for the overrun watchdog, batch start for placement, busy time), used whether
-   * or not responses go through it.
-   */
-  readonly rings: readonly RingMemory[];
-  /** Responses go into the ring (true) or back through Piscina's result path (false). */
-  readonly responseRing: boolean;
-  /** Doorbell and sleeping flag shared by all rings. */
-  readonly sharedControl: SharedArrayBuffer;
-  /** Int32 per slot: 1 once the call was cancelled (CANCEL, client gone, shutdown). */
-  readonly cancelled: SharedArrayBuffer;
-  /** Int32 per slot: the worker sets 1 when it takes the request up. */
-  readonly started: SharedArrayBuffer;
-  readonly maxFrameBytes: number;
-  /** Response bodies at least this large are gzipped; Infinity = never. */
-  readonly compressAboveBytes: number;
-}
 
 /** One request of a batch, as the worker reads it. */
 export interface BatchEntry {
@@ -54,9 +24,6 @@ export interface BatchEntry {
   readonly body: Uint8Array;
   readonly peer: string;
 }
-
-/** What a batch task resolves with: records that did not go through the ring, if any. */
-export type BatchResult = ArrayBuffer | null;
 
 /** A request queued on the reactor side, ready to be packed (its peer already encoded). */
 export interface PendingEntry extends Omit<BatchEntry, 'peer'> {
@@ -123,19 +90,3 @@ export function decodeBatch(buffer: ArrayBuffer): BatchEntry[] {
   return out;
 }
 
-/**
- * The worker script: compiled JS next to the compiled package, or the TypeScript source
- * through a tsx bootstrap when ringrpc itself runs from source (a Worker cannot take a
- * `.ts` entry directly, even under `--import tsx`).
- *
- * Workers get no explicit `execArgv`: left unset, a Worker inherits the main thread's
- * options (`--import tsx`, `--enable-source-maps`, ...) as they were parsed at start-up.
- * Passed explicitly, the list is parsed again, and Node rejects in it every V8 and
- * per-process flag (`--max-old-space-size`, `--expose-gc`), so a server started with one
- * of those could not start its pool. Those flags are process-wide and reach the workers anyway.
- */
-export function workerEntry(): string {
-  const here = fileURLToPath(import.meta.url);
-  const root = path.resolve(path.dirname(here), '..', '..');
-  return here.endsWith('.ts') ? path.join(root, 'workers', 'dev-bootstrap.mjs') : path.join(root, 'workers', 'handler-worker.js');
-}

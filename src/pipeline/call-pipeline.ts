@@ -1,0 +1,162 @@
+import { RpcError } from '../errors.js';
+import { Status } from '../status.js';
+import type { MethodDefinition } from '../codec/service-definition.js';
+import { Compression } from '../protocol/constants.js';
+import { compress, compressSync, decompress, decompressSync } from '../protocol/compression.js';
+import { CallContext, type Handler } from './handler-context.js';
+
+/**
+ * A call as the pipeline runs it, on any lane: the handler's context, plus what the
+ * pipeline needs to know of the call and how it answers. Each lane (and each protocol)
+ * subclasses it once: the reactor's `ServerCall` answers through its connection, a
+ * worker thread's call through its response ring.
+ */
+export abstract class PipelineCall extends CallContext {
+  abstract readonly definition: MethodDefinition;
+  abstract readonly handler: Handler;
+  /** ONEWAY: run, but the reply is neither checked nor encoded. */
+  get oneway(): boolean {
+    return false;
+  }
+  /** True once no answer is owed (cancelled, its connection gone): the pipeline stops. */
+  abstract get ended(): boolean;
+  /** How messages name the deadline: its own, or a server limit that stood in for it. */
+  get deadlineName(): string {
+    return 'its deadline';
+  }
+  /** Where a call waited before it ran, for the message of one whose deadline passed there. */
+  get waitedIn(): string {
+    return '';
+  }
+  /** The handler is about to run. */
+  begin(): void {}
+  /** The call ended before it was answered; nothing is sent. */
+  drop(): void {}
+  /** Answers OK: the encoded reply, gzipped when `compression` says so. */
+  abstract replyOk(body: Uint8Array, compression: Compression): void;
+  /** Answers with an error status (the handler's response metadata goes with it). */
+  abstract replyError(error: RpcError): void;
+}
+
+/** How a lane runs the pipeline. */
+export interface PipelineSettings {
+  /** Cap on a decompressed request body (spec: it counts against the frame limit). */
+  readonly maxFrameBytes: number;
+  /** Reply bodies at least this long are gzipped; `Infinity`: never. */
+  readonly compressAboveBytes: number;
+  /**
+   * `async` on the reactor, whose thread must not spend a gzip's time (zlib runs on libuv's
+   * pool); `sync` in a worker thread, which is off the reactor already.
+   */
+  readonly zlib: 'async' | 'sync';
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Runs one call: decompress (capped), check that it is still wanted and in time, decode,
+ * run the handler, check and encode the reply, gzip it if large. Every way a call can end
+ * maps to one answer: a body that does not decompress or decode is INVALID_ARGUMENT, a
+ * deadline passed before the handler DEADLINE_EXCEEDED, a handler's throw its own status
+ * (UNKNOWN for a plain Error), a reply that is not the method's message INTERNAL.
+ *
+ * Returns a promise only while something asynchronous is under way (a worker awaits it
+ * to know when its batch is done); it never rejects.
+ */
+export function runCall(call: PipelineCall, body: Uint8Array, compression: number, settings: PipelineSettings): Promise<void> | undefined {
+  if (compression === Compression.NONE) return start(call, body, settings);
+  if (!stillWanted(call)) return undefined;
+  if (settings.zlib === 'async') {
+    return decompress(body, compression, settings.maxFrameBytes).then(
+      (plain) => start(call, plain, settings),
+      (err: unknown) => call.replyError(RpcError.from(err, Status.INVALID_ARGUMENT)),
+    );
+  }
+  let plain: Uint8Array;
+  try {
+    plain = decompressSync(body, compression, settings.maxFrameBytes);
+  } catch (err) {
+    call.replyError(RpcError.from(err, Status.INVALID_ARGUMENT));
+    return undefined;
+  }
+  return start(call, plain, settings);
+}
+
+/** False (and the call answered or dropped) when it ended or its deadline passed before it ran. */
+function stillWanted(call: PipelineCall): boolean {
+  if (call.ended) {
+    call.drop();
+    return false;
+  }
+  if (Date.now() >= call.deadline) {
+    const site = `${call.service}/${call.method}`;
+    call.replyError(new RpcError(Status.DEADLINE_EXCEEDED, `${site} not started: ${call.deadlineName} passed while it waited${call.waitedIn}`));
+    return false;
+  }
+  return true;
+}
+
+function start(call: PipelineCall, bytes: Uint8Array, settings: PipelineSettings): Promise<void> | undefined {
+  if (!stillWanted(call)) return undefined;
+  const type = call.definition.requestType;
+  let request: unknown;
+  try {
+    request = type.decode(bytes);
+  } catch (err) {
+    call.replyError(new RpcError(Status.INVALID_ARGUMENT, `request body does not decode as ${type.fullName.slice(1)}: ${(err as Error).message}`));
+    return undefined;
+  }
+  call.begin();
+  let result: unknown;
+  try {
+    result = call.handler(request, call);
+  } catch (err) {
+    call.replyError(RpcError.from(err));
+    return undefined;
+  }
+  if (result instanceof Promise) {
+    return result.then(
+      (value: unknown) => settle(call, value, settings),
+      (err: unknown) => call.replyError(RpcError.from(err)),
+    );
+  }
+  return settle(call, result, settings);
+}
+
+function settle(call: PipelineCall, value: unknown, settings: PipelineSettings): Promise<void> | undefined {
+  if (call.ended) {
+    call.drop(); // cancelled while its handler ran: no answer owed, nothing to encode
+    return undefined;
+  }
+  if (call.oneway) {
+    call.replyOk(EMPTY, Compression.NONE); // nothing is sent, but the call ends the same way
+    return undefined;
+  }
+  const type = call.definition.responseType;
+  const site = `${call.service}/${call.method}`;
+  const problem = value === null || typeof value !== 'object' ? 'it is not an object' : type.verify(value as Record<string, unknown>);
+  if (problem) {
+    call.replyError(new RpcError(Status.INTERNAL, `handler of ${site} returned a reply that is not a ${type.fullName.slice(1)}: ${problem}`));
+    return undefined;
+  }
+  let body: Uint8Array;
+  try {
+    body = type.encode(value as Record<string, unknown>).finish();
+  } catch (err) {
+    call.replyError(new RpcError(Status.INTERNAL, `reply of ${site} does not encode: ${(err as Error).message}`));
+    return undefined;
+  }
+  if (body.length < settings.compressAboveBytes) {
+    call.replyOk(body, Compression.NONE);
+    return undefined;
+  }
+  if (settings.zlib === 'sync') {
+    call.replyOk(compressSync(body), Compression.GZIP);
+    return undefined;
+  }
+  // A gzip that fails (it does not, short of memory) costs the size, not the reply.
+  return compress(body).then(
+    (zipped) => call.replyOk(zipped, Compression.GZIP),
+    () => call.replyOk(body, Compression.NONE),
+  );
+}

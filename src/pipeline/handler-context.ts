@@ -1,0 +1,82 @@
+/** Peer of a server connection. */
+export interface Peer {
+  readonly address: string;
+  readonly port: number;
+}
+
+/**
+ * What a handler knows about its call (`async (request, ctx) => reply`).
+ * The same shape on every lane.
+ */
+export interface HandlerContext {
+  /** Fully qualified service, e.g. `bench.v1.Bench`. */
+  readonly service: string;
+  /** Method name, e.g. `Echo`. */
+  readonly method: string;
+  /** The request's id on its connection. */
+  readonly requestId: number;
+  /** Application metadata sent by the client. */
+  readonly metadata: Readonly<Record<string, string>>;
+  /** When the client stops waiting, in ms since the epoch; `Infinity` when it set no deadline. */
+  readonly deadline: number;
+  /**
+   * Aborts when the call is cancelled (CANCEL frame), its deadline passes, the client's
+   * connection is lost or the server force-closes. `signal.reason` is an `RpcError`.
+   */
+  readonly signal: AbortSignal;
+  /** Address of the client. */
+  readonly peer: Peer;
+  /** Metadata to send back with the response (set keys on it). */
+  readonly responseMetadata: Record<string, string>;
+}
+
+/** A unary handler: takes the decoded request, returns the reply (or a promise of it). */
+export type Handler<I = any, O = any> = (request: I, ctx: HandlerContext) => O | Promise<O>;
+
+/**
+ * The part of a handler's context that is the same on every lane: the response metadata
+ * the handler sets, and an `AbortSignal` made only when the handler looks at `signal`
+ * (most never do, and a controller per call is not free). A lane says how a call learns
+ * of its abort through {@link watch}: a timer on the reactor, a poll of shared memory in a
+ * worker thread.
+ */
+export abstract class CallContext implements HandlerContext {
+  abstract readonly service: string;
+  abstract readonly method: string;
+  abstract readonly requestId: number;
+  abstract readonly metadata: Readonly<Record<string, string>>;
+  abstract readonly deadline: number;
+  abstract readonly peer: Peer;
+  private controller: AbortController | undefined;
+  private outgoing: Record<string, string> | undefined;
+
+  get responseMetadata(): Record<string, string> {
+    return (this.outgoing ??= {});
+  }
+
+  /** Metadata set by the handler, if any (for the response's Meta). */
+  get responseMetadataIfSet(): Record<string, string> | undefined {
+    return this.outgoing;
+  }
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      this.watch();
+    }
+    return this.controller.signal;
+  }
+
+  /** True once the handler asked for its signal (only then is there anyone to tell of an abort). */
+  protected get watched(): boolean {
+    return this.controller !== undefined;
+  }
+
+  /** Aborts the handler's signal, if it has one and it is not aborted yet. */
+  protected abortSignal(reason: unknown): void {
+    if (this.controller !== undefined && !this.controller.signal.aborted) this.controller.abort(reason);
+  }
+
+  /** Called once, when the handler first reads `signal`: start watching for an abort. */
+  protected abstract watch(): void;
+}

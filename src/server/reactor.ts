@@ -1,0 +1,106 @@
+import type net from 'node:net';
+import { Status } from '../status.js';
+import type { RpcError } from '../errors.js';
+import { FrameType } from '../protocol/constants.js';
+import { encodeFrame } from '../protocol/frame.js';
+import { encodeMeta } from '../protocol/meta.js';
+import { channels } from '../util/diagnostics.js';
+import type { Router } from './router.js';
+import { ServerConnection, type ConnectionHost } from './server-connection.js';
+import type { ResolvedServerOptions } from './server-options.js';
+import { ConnectionCounters, type ConnectionStats } from './server-stats.js';
+
+/**
+ * The reactor's books: every open connection, the server-wide admission count, the
+ * counters, and the periodic sweep (idle eviction, frame and write timeouts, keepalive
+ * PINGs). It is what each {@link ServerConnection} talks to; the server façade owns
+ * the listening socket and the lifecycle.
+ */
+export class Reactor implements ConnectionHost {
+  readonly counters = new ConnectionCounters();
+  private readonly connections = new Set<ServerConnection>();
+  private admitted = 0;
+  private sweepTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly options: ResolvedServerOptions,
+    readonly router: Router,
+  ) {}
+
+  /** Calls taken server-wide and not yet answered. */
+  get inflight(): number {
+    return this.admitted;
+  }
+
+  admit(): boolean {
+    if (this.admitted >= this.options.maxConcurrentRequests) return false;
+    this.admitted++;
+    return true;
+  }
+
+  release(): void {
+    this.admitted--;
+  }
+
+  connectionClosed(connection: ServerConnection): void {
+    if (this.connections.delete(connection)) this.counters.open--;
+  }
+
+  /** A new socket: served, or refused with GOAWAY RESOURCE_EXHAUSTED past `maxConnections`. */
+  accept(socket: net.Socket): void {
+    if (this.connections.size >= this.options.maxConnections) {
+      this.refuse(socket);
+      return;
+    }
+    const connection = new ServerConnection(this, socket);
+    this.connections.add(connection);
+    this.counters.open++;
+    this.counters.accepted++;
+    if (channels.serverConnectionOpen.hasSubscribers) channels.serverConnectionOpen.publish({ peer: connection.peerAddress });
+  }
+
+  /** Starts the periodic sweep, often enough for the shortest of the limits it enforces. */
+  startSweeping(): void {
+    const { idleTimeoutMs, frameTimeoutMs, writeTimeoutMs } = this.options;
+    const every = Math.min(1000, Math.max(10, Math.floor(Math.min(idleTimeoutMs, frameTimeoutMs, writeTimeoutMs) / 4)));
+    this.sweepTimer = setInterval(() => {
+      const now = Date.now();
+      for (const connection of this.connections) connection.sweep(now, idleTimeoutMs);
+    }, every);
+    this.sweepTimer.unref();
+  }
+
+  stopSweeping(): void {
+    if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+  }
+
+  /** Graceful shutdown, step one on every connection: GOAWAY, answer what was taken, then end. */
+  drainAll(): void {
+    for (const connection of this.connections) connection.drain();
+  }
+
+  /** End of the shutdown grace: every connection force-closed, its calls abandoned. */
+  destroyAll(reason: RpcError): void {
+    for (const connection of this.connections) connection.destroy(reason);
+  }
+
+  /** Every open connection: peer, age, calls in flight, bytes each way, keepalive RTT. */
+  connectionStats(): ConnectionStats[] {
+    return [...this.connections].map((c) => c.stats());
+  }
+
+  /** One connection too many: GOAWAY RESOURCE_EXHAUSTED (nothing taken), then close. */
+  private refuse(socket: net.Socket): void {
+    this.counters.refused++;
+    const message = `server is at its limit of ${this.options.maxConnections} connections`;
+    const meta = encodeMeta({ status: Status.RESOURCE_EXHAUSTED, message, lastRequestId: 0 });
+    socket.on('error', () => {});
+    socket.end(encodeFrame(FrameType.GOAWAY, 0, meta, Buffer.alloc(0)));
+    // A peer that never reads must not hold the socket open.
+    setTimeout(() => socket.destroy(), 1000).unref();
+    if (channels.serverConnectionClose.hasSubscribers) {
+      channels.serverConnectionClose.publish({ peer: `${socket.remoteAddress}:${socket.remotePort}`, reason: 'max-connections', status: Status.RESOURCE_EXHAUSTED, message });
+    }
+  }
+}

@@ -1,0 +1,136 @@
+import { RpcError } from '../errors.js';
+import { Status } from '../status.js';
+import type { MethodDefinition } from '../codec/service-definition.js';
+import { FrameType, HEADER_BYTES, type Compression } from '../protocol/constants.js';
+import { writeHeader } from '../protocol/frame.js';
+import { decodeMeta } from '../protocol/meta.js';
+import type { Handler, Peer } from '../pipeline/handler-context.js';
+import { PipelineCall } from '../pipeline/call-pipeline.js';
+import { errorMeta, okMeta } from '../pipeline/response-meta.js';
+import type { BatchEntry } from './batch-codec.js';
+
+/** Where a worker writes a call's one record: its ring, or the batch's fallback buffer. */
+export type RecordSink = (slot: number, status: number, parts: readonly Uint8Array[]) => void;
+
+/**
+ * The calls of one worker thread whose handler looked at `ctx.signal`. While any runs, a
+ * 5 ms poll checks their cancel flags (set by the reactor in shared memory) and deadlines,
+ * so an async handler sees a cancel without its thread being killed.
+ */
+export class AbortPoll {
+  private readonly calls = new Set<WorkerCall>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly cancelled: Int32Array) {}
+
+  isCancelled(slot: number): boolean {
+    return Atomics.load(this.cancelled, slot) === 1;
+  }
+
+  add(call: WorkerCall): void {
+    this.calls.add(call);
+    this.timer ??= setInterval(() => this.poll(), 5);
+    call.check(Date.now());
+  }
+
+  delete(call: WorkerCall): void {
+    this.calls.delete(call);
+  }
+
+  private poll(): void {
+    const now = Date.now();
+    for (const call of this.calls) call.check(now);
+    if (this.calls.size === 0 && this.timer !== undefined) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+}
+
+/**
+ * A call in a worker thread: its handler's context, read lazily from the batch entry
+ * (metadata and peer are decoded only if the handler asks), answered as one record: a
+ * whole RESPONSE frame, or an empty record when no answer is owed (it was cancelled).
+ */
+export class WorkerCall extends PipelineCall {
+  private decodedMetadata: Record<string, string> | undefined;
+  private parsedPeer: Peer | undefined;
+
+  constructor(
+    readonly entry: BatchEntry,
+    readonly definition: MethodDefinition,
+    readonly handler: Handler,
+    private readonly sink: RecordSink,
+    private readonly aborts: AbortPoll,
+    /** The thread's counters: `requests` counts handlers started. */
+    private readonly counters: { requests: number },
+  ) {
+    super();
+  }
+
+  get service(): string {
+    return this.definition.service;
+  }
+  get method(): string {
+    return this.definition.name;
+  }
+  get requestId(): number {
+    return this.entry.requestId;
+  }
+  get deadline(): number {
+    return this.entry.deadline;
+  }
+  get metadata(): Readonly<Record<string, string>> {
+    return (this.decodedMetadata ??= decodeMeta(this.entry.meta).metadata);
+  }
+  get peer(): Peer {
+    if (this.parsedPeer === undefined) {
+      const colon = this.entry.peer.lastIndexOf(':');
+      this.parsedPeer = { address: this.entry.peer.slice(0, colon), port: Number(this.entry.peer.slice(colon + 1)) };
+    }
+    return this.parsedPeer;
+  }
+  get ended(): boolean {
+    return this.aborts.isCancelled(this.entry.slot);
+  }
+  override get waitedIn(): string {
+    return ' in the worker queue';
+  }
+
+  override begin(): void {
+    this.counters.requests++;
+  }
+
+  replyOk(body: Uint8Array, compression: Compression): void {
+    this.frame(Status.OK, okMeta(this.responseMetadataIfSet, compression), body);
+  }
+
+  replyError(error: RpcError): void {
+    this.frame(error.code, errorMeta(error, this.responseMetadataIfSet), new Uint8Array(0));
+  }
+
+  override drop(): void {
+    this.aborts.delete(this);
+    this.sink(this.entry.slot, Status.CANCELLED, []); // the empty record frees the slot
+  }
+
+  protected watch(): void {
+    this.aborts.add(this);
+  }
+
+  /** Aborts the handler's signal if the client cancelled or the deadline passed. */
+  check(now: number): void {
+    if (this.aborts.isCancelled(this.entry.slot)) {
+      this.abortSignal(new RpcError(Status.CANCELLED, `${this.service}/${this.method} cancelled by the client`));
+    } else if (now >= this.entry.deadline) {
+      this.abortSignal(new RpcError(Status.DEADLINE_EXCEEDED, `deadline of ${this.service}/${this.method} passed while its handler ran`));
+    }
+  }
+
+  private frame(status: number, meta: Uint8Array, body: Uint8Array): void {
+    this.aborts.delete(this);
+    const head = Buffer.allocUnsafe(HEADER_BYTES);
+    writeHeader(head, 0, FrameType.RESPONSE, this.entry.requestId, meta.length, body.length);
+    this.sink(this.entry.slot, status, [head, meta, body]);
+  }
+}
