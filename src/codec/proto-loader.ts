@@ -3,7 +3,7 @@ import path from 'node:path';
 import protobuf from 'protobufjs';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
-import { defineService, listServices, type ServiceDefinition } from './service-definition.js';
+import { listServices, type ServiceDefinition } from './service-definition.js';
 
 /** Options of {@link loadProto}. */
 export interface LoadProtoOptions {
@@ -69,4 +69,3 @@ export function rootFromJson(json: protobuf.INamespace): protobuf.Root {
   return protobuf.Root.fromJSON(json);
 }
 
-export { defineService };

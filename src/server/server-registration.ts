@@ -61,7 +61,7 @@ export class ServerRegistration {
 }
 
 /** The host to announce for a server listening on `listenHost`. */
-export function advertisedHost(listenHost: string): string {
+function advertisedHost(listenHost: string): string {
   if (listenHost !== '0.0.0.0' && listenHost !== '::' && listenHost !== '') return listenHost;
   for (const addresses of Object.values(networkInterfaces())) {
     for (const a of addresses ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;

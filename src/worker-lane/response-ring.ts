@@ -22,14 +22,14 @@
  */
 
 const LINE = 32; // Int32 words per 128-byte line
-export const WRITE = 0;
-export const READ = LINE;
-export const OWNER = 2 * LINE;
-export const CURRENT = 3 * LINE;
+const WRITE = 0;
+const READ = LINE;
+const OWNER = 2 * LINE;
+const CURRENT = 3 * LINE;
 /** Milliseconds its producers have spent running batches (Atomics.add; for utilisation). */
-export const BUSY_MS = 4 * LINE;
+const BUSY_MS = 4 * LINE;
 /** When the producer began its running batch (`Date.now() | 0`, never 0), or 0 between batches. */
-export const BATCH_STARTED = 5 * LINE;
+const BATCH_STARTED = 5 * LINE;
 const CONTROL_BYTES = 6 * LINE * 4;
 const RECORD_HEADER = 16;
 const PAD_SLOT = 0xffff_ffff;
