@@ -15,9 +15,12 @@ export interface MetricsServer {
 
 /**
  * Serves a ringrpc server's numbers over HTTP on their own port: `/metrics` (Prometheus
- * text), `/stats.json` (`server.stats()`, plus `connectionList`: `server.connectionStats()`), and `/` (a live HTML status page).
+ * text), `/stats.json` (`server.stats()`, plus `connectionList`: `server.connectionStats()`, which names
+ * every client's address), and `/` (a live HTML status page). None of it is authenticated, so it
+ * binds to `127.0.0.1` unless `host` says otherwise: expose it only to a scraper you trust.
  */
 export async function serveMetrics(server: Server, options: { port: number; host?: string }): Promise<MetricsServer> {
+  const host = options.host ?? '127.0.0.1';
   const startedAt = new Date();
   const http_ = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -37,11 +40,11 @@ export async function serveMetrics(server: Server, options: { port: number; host
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /, /metrics or /stats.json\n');
     }
   });
-  http_.listen(options.port, options.host ?? '0.0.0.0');
+  http_.listen(options.port, host);
   try {
     await once(http_, 'listening');
   } catch (err) {
-    throw new RpcError(Status.UNAVAILABLE, `cannot serve metrics on ${options.host ?? '0.0.0.0'}:${options.port}: ${(err as Error).message}`, { cause: err });
+    throw new RpcError(Status.UNAVAILABLE, `cannot serve metrics on ${host}:${options.port}: ${(err as Error).message}`, { cause: err });
   }
   return {
     port: (http_.address() as AddressInfo).port,

@@ -30,12 +30,15 @@ export function prometheusText(stats: ServerStats): string {
     ['{reason="protocol_error"}', c.faultClosed],
     ['{reason="not_reading"}', c.overflowClosed],
     ['{reason="frame_timeout"}', c.slowClosed],
+    ['{reason="oversized"}', c.oversizedClosed],
     ['{reason="max_connections"}', c.refused],
     ['{reason="tls_handshake"}', c.tlsFailed],
   ]);
   histogram('ringrpc_keepalive_rtt_seconds', 'Round trips of the server\'s keepalive PINGs.', [[{}, c.keepaliveRtt]]);
   family('ringrpc_received_bytes_total', 'counter', 'Bytes read from clients.', [['', stats.bytesIn]]);
   family('ringrpc_sent_bytes_total', 'counter', 'Bytes written to clients.', [['', stats.bytesOut]]);
+  family('ringrpc_buffered_input_bytes', 'gauge', 'Bytes held for frames still arriving (declared size), all connections.', [['', stats.bufferedInBytes]]);
+  family('ringrpc_buffered_output_bytes', 'gauge', 'Response bytes waiting for slow readers, all connections.', [['', stats.bufferedOutBytes]]);
   family('ringrpc_requests_inflight', 'gauge', 'Requests taken and not yet answered.', [['', stats.inflight]]);
 
   const methods = Object.entries(stats.methods);

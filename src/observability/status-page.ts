@@ -33,7 +33,7 @@ td,th{padding:3px 10px;border-bottom:1px solid #e9ecef;text-align:left}td{font-v
 <h1>ringrpc server ${esc(info.address)}</h1>
 <table id="server">${rows([['state', stats.state], ['started', info.startedAt.toISOString()], ['requests in flight', n(stats.inflight)], ['bytes in', n(stats.bytesIn)], ['bytes out', n(stats.bytesOut)]])}</table>
 <h2>Connections</h2>
-<table id="connections">${rows([['open', n(c.open)], ['accepted', n(c.accepted)], ['refused (maxConnections)', n(c.refused)], ['idle closes', n(c.idleClosed)], ['protocol errors', n(c.faultClosed)], ['not reading', n(c.overflowClosed)], ['frame timeouts', n(c.slowClosed)], ['TLS handshake failures', n(c.tlsFailed)], ['keepalive RTT', rtt.count === 0 ? '–' : `mean ${ms(rtt.sumUs / rtt.count)}, p99 ≤ ${ms(rtt.p99Us)} (${n(rtt.count)} PINGs)`]])}</table>
+<table id="connections">${rows([['open', n(c.open)], ['accepted', n(c.accepted)], ['refused (maxConnections)', n(c.refused)], ['idle closes', n(c.idleClosed)], ['protocol errors', n(c.faultClosed)], ['not reading', n(c.overflowClosed)], ['frame timeouts', n(c.slowClosed)], ['oversized frames', n(c.oversizedClosed)], ['TLS handshake failures', n(c.tlsFailed)], ['keepalive RTT', rtt.count === 0 ? '–' : `mean ${ms(rtt.sumUs / rtt.count)}, p99 ≤ ${ms(rtt.p99Us)} (${n(rtt.count)} PINGs)`]])}</table>
 <table id="connection-list"><tr><th>peer</th><th>age</th><th>in flight</th><th>bytes in</th><th>bytes out</th><th>keepalive RTT</th></tr>${connectionRows}</table>${more}
 <h2>Methods</h2>
 <table id="methods"><tr><th>method</th><th>requests</th><th>ok</th><th>errors</th><th>in flight</th><th>mean</th><th>p50</th><th>p99</th></tr>${methods}</table>

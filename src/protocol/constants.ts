@@ -6,6 +6,12 @@ export const VERSION = 1;
 export const HEADER_BYTES = 16;
 /** Default cap on `meta_len + body_len` (and on a decompressed body): 16 MiB. */
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+/**
+ * Default cap on `meta_len` (spec §bad input): 64 KiB. Meta is decoded on the reactor
+ * before a request is routed, so its size bounds that work; application metadata is
+ * headers, not payload.
+ */
+export const DEFAULT_MAX_META_BYTES = 64 * 1024;
 /** The largest request_id; a client opens a new connection before reaching it. */
 export const MAX_REQUEST_ID = 0xffff_ffff;
 

@@ -42,15 +42,27 @@ export class FrameDecoder {
   /**
    * @param onFrame called for each complete frame, in order
    * @param maxFrameBytes cap on `meta_len + body_len`; above it RESOURCE_EXHAUSTED
+   * @param maxMetaBytes cap on `meta_len`; above it RESOURCE_EXHAUSTED (default: no cap of its own)
    */
   constructor(
     private readonly onFrame: (frame: Frame) => void,
     private readonly maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES,
+    private readonly maxMetaBytes: number = maxFrameBytes,
   ) {}
 
   /** Bytes held for an incomplete frame: at most one frame plus one read. */
   get bufferedBytes(): number {
     return this.buffered;
+  }
+
+  /**
+   * What the frame being assembled will hold once whole: its declared size once its
+   * header is in, else the bytes of the header so far (0: no partial frame). A server
+   * reserves this against its server-wide bound on buffered input.
+   */
+  get pendingFrameBytes(): number {
+    if (this.buffered === 0) return 0;
+    return this.type < 0 ? this.buffered : HEADER_BYTES + this.metaLength + this.bodyLength;
   }
 
   /** True while part of a frame has been read (for the slow-sender timeout). */
@@ -129,6 +141,9 @@ export class FrameDecoder {
     const bodyLength = buf.readUInt32BE(at + 12);
     if (metaLength + bodyLength > this.maxFrameBytes) {
       this.fail(Status.RESOURCE_EXHAUSTED, `frame of ${metaLength + bodyLength} bytes exceeds the limit of ${this.maxFrameBytes} bytes`);
+    }
+    if (metaLength > this.maxMetaBytes) {
+      this.fail(Status.RESOURCE_EXHAUSTED, `meta of ${metaLength} bytes exceeds the meta limit of ${this.maxMetaBytes} bytes`);
     }
     this.type = type;
     this.requestId = buf.readUInt32BE(at + 4);

@@ -19,11 +19,26 @@ export interface Meta {
 /** The fields a sender sets; the rest default. */
 export type MetaInit = Partial<Meta>;
 
-/** Thrown by {@link decodeMeta}; the connection answers GOAWAY INTERNAL (spec §bad input). */
+/**
+ * Thrown by {@link decodeMeta}; the connection answers GOAWAY with `status`: INTERNAL for
+ * meta that is not valid (spec §bad input), RESOURCE_EXHAUSTED for more metadata entries
+ * than {@link MAX_METADATA_ENTRIES}.
+ */
 export class MetaError extends Error {
   override readonly name = 'MetaError';
-  readonly status = Status.INTERNAL;
+  constructor(
+    message: string,
+    readonly status: Status = Status.INTERNAL,
+  ) {
+    super(message);
+  }
 }
+
+/**
+ * Metadata entries one Meta may carry. The meta limit bounds the bytes, this the count:
+ * empty entries cost two bytes each, and each is an object property on the reactor.
+ */
+export const MAX_METADATA_ENTRIES = 1024;
 
 const EMPTY_METADATA: Record<string, string> = Object.freeze({}) as Record<string, string>;
 const EMPTY = Buffer.alloc(0);
@@ -53,6 +68,7 @@ export function decodeMeta(buf: Uint8Array): Meta {
   };
   if (buf.length === 0) return meta;
   const r = new Reader(buf, 0, buf.length);
+  let entries = 0;
   while (r.pos < r.end) {
     const tag = r.varint32();
     const field = tag >>> 3;
@@ -80,6 +96,7 @@ export function decodeMeta(buf: Uint8Array): Meta {
       case 7: {
         const entryLen = r.expect(wire, LEN, 'metadata').length();
         if (meta.metadata === EMPTY_METADATA) meta.metadata = Object.create(null) as Record<string, string>;
+        if (++entries > MAX_METADATA_ENTRIES) throw new MetaError(`Meta carries more than ${MAX_METADATA_ENTRIES} metadata entries`, Status.RESOURCE_EXHAUSTED);
         readMapEntry(new Reader(buf, r.pos, r.pos + entryLen), meta.metadata);
         r.pos += entryLen;
         break;

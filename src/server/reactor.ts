@@ -19,6 +19,8 @@ import { ConnectionCounters, type ConnectionStats } from './server-stats.js';
 export class Reactor implements ConnectionHost {
   readonly counters = new ConnectionCounters();
   private readonly connections = new Set<ServerConnection>();
+  /** Connections whose peer is not reading: their unsent bytes count against `maxBufferedOutputBytes`. */
+  private readonly stalled = new Set<ServerConnection>();
   private admitted = 0;
   private sweepTimer: NodeJS.Timeout | undefined;
 
@@ -40,6 +42,24 @@ export class Reactor implements ConnectionHost {
 
   release(): void {
     this.admitted--;
+  }
+
+  reserveInput(delta: number): boolean {
+    const total = this.counters.bufferedIn + delta;
+    if (delta > 0 && total > this.options.maxBufferedInputBytes) return false;
+    this.counters.bufferedIn = total;
+    return true;
+  }
+
+  setStalled(connection: ServerConnection, stalled: boolean): void {
+    if (stalled) this.stalled.add(connection);
+    else this.stalled.delete(connection);
+  }
+
+  bufferedOutBytes(): number {
+    let total = 0;
+    for (const connection of this.stalled) total += connection.socket.writableLength;
+    return total;
   }
 
   connectionClosed(connection: ServerConnection): void {

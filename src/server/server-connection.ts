@@ -5,7 +5,7 @@ import { FrameType, NOT_RUN_METADATA, type Compression } from '../protocol/const
 import { RttProbe } from './rtt-probe.js';
 import { FrameDecoder, FrameError } from '../protocol/frame-decoder.js';
 import type { Frame } from '../protocol/frame.js';
-import { decodeMeta, encodeMeta } from '../protocol/meta.js';
+import { decodeMeta, encodeMeta, MetaError } from '../protocol/meta.js';
 import { FrameWriter } from '../transport/frame-writer.js';
 import { channels } from '../util/diagnostics.js';
 import type { Peer } from '../pipeline/handler-context.js';
@@ -32,8 +32,20 @@ export interface ConnectionHost {
   admit(): boolean;
   /** Gives a slot back. */
   release(): void;
+  /**
+   * Changes this connection's share of the server-wide bound on buffered input by `delta`
+   * bytes; false (and nothing reserved) when a growth would pass `maxBufferedInputBytes`.
+   */
+  reserveInput(delta: number): boolean;
+  /** The peer stopped reading (`true`) or caught up (`false`): its unsent bytes count server-wide. */
+  setStalled(connection: ServerConnection, stalled: boolean): void;
+  /** Unsent response bytes of every stalled connection. */
+  bufferedOutBytes(): number;
   connectionClosed(connection: ServerConnection): void;
 }
+
+/** Why the server closes a connection itself, as `ringrpc:server:connection-close` publishes it. */
+type CloseReason = 'protocol-error' | 'oversized' | 'frame-timeout' | 'first-frame-timeout' | 'idle' | 'write-stalled';
 
 const EMPTY = Buffer.alloc(0);
 /** How long an ended socket may linger before it is destroyed. */
@@ -62,6 +74,10 @@ export class ServerConnection implements CallOwner {
   private partialSince = 0;
   /** Since when writes wait for 'drain' (0: they do not). */
   private stalledSince = 0;
+  /** This connection's reservation against `maxBufferedInputBytes` (its partial frame's declared size). */
+  private reservedIn = 0;
+  /** True once a REQUEST, ONEWAY or PING arrived (see `firstFrameTimeoutMs`). */
+  private greeted = false;
   /**
    * When the current chunk was read: the start of the deadline of every request in it
    * (spec: timeout_ms counts "from when it has read the frame"), so a request queued
@@ -82,7 +98,7 @@ export class ServerConnection implements CallOwner {
     socket.setNoDelay(true);
     this.probe = new RttProbe(host.options.heartbeatIntervalMs);
     this.peer = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
-    this.decoder = new FrameDecoder((frame) => this.onFrame(frame), host.options.maxFrameBytes);
+    this.decoder = new FrameDecoder((frame) => this.onFrame(frame), host.options.maxFrameBytes, host.options.maxMetaBytes);
     this.writer = new FrameWriter(socket, {
       maxBufferedBytes: host.options.maxWriteBufferBytes,
       onBackpressure: () => this.pauseUntilDrained(),
@@ -121,20 +137,39 @@ export class ServerConnection implements CallOwner {
     this.readAt = Date.now();
     try {
       this.decoder.push(chunk);
-      if (!this.decoder.hasPartialFrame) this.partialSince = 0;
-      else if (this.partialSince === 0) this.partialSince = this.readAt;
     } catch (err) {
-      // A malformed header, or (a bug) anything thrown while handling a frame: this
-      // connection goes away, the process keeps serving everyone else.
+      // A malformed or oversized header, or (a bug) anything thrown while handling a frame:
+      // this connection goes away, the process keeps serving everyone else.
       const status = err instanceof FrameError ? err.status : Status.INTERNAL;
-      this.goAwayAndClose(status, (err as Error).message);
+      this.goAwayAndClose(status, (err as Error).message, status === Status.RESOURCE_EXHAUSTED ? 'oversized' : 'protocol-error');
+      return;
     }
+    if (!this.decoder.hasPartialFrame) this.partialSince = 0;
+    else if (this.partialSince === 0) this.partialSince = this.readAt;
+    this.reserveInput();
+  }
+
+  /**
+   * Holds the partial frame's declared size against the server-wide input bound, so that
+   * many connections each sending most of a large frame are refused at their headers.
+   */
+  private reserveInput(): void {
+    const wanted = this.state === 'closing' || this.state === 'closed' ? 0 : this.decoder.pendingFrameBytes;
+    const delta = wanted - this.reservedIn;
+    if (delta === 0) return;
+    if (this.host.reserveInput(delta)) {
+      this.reservedIn = wanted;
+      return;
+    }
+    const { maxBufferedInputBytes } = this.host.options;
+    this.goAwayAndClose(Status.RESOURCE_EXHAUSTED, `frame of ${wanted} bytes refused: the server holds ${this.host.counters.bufferedIn} bytes of incomplete frames (maxBufferedInputBytes ${maxBufferedInputBytes})`, 'oversized');
   }
 
   private onFrame(frame: Frame): void {
     // A PONG answers our own PING: it says the peer is alive, not that it uses the
     // connection, so it does not hold off idle eviction.
     if (frame.type !== FrameType.PONG) this.sawFrame = true;
+    if (frame.type === FrameType.REQUEST || frame.type === FrameType.ONEWAY || frame.type === FrameType.PING) this.greeted = true;
     switch (frame.type) {
       case FrameType.REQUEST:
         this.onRequest(frame, false);
@@ -180,7 +215,8 @@ export class ServerConnection implements CallOwner {
     try {
       meta = decodeMeta(frame.meta);
     } catch (err) {
-      return this.goAwayAndClose(Status.INTERNAL, (err as Error).message);
+      const status = err instanceof MetaError ? err.status : Status.INTERNAL;
+      return this.goAwayAndClose(status, (err as Error).message, status === Status.RESOURCE_EXHAUSTED ? 'oversized' : 'protocol-error');
     }
     if (this.state !== 'open') return; // after our GOAWAY: neither run nor answered (spec §GOAWAY)
     if (!oneway && id > this.lastTaken) this.lastTaken = id;
@@ -283,16 +319,18 @@ export class ServerConnection implements CallOwner {
     if (this.state === 'draining' && !this.busy) this.end();
   }
 
-  /** A protocol fault: GOAWAY with its status and message, then close (spec §bad input). */
-  goAwayAndClose(status: Status, message: string, protocolError = true): void {
+  /**
+   * A fault: GOAWAY with its status and message, then close (spec §bad input). `reason`
+   * counts and publishes the close; a caller that did both itself passes none.
+   */
+  goAwayAndClose(status: Status, message: string, reason?: 'protocol-error' | 'oversized'): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.decoder.stop();
     const meta = encodeMeta({ status, message, lastRequestId: this.lastTaken });
     this.writer.frame(FrameType.GOAWAY, 0, meta, EMPTY);
-    if (protocolError) {
-      this.host.counters.faultClosed++;
-      this.publishClose('protocol-error', status, message);
-    }
+    if (reason === 'protocol-error') this.host.counters.faultClosed++;
+    if (reason === 'oversized') this.host.counters.oversizedClosed++;
+    if (reason !== undefined) this.publishClose(reason, status, message);
     this.abortAll(new RpcError(status, `connection from ${this.peerAddress} closed: ${message}`));
     this.end();
   }
@@ -312,7 +350,15 @@ export class ServerConnection implements CallOwner {
       this.host.counters.slowClosed++;
       const buffered = this.decoder.bufferedBytes;
       this.publishClose('frame-timeout', Status.DEADLINE_EXCEEDED, `${buffered} bytes of an incomplete frame after ${now - this.partialSince} ms`);
-      this.goAwayAndClose(Status.DEADLINE_EXCEEDED, `frame incomplete after ${now - this.partialSince} ms (${buffered} bytes in; frameTimeoutMs ${frameTimeoutMs})`, false);
+      this.goAwayAndClose(Status.DEADLINE_EXCEEDED, `frame incomplete after ${now - this.partialSince} ms (${buffered} bytes in; frameTimeoutMs ${frameTimeoutMs})`);
+      return;
+    }
+    const { firstFrameTimeoutMs } = this.host.options;
+    if (!this.greeted && now - this.openedAt >= firstFrameTimeoutMs && this.state === 'open') {
+      this.host.counters.slowClosed++;
+      const message = `no REQUEST, ONEWAY or PING within ${now - this.openedAt} ms of connecting (firstFrameTimeoutMs ${firstFrameTimeoutMs})`;
+      this.publishClose('first-frame-timeout', Status.DEADLINE_EXCEEDED, message);
+      this.goAwayAndClose(Status.DEADLINE_EXCEEDED, message);
       return;
     }
     const ping = this.state === 'open' ? this.probe.due(now) : undefined;
@@ -344,21 +390,34 @@ export class ServerConnection implements CallOwner {
   private end(): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.state = 'closing';
+    this.reserveInput(); // nothing more is read: the reservation goes
     this.writer.flush();
     this.socket.end();
     this.lingerTimer = setTimeout(() => this.socket.destroy(), LINGER_MS);
     this.lingerTimer.unref();
   }
 
-  /** Backpressure: read no more requests from this peer until its responses drain. */
+  /**
+   * Backpressure: read no more requests from this peer until its responses drain, and
+   * close it if the server-wide bound on unsent bytes is passed.
+   */
   private pauseUntilDrained(): void {
-    if (this.stalledSince !== 0) return;
-    this.stalledSince = Date.now();
-    this.socket.pause();
-    this.socket.once('drain', () => {
-      this.stalledSince = 0;
-      if (this.state !== 'closed') this.socket.resume();
-    });
+    if (this.stalledSince === 0) {
+      this.stalledSince = Date.now();
+      this.host.setStalled(this, true);
+      this.socket.pause();
+      this.socket.once('drain', () => {
+        this.stalledSince = 0;
+        this.host.setStalled(this, false);
+        if (this.state !== 'closed') this.socket.resume();
+      });
+    }
+    // A peer that is not reading waits, unless all such peers together hold too much.
+    const { maxBufferedOutputBytes } = this.host.options;
+    const total = this.host.bufferedOutBytes();
+    if (total > maxBufferedOutputBytes) {
+      this.closeStalled(`peer is not reading, and the server holds ${total} unsent bytes for such peers (maxBufferedOutputBytes ${maxBufferedOutputBytes})`);
+    }
   }
 
   private closeForOverflow(bytes: number): void {
@@ -382,12 +441,14 @@ export class ServerConnection implements CallOwner {
     if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
     const wasBusy = this.busy;
     this.state = 'closed';
+    this.reserveInput();
+    this.host.setStalled(this, false);
     if (wasBusy) this.abortAll(new RpcError(Status.CANCELLED, `client ${this.peerAddress} went away`));
     this.writer.discard();
     this.host.connectionClosed(this);
   }
 
-  private publishClose(reason: string, status: Status | undefined, message: string): void {
+  private publishClose(reason: CloseReason, status: Status | undefined, message: string): void {
     if (channels.serverConnectionClose.hasSubscribers) {
       channels.serverConnectionClose.publish({ peer: this.peerAddress, reason, status, message });
     }

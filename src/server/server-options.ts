@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
+import { getHeapStatistics } from 'node:v8';
 import type { TlsOptions } from 'node:tls';
-import { DEFAULT_MAX_FRAME_BYTES } from '../protocol/constants.js';
+import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_META_BYTES } from '../protocol/constants.js';
 import { DEFAULT_COMPRESSION_THRESHOLD_BYTES } from '../protocol/compression.js';
 import * as v from '../util/validate.js';
 import type { Registry } from '../registry/registry.js';
@@ -37,6 +38,25 @@ export interface ServerOptions {
   /** Cap on `meta_len + body_len` of a frame, and on a decompressed body, in bytes. Default 16 MiB. */
   maxFrameBytes?: number;
   /**
+   * Cap on `meta_len`, in bytes: a larger meta is refused from the frame header (GOAWAY
+   * RESOURCE_EXHAUSTED), never buffered or decoded, since Meta is decoded on the reactor.
+   * Default 64 KiB.
+   */
+  maxMetaBytes?: number;
+  /**
+   * Server-wide cap on bytes held for frames still arriving, counted by their declared size
+   * from the moment their header is in. A frame that would pass it is refused like an
+   * oversized one (GOAWAY RESOURCE_EXHAUSTED), so a crowd of half-sent large frames cannot
+   * exhaust memory. Default: 256 MiB, or a quarter of the heap limit if that is less.
+   */
+  maxBufferedInputBytes?: number;
+  /**
+   * Server-wide cap on response bytes waiting for slow readers. When it is passed, a
+   * connection whose peer is not keeping up is closed (as for `maxWriteBufferBytes`)
+   * rather than buffered further. Default: as `maxBufferedInputBytes`.
+   */
+  maxBufferedOutputBytes?: number;
+  /**
    * Interval at which clients are expected to show life, in ms. A connection that sends
    * no complete frame for `heartbeatIntervalMs × (heartbeatMissLimit + 1)` while none of
    * its requests is in flight is closed (spec §bad input, last row). Default 5000.
@@ -52,9 +72,15 @@ export interface ServerOptions {
   /**
    * Time a frame may take to arrive whole once its first byte is in, in ms; a peer that
    * dribbles a frame slower than that (slowloris) is sent GOAWAY and closed. Also the
-   * TLS handshake timeout. Default 30000.
+   * TLS handshake timeout. Default 10000 (spec §bad input).
    */
   frameTimeoutMs?: number;
+  /**
+   * A new connection must complete a REQUEST, ONEWAY or PING within this long after it
+   * is accepted (after its TLS handshake, with TLS), or it is closed: a connection that
+   * only dribbles holds no slot of `maxConnections` for long. Default 5000.
+   */
+  firstFrameTimeoutMs?: number;
   /**
    * Serve TLS (the same framing inside), with `tls.createServer` options: `cert` and `key`;
    * for mutual TLS also `ca` and `requestCert: true` (clients without a certificate signed
@@ -123,13 +149,20 @@ export interface ServerOptions {
   workerAtomics?: 'async' | 'sync';
 }
 
+/** 256 MiB, or a quarter of this process's heap limit if that is less. */
+const DEFAULT_MAX_BUFFERED_BYTES = Math.min(256 * 1024 * 1024, Math.floor(getHeapStatistics().heap_size_limit / 4));
+
 /** The defaults of {@link ServerOptions}, in one place (`tls`, `registry` and `advertise` are unset by default). */
 export const SERVER_DEFAULTS: Readonly<Required<Omit<ServerOptions, 'tls' | 'registry' | 'advertise'>>> = Object.freeze({
   host: '0.0.0.0',
   port: 0,
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+  maxMetaBytes: DEFAULT_MAX_META_BYTES,
+  maxBufferedInputBytes: DEFAULT_MAX_BUFFERED_BYTES,
+  maxBufferedOutputBytes: DEFAULT_MAX_BUFFERED_BYTES,
   maxConnections: 10_000,
-  frameTimeoutMs: 30_000,
+  frameTimeoutMs: 10_000,
+  firstFrameTimeoutMs: 5000,
   heartbeatIntervalMs: 5000,
   heartbeatMissLimit: 3,
   maxConcurrentRequestsPerConnection: 32_768,
@@ -169,8 +202,13 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   v.port('port', o.port);
   v.positiveInteger('maxFrameBytes', o.maxFrameBytes);
   if (o.maxFrameBytes > 0xffff_ffff) throw v.invalid('maxFrameBytes', 'at most 4294967295 (the header field is 32 bits)', o.maxFrameBytes);
+  v.positiveInteger('maxMetaBytes', o.maxMetaBytes);
+  if (o.maxMetaBytes > o.maxFrameBytes) throw v.invalid('maxMetaBytes', `at most maxFrameBytes (${o.maxFrameBytes})`, o.maxMetaBytes);
+  v.positiveInteger('maxBufferedInputBytes', o.maxBufferedInputBytes);
+  v.positiveInteger('maxBufferedOutputBytes', o.maxBufferedOutputBytes);
   v.positiveInteger('maxConnections', o.maxConnections);
   v.positiveMs('frameTimeoutMs', o.frameTimeoutMs);
+  v.positiveMs('firstFrameTimeoutMs', o.firstFrameTimeoutMs);
   const tls = options.tls;
   if (tls !== undefined) {
     if (tls === null || typeof tls !== 'object') throw v.invalid('tls', 'an object of tls.createServer options', tls);

@@ -105,14 +105,18 @@ export class ConnectionCounters {
   faultClosed = 0;
   /** Closed because the peer stopped reading (write buffer over its cap, or no drain for `writeTimeoutMs`). */
   overflowClosed = 0;
-  /** Closed because a frame took longer than `frameTimeoutMs` to arrive (slowloris). */
+  /** Closed because a frame took longer than `frameTimeoutMs` to arrive, or no frame came within `firstFrameTimeoutMs` (slowloris). */
   slowClosed = 0;
+  /** Closed because a frame passed a size limit: `maxFrameBytes`, `maxMetaBytes`, or the server-wide `maxBufferedInputBytes`. */
+  oversizedClosed = 0;
   /** Refused at once: `maxConnections` were open. */
   refused = 0;
   /** TLS handshakes that failed (bad or missing client certificate, not TLS at all, timeout). */
   tlsFailed = 0;
   bytesIn = 0;
   bytesOut = 0;
+  /** Bytes reserved now for frames still arriving, over all connections (see `maxBufferedInputBytes`). */
+  bufferedIn = 0;
   /** Round trips of the server's keepalive PINGs, over all connections. */
   readonly keepaliveRtt = new LatencyHistogram();
 }
@@ -128,12 +132,17 @@ export interface ServerStats {
     readonly faultClosed: number;
     readonly overflowClosed: number;
     readonly slowClosed: number;
+    readonly oversizedClosed: number;
     readonly tlsFailed: number;
     /** Round trips of the server's keepalive PINGs (one per connection every `heartbeatIntervalMs`). */
     readonly keepaliveRtt: LatencySnapshot;
   };
   readonly bytesIn: number;
   readonly bytesOut: number;
+  /** Bytes held now for frames still arriving (by declared size), over all connections. */
+  readonly bufferedInBytes: number;
+  /** Response bytes held now for peers that are not reading fast enough, over all connections. */
+  readonly bufferedOutBytes: number;
   readonly inflight: number;
   /** The worker lane's queue, utilisation and counts; absent when no method uses it. */
   readonly workerLane: WorkerLaneStats | undefined;
