@@ -26,7 +26,7 @@ export { prometheusText } from './observability/prometheus.js';
 export { createClient } from './client/client.js';
 export { CLIENT_DEFAULTS } from './client/client-options.js';
 export { createPool, ConnectionPool } from './client/connection-pool.js';
-export { parseEndpoint, formatEndpoint } from './client/endpoint.js';
+export { parseEndpoint, formatEndpoint } from './transport/endpoint.js';
 export { LOAD_BALANCERS } from './client/client-options.js';
 
 // Service discovery
@@ -55,7 +55,7 @@ export type {
 export type { EndpointStats, EndpointState } from './client/connection-pool.js';
 export type { MetricsServer } from './observability/metrics-server.js';
 export type { BackoffOptions } from './util/backoff.js';
-export type { Endpoint } from './client/endpoint.js';
+export type { Endpoint } from './transport/endpoint.js';
 export type { LoadBalancerName } from './client/client-options.js';
 export type { Registry, ServiceInstance, InstanceInit, InstancesListener, WatchErrorListener } from './registry/registry.js';
 export type { RegistryOptions } from './registry/registry-options.js';

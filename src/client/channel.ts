@@ -12,7 +12,7 @@ import { RequestIdAllocator } from '../protocol/request-id-allocator.js';
 import { FrameWriter } from '../transport/frame-writer.js';
 import { channels } from '../util/diagnostics.js';
 import type { ResolvedConnectionOptions } from './client-options.js';
-import { formatEndpoint, type Endpoint } from './endpoint.js';
+import { formatEndpoint, type Endpoint } from '../transport/endpoint.js';
 import { markNotRun } from './not-run.js';
 import { Keepalive } from './keepalive.js';
 import { PendingCall } from './pending-call.js';

@@ -9,7 +9,7 @@ import { EndpointSet, type Member } from './endpoint-set.js';
 import { createLoadBalancer } from './load-balancer.js';
 import { checkCallOptions, resolveClientOptions, type CallOptions, type ClientOptions, type ResolvedClientOptions } from './client-options.js';
 import { ConnectionPool, type EndpointStats } from './connection-pool.js';
-import { formatEndpoint, parseEndpoint, type Endpoint } from './endpoint.js';
+import { formatEndpoint, parseEndpoint, type Endpoint } from '../transport/endpoint.js';
 import { RetryBudget } from './retry-budget.js';
 import { runCall, type CallTarget } from './retrying-call.js';
 

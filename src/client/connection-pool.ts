@@ -5,7 +5,7 @@ import { channels } from '../util/diagnostics.js';
 import { backoffTimers, type QueuedTimer } from '../util/timer-queue.js';
 import { Channel, type ChannelCloseReason } from './channel.js';
 import { resolvePoolOptions, type PoolOptions, type ResolvedPoolOptions, type SharedPool } from './client-options.js';
-import { formatEndpoint, type Endpoint } from './endpoint.js';
+import { formatEndpoint, type Endpoint } from '../transport/endpoint.js';
 import { markNotRun } from './not-run.js';
 
 /**

@@ -1,7 +1,7 @@
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import type { ConnectionPool } from './connection-pool.js';
-import { formatEndpoint, type Endpoint } from './endpoint.js';
+import { formatEndpoint, type Endpoint } from '../transport/endpoint.js';
 import type { LoadBalancer, Pickable } from './load-balancer.js';
 import { markNotRun } from './not-run.js';
 

@@ -1,7 +1,7 @@
 import { RpcError } from '../errors.js';
 import { stripUndefined } from '../util/validate.js';
 import { Status } from '../status.js';
-import { parseEndpoint, type Endpoint } from '../client/endpoint.js';
+import { parseEndpoint, type Endpoint } from '../transport/endpoint.js';
 import { REGISTRY_OPTION_KEYS, resolveRegistryOptions, type RegistryOptions, type ResolvedRegistryOptions } from './registry-options.js';
 import type { Registry } from './registry.js';
 import { StaticRegistry } from './static-registry.js';

@@ -1,7 +1,7 @@
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import { createClient, type Client } from '../client/client.js';
-import { formatEndpoint, type Endpoint } from '../client/endpoint.js';
+import { formatEndpoint, type Endpoint } from '../transport/endpoint.js';
 import { backoffDelay } from '../util/backoff.js';
 import { channels } from '../util/diagnostics.js';
 import type { ResolvedRegistryOptions } from './registry-options.js';
