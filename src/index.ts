@@ -37,7 +37,7 @@ export { REGISTRY_DEFAULTS } from './registry/registry-options.js';
 
 // Types
 export type { StatusName } from './status.js';
-export type { RpcErrorOptions, CallSite } from './errors.js';
+export type { RpcErrorOptions, CallSite, NotRunReason } from './errors.js';
 export type { MethodDefinition, ServiceDefinition, MethodMap, RequestOf, ReplyOf } from './codec/service-definition.js';
 export type { LoadProtoOptions } from './codec/proto-loader.js';
 export type { MessageInit, LongLike } from './codec/message-types.js';

@@ -3,7 +3,7 @@ import tls from 'node:tls';
 import type { MethodDefinition } from '../codec/service-definition.js';
 import { RpcError, statusFromSystemError } from '../errors.js';
 import { Status } from '../status.js';
-import { Compression, FrameType } from '../protocol/constants.js';
+import { Compression, FrameType, NOT_RUN_METADATA_KEY } from '../protocol/constants.js';
 import { compress, decompress } from '../protocol/compression.js';
 import { FrameDecoder, FrameError } from '../protocol/frame-decoder.js';
 import type { Frame } from '../protocol/frame.js';
@@ -13,7 +13,6 @@ import { FrameWriter } from '../transport/frame-writer.js';
 import { channels } from '../util/diagnostics.js';
 import type { ResolvedConnectionOptions } from './client-options.js';
 import { formatEndpoint, type Endpoint } from '../transport/endpoint.js';
-import { markNotRun } from './not-run.js';
 import { Keepalive } from './keepalive.js';
 import { PendingCall } from './pending-call.js';
 
@@ -154,11 +153,11 @@ export class Channel {
     return new Promise((resolve, reject) => {
       const site = { service: call.method.service, method: call.method.name, address: this.address };
       if (!this.usable) {
-        reject(markNotRun(new RpcError(Status.UNAVAILABLE, `connection is ${this.state}`, site), 'unsent'));
+        reject(new RpcError(Status.UNAVAILABLE, `connection is ${this.state}`, { ...site, notRun: 'unsent' }));
         return;
       }
       if (this.pending.size >= this.options.maxConcurrentRequestsPerConnection) {
-        reject(markNotRun(new RpcError(Status.RESOURCE_EXHAUSTED, `too many calls in flight on this connection (limit ${this.options.maxConcurrentRequestsPerConnection})`, site), 'unsent'));
+        reject(new RpcError(Status.RESOURCE_EXHAUSTED, `too many calls in flight on this connection (limit ${this.options.maxConcurrentRequestsPerConnection})`, { ...site, notRun: 'unsent' }));
         return;
       }
       const id = this.ids.next();
@@ -194,7 +193,7 @@ export class Channel {
 
   /** Sends a ONEWAY (no response will come). */
   notify(call: ChannelCall): void {
-    if (!this.usable) throw markNotRun(new RpcError(Status.UNAVAILABLE, `connection is ${this.state}`, { service: call.method.service, method: call.method.name, address: this.address }), 'unsent');
+    if (!this.usable) throw new RpcError(Status.UNAVAILABLE, `connection is ${this.state}`, { service: call.method.service, method: call.method.name, address: this.address, notRun: 'unsent' });
     this.lastUsedAt = Date.now();
     this.send(FrameType.ONEWAY, 0, call);
     if (this.singleUse) void this.close();
@@ -275,7 +274,9 @@ export class Channel {
     const method = pending.method;
     const site = { service: method.service, method: method.name, address: this.address };
     if (meta.status !== Status.OK) {
-      pending.reject(new RpcError(meta.status as Status, meta.message, { ...site, metadata: meta.metadata }));
+      // Admission refusals say so in the metadata: the handler never ran (spec §Retries).
+      const notRun = meta.metadata[NOT_RUN_METADATA_KEY] === '1' ? 'refused' : undefined;
+      pending.reject(new RpcError(meta.status as Status, meta.message, { ...site, metadata: meta.metadata, notRun }));
       return;
     }
     if (pending.onMetadata !== undefined && Object.keys(meta.metadata).length > 0) {
@@ -319,8 +320,7 @@ export class Channel {
     for (const [id, pending] of this.pending) {
       if (id > meta.lastRequestId) {
         const site = { service: pending.method.service, method: pending.method.name, address: this.address };
-        const error = new RpcError(fault ? (meta.status as Status) : Status.UNAVAILABLE, `${reason}; the request was not run`, site);
-        pending.reject(markNotRun(error, fault ? 'refused' : 'goaway'));
+        pending.reject(new RpcError(fault ? (meta.status as Status) : Status.UNAVAILABLE, `${reason}; the request was not run`, { ...site, notRun: fault ? 'refused' : 'goaway' }));
       }
     }
     if (fault) {
@@ -382,7 +382,7 @@ export class Channel {
         : cause && this.handshaking ? `TLS handshake failed (${(cause as NodeJS.ErrnoException).code ?? 'error'}: ${cause.message})`
         : cause ? (code ?? cause.message)
         : 'closed before it was established';
-      this.failAll(new RpcError(status, `cannot connect: ${detail}`, { cause }), true);
+      this.failAll(new RpcError(status, `cannot connect: ${detail}`, { cause, notRun: 'unsent' }));
     }
     // Set by whoever closed it (this process, a GOAWAY, a fault); otherwise the peer did.
     const reason = this.closeReason ?? (!this.everReady ? 'connect-failed' : quietEnd ? 'ended' : 'lost');
@@ -390,13 +390,15 @@ export class Channel {
     this.events.closed?.(this, reason, cause);
   }
 
-  private failAll(error: RpcError, unsent = false): void {
+  /** Rejects every pending call with `error`'s status and text, and its `notRun`. */
+  private failAll(error: RpcError): void {
     this.becomeUnusable('closed');
     this.state = 'closed';
     for (const pending of [...this.pending.values()]) {
       const method = pending.method;
-      const failure = new RpcError(error.code, error.rawMessage, { service: method.service, method: method.name, address: this.address, cause: error.cause ?? error });
-      pending.reject(unsent ? markNotRun(failure, 'unsent') : failure);
+      pending.reject(new RpcError(error.code, error.rawMessage, {
+        service: method.service, method: method.name, address: this.address, cause: error.cause ?? error, notRun: error.notRun,
+      }));
     }
   }
 }

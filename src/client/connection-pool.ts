@@ -6,7 +6,6 @@ import { backoffTimers, type QueuedTimer } from '../util/timer-queue.js';
 import { Channel, type ChannelCloseReason } from './channel.js';
 import { resolvePoolOptions, type PoolOptions, type ResolvedPoolOptions, type SharedPool } from './client-options.js';
 import { formatEndpoint, type Endpoint } from '../transport/endpoint.js';
-import { markNotRun } from './not-run.js';
 
 /**
  * The state of an endpoint as the pool sees it:
@@ -114,7 +113,7 @@ class EndpointConnections {
     const e = this.lastError;
     const why = e === undefined ? '' : `${e instanceof RpcError ? e.rawMessage : (e as NodeJS.ErrnoException).code ?? e.message} `;
     const failed = `${this.failures} failed connect${this.failures === 1 ? '' : 's'}`;
-    return markNotRun(new RpcError(Status.UNAVAILABLE, `cannot connect: ${why}(${failed}; next attempt in ${waitMs} ms)`, { address: this.address }), 'unsent');
+    return new RpcError(Status.UNAVAILABLE, `cannot connect: ${why}(${failed}; next attempt in ${waitMs} ms)`, { address: this.address, notRun: 'unsent' });
   }
 
   private open(slot: number | undefined): Channel {
@@ -253,7 +252,7 @@ export class ConnectionPool implements SharedPool {
    * the endpoint is in reconnect backoff, or once the pool is closed.
    */
   acquire(endpoint: Endpoint, connectNow = false): Channel {
-    if (this.state === 'closed') throw markNotRun(new RpcError(Status.UNAVAILABLE, 'connection pool is closed', { address: formatEndpoint(endpoint) }), 'unsent');
+    if (this.state === 'closed') throw new RpcError(Status.UNAVAILABLE, 'connection pool is closed', { address: formatEndpoint(endpoint), notRun: 'unsent' });
     return this.connections(endpoint).acquire(connectNow);
   }
 

@@ -3,7 +3,6 @@ import { Status } from '../status.js';
 import type { ConnectionPool } from './connection-pool.js';
 import { formatEndpoint, type Endpoint } from '../transport/endpoint.js';
 import type { LoadBalancer, Pickable } from './load-balancer.js';
-import { markNotRun } from './not-run.js';
 
 /** An instance to call: endpoint and weight. */
 export interface Member {
@@ -159,7 +158,7 @@ export class EndpointSet {
 
   /** The error of a call that finds the set empty. */
   emptyError(site: { service: string; method: string }): RpcError {
-    return markNotRun(new RpcError(Status.UNAVAILABLE, `no instances of ${site.service} in ${this.source}`, site), 'unsent');
+    return new RpcError(Status.UNAVAILABLE, `no instances of ${site.service} in ${this.source}`, { ...site, notRun: 'unsent' });
   }
 
   /** Releases every instance's connections (the client is closing). */
