@@ -30,7 +30,8 @@ export { parseEndpoint, formatEndpoint } from './transport/endpoint.js';
 export { LOAD_BALANCERS } from './client/client-options.js';
 
 // Service discovery
-export { openRegistry, parseRegistryUri, isRegistryUri } from './registry/registry-uri.js';
+export { openRegistry } from './client/open-registry.js';
+export { parseRegistryUri, isRegistryUri } from './registry/registry-uri.js';
 export { StaticRegistry } from './registry/static-registry.js';
 export { RegistryServer, startRegistryServer } from './registry/registry-server.js';
 export { REGISTRY_DEFAULTS } from './registry/registry-options.js';

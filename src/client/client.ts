@@ -2,7 +2,7 @@ import type { MethodDefinition, MethodMap, ServiceDefinition } from '../codec/se
 import type { MessageInit } from '../codec/message-types.js';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
-import { isRegistryUri, openRegistry, parseRegistryUri } from '../registry/registry-uri.js';
+import { isRegistryUri, openRegistryWith, parseRegistryUri } from '../registry/registry-uri.js';
 import type { Registry, ServiceInstance } from '../registry/registry.js';
 import { DEFAULT_WEIGHT } from '../registry/registry.js';
 import { EndpointSet, type Member } from './endpoint-set.js';
@@ -120,7 +120,7 @@ function resolveTarget(target: ClientTarget, registryOptions: ResolvedClientOpti
   if (typeof target === 'string' && isRegistryUri(target)) {
     const { location } = parseRegistryUri(target);
     if (location.kind === 'static') return fixed(location.endpoints.map((e) => ({ host: e.host, port: e.port })));
-    return { kind: 'registry', registry: openRegistry(target, registryOptions), owned: true };
+    return { kind: 'registry', registry: openRegistryWith(target, registryOptions, { createClient }), owned: true };
   }
   if (isRegistry(target)) return { kind: 'registry', registry: target, owned: false };
   return fixed(parseTarget(target as string | Endpoint | ReadonlyArray<string | Endpoint>));

@@ -6,7 +6,7 @@ import { REGISTRY_OPTION_KEYS, resolveRegistryOptions, type RegistryOptions, typ
 import type { Registry } from './registry.js';
 import { StaticRegistry } from './static-registry.js';
 import { ZooKeeperRegistry } from './zookeeper-registry.js';
-import { RingrpcRegistry } from './ringrpc-registry.js';
+import { RingrpcRegistry, type RegistryClientFactory } from './ringrpc-registry.js';
 
 /** A registry URI, parsed. */
 export type RegistryLocation =
@@ -78,11 +78,21 @@ export function parseRegistryUri(uri: string): { location: RegistryLocation; opt
 }
 
 /**
- * Opens the registry a URI names. Nothing is contacted yet: the first `register` or
- * `watch` connects, and reports an unreachable registry with the address at fault.
- * `options` override the URI's query parameters.
+ * What opening a registry needs from the layers above registry/, which does not import
+ * them: the client factory of `ringrpc://` registries (`createClient`).
  */
-export function openRegistry(uri: string, options: RegistryOptions = {}): Registry {
+export interface RegistryDependencies {
+  readonly createClient: RegistryClientFactory;
+}
+
+/**
+ * Opens the registry a URI names, with `dependencies` injected; the public
+ * `openRegistry` (client/open-registry.ts) passes them. Nothing is contacted yet: the
+ * first `register` or `watch` connects, and reports an unreachable registry with the
+ * address at fault. `options` override the URI's query parameters.
+ * @internal
+ */
+export function openRegistryWith(uri: string, options: RegistryOptions, dependencies: RegistryDependencies): Registry {
   const parsed = parseRegistryUri(uri);
   const resolved = resolveRegistryOptions({ ...parsed.options, ...stripUndefined(options) });
   const { location } = parsed;
@@ -90,7 +100,7 @@ export function openRegistry(uri: string, options: RegistryOptions = {}): Regist
     case 'static':
       return new StaticRegistry(location.endpoints, uri);
     case 'ringrpc':
-      return new RingrpcRegistry(location.endpoint, resolved, uri);
+      return new RingrpcRegistry(location.endpoint, resolved, dependencies.createClient, uri);
     case 'zk':
       return new ZooKeeperRegistry(location.hosts, location.root, resolved, uri);
   }
