@@ -5,7 +5,7 @@ import { parseEndpoint, type Endpoint } from '../transport/endpoint.js';
 import { REGISTRY_OPTION_KEYS, resolveRegistryOptions, type RegistryOptions, type ResolvedRegistryOptions } from './registry-options.js';
 import type { Registry } from './registry.js';
 import { StaticRegistry } from './static-registry.js';
-import { ZooKeeperRegistry } from './zookeeper-registry.js';
+import { DeferredRegistry } from './deferred-registry.js';
 import { RingrpcRegistry, type RegistryClientFactory } from './ringrpc-registry.js';
 
 /** A registry URI, parsed. */
@@ -83,6 +83,8 @@ export function parseRegistryUri(uri: string): { location: RegistryLocation; opt
  */
 export interface RegistryDependencies {
   readonly createClient: RegistryClientFactory;
+  /** The module `zk://` loads, default `"zookeeper"`; tests point it at one that does not exist. */
+  readonly zookeeperPackage?: string;
 }
 
 /**
@@ -102,6 +104,10 @@ export function openRegistryWith(uri: string, options: RegistryOptions, dependen
     case 'ringrpc':
       return new RingrpcRegistry(location.endpoint, resolved, dependencies.createClient, uri);
     case 'zk':
-      return new ZooKeeperRegistry(location.hosts, location.root, resolved, uri);
+      // Loaded on first use, with the native package it needs: most processes never need either.
+      return new DeferredRegistry(uri, async () => {
+        const { openZooKeeperRegistry } = await import('./zookeeper-registry.js');
+        return openZooKeeperRegistry(location.hosts, location.root, resolved, uri, dependencies.zookeeperPackage);
+      });
   }
 }
