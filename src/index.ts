@@ -53,7 +53,7 @@ export type {
   ClientOptions, ResolvedClientOptions, CallOptions, ConnectionOptions, PoolOptions, ResolvedPoolOptions,
   RetryPolicy, ResolvedRetryPolicy, RetryBudget, MethodOptions, ClientTlsOptions,
 } from './client/client-options.js';
-export type { EndpointStats, EndpointState } from './client/connection-pool.js';
+export type { EndpointStats, EndpointState } from './client/endpoint-connections.js';
 export type { MetricsServer } from './observability/metrics-server.js';
 export type { BackoffOptions } from './util/backoff.js';
 export type { Endpoint } from './transport/endpoint.js';

@@ -5,7 +5,7 @@ import { backoffDelay } from '../util/backoff.js';
 import { channels } from '../util/diagnostics.js';
 import { backoffTimers, type QueuedTimer } from '../util/timer-queue.js';
 import type { ResolvedRetryPolicy } from './client-options.js';
-import type { ConnectionPool } from './connection-pool.js';
+import type { PoolConnections } from './pool-connections.js';
 import type { EndpointSet } from './endpoint-set.js';
 import type { RetryBudget } from './retry-budget.js';
 
@@ -35,7 +35,8 @@ export interface CallPlan {
 
 /** What a call runs against. */
 export interface CallTarget {
-  readonly pool: ConnectionPool;
+  /** The pool's connections (see `poolConnections()`). */
+  readonly connections: PoolConnections;
   readonly endpoints: EndpointSet;
   readonly budget: RetryBudget;
 }
@@ -103,7 +104,7 @@ class RetryingCall {
     this.tried.add(address);
     let reply: Promise<unknown>;
     try {
-      const channel = this.target.pool.acquire(picked.endpoint, picked.connectNow);
+      const channel = this.target.connections.acquire(picked.endpoint, picked.connectNow);
       reply = channel.call({
         method: this.plan.method,
         body: this.plan.body,
