@@ -12,7 +12,7 @@ export interface CallSite {
 
 /**
  * Why a failed call is known not to have reached a handler, so that sending it again
- * cannot run it twice (spec §Retries):
+ * cannot run it twice (spec §GOAWAY, §ringrpc-not-run):
  * - `unsent`: it never left this process (no connection, endpoint in backoff, connect
  *   failed, connection full);
  * - `goaway`: the server's GOAWAY put it above `last_request_id`, so the server never

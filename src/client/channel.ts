@@ -229,7 +229,7 @@ export class Channel {
     const method = pending.method;
     const site = { service: method.service, method: method.name, address: this.address };
     if (meta.status !== Status.OK) {
-      // Admission refusals say so in the metadata: the handler never ran (spec §Retries).
+      // Admission refusals say so in the metadata: the handler never ran (spec §ringrpc-not-run).
       const notRun = meta.metadata[NOT_RUN_METADATA_KEY] === '1' ? 'refused' : undefined;
       pending.reject(new RpcError(meta.status as Status, meta.message, { ...site, metadata: meta.metadata, notRun }));
       return;
