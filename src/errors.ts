@@ -17,9 +17,9 @@ export interface CallSite {
  *   failed, connection full);
  * - `goaway`: the server's GOAWAY put it above `last_request_id`, so the server never
  *   started it (a draining server, not a failure);
- * - `refused`: the server answered it before any handler ran (admission: too many calls
- *   in flight, worker queue full; or a GOAWAY with a fault status). On the wire this is
- *   the `ringrpc-not-run: 1` RESPONSE metadata.
+ * - `refused`: the server turned it away before any handler ran: an error RESPONSE with
+ *   the `ringrpc-not-run: 1` metadata (admission limits, a full worker queue), or a
+ *   GOAWAY with a fault status that put it above `last_request_id`.
  */
 export type NotRunReason = 'unsent' | 'goaway' | 'refused';
 
