@@ -5,12 +5,12 @@ import { Status } from '../status.js';
 import { isRegistryUri, openRegistryWith, parseRegistryUri } from '../registry/registry-uri.js';
 import type { Registry, ServiceInstance } from '../registry/registry.js';
 import { DEFAULT_WEIGHT } from '../registry/registry.js';
+import { formatEndpoint, parseEndpoint, type Endpoint } from '../transport/endpoint.js';
 import { EndpointSet, type Member } from './endpoint-set.js';
 import { createLoadBalancer } from './load-balancer.js';
 import { checkCallOptions, resolveClientOptions, type CallOptions, type ClientOptions, type ResolvedClientOptions } from './client-options.js';
 import { ConnectionPool, poolConnections } from './connection-pool.js';
 import type { EndpointStats } from './endpoint-connections.js';
-import { formatEndpoint, parseEndpoint, type Endpoint } from '../transport/endpoint.js';
 import { RetryBudget } from './retry-budget.js';
 import { runCall, type CallTarget } from './retrying-call.js';
 

@@ -1,7 +1,7 @@
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
-import type { PoolConnections } from './pool-connections.js';
 import { formatEndpoint, type Endpoint } from '../transport/endpoint.js';
+import type { PoolConnections } from './pool-connections.js';
 import type { LoadBalancer, Pickable } from './load-balancer.js';
 
 /** An instance to call: endpoint and weight. */
