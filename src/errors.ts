@@ -10,12 +10,27 @@ export interface CallSite {
   readonly address?: string;
 }
 
+/**
+ * Why a failed call is known not to have reached a handler, so that sending it again
+ * cannot run it twice (spec §GOAWAY, §ringrpc-not-run):
+ * - `unsent`: it never left this process (no connection, endpoint in backoff, connect
+ *   failed, connection full);
+ * - `goaway`: the server's GOAWAY put it above `last_request_id`, so the server never
+ *   started it (a draining server, not a failure);
+ * - `refused`: the server turned it away before any handler ran: an error RESPONSE with
+ *   the `ringrpc-not-run: 1` metadata (admission limits, a full worker queue), or a
+ *   GOAWAY with a fault status that put it above `last_request_id`.
+ */
+export type NotRunReason = 'unsent' | 'goaway' | 'refused';
+
 /** Options of {@link RpcError}. */
 export interface RpcErrorOptions extends CallSite {
   /** Application metadata that came with the error (RESPONSE `Meta.metadata`). */
   readonly metadata?: Readonly<Record<string, string>>;
   /** The underlying error (a socket error, a handler's exception, …). */
   readonly cause?: unknown;
+  /** Set when the call is known not to have run; see {@link NotRunReason}. */
+  readonly notRun?: NotRunReason;
 }
 
 const BRAND = Symbol.for('ringrpc.RpcError');
@@ -38,6 +53,11 @@ export class RpcError extends Error {
   readonly service: string | undefined;
   readonly method: string | undefined;
   readonly address: string | undefined;
+  /**
+   * Why the call is known not to have run (see {@link NotRunReason}); undefined when it
+   * may have run. A fact of the error: whoever wraps it in a new `RpcError` passes it on.
+   */
+  readonly notRun: NotRunReason | undefined;
 
   constructor(code: Status, message: string, options: RpcErrorOptions = {}) {
     super(formatMessage(code, message, options), options.cause === undefined ? undefined : { cause: options.cause });
@@ -47,6 +67,7 @@ export class RpcError extends Error {
     this.service = options.service;
     this.method = options.method;
     this.address = options.address;
+    this.notRun = options.notRun;
   }
 
   /** The spec's name of {@link code}, e.g. `"UNAVAILABLE"`. */

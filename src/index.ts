@@ -26,18 +26,19 @@ export { prometheusText } from './observability/prometheus.js';
 export { createClient } from './client/client.js';
 export { CLIENT_DEFAULTS } from './client/client-options.js';
 export { createPool, ConnectionPool } from './client/connection-pool.js';
-export { parseEndpoint, formatEndpoint } from './client/endpoint.js';
+export { parseEndpoint, formatEndpoint } from './transport/endpoint.js';
 export { LOAD_BALANCERS } from './client/client-options.js';
 
 // Service discovery
-export { openRegistry, parseRegistryUri, isRegistryUri } from './registry/registry-uri.js';
+export { openRegistry } from './client/open-registry.js';
+export { parseRegistryUri, isRegistryUri } from './registry/registry-uri.js';
 export { StaticRegistry } from './registry/static-registry.js';
 export { RegistryServer, startRegistryServer } from './registry/registry-server.js';
 export { REGISTRY_DEFAULTS } from './registry/registry-options.js';
 
 // Types
 export type { StatusName } from './status.js';
-export type { RpcErrorOptions, CallSite } from './errors.js';
+export type { RpcErrorOptions, CallSite, NotRunReason } from './errors.js';
 export type { MethodDefinition, ServiceDefinition, MethodMap, RequestOf, ReplyOf } from './codec/service-definition.js';
 export type { LoadProtoOptions } from './codec/proto-loader.js';
 export type { MessageInit, LongLike } from './codec/message-types.js';
@@ -52,10 +53,10 @@ export type {
   ClientOptions, ResolvedClientOptions, CallOptions, ConnectionOptions, PoolOptions, ResolvedPoolOptions,
   RetryPolicy, ResolvedRetryPolicy, RetryBudget, MethodOptions, ClientTlsOptions,
 } from './client/client-options.js';
-export type { EndpointStats, EndpointState } from './client/connection-pool.js';
+export type { EndpointStats, EndpointState } from './client/endpoint-connections.js';
 export type { MetricsServer } from './observability/metrics-server.js';
 export type { BackoffOptions } from './util/backoff.js';
-export type { Endpoint } from './client/endpoint.js';
+export type { Endpoint } from './transport/endpoint.js';
 export type { LoadBalancerName } from './client/client-options.js';
 export type { Registry, ServiceInstance, InstanceInit, InstancesListener, WatchErrorListener } from './registry/registry.js';
 export type { RegistryOptions } from './registry/registry-options.js';

@@ -1,21 +1,20 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import type { MethodDefinition } from '../codec/service-definition.js';
 import { RpcError, statusFromSystemError } from '../errors.js';
 import { Status } from '../status.js';
-import { Compression, FrameType } from '../protocol/constants.js';
-import { compress, decompress } from '../protocol/compression.js';
+import { formatEndpoint, type Endpoint } from '../transport/endpoint.js';
+import { FrameWriter } from '../transport/frame-writer.js';
+import { Compression, FrameType, NOT_RUN_METADATA_KEY } from '../protocol/constants.js';
+import { decompress } from '../protocol/compression.js';
 import { FrameDecoder, FrameError } from '../protocol/frame-decoder.js';
 import type { Frame } from '../protocol/frame.js';
-import { decodeMeta, encodeMeta, type Meta } from '../protocol/meta.js';
+import { decodeMeta, type Meta } from '../protocol/meta.js';
 import { RequestIdAllocator } from '../protocol/request-id-allocator.js';
-import { FrameWriter } from '../transport/frame-writer.js';
 import { channels } from '../util/diagnostics.js';
 import type { ResolvedConnectionOptions } from './client-options.js';
-import { formatEndpoint, type Endpoint } from './endpoint.js';
-import { markNotRun } from './not-run.js';
 import { Keepalive } from './keepalive.js';
 import { PendingCall } from './pending-call.js';
+import { RequestWriter, type ChannelCall } from './request-writer.js';
 
 /**
  * - `connecting`: TCP (and TLS) connect in progress; calls are queued in the socket meanwhile;
@@ -36,21 +35,6 @@ export type ChannelState = 'connecting' | 'ready' | 'draining' | 'closed';
  * - `closed`: this process closed it.
  */
 export type ChannelCloseReason = 'connect-failed' | 'lost' | 'ended' | 'goaway' | 'refused' | 'closed';
-
-/** What a caller asks of one call. */
-export interface ChannelCall {
-  readonly method: MethodDefinition;
-  readonly body: Uint8Array;
-  /** Deadline in ms from now, sent as `Meta.timeout_ms` (0: none). */
-  readonly timeoutMs: number;
-  /** The whole call's deadline, across attempts, for the error message (default `timeoutMs`). */
-  readonly callTimeoutMs?: number;
-  readonly signal: AbortSignal | undefined;
-  readonly metadata: Record<string, string> | undefined;
-  readonly onMetadata?: ((metadata: Readonly<Record<string, string>>) => void) | undefined;
-  /** Bodies at least this large are gzipped (Infinity: never). */
-  readonly gzipAboveBytes: number;
-}
 
 /** How a channel tells its owner about its life. */
 export interface ChannelEvents {
@@ -80,6 +64,7 @@ export class Channel {
   private readonly socket: net.Socket;
   private readonly decoder: FrameDecoder;
   private readonly writer: FrameWriter;
+  private readonly requests: RequestWriter;
   private readonly ids: RequestIdAllocator;
   private connectTimer: NodeJS.Timeout | undefined;
   private keepalive: Keepalive | undefined;
@@ -88,8 +73,6 @@ export class Channel {
   private handshaking = false;
   private closeReason: ChannelCloseReason | undefined;
   private lastError: Error | undefined;
-  /** Meta prefix (service + method fields) per method, encoded once. */
-  private readonly metaPrefixes = new Map<MethodDefinition, Buffer>();
   /** Set by `close()` and GOAWAY: end the socket once the last pending call settles. */
   private endWhenIdle = false;
   /** Any frame ever arrived (a TLS peer that closes before one may have refused our certificate). */
@@ -111,6 +94,8 @@ export class Channel {
     this.socket.setNoDelay(true);
     this.decoder = new FrameDecoder((frame) => this.onFrame(frame), options.maxFrameBytes);
     this.writer = new FrameWriter(this.socket);
+    // A REQUEST whose gzip finishes after the call timed out, or the socket closed, is dropped.
+    this.requests = new RequestWriter(this.writer, (type, id) => this.state !== 'closed' && (type !== FrameType.REQUEST || this.pending.has(id)));
     this.connectTimer = setTimeout(() => {
       this.socket.destroy(new RpcError(Status.UNAVAILABLE, `connect timeout after ${options.connectTimeoutMs} ms`));
     }, options.connectTimeoutMs);
@@ -154,11 +139,11 @@ export class Channel {
     return new Promise((resolve, reject) => {
       const site = { service: call.method.service, method: call.method.name, address: this.address };
       if (!this.usable) {
-        reject(markNotRun(new RpcError(Status.UNAVAILABLE, `connection is ${this.state}`, site), 'unsent'));
+        reject(new RpcError(Status.UNAVAILABLE, `connection is ${this.state}`, { ...site, notRun: 'unsent' }));
         return;
       }
       if (this.pending.size >= this.options.maxConcurrentRequestsPerConnection) {
-        reject(markNotRun(new RpcError(Status.RESOURCE_EXHAUSTED, `too many calls in flight on this connection (limit ${this.options.maxConcurrentRequestsPerConnection})`, site), 'unsent'));
+        reject(new RpcError(Status.RESOURCE_EXHAUSTED, `too many calls in flight on this connection (limit ${this.options.maxConcurrentRequestsPerConnection})`, { ...site, notRun: 'unsent' }));
         return;
       }
       const id = this.ids.next();
@@ -181,7 +166,7 @@ export class Channel {
         };
         call.signal.addEventListener('abort', pending.abortListener, { once: true });
       }
-      this.send(FrameType.REQUEST, id, call);
+      this.requests.write(FrameType.REQUEST, id, call);
       if (this.singleUse) void this.close();
     });
   }
@@ -194,41 +179,10 @@ export class Channel {
 
   /** Sends a ONEWAY (no response will come). */
   notify(call: ChannelCall): void {
-    if (!this.usable) throw markNotRun(new RpcError(Status.UNAVAILABLE, `connection is ${this.state}`, { service: call.method.service, method: call.method.name, address: this.address }), 'unsent');
+    if (!this.usable) throw new RpcError(Status.UNAVAILABLE, `connection is ${this.state}`, { service: call.method.service, method: call.method.name, address: this.address, notRun: 'unsent' });
     this.lastUsedAt = Date.now();
-    this.send(FrameType.ONEWAY, 0, call);
+    this.requests.write(FrameType.ONEWAY, 0, call);
     if (this.singleUse) void this.close();
-  }
-
-  private send(type: FrameType, id: number, call: ChannelCall): void {
-    const prefix = this.metaPrefix(call.method);
-    if (call.body.length >= call.gzipAboveBytes) {
-      compress(call.body).then(
-        (zipped) => this.writeRequest(type, id, prefix, call, zipped, Compression.GZIP),
-        () => this.writeRequest(type, id, prefix, call, call.body, Compression.NONE),
-      );
-      return;
-    }
-    this.writeRequest(type, id, prefix, call, call.body, Compression.NONE);
-  }
-
-  private writeRequest(type: FrameType, id: number, prefix: Buffer, call: ChannelCall, body: Uint8Array, compression: Compression): void {
-    if (this.state === 'closed') return;
-    if (type === FrameType.REQUEST && !this.pending.has(id)) return; // timed out meanwhile
-    const extra = call.timeoutMs > 0 || call.metadata !== undefined || compression !== Compression.NONE
-      ? encodeMeta({ timeoutMs: call.timeoutMs, metadata: call.metadata, compression })
-      : EMPTY;
-    const meta = extra.length === 0 ? prefix : Buffer.concat([prefix, extra]);
-    this.writer.frame(type, id, meta, body);
-  }
-
-  private metaPrefix(method: MethodDefinition): Buffer {
-    let prefix = this.metaPrefixes.get(method);
-    if (prefix === undefined) {
-      prefix = encodeMeta({ service: method.service, method: method.name });
-      this.metaPrefixes.set(method, prefix);
-    }
-    return prefix;
   }
 
   /** Tells the server a call was given up (no RESPONSE is owed). */
@@ -275,7 +229,9 @@ export class Channel {
     const method = pending.method;
     const site = { service: method.service, method: method.name, address: this.address };
     if (meta.status !== Status.OK) {
-      pending.reject(new RpcError(meta.status as Status, meta.message, { ...site, metadata: meta.metadata }));
+      // Admission refusals say so in the metadata: the handler never ran (spec §ringrpc-not-run).
+      const notRun = meta.metadata[NOT_RUN_METADATA_KEY] === '1' ? 'refused' : undefined;
+      pending.reject(new RpcError(meta.status as Status, meta.message, { ...site, metadata: meta.metadata, notRun }));
       return;
     }
     if (pending.onMetadata !== undefined && Object.keys(meta.metadata).length > 0) {
@@ -319,8 +275,7 @@ export class Channel {
     for (const [id, pending] of this.pending) {
       if (id > meta.lastRequestId) {
         const site = { service: pending.method.service, method: pending.method.name, address: this.address };
-        const error = new RpcError(fault ? (meta.status as Status) : Status.UNAVAILABLE, `${reason}; the request was not run`, site);
-        pending.reject(markNotRun(error, fault ? 'refused' : 'goaway'));
+        pending.reject(new RpcError(fault ? (meta.status as Status) : Status.UNAVAILABLE, `${reason}; the request was not run`, { ...site, notRun: fault ? 'refused' : 'goaway' }));
       }
     }
     if (fault) {
@@ -382,7 +337,7 @@ export class Channel {
         : cause && this.handshaking ? `TLS handshake failed (${(cause as NodeJS.ErrnoException).code ?? 'error'}: ${cause.message})`
         : cause ? (code ?? cause.message)
         : 'closed before it was established';
-      this.failAll(new RpcError(status, `cannot connect: ${detail}`, { cause }), true);
+      this.failAll(new RpcError(status, `cannot connect: ${detail}`, { cause, notRun: 'unsent' }));
     }
     // Set by whoever closed it (this process, a GOAWAY, a fault); otherwise the peer did.
     const reason = this.closeReason ?? (!this.everReady ? 'connect-failed' : quietEnd ? 'ended' : 'lost');
@@ -390,13 +345,15 @@ export class Channel {
     this.events.closed?.(this, reason, cause);
   }
 
-  private failAll(error: RpcError, unsent = false): void {
+  /** Rejects every pending call with `error`'s status and text, and its `notRun`. */
+  private failAll(error: RpcError): void {
     this.becomeUnusable('closed');
     this.state = 'closed';
     for (const pending of [...this.pending.values()]) {
       const method = pending.method;
-      const failure = new RpcError(error.code, error.rawMessage, { service: method.service, method: method.name, address: this.address, cause: error.cause ?? error });
-      pending.reject(unsent ? markNotRun(failure, 'unsent') : failure);
+      pending.reject(new RpcError(error.code, error.rawMessage, {
+        service: method.service, method: method.name, address: this.address, cause: error.cause ?? error, notRun: error.notRun,
+      }));
     }
   }
 }

@@ -299,7 +299,8 @@ export function resolveClientOptions(options: ClientOptions = {}): ResolvedClien
 }
 
 function isSharedPool(pool: unknown): pool is SharedPool {
-  return pool !== null && typeof pool === 'object' && 'options' in pool && typeof (pool as { acquire?: unknown }).acquire === 'function';
+  // A pool, not pool options: createClient checks that it is one from createPool().
+  return pool !== null && typeof pool === 'object' && 'options' in pool && typeof (pool as { stats?: unknown }).stats === 'function';
 }
 
 /** A retry policy over `base` (the client's, for a method) or the defaults; `false` means one attempt. */

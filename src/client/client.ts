@@ -2,14 +2,15 @@ import type { MethodDefinition, MethodMap, ServiceDefinition } from '../codec/se
 import type { MessageInit } from '../codec/message-types.js';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
-import { isRegistryUri, openRegistry, parseRegistryUri } from '../registry/registry-uri.js';
+import { isRegistryUri, openRegistryWith, parseRegistryUri } from '../registry/registry-uri.js';
 import type { Registry, ServiceInstance } from '../registry/registry.js';
 import { DEFAULT_WEIGHT } from '../registry/registry.js';
+import { formatEndpoint, parseEndpoint, type Endpoint } from '../transport/endpoint.js';
 import { EndpointSet, type Member } from './endpoint-set.js';
 import { createLoadBalancer } from './load-balancer.js';
 import { checkCallOptions, resolveClientOptions, type CallOptions, type ClientOptions, type ResolvedClientOptions } from './client-options.js';
-import { ConnectionPool, type EndpointStats } from './connection-pool.js';
-import { formatEndpoint, parseEndpoint, type Endpoint } from './endpoint.js';
+import { ConnectionPool, poolConnections } from './connection-pool.js';
+import type { EndpointStats } from './endpoint-connections.js';
 import { RetryBudget } from './retry-budget.js';
 import { runCall, type CallTarget } from './retrying-call.js';
 
@@ -74,14 +75,15 @@ export function createClient<S extends ServiceDefinition>(service: S, target: Cl
   const source = resolveTarget(target, resolved.registry);
   const ownPool = resolved.pool !== undefined;
   const pool = ownPool ? new ConnectionPool(resolved.pool!) : (options!.pool as ConnectionPool);
-  const balancer = createLoadBalancer(resolved.loadBalancer, (p) => pool.pending(p.address));
+  const connections = poolConnections(pool);
+  const balancer = createLoadBalancer(resolved.loadBalancer, (p) => connections.pending(p.address));
   const where = source.kind === 'fixed' ? source.address : `${source.registry.uri} (service ${service.name})`;
-  const endpoints = new EndpointSet(pool, balancer, resolved.maxEjectionPercent, where, source.kind === 'fixed' ? source.members : undefined);
+  const endpoints = new EndpointSet(connections, balancer, resolved.maxEjectionPercent, where, source.kind === 'fixed' ? source.members : undefined);
   const unwatch = source.kind === 'registry'
     ? source.registry.watch(service.name, (list) => endpoints.update(list.map(toMember)), (error) => endpoints.fail(error))
     : undefined;
   const calls: CallTarget = {
-    pool,
+    connections,
     endpoints,
     budget: new RetryBudget(resolved.retryBudget.ratio, resolved.retryBudget.minPerSecond),
   };
@@ -120,7 +122,7 @@ function resolveTarget(target: ClientTarget, registryOptions: ResolvedClientOpti
   if (typeof target === 'string' && isRegistryUri(target)) {
     const { location } = parseRegistryUri(target);
     if (location.kind === 'static') return fixed(location.endpoints.map((e) => ({ host: e.host, port: e.port })));
-    return { kind: 'registry', registry: openRegistry(target, registryOptions), owned: true };
+    return { kind: 'registry', registry: openRegistryWith(target, registryOptions, { createClient }), owned: true };
   }
   if (isRegistry(target)) return { kind: 'registry', registry: target, owned: false };
   return fixed(parseTarget(target as string | Endpoint | ReadonlyArray<string | Endpoint>));
@@ -210,7 +212,7 @@ function makeMethod(method: MethodDefinition, calls: CallTarget, options: Resolv
     if (picked === undefined) {
       throw new RpcError(Status.UNAVAILABLE, calls.endpoints.known ? `no instances of ${method.service} in ${calls.endpoints.source}` : `no instances known yet from ${calls.endpoints.source}`, site);
     }
-    calls.pool.acquire(picked.endpoint, picked.connectNow).notify({ method, body, timeoutMs: 0, signal: undefined, metadata: callOptions.metadata, gzipAboveBytes });
+    calls.connections.acquire(picked.endpoint, picked.connectNow).notify({ method, body, timeoutMs: 0, signal: undefined, metadata: callOptions.metadata, gzipAboveBytes });
   };
   return fn;
 }

@@ -1,9 +1,8 @@
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
-import type { ConnectionPool } from './connection-pool.js';
-import { formatEndpoint, type Endpoint } from './endpoint.js';
+import { formatEndpoint, type Endpoint } from '../transport/endpoint.js';
+import type { PoolConnections } from './pool-connections.js';
 import type { LoadBalancer, Pickable } from './load-balancer.js';
-import { markNotRun } from './not-run.js';
 
 /** An instance to call: endpoint and weight. */
 export interface Member {
@@ -42,7 +41,7 @@ export class EndpointSet {
   private readonly retained = new Set<string>();
 
   constructor(
-    private readonly pool: ConnectionPool,
+    private readonly connections: PoolConnections,
     private readonly balancer: LoadBalancer,
     private readonly maxEjectionPercent: number,
     /** Names the source in errors: the address list or the registry URI and service. */
@@ -80,13 +79,13 @@ export class EndpointSet {
     for (const address of next.keys()) {
       if (!this.retained.has(address)) {
         this.retained.add(address);
-        this.pool.retain(next.get(address)!.endpoint);
+        this.connections.retain(next.get(address)!.endpoint);
       }
     }
     for (const address of [...this.retained]) {
       if (!next.has(address)) {
         this.retained.delete(address);
-        this.pool.release(address, true);
+        this.connections.release(address, true);
       }
     }
     this.resolution = { kind: 'known' };
@@ -127,18 +126,18 @@ export class EndpointSet {
     const picked = (this.balancer.pick((p) => !ejected.has(p.address) && !tried?.has(p.address), key)
       ?? this.balancer.pick((p) => !ejected.has(p.address), key)
       ?? this.balancer.pick(always, key)) as Picked | undefined;
-    if (picked !== undefined && !ejected.has(picked.address) && this.pool.inBackoff(picked.address)) return { ...picked, connectNow: true };
+    if (picked !== undefined && !ejected.has(picked.address) && this.connections.inBackoff(picked.address)) return { ...picked, connectNow: true };
     return picked;
   }
 
   /** Addresses skipped now: in backoff, capped at the ejection share. Undefined when none is in backoff. */
   private ejected(): Set<string> | undefined {
     let inBackoff: Picked[] | undefined;
-    for (const m of this.current) if (this.pool.inBackoff(m.address)) (inBackoff ??= []).push(m);
+    for (const m of this.current) if (this.connections.inBackoff(m.address)) (inBackoff ??= []).push(m);
     if (inBackoff === undefined) return undefined;
     const cap = Math.max(1, Math.floor((this.current.length * this.maxEjectionPercent) / 100));
     if (inBackoff.length > cap) {
-      inBackoff.sort((a, b) => this.pool.backoffRemainingMs(b.address) - this.pool.backoffRemainingMs(a.address));
+      inBackoff.sort((a, b) => this.connections.backoffRemainingMs(b.address) - this.connections.backoffRemainingMs(a.address));
       inBackoff.length = cap;
     }
     return new Set(inBackoff.map((m) => m.address));
@@ -151,7 +150,7 @@ export class EndpointSet {
   nextAvailableInMs(): number {
     let soonest = Infinity;
     for (const m of this.current) {
-      soonest = Math.min(soonest, this.pool.backoffRemainingMs(m.address));
+      soonest = Math.min(soonest, this.connections.backoffRemainingMs(m.address));
       if (soonest === 0) return 0;
     }
     return soonest === Infinity ? 0 : soonest;
@@ -159,12 +158,12 @@ export class EndpointSet {
 
   /** The error of a call that finds the set empty. */
   emptyError(site: { service: string; method: string }): RpcError {
-    return markNotRun(new RpcError(Status.UNAVAILABLE, `no instances of ${site.service} in ${this.source}`, site), 'unsent');
+    return new RpcError(Status.UNAVAILABLE, `no instances of ${site.service} in ${this.source}`, { ...site, notRun: 'unsent' });
   }
 
   /** Releases every instance's connections (the client is closing). */
   close(): void {
-    for (const address of this.retained) this.pool.release(address, false);
+    for (const address of this.retained) this.connections.release(address, false);
     this.retained.clear();
     this.current = [];
     this.balancer.update([]);

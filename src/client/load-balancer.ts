@@ -1,5 +1,5 @@
+import type { Endpoint } from '../transport/endpoint.js';
 import type { LoadBalancerName } from './client-options.js';
-import type { Endpoint } from './endpoint.js';
 
 /** An instance as a balancer sees it. */
 export interface Pickable {

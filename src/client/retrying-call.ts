@@ -5,9 +5,8 @@ import { backoffDelay } from '../util/backoff.js';
 import { channels } from '../util/diagnostics.js';
 import { backoffTimers, type QueuedTimer } from '../util/timer-queue.js';
 import type { ResolvedRetryPolicy } from './client-options.js';
-import type { ConnectionPool } from './connection-pool.js';
+import type { PoolConnections } from './pool-connections.js';
 import type { EndpointSet } from './endpoint-set.js';
-import { markNotRun, notRunReason } from './not-run.js';
 import type { RetryBudget } from './retry-budget.js';
 
 /**
@@ -36,7 +35,8 @@ export interface CallPlan {
 
 /** What a call runs against. */
 export interface CallTarget {
-  readonly pool: ConnectionPool;
+  /** The pool's connections (see `poolConnections()`). */
+  readonly connections: PoolConnections;
   readonly endpoints: EndpointSet;
   readonly budget: RetryBudget;
 }
@@ -58,6 +58,8 @@ class RetryingCall {
   /** Of those, resends after a GOAWAY that count neither as attempts nor against the budget. */
   private transparent = 0;
   private readonly tried = new Set<string>();
+  /** Some attempt failed without being known not to have run: the call as a whole may have run. */
+  private mayHaveRun = false;
   private readonly deadline: number;
   /** A backoff before the next attempt, or the wait for a registry's first list. */
   private waiting: { cancel(): void } | undefined;
@@ -102,7 +104,7 @@ class RetryingCall {
     this.tried.add(address);
     let reply: Promise<unknown>;
     try {
-      const channel = this.target.pool.acquire(picked.endpoint, picked.connectNow);
+      const channel = this.target.connections.acquire(picked.endpoint, picked.connectNow);
       reply = channel.call({
         method: this.plan.method,
         body: this.plan.body,
@@ -147,9 +149,10 @@ class RetryingCall {
 
   private onFailure(error: RpcError): void {
     if (this.done) return;
+    const notRun = error.notRun;
+    if (notRun === undefined) this.mayHaveRun = true;
     const { retry, signal } = this.plan;
     if (signal?.aborted || error.code === Status.CANCELLED || error.code === Status.DEADLINE_EXCEEDED) return this.fail(error);
-    const notRun = notRunReason(error);
     const attempts = this.sends - this.transparent;
     let delayMs: number;
     if (notRun === 'goaway' && this.transparent < MAX_TRANSPARENT_RETRIES) {
@@ -183,12 +186,14 @@ class RetryingCall {
       this.reject(error);
       return;
     }
+    // The last attempt's notRun holds for the call only if no earlier attempt may have run.
     this.reject(new RpcError(error.code, `${error.rawMessage} (after ${this.sends} attempts)`, {
       service: error.service ?? this.plan.method.service,
       method: error.method ?? this.plan.method.name,
       address: error.address,
       metadata: error.metadata,
       cause: error,
+      notRun: this.mayHaveRun ? undefined : error.notRun,
     }));
   }
 
@@ -205,7 +210,5 @@ class RetryingCall {
 /** `error` naming the call's service and method (the pool's errors name only the address). */
 function withSite(error: RpcError, site: { service: string; method: string; address?: string }): RpcError {
   if (error.service !== undefined) return error;
-  const named = new RpcError(error.code, error.rawMessage, { ...site, metadata: error.metadata, cause: error.cause });
-  const reason = notRunReason(error);
-  return reason === undefined ? named : markNotRun(named, reason);
+  return new RpcError(error.code, error.rawMessage, { ...site, metadata: error.metadata, cause: error.cause, notRun: error.notRun });
 }

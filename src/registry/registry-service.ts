@@ -13,12 +13,17 @@ export interface InstanceMessage {
   metadata: Record<string, string>;
 }
 
+/** The built-in registry's rpcs: request and reply of each. */
+export interface RegistryMethods {
+  register: { request: { leaseId: string; ttlMs: number; instance: InstanceMessage }; reply: { leaseId: string } };
+  renew: { request: { leaseId: string }; reply: Record<string, never> };
+  deregister: { request: { leaseId: string; service: string; host: string; port: number }; reply: Record<string, never> };
+  watch: { request: { service: string; epoch: string; version: number; maxWaitMs: number }; reply: { epoch: string; version: number; instances: InstanceMessage[] } };
+}
+
 /** The built-in registry's service (proto/ringrpc/v1/registry.proto), typed. */
 export type RegistryService = ServiceDefinition<{
-  register: MethodDefinition<{ leaseId: string; ttlMs: number; instance: InstanceMessage }, { leaseId: string }>;
-  renew: MethodDefinition<{ leaseId: string }, Record<string, never>>;
-  deregister: MethodDefinition<{ leaseId: string; service: string; host: string; port: number }, Record<string, never>>;
-  watch: MethodDefinition<{ service: string; epoch: string; version: number; maxWaitMs: number }, { epoch: string; version: number; instances: InstanceMessage[] }>;
+  [K in keyof RegistryMethods]: MethodDefinition<RegistryMethods[K]['request'], RegistryMethods[K]['reply']>;
 }>;
 
 let definition: RegistryService | undefined;

@@ -1,12 +1,12 @@
 import { RpcError } from '../errors.js';
 import { stripUndefined } from '../util/validate.js';
 import { Status } from '../status.js';
-import { parseEndpoint, type Endpoint } from '../client/endpoint.js';
+import { parseEndpoint, type Endpoint } from '../transport/endpoint.js';
 import { REGISTRY_OPTION_KEYS, resolveRegistryOptions, type RegistryOptions, type ResolvedRegistryOptions } from './registry-options.js';
 import type { Registry } from './registry.js';
 import { StaticRegistry } from './static-registry.js';
-import { ZooKeeperRegistry } from './zookeeper-registry.js';
-import { RingrpcRegistry } from './ringrpc-registry.js';
+import { DeferredRegistry } from './deferred-registry.js';
+import { RingrpcRegistry, type RegistryClientFactory } from './ringrpc-registry.js';
 
 /** A registry URI, parsed. */
 export type RegistryLocation =
@@ -78,11 +78,23 @@ export function parseRegistryUri(uri: string): { location: RegistryLocation; opt
 }
 
 /**
- * Opens the registry a URI names. Nothing is contacted yet: the first `register` or
- * `watch` connects, and reports an unreachable registry with the address at fault.
- * `options` override the URI's query parameters.
+ * What opening a registry needs from the layers above registry/, which does not import
+ * them: the client factory of `ringrpc://` registries (`createClient`).
  */
-export function openRegistry(uri: string, options: RegistryOptions = {}): Registry {
+export interface RegistryDependencies {
+  readonly createClient: RegistryClientFactory;
+  /** The module `zk://` loads, default `"zookeeper"`; tests point it at one that does not exist. */
+  readonly zookeeperPackage?: string;
+}
+
+/**
+ * Opens the registry a URI names, with `dependencies` injected; the public
+ * `openRegistry` (client/open-registry.ts) passes them. Nothing is contacted yet: the
+ * first `register` or `watch` connects, and reports an unreachable registry with the
+ * address at fault. `options` override the URI's query parameters.
+ * @internal
+ */
+export function openRegistryWith(uri: string, options: RegistryOptions, dependencies: RegistryDependencies): Registry {
   const parsed = parseRegistryUri(uri);
   const resolved = resolveRegistryOptions({ ...parsed.options, ...stripUndefined(options) });
   const { location } = parsed;
@@ -90,8 +102,12 @@ export function openRegistry(uri: string, options: RegistryOptions = {}): Regist
     case 'static':
       return new StaticRegistry(location.endpoints, uri);
     case 'ringrpc':
-      return new RingrpcRegistry(location.endpoint, resolved, uri);
+      return new RingrpcRegistry(location.endpoint, resolved, dependencies.createClient, uri);
     case 'zk':
-      return new ZooKeeperRegistry(location.hosts, location.root, resolved, uri);
+      // Loaded on first use, with the native package it needs: most processes never need either.
+      return new DeferredRegistry(uri, async () => {
+        const { openZooKeeperRegistry } = await import('./zookeeper-registry.js');
+        return openZooKeeperRegistry(location.hosts, location.root, resolved, uri, dependencies.zookeeperPackage);
+      });
   }
 }

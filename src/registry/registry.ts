@@ -1,5 +1,6 @@
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
+import { formatEndpoint } from '../transport/endpoint.js';
 
 /** One server process offering one service, as a registry lists it. */
 export interface ServiceInstance {
@@ -63,7 +64,7 @@ export interface Registry {
 
 /** `host:port`, the identity of an instance within its service. */
 export function instanceAddress(instance: { readonly host: string; readonly port: number }): string {
-  return instance.host.includes(':') ? `[${instance.host}]:${instance.port}` : `${instance.host}:${instance.port}`;
+  return formatEndpoint(instance);
 }
 
 /** Validates an instance and fills in its defaults; the error names the field at fault. */

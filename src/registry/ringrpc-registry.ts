@@ -1,7 +1,6 @@
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
-import { createClient, type Client } from '../client/client.js';
-import { formatEndpoint, type Endpoint } from '../client/endpoint.js';
+import { formatEndpoint, type Endpoint } from '../transport/endpoint.js';
 import { backoffDelay } from '../util/backoff.js';
 import { channels } from '../util/diagnostics.js';
 import type { ResolvedRegistryOptions } from './registry-options.js';
@@ -9,10 +8,33 @@ import {
   instanceAddress, normalizeInstance, sameInstances, sortInstances,
   type InstanceInit, type InstancesListener, type Registry, type ServiceInstance, type WatchErrorListener,
 } from './registry.js';
-import { registryService, type InstanceMessage, type RegistryService } from './registry-service.js';
+import { registryService, type InstanceMessage, type RegistryMethods, type RegistryService } from './registry-service.js';
 
 /** Waits between failed watch calls: from 100 ms up to 5 s. */
 const WATCH_BACKOFF = { initialMs: 100, maxMs: 5000, multiplier: 2, jitter: 0.2 };
+
+/** How a {@link RingrpcRegistry} calls the registry: one promise-returning function per rpc, and `$close`. */
+export type RegistryStub = {
+  [K in keyof RegistryMethods]: (
+    request: RegistryMethods[K]['request'],
+    options?: { readonly timeoutMs?: number; readonly signal?: AbortSignal },
+  ) => Promise<RegistryMethods[K]['reply']>;
+} & { $close(): Promise<void> };
+
+/** The options a {@link RingrpcRegistry} makes its stub with (a subset of the client's options). */
+export interface RegistryStubOptions {
+  readonly timeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly retry: false;
+  readonly reconnect: { readonly initialMs: number; readonly maxMs: number };
+}
+
+/**
+ * Makes the stub a {@link RingrpcRegistry} calls the registry with. In practice this is
+ * `createClient`, passed in by whoever opens the registry: registry/ sits below client/
+ * and does not import it.
+ */
+export type RegistryClientFactory = (service: RegistryService, address: string, options: RegistryStubOptions) => RegistryStub;
 
 /**
  * `ringrpc://host:port`: a client of the built-in registry ({@link RegistryServer}).
@@ -25,7 +47,7 @@ const WATCH_BACKOFF = { initialMs: 100, maxMs: 5000, multiplier: 2, jitter: 0.2 
 export class RingrpcRegistry implements Registry {
   readonly uri: string;
   private readonly address: string;
-  private client: Client<RegistryService> | undefined;
+  private client: RegistryStub | undefined;
   private leaseId = '';
   private readonly wanted = new Map<string, ServiceInstance>();
   private heartbeat: NodeJS.Timeout | undefined;
@@ -37,14 +59,15 @@ export class RingrpcRegistry implements Registry {
   constructor(
     endpoint: Endpoint,
     private readonly options: ResolvedRegistryOptions,
+    private readonly createClient: RegistryClientFactory,
     uri?: string,
   ) {
     this.address = formatEndpoint(endpoint);
     this.uri = uri ?? `ringrpc://${this.address}`;
   }
 
-  private stub(): Client<RegistryService> {
-    this.client ??= createClient(registryService(), this.address, {
+  private stub(): RegistryStub {
+    this.client ??= this.createClient(registryService(), this.address, {
       timeoutMs: this.options.connectTimeoutMs,
       connectTimeoutMs: this.options.connectTimeoutMs,
       // The registry must not be hammered while it restarts: watches and heartbeats have
@@ -122,7 +145,7 @@ export class RingrpcRegistry implements Registry {
   private unreachable(error: unknown): RpcError {
     const e = RpcError.from(error, Status.UNAVAILABLE);
     if (e.code !== Status.UNAVAILABLE && e.code !== Status.DEADLINE_EXCEEDED) return e;
-    return new RpcError(Status.UNAVAILABLE, `registry unreachable at ${this.address}: ${e.rawMessage}`, { cause: e });
+    return new RpcError(Status.UNAVAILABLE, `registry unreachable at ${this.address}: ${e.rawMessage}`, { cause: e, notRun: e.notRun });
   }
 
   /** Registers one instance under the lease (opening one if there is none). */

@@ -1,4 +1,4 @@
-import { parseEndpoint, type Endpoint } from '../client/endpoint.js';
+import { parseEndpoint, type Endpoint } from '../transport/endpoint.js';
 import {
   DEFAULT_WEIGHT, instanceAddress, normalizeInstance, sameInstances, sortInstances,
   type InstanceInit, type InstancesListener, type Registry, type ServiceInstance,

@@ -1,5 +1,3 @@
-import type { EventEmitter } from 'node:events';
-import { createRequire } from 'node:module';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import { channels } from '../util/diagnostics.js';
@@ -8,70 +6,8 @@ import {
   instanceAddress, normalizeInstance, sameInstances, sortInstances,
   type InstanceInit, type InstancesListener, type Registry, type ServiceInstance, type WatchErrorListener,
 } from './registry.js';
-
-// ZooKeeper C client return codes (zookeeper.h); stable across versions.
-const ZOK = 0;
-const ZCONNECTIONLOSS = -4;
-const ZNONODE = -101;
-const ZNODEEXISTS = -110;
-const ZOO_EPHEMERAL = 1;
-const ZOO_CHILD_EVENT = 4;
-const ZOO_LOG_LEVEL_NONE = 0;
-
-/** The part of the `zookeeper` package's handle that this backend uses (its callback API). */
-interface ZkHandle extends EventEmitter {
-  init(config: object): ZkHandle;
-  close(): void;
-  readonly client_id: string;
-  mkdirp(path: string, cb: (error: Error | null) => void): void;
-  a_create(path: string, data: string, flags: number, cb: (rc: number, error: string, path: string) => void): void;
-  a_get(path: string, watch: boolean, cb: (rc: number, error: string, stat: { ephemeralOwner: string }, data: Buffer | string | null) => void): void;
-  a_delete_(path: string, version: number, cb: (rc: number, error: string) => void): void;
-  aw_get_children(path: string, watch: (type: number, state: number, path: string) => void, cb: (rc: number, error: string, children: string[]) => void): void;
-  a_get_children(path: string, watch: boolean, cb: (rc: number, error: string, children: string[]) => void): void;
-}
-type ZkConstructor = new () => ZkHandle;
-
-let loaded: ZkConstructor | RpcError | undefined;
-
-/**
- * The `zookeeper` package (a binding of the official C client), loaded on first use so
- * that only users of `zk://` need it installed and built.
- */
-function loadZooKeeper(): ZkConstructor {
-  if (loaded === undefined) {
-    try {
-      const module = createRequire(import.meta.url)('zookeeper') as ZkConstructor | { default: ZkConstructor };
-      loaded = 'default' in module ? module.default : module;
-    } catch (err) {
-      loaded = new RpcError(Status.FAILED_PRECONDITION, `zk:// registries need the optional package "zookeeper", which could not be loaded (${(err as Error).message.split('\n')[0]}): install it with \`npm install zookeeper\``, { cause: err });
-    }
-  }
-  if (loaded instanceof RpcError) throw loaded;
-  return loaded;
-}
-
-/**
- * One ZooKeeper session. The C client reconnects it by itself (keeping its ephemeral
- * nodes and watches) until the server expires it; then the handle is dead for good and
- * must never be touched again (the binding would crash), so every call checks `alive`.
- */
-class Session {
-  alive = true;
-  connected = false;
-  constructor(readonly handle: ZkHandle) {}
-
-  /** Runs one asynchronous call; a dead session answers "connection loss" without touching the handle. */
-  call<T extends unknown[]>(start: (cb: (rc: number, error: string, ...result: T) => void) => void): Promise<{ rc: number; error: string; result: T }> {
-    if (!this.alive) return Promise.resolve({ rc: ZCONNECTIONLOSS, error: 'session closed', result: [] as unknown as T });
-    return new Promise((resolve) => start((rc, error, ...result) => resolve({ rc, error, result })));
-  }
-
-  mkdirp(path: string): Promise<Error | null> {
-    if (!this.alive) return Promise.resolve(new Error('session closed'));
-    return new Promise((resolve) => this.handle.mkdirp(path, (error) => resolve(error ?? null)));
-  }
-}
+import { loadZooKeeper, type ZkConstructor } from './zookeeper-package.js';
+import { Session, ZNODEEXISTS, ZNONODE, ZOK, ZOO_CHILD_EVENT, ZOO_EPHEMERAL, ZOO_LOG_LEVEL_NONE } from './zookeeper-session.js';
 
 interface Watched {
   readonly listeners: Set<{ listener: InstancesListener; onError: WatchErrorListener | undefined }>;
@@ -101,7 +37,9 @@ export class ZooKeeperRegistry implements Registry {
   private readonly connectWaiters = new Set<() => void>();
   private unreachableTimer: NodeJS.Timeout | undefined;
 
+  /** Takes the loaded package's client class: use {@link openZooKeeperRegistry}, which loads it. */
   constructor(
+    private readonly ZooKeeper: ZkConstructor,
     private readonly hosts: string,
     private readonly root: string,
     private readonly options: ResolvedRegistryOptions,
@@ -195,8 +133,7 @@ export class ZooKeeperRegistry implements Registry {
   /** The current session, opening one if there is none. */
   private ensureSession(): Session {
     if (this.session !== undefined) return this.session;
-    const ZooKeeper = loadZooKeeper();
-    const handle = new ZooKeeper();
+    const handle = new this.ZooKeeper();
     const session = new Session(handle);
     this.session = session;
     handle.on('connect', () => this.onConnected(session));
@@ -370,6 +307,16 @@ export class ZooKeeperRegistry implements Registry {
     watched.last = list;
     for (const { listener } of watched.listeners) listener(list);
   }
+}
+
+/**
+ * Loads the `zookeeper` package (`packageName`, for tests) and opens a `zk://` registry
+ * on it. A missing package is FAILED_PRECONDITION naming the fix.
+ */
+export async function openZooKeeperRegistry(
+  hosts: string, root: string, options: ResolvedRegistryOptions, uri?: string, packageName?: string,
+): Promise<ZooKeeperRegistry> {
+  return new ZooKeeperRegistry(await loadZooKeeper(packageName), hosts, root, options, uri);
 }
 
 function keyOf(instance: ServiceInstance): string {

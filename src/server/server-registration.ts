@@ -2,7 +2,7 @@ import { networkInterfaces } from 'node:os';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import { channels } from '../util/diagnostics.js';
-import { openRegistry } from '../registry/registry-uri.js';
+import { openRegistry } from '../client/open-registry.js';
 import type { InstanceInit, Registry } from '../registry/registry.js';
 import type { AdvertiseOptions } from './server-options.js';
 

@@ -31,6 +31,20 @@ test('instanceof holds for a structurally branded copy', () => {
   assert.not.ok(new Error('x') instanceof RpcError);
 });
 
+test('notRun is a fact of the error: set through options, undefined by default', () => {
+  for (const reason of ['unsent', 'goaway', 'refused'] as const) {
+    assert.is(new RpcError(Status.UNAVAILABLE, 'x', { notRun: reason }).notRun, reason);
+  }
+  assert.is(new RpcError(Status.UNAVAILABLE, 'x').notRun, undefined);
+  assert.is(RpcError.from(new Error('boom')).notRun, undefined);
+});
+
+test('notRun is not inferred from metadata: the client decodes the wire flag', () => {
+  const err = new RpcError(Status.RESOURCE_EXHAUSTED, 'busy', { metadata: { 'ringrpc-not-run': '1' } });
+  assert.is(err.metadata['ringrpc-not-run'], '1', 'the server may still build its refusals this way');
+  assert.is(err.notRun, undefined);
+});
+
 test('system error table', () => {
   const table: Array<[string, number | undefined]> = [
     ['ECONNREFUSED', Status.UNAVAILABLE], ['ECONNRESET', Status.UNAVAILABLE], ['EPIPE', Status.UNAVAILABLE],
