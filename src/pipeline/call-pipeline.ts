@@ -111,16 +111,27 @@ function start(call: PipelineCall, bytes: Uint8Array, settings: PipelineSettings
   try {
     result = call.handler(request, call);
   } catch (err) {
-    call.replyError(RpcError.from(err));
+    call.replyError(handlerError(err));
     return undefined;
   }
   if (result instanceof Promise) {
     return result.then(
       (value: unknown) => settle(call, value, settings),
-      (err: unknown) => call.replyError(RpcError.from(err)),
+      (err: unknown) => call.replyError(handlerError(err)),
     );
   }
   return settle(call, result, settings);
+}
+
+/**
+ * A handler's throw as the error it answers with. A handler ran, so the call is never
+ * marked not run, even when it rethrows another call's error that was (a proxy relaying
+ * a refusal): a caller that resent it would run this handler's side effects again.
+ */
+function handlerError(err: unknown): RpcError {
+  const error = RpcError.from(err);
+  if (error.notRun === undefined) return error;
+  return new RpcError(error.code, error.rawMessage, { metadata: error.metadata, cause: error });
 }
 
 function settle(call: PipelineCall, value: unknown, settings: PipelineSettings): Promise<void> | undefined {

@@ -39,12 +39,16 @@ export const Compression = { NONE: 0, GZIP: 1 } as const;
 export type Compression = (typeof Compression)[keyof typeof Compression];
 
 /**
+ * Metadata keys that start with this are ringrpc's own: a server writes them from its
+ * transport and admission layers only, never from what a handler sets or throws, so a
+ * handler that relays another service's answer cannot relay its marks.
+ */
+export const RESERVED_METADATA_PREFIX = 'ringrpc-';
+
+/**
  * Metadata key a ringrpc server sets (value `"1"`) on an error it gave before any handler
  * saw the request: admission limits, a full worker queue, a queue dropped at shutdown.
  * Such a call is safe to send again, idempotent or not. Peers that do not know the key
  * ignore it, as they ignore any metadata.
  */
 export const NOT_RUN_METADATA_KEY = 'ringrpc-not-run';
-
-/** The metadata of such an answer. */
-export const NOT_RUN_METADATA: Readonly<Record<string, string>> = Object.freeze({ [NOT_RUN_METADATA_KEY]: '1' });

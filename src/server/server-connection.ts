@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
-import { FrameType, NOT_RUN_METADATA, type Compression } from '../protocol/constants.js';
+import { FrameType, type Compression } from '../protocol/constants.js';
 import { RttProbe } from './rtt-probe.js';
 import { FrameDecoder, FrameError } from '../protocol/frame-decoder.js';
 import type { Frame } from '../protocol/frame.js';
@@ -230,12 +230,12 @@ export class ServerConnection implements CallOwner {
     const limit = this.host.options.maxConcurrentRequestsPerConnection;
     if (!oneway && this.calls.size >= limit) {
       route.stats.recordError(Status.RESOURCE_EXHAUSTED);
-      this.writeError(id, new RpcError(Status.RESOURCE_EXHAUSTED, `too many requests in flight on this connection (limit ${limit})`, { metadata: NOT_RUN_METADATA }));
+      this.writeError(id, new RpcError(Status.RESOURCE_EXHAUSTED, `too many requests in flight on this connection (limit ${limit})`, { notRun: 'refused' }));
       return;
     }
     if (!this.host.admit()) {
       route.stats.recordError(Status.RESOURCE_EXHAUSTED);
-      if (!oneway) this.writeError(id, new RpcError(Status.RESOURCE_EXHAUSTED, `server is at its limit of ${this.host.options.maxConcurrentRequests} requests in flight`, { metadata: NOT_RUN_METADATA }));
+      if (!oneway) this.writeError(id, new RpcError(Status.RESOURCE_EXHAUSTED, `server is at its limit of ${this.host.options.maxConcurrentRequests} requests in flight`, { notRun: 'refused' }));
       return;
     }
     // The client's deadline, unless the server's own limit comes first.

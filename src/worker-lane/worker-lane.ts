@@ -1,6 +1,5 @@
 import { Piscina } from 'piscina';
 import { RpcError } from '../errors.js';
-import { NOT_RUN_METADATA } from '../protocol/constants.js';
 import { Status } from '../status.js';
 import type { MethodDefinition, ServiceDefinition } from '../codec/service-definition.js';
 import type { Peer } from '../pipeline/handler-context.js';
@@ -25,7 +24,7 @@ type LoadBalancer = NonNullable<NonNullable<ConstructorParameters<typeof Piscina
 type PoolWorker = Parameters<LoadBalancer>[1][number];
 
 /** The answer to a call the lane never ran because it closed (marked not run: safe to retry elsewhere). */
-const closedBeforeRun = (): RpcError => new RpcError(Status.UNAVAILABLE, 'server closed before the call ran', { metadata: NOT_RUN_METADATA });
+const closedBeforeRun = (): RpcError => new RpcError(Status.UNAVAILABLE, 'server closed before the call ran', { notRun: 'refused' });
 
 /** The server options the worker lane reads (resolved once, by the server). */
 export type WorkerLaneOptions = Pick<
@@ -160,7 +159,7 @@ export class WorkerLane implements CallLane {
   submit(call: ServerCall, meta: Uint8Array, body: Uint8Array): void {
     const slot = this.slots.acquire(call);
     if (slot === undefined) {
-      call.replyError(new RpcError(Status.RESOURCE_EXHAUSTED, `worker queue is full (maxQueue ${this.settings.maxQueue})`, { metadata: NOT_RUN_METADATA }));
+      call.replyError(new RpcError(Status.RESOURCE_EXHAUSTED, `worker queue is full (maxQueue ${this.settings.maxQueue})`, { notRun: 'refused' }));
       return;
     }
     this.queue.push({
