@@ -130,6 +130,11 @@ export class Channel {
         },
       });
     }
+    // A PING first thing: a server closes a connection that says nothing for its
+    // firstFrameTimeoutMs, and a pool may open one well before its first call. It also
+    // gives the first round-trip time. It leaves with the first request when there is one.
+    if (this.keepalive !== undefined) this.keepalive.probe();
+    else this.writer.frame(FrameType.PING, 0, EMPTY, EMPTY);
     if (channels.clientConnect.hasSubscribers) channels.clientConnect.publish({ address: this.address });
     this.events.ready?.(this);
   }

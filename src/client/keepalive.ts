@@ -49,6 +49,11 @@ export class Keepalive {
     clearInterval(this.timer);
   }
 
+  /** Sends a PING now (the connection's first frame), unless one is in flight. */
+  probe(): void {
+    if (this.ping === undefined) this.send();
+  }
+
   private tick(): void {
     if (this.heardSinceTick) {
       this.heardSinceTick = false;
@@ -60,6 +65,10 @@ export class Keepalive {
       this.link.dead(this.missed);
       return;
     }
+    this.send();
+  }
+
+  private send(): void {
     const id = (this.seq = (this.seq % 0xffff_ffff) + 1);
     this.ping = { id, sentAt: Date.now() };
     this.link.sendPing(id);

@@ -26,7 +26,7 @@ test('an idle client PINGs, the server PONGs, and the round-trip time is recorde
   await server.close();
 });
 
-test('a busy connection sends no PING (any frame is a sign of life)', async () => {
+test('a busy connection sends no PING beyond its first (any frame is a sign of life)', async () => {
   // Every PING sent would be answered and show up on the keepalive channel.
   const { server, address } = await startBenchServer();
   let pings = 0;
@@ -35,9 +35,9 @@ test('a busy connection sends no PING (any frame is a sign of life)', async () =
   const client = benchClient(address, { heartbeatIntervalMs: 30 });
   const busyUntil = Date.now() + 200;
   while (Date.now() < busyUntil) await client.echo({});
-  assert.is(pings, 0, 'no PING answered because none was sent');
+  assert.is(pings, 1, 'only the PING that greets the server on connecting');
   await sleep(120); // then idle: within two ticks a PING goes out and is answered
-  assert.ok(pings >= 1, 'the same connection, idle, does send PINGs');
+  assert.ok(pings >= 2, 'the same connection, idle, does send PINGs');
   diagnostics.unsubscribe('ringrpc:client:keepalive', onKeepalive);
   await client.$close();
   await server.close();
