@@ -214,7 +214,7 @@ export class Channel {
         this.onResponse(frame);
         return;
       case FrameType.PING:
-        this.writer.frame(FrameType.PONG, frame.requestId, EMPTY, frame.body);
+        if (!this.socket.writableEnded) this.writer.frame(FrameType.PONG, frame.requestId, EMPTY, frame.body);
         return;
       case FrameType.PONG:
         this.keepalive?.pong(frame.requestId);
@@ -290,7 +290,9 @@ export class Channel {
     }
     this.closeReason ??= 'goaway';
     this.endWhenIdle = true;
-    if (this.pending.size === 0) this.socket.end();
+    // Ended after this turn: a server shutting down in two steps sends a PING with its first
+    // GOAWAY, and its PONG (queued in this turn) must leave first.
+    if (this.pending.size === 0) setImmediate(() => this.socket.end());
   }
 
   /** Closes the connection now, rejecting every pending call with `error`'s status. */

@@ -17,11 +17,14 @@ import type { ConnectionCounters, ConnectionStats } from './server-stats.js';
 
 /**
  * - `open`: takes requests;
- * - `draining`: GOAWAY sent for shutdown; answers what it took, then ends the socket;
+ * - `quiescing`: shutdown's first GOAWAY (`last_request_id` 0xFFFFFFFF) and a PING are sent;
+ *   it still takes what the client wrote before it read them, until the PONG comes back
+ *   (or {@link QUIESCE_WAIT_MS} passes);
+ * - `draining`: the final GOAWAY is sent; answers what it took, then ends the socket;
  * - `closing`: GOAWAY sent after a fault (or idle/overflow close); the socket is ending;
  * - `closed`: the socket is gone.
  */
-export type ServerConnectionState = 'open' | 'draining' | 'closing' | 'closed';
+export type ServerConnectionState = 'open' | 'quiescing' | 'draining' | 'closing' | 'closed';
 
 /** What a connection needs from its server. */
 export interface ConnectionHost {
@@ -50,6 +53,15 @@ type CloseReason = 'protocol-error' | 'oversized' | 'frame-timeout' | 'first-fra
 const EMPTY = Buffer.alloc(0);
 /** How long an ended socket may linger before it is destroyed. */
 const LINGER_MS = 1000;
+/** `last_request_id` of shutdown's first GOAWAY: "no new requests, but all you sent will be taken". */
+const ANY_REQUEST_ID = 0xffff_ffff;
+/** The id of shutdown's PING (the keepalive probe's ids stay below 2^31, so they never clash). */
+const QUIESCE_PING_ID = 0xffff_ffff;
+/**
+ * How long shutdown waits for the PONG that follows its first GOAWAY before it sends the
+ * final one anyway: a peer that does not answer PINGs costs a restart this much, no more.
+ */
+export const QUIESCE_WAIT_MS = 1000;
 
 /**
  * One accepted socket: frames in, routed calls out to a lane, responses back through
@@ -85,6 +97,7 @@ export class ServerConnection implements CallOwner {
    */
   private readAt = 0;
   private lingerTimer: NodeJS.Timeout | undefined;
+  private quiesceTimer: NodeJS.Timeout | undefined;
   readonly openedAt = Date.now();
   bytesIn = 0;
   bytesOut = 0;
@@ -182,6 +195,10 @@ export class ServerConnection implements CallOwner {
         this.writer.frame(FrameType.PONG, frame.requestId, EMPTY, frame.body);
         return;
       case FrameType.PONG: {
+        if (frame.requestId === QUIESCE_PING_ID && this.state === 'quiescing') {
+          this.finishQuiescing(); // every request written before our GOAWAY was read is in
+          return;
+        }
         const rttMs = this.probe.answered(frame.requestId);
         if (rttMs !== undefined) this.host.counters.keepaliveRtt.record(rttMs * 1000);
         return;
@@ -196,6 +213,7 @@ export class ServerConnection implements CallOwner {
       }
       case FrameType.GOAWAY:
         // The client sends nothing more here; finish what it asked, then close.
+        if (this.state === 'quiescing') this.finishQuiescing();
         if (this.state === 'open') this.state = 'draining';
         this.endIfDrained();
         return;
@@ -218,7 +236,7 @@ export class ServerConnection implements CallOwner {
       const status = err instanceof MetaError ? err.status : Status.INTERNAL;
       return this.goAwayAndClose(status, (err as Error).message, status === Status.RESOURCE_EXHAUSTED ? 'oversized' : 'protocol-error');
     }
-    if (this.state !== 'open') return; // after our GOAWAY: neither run nor answered (spec §GOAWAY)
+    if (this.state !== 'open' && this.state !== 'quiescing') return; // after our final GOAWAY: neither run nor answered (spec §GOAWAY)
     if (!oneway && id > this.lastTaken) this.lastTaken = id;
 
     const route = this.host.router.find(meta.service, meta.method);
@@ -306,9 +324,25 @@ export class ServerConnection implements CallOwner {
     this.host.release();
   }
 
-  /** Graceful shutdown, step one: GOAWAY UNAVAILABLE with `last_request_id`; no new requests. */
+  /**
+   * Graceful shutdown in two steps (spec §GOAWAY), so that no call has to be re-sent: a
+   * GOAWAY that takes everything the client has sent, and a PING; when its PONG arrives,
+   * every request written before the client read the GOAWAY has arrived too, and the final
+   * GOAWAY carries the real `last_request_id`.
+   */
   drain(): void {
     if (this.state !== 'open') return;
+    this.state = 'quiescing';
+    this.writer.frame(FrameType.GOAWAY, 0, encodeMeta({ status: Status.UNAVAILABLE, message: 'server is shutting down', lastRequestId: ANY_REQUEST_ID }), EMPTY);
+    this.writer.frame(FrameType.PING, QUIESCE_PING_ID, EMPTY, EMPTY);
+    this.quiesceTimer = setTimeout(() => this.finishQuiescing(), QUIESCE_WAIT_MS);
+    this.quiesceTimer.unref();
+  }
+
+  /** Shutdown, step two: the final GOAWAY; from here on, a new request is neither run nor answered. */
+  private finishQuiescing(): void {
+    if (this.state !== 'quiescing') return;
+    clearTimeout(this.quiesceTimer);
     this.state = 'draining';
     const meta = encodeMeta({ status: Status.UNAVAILABLE, message: 'server is shutting down', lastRequestId: this.lastTaken });
     this.writer.frame(FrameType.GOAWAY, 0, meta, EMPTY);
@@ -346,7 +380,7 @@ export class ServerConnection implements CallOwner {
       this.closeStalled(`peer is not reading: ${this.socket.writableLength} bytes unsent for ${now - this.stalledSince} ms (writeTimeoutMs ${writeTimeoutMs})`);
       return;
     }
-    if (this.partialSince !== 0 && now - this.partialSince >= frameTimeoutMs && this.state === 'open') {
+    if (this.partialSince !== 0 && now - this.partialSince >= frameTimeoutMs && (this.state === 'open' || this.state === 'quiescing')) {
       this.host.counters.slowClosed++;
       const buffered = this.decoder.bufferedBytes;
       this.publishClose('frame-timeout', Status.DEADLINE_EXCEEDED, `${buffered} bytes of an incomplete frame after ${now - this.partialSince} ms`);
@@ -439,6 +473,7 @@ export class ServerConnection implements CallOwner {
 
   private onClose(): void {
     if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
+    clearTimeout(this.quiesceTimer);
     const wasBusy = this.busy;
     this.state = 'closed';
     this.reserveInput();

@@ -1,8 +1,14 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { benchClient, startBenchServer } from '../helpers/bench-server.js';
+import { Status } from '../../src/index.js';
+import { encodeMeta, FrameType } from '../../src/internal.js';
+import { Bench, benchClient, startBenchServer } from '../helpers/bench-server.js';
+import { RawPeer } from '../helpers/raw-socket.js';
 import { sleep } from '../helpers/tcp.js';
 import { load } from '../helpers/load.js';
+
+const sleepMeta = encodeMeta({ service: 'bench.v1.Bench', method: 'Sleep' });
+const sleepBody = (ms: number) => Bench.methods.sleep.requestType.encode({ ms }).finish();
 
 const test = suite('graceful shutdown');
 
@@ -58,6 +64,63 @@ test('a single server restarting on its port: calls wait through the gap within 
   assert.equal(run.tally.failed.map((e) => e.message), []);
   await client.$close();
   await s.server.close();
+});
+
+test('two-step GOAWAY: a request written before the client read the first GOAWAY is taken and answered, never refused', async () => {
+  const { server, port } = await startBenchServer();
+  const peer = await RawPeer.connect(port);
+  peer.send(FrameType.REQUEST, 1, sleepMeta, sleepBody(50));
+  await sleep(10);
+  const closing = server.shutdown({ graceMs: 5000 });
+  const first = await peer.next(FrameType.GOAWAY);
+  assert.is(first.decodedMeta.status, Status.UNAVAILABLE);
+  assert.is(first.decodedMeta.lastRequestId, 0xffff_ffff, 'the first GOAWAY takes everything already sent');
+  const ping = await peer.next(FrameType.PING);
+  // This client wrote request 2 before it read the GOAWAY: it arrives before the PONG.
+  peer.send(FrameType.REQUEST, 2, sleepMeta, sleepBody(10));
+  peer.send(FrameType.PONG, ping.requestId);
+  const second = await peer.next(FrameType.GOAWAY);
+  assert.is(second.decodedMeta.lastRequestId, 2, 'the final GOAWAY names the last request taken');
+  const answers = [await peer.next(FrameType.RESPONSE), await peer.next(FrameType.RESPONSE)];
+  assert.equal(answers.map((f) => [f.requestId, f.decodedMeta.status]).sort(), [[1, Status.OK], [2, Status.OK]]);
+  // After the final GOAWAY, a request is neither run nor answered.
+  peer.send(FrameType.REQUEST, 3, sleepMeta, sleepBody(1));
+  await peer.waitClosed(3000);
+  assert.not.ok(peer.frames.some((f) => f.requestId === 3));
+  await closing;
+  assert.is(server.stats().methods['bench.v1.Bench/Sleep']!.requests, 2);
+});
+
+test('two-step GOAWAY: a peer that never answers the PING gets the final GOAWAY after a bounded wait', async () => {
+  const { server, port } = await startBenchServer();
+  const peer = await RawPeer.connect(port);
+  peer.send(FrameType.PING, 1);
+  await peer.next(FrameType.PONG);
+  const started = Date.now();
+  const closing = server.shutdown({ graceMs: 10_000 });
+  assert.is((await peer.next(FrameType.GOAWAY)).decodedMeta.lastRequestId, 0xffff_ffff);
+  const second = await peer.next(FrameType.GOAWAY, 5000);
+  assert.is(second.decodedMeta.lastRequestId, 0);
+  const waited = Date.now() - started;
+  assert.ok(waited >= 900 && waited < 4000, `the final GOAWAY came after ${waited} ms`);
+  await peer.waitClosed(3000);
+  await closing;
+});
+
+test('a client that never re-sends loses no call when one of two servers shuts down', async () => {
+  const a = await startBenchServer();
+  const b = await startBenchServer();
+  // Only b is in the client's list after the restart of a; the race is on a's connections.
+  const client = benchClient(`${a.address},${b.address}`, { retry: false });
+  const run = load(() => client.sleep({ ms: 2 }), 32);
+  await sleep(150);
+  await a.server.shutdown({ graceMs: 5000 });
+  await sleep(150);
+  await run.stop();
+  const aboveLast = run.tally.failed.filter((e) => /the request was not run/.test(e.message));
+  assert.equal(aboveLast.map((e) => e.message), [], 'no call was written past the final GOAWAY');
+  await client.$close();
+  await b.server.close();
 });
 
 test.run();
