@@ -178,9 +178,11 @@ function makeMethod(method: MethodDefinition, calls: CallTarget, options: Resolv
       checkCallOptions(callOptions);
       if (isClosed()) throw new RpcError(Status.UNAVAILABLE, 'client is closed', site);
       if (callOptions.signal?.aborted) throw new RpcError(Status.CANCELLED, 'call cancelled by the caller before it was sent', { ...site, cause: callOptions.signal.reason });
+      const body = encodeRequest(method, request, site);
+      checkFrameSize(body, callOptions.metadata, calls.connections.options.maxFrameBytes, site);
       return runCall({
         method,
-        body: encodeRequest(method, request, site),
+        body,
         timeoutMs: callOptions.timeoutMs ?? defaultTimeoutMs,
         signal: callOptions.signal,
         metadata: callOptions.metadata,
@@ -208,6 +210,7 @@ function makeMethod(method: MethodDefinition, calls: CallTarget, options: Resolv
     checkCallOptions(callOptions);
     if (isClosed()) throw new RpcError(Status.UNAVAILABLE, 'client is closed', site);
     const body = encodeRequest(method, request, site);
+    checkFrameSize(body, callOptions.metadata, calls.connections.options.maxFrameBytes, site);
     const picked = calls.endpoints.pick(undefined, hashKeyOf(callOptions));
     if (picked === undefined) {
       throw new RpcError(Status.UNAVAILABLE, calls.endpoints.known ? `no instances of ${method.service} in ${calls.endpoints.source}` : `no instances known yet from ${calls.endpoints.source}`, site);
@@ -215,6 +218,20 @@ function makeMethod(method: MethodDefinition, calls: CallTarget, options: Resolv
     calls.connections.acquire(picked.endpoint, picked.connectNow).notify({ method, body, timeoutMs: 0, signal: undefined, metadata: callOptions.metadata, gzipAboveBytes });
   };
   return fn;
+}
+
+/**
+ * A request too large for a frame would make the server close the connection (GOAWAY
+ * RESOURCE_EXHAUSTED), failing every call on it; this one alone fails instead, before it
+ * is sent. The meta is estimated from what it holds: names, metadata, a few varints.
+ */
+function checkFrameSize(body: Uint8Array, metadata: Record<string, string> | undefined, maxFrameBytes: number, site: { service: string; method: string; address: string }): void {
+  let size = body.length + site.service.length + site.method.length + 32;
+  if (size <= maxFrameBytes && metadata === undefined) return;
+  for (const key in metadata) size += Buffer.byteLength(key) + Buffer.byteLength(metadata[key]!) + 8;
+  if (size > maxFrameBytes) {
+    throw new RpcError(Status.RESOURCE_EXHAUSTED, `request of ${size} bytes is larger than maxFrameBytes (${maxFrameBytes}); not sent`, { ...site, notRun: 'unsent' });
+  }
 }
 
 function encodeRequest(method: MethodDefinition, request: unknown, site: { service: string; method: string; address: string }): Uint8Array {
