@@ -72,6 +72,8 @@ export class Channel {
   /** TCP is up and the TLS handshake is under way (an error now is a TLS error). */
   private handshaking = false;
   private closeReason: ChannelCloseReason | undefined;
+  /** True once the server sent a GOAWAY for shutdown (not for a fault): it is going away. */
+  goneAway = false;
   private lastError: Error | undefined;
   /** Set by `close()` and GOAWAY: end the socket once the last pending call settles. */
   private endWhenIdle = false;
@@ -272,9 +274,10 @@ export class Channel {
   }
 
   private onGoAway(meta: Meta): void {
-    this.becomeUnusable('draining');
     // UNAVAILABLE (or OK) is a server shutting down; any other status is a refusal or a fault.
     const fault = meta.status !== Status.UNAVAILABLE && meta.status !== Status.OK;
+    if (!fault) this.goneAway = true;
+    this.becomeUnusable('draining');
     const reason = meta.message || 'server sent GOAWAY';
     // Requests above last_request_id were never run (spec §GOAWAY): safe to send again.
     for (const [id, pending] of this.pending) {

@@ -62,6 +62,8 @@ export class EndpointConnections {
   /** Clients that retain this endpoint (see {@link PoolConnections.retain}). */
   private users = 0;
   private stopped = false;
+  /** A GOAWAY or a broken connection since the last connection became ready (see {@link avoid}). */
+  private interrupted = false;
 
   constructor(
     readonly endpoint: Endpoint,
@@ -80,6 +82,15 @@ export class EndpointConnections {
   /** Counts one client fewer; returns true when none is left. */
   release(): boolean {
     return --this.users <= 0;
+  }
+
+  /**
+   * True while calls to this endpoint had better go elsewhere: it is in backoff, or its
+   * server sent GOAWAY or its connection broke, and no new connection is ready yet (a
+   * server restarting refuses connects for a while; a call routed there would wait or fail).
+   */
+  get avoid(): boolean {
+    return this.inBackoff || (this.interrupted && !this.slots.some((c) => c?.state === 'ready'));
   }
 
   /** True while calls fail fast: the last connects failed and the backoff has not ended. */
@@ -134,8 +145,15 @@ export class EndpointConnections {
         this.failures = 0;
         this.backoffUntil = 0;
         this.lastError = undefined;
+        this.interrupted = false;
       },
       unusable: (c) => {
+        if (c.goneAway) {
+          // Its server is shutting down: calls go elsewhere while a connection is tried in
+          // the background (a restart on the same address is back within backoff).
+          this.interrupted = true;
+          this.scheduleReconnect(0);
+        }
         if (slot !== undefined && this.slots[slot] === c) this.slots[slot] = undefined;
         if (c.state !== 'closed' && c.pending.size > 0) this.retiring.add(c);
       },
@@ -164,6 +182,7 @@ export class EndpointConnections {
       if (channels.clientBackoff.hasSubscribers) channels.clientBackoff.publish({ address: this.address, failures: this.failures, delayMs, error });
       this.scheduleReconnect(delayMs);
     } else if (reason === 'lost') {
+      this.interrupted = true;
       // A working connection broke (peer restart, keepalive timeout): try again now;
       // if that fails, backoff takes over.
       this.scheduleReconnect(0);

@@ -130,17 +130,25 @@ export class EndpointSet {
     return picked;
   }
 
-  /** Addresses skipped now: in backoff, capped at the ejection share. Undefined when none is in backoff. */
+  /** True when an instance the call has not tried is usable now (neither in backoff nor gone away). */
+  hasUntried(tried: ReadonlySet<string>): boolean {
+    return this.current.some((m) => !tried.has(m.address) && !this.connections.avoid(m.address));
+  }
+
+  /**
+   * Addresses skipped now: in backoff, or gone away and not reconnected yet; capped at the
+   * ejection share. Undefined when there are none.
+   */
   private ejected(): Set<string> | undefined {
-    let inBackoff: Picked[] | undefined;
-    for (const m of this.current) if (this.connections.inBackoff(m.address)) (inBackoff ??= []).push(m);
-    if (inBackoff === undefined) return undefined;
+    let avoided: Picked[] | undefined;
+    for (const m of this.current) if (this.connections.avoid(m.address)) (avoided ??= []).push(m);
+    if (avoided === undefined) return undefined;
     const cap = Math.max(1, Math.floor((this.current.length * this.maxEjectionPercent) / 100));
-    if (inBackoff.length > cap) {
-      inBackoff.sort((a, b) => this.connections.backoffRemainingMs(b.address) - this.connections.backoffRemainingMs(a.address));
-      inBackoff.length = cap;
+    if (avoided.length > cap) {
+      avoided.sort((a, b) => this.connections.backoffRemainingMs(b.address) - this.connections.backoffRemainingMs(a.address));
+      avoided.length = cap;
     }
-    return new Set(inBackoff.map((m) => m.address));
+    return new Set(avoided.map((m) => m.address));
   }
 
   /**

@@ -61,6 +61,11 @@ export class PoolConnections {
     for (const c of entry.channels()) void c.close();
   }
 
+  /** True while calls to an endpoint had better go elsewhere (backoff, or GOAWAY or a broken connection not yet replaced). */
+  avoid(address: string): boolean {
+    return this.endpoints.get(address)?.avoid ?? false;
+  }
+
   /** True while calls to an endpoint would fail fast (reconnect backoff). */
   inBackoff(address: string): boolean {
     return this.endpoints.get(address)?.inBackoff ?? false;

@@ -10,9 +10,11 @@ import type { EndpointSet } from './endpoint-set.js';
 import type { RetryBudget } from './retry-budget.js';
 
 /**
- * Sends after a GOAWAY that the server says it never ran are "transparent": they do not
- * count as attempts or against the budget (a rolling restart is not a failure). This caps
- * them, so that a server flapping GOAWAYs cannot keep a call going forever.
+ * Resends of a call that provably never ran are "transparent", as gRPC's are: after a
+ * GOAWAY that says so, or, when another instance is ready, after it was never written (no
+ * connection, connect refused by a server that is restarting). They do not count as
+ * attempts or against the budget, whatever the retry policy (a rolling restart is not a
+ * failure). This caps them, so that flapping servers cannot keep a call going forever.
  */
 const MAX_TRANSPARENT_RETRIES = 8;
 
@@ -155,7 +157,8 @@ class RetryingCall {
     if (signal?.aborted || error.code === Status.CANCELLED || error.code === Status.DEADLINE_EXCEEDED) return this.fail(error);
     const attempts = this.sends - this.transparent;
     let delayMs: number;
-    if (notRun === 'goaway' && this.transparent < MAX_TRANSPARENT_RETRIES) {
+    const transparent = notRun === 'goaway' || (notRun === 'unsent' && this.target.endpoints.hasUntried(this.tried));
+    if (transparent && this.transparent < MAX_TRANSPARENT_RETRIES) {
       this.transparent++;
       delayMs = 0;
     } else if (
