@@ -40,6 +40,13 @@ export type ChannelCloseReason = 'connect-failed' | 'lost' | 'ended' | 'goaway' 
 export interface ChannelEvents {
   /** Connected (after the TLS handshake, with TLS). */
   ready?(channel: Channel): void;
+  /**
+   * The server's first frame arrived (the PONG to the greeting PING, at the latest): the
+   * connection really works. A connection that closes before this counts as a failed
+   * connect, not a lost one: under TLS 1.3 a server refuses a client certificate only
+   * after the client's handshake has completed.
+   */
+  heard?(channel: Channel): void;
   /** Stopped taking new calls (draining or closed); called once. */
   unusable?(channel: Channel): void;
   /** The socket is gone. `error` is what broke it, if anything did. */
@@ -210,7 +217,10 @@ export class Channel {
     // The server's own PINGs (it measures RTT with them) do not count: the server evicts
     // connections it hears nothing from, so an idle client must still send its PINGs.
     if (frame.type !== FrameType.PING) this.keepalive?.heard();
-    this.everHeard = true;
+    if (!this.everHeard) {
+      this.everHeard = true;
+      this.events.heard?.(this);
+    }
     switch (frame.type) {
       case FrameType.RESPONSE:
         this.onResponse(frame);
@@ -335,12 +345,15 @@ export class Channel {
     const code = (cause as NodeJS.ErrnoException | undefined)?.code;
     let status = cause instanceof RpcError ? cause.code : (code && statusFromSystemError(code)) || Status.UNAVAILABLE;
     if (status === Status.DEADLINE_EXCEEDED) status = Status.UNAVAILABLE; // a connect timeout is not the call's deadline
+    // A TLS alert before any frame is the server refusing the handshake (its certificate
+    // check comes after ours under TLS 1.3): it read nothing we wrote.
+    const tlsRefusal = this.everReady && !this.everHeard && code !== undefined && code.startsWith('ERR_SSL_');
     if (this.everReady) {
       const detail = cause instanceof RpcError ? cause.rawMessage
         : cause ? (code ?? cause.message)
         : this.options.tls !== undefined && !this.everHeard ? 'closed by the server right after the TLS handshake: was the client certificate refused?'
         : 'closed by the server';
-      this.failAll(new RpcError(status, `connection lost (${detail})`, { cause }));
+      this.failAll(new RpcError(status, `connection lost (${detail})`, { cause, notRun: tlsRefusal ? 'unsent' : undefined }));
     } else {
       // Nothing was written to the peer: every queued call is safe to send again.
       const detail = cause instanceof RpcError ? cause.rawMessage
@@ -350,7 +363,7 @@ export class Channel {
       this.failAll(new RpcError(status, `cannot connect: ${detail}`, { cause, notRun: 'unsent' }));
     }
     // Set by whoever closed it (this process, a GOAWAY, a fault); otherwise the peer did.
-    const reason = this.closeReason ?? (!this.everReady ? 'connect-failed' : quietEnd ? 'ended' : 'lost');
+    const reason = this.closeReason ?? (!this.everReady || !this.everHeard ? 'connect-failed' : quietEnd ? 'ended' : 'lost');
     if (channels.clientDisconnect.hasSubscribers) channels.clientDisconnect.publish({ address: this.address, reason, error: cause });
     this.events.closed?.(this, reason, cause);
   }

@@ -141,7 +141,9 @@ export class EndpointConnections {
   private open(slot: number | undefined): Channel {
     this.connects++;
     const channel = new Channel(this.endpoint, this.options, {
-      ready: () => {
+      heard: () => {
+        // Only a connection the server answered resets the backoff: one it closes right
+        // after the handshake (a refused client certificate) is a failed connect.
         this.failures = 0;
         this.backoffUntil = 0;
         this.lastError = undefined;

@@ -64,6 +64,20 @@ for (const [name, clientTls] of [
   });
 }
 
+test('mutual TLS: a refused client backs off instead of reconnecting in a loop; its calls are marked not sent', async () => {
+  const { server, port } = await startBenchServer({ tls: mutualTls });
+  const client = benchClient(`localhost:${port}`, { tls: { ca: pem('ca') }, retry: false, reconnect: { initialMs: 100, maxMs: 2000, multiplier: 2, jitter: 0 } });
+  const err = await failure(client.echo({}));
+  assert.match(err.message, /ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED/);
+  assert.is(err.notRun, 'unsent', 'the server read none of it');
+  await new Promise((r) => setTimeout(r, 2000)); // idle: only the backoff's reconnects happen
+  const handshakes = server.stats().connections.tlsFailed;
+  assert.ok(handshakes <= 6, `${handshakes} refused handshakes in 2 s (a loop makes hundreds)`);
+  assert.is(client.$stats()[0]!.state, 'backoff');
+  await client.$close();
+  await server.close();
+});
+
 test('a plain client to a TLS server fails UNAVAILABLE; the server counts it', async () => {
   const { server, port } = await startBenchServer({ tls: serverTls });
   const client = benchClient(`127.0.0.1:${port}`, { retry: false, keepalive: false });
