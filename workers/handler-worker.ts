@@ -18,7 +18,7 @@ import type { Handler } from '../src/pipeline/handler-context.js';
 import { RecordBuffer, RingProducer } from '../src/worker-lane/response-ring.js';
 import { decodeBatch } from '../src/worker-lane/batch-codec.js';
 import type { BatchResult, WorkerInit } from '../src/worker-lane/worker-init.js';
-import { AbortPoll, WorkerCall, type RecordSink } from '../src/worker-lane/worker-call.js';
+import { AbortPoll, RunningCalls, WorkerCall, type RecordSink } from '../src/worker-lane/worker-call.js';
 import { findImplementation } from '../src/server/find-implementation.js';
 import { importUserModule } from '../src/util/import-module.js';
 
@@ -66,6 +66,7 @@ for (const memory of init.rings) {
 const responseRing = init.responseRing ? ring : undefined;
 
 const stats = { batches: 0, requests: 0, busyMs: 0, ringFallbacks: 0 };
+const running = new RunningCalls((slot) => ring?.setOverdue(slot));
 /** Busy time not yet added to the ring's whole-millisecond counter. */
 let busyCarry = 0;
 
@@ -107,8 +108,11 @@ export default async function runBatch(task: ArrayBuffer): Promise<BatchResult> 
     // when the thread can be stuck; an async handler that waits is not, and sees its signal.
     ring?.setCurrent(entry.slot);
     try {
-      const running = runCall(call, entry.body, entry.compression, settings);
-      if (running !== undefined) pending.push(running);
+      const settled = runCall(call, entry.body, entry.compression, settings);
+      if (settled !== undefined) {
+        pending.push(settled);
+        running.add(call, settled);
+      }
     } catch (err) {
       // A bug (the pipeline itself never throws): this request fails, the batch goes on.
       call.replyError(new RpcError(Status.INTERNAL, `worker failed on request ${entry.requestId}: ${(err as Error).message}`));

@@ -129,11 +129,17 @@ export interface ServerOptions {
   /** Requests packed into one worker task at most. Default 64. */
   maxBatch?: number;
   /**
-   * A worker-lane handler still running this long after its deadline has its worker
-   * terminated (the last resort; cooperative handlers see `ctx.signal` first). Default 2000 ms.
+   * A worker-lane handler still running this long after its deadline (or `callTimeoutMs`)
+   * has its worker terminated and replaced: one stuck in synchronous code, and an async one
+   * that ignores `ctx.signal` and never settles. The last resort; cooperative handlers see
+   * `ctx.signal` first. Default 2000 ms.
    */
   overrunGraceMs?: number;
-  /** Heap cap of each worker thread in MiB (an OOM kills only that worker). Default: none (0). */
+  /**
+   * Heap cap of each worker thread in MiB: a request that makes its handler's heap grow
+   * without bound kills only that worker (it is replaced), not the process. 0: no cap of its
+   * own (the process's). Default: half the main thread's heap limit, at least 512.
+   */
   workerMaxHeapMb?: number;
   /**
    * Workers write responses into SharedArrayBuffer rings drained by the reactor (true), or
@@ -178,7 +184,7 @@ export const SERVER_DEFAULTS: Readonly<Required<Omit<ServerOptions, 'tls' | 'reg
   ringBytes: 1024 * 1024,
   maxBatch: 64,
   overrunGraceMs: 2000,
-  workerMaxHeapMb: 0,
+  workerMaxHeapMb: Math.max(512, Math.round(getHeapStatistics().heap_size_limit / 2 / 1024 / 1024)),
   responseRing: true,
   workerAtomics: 'async',
 });

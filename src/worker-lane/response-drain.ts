@@ -48,12 +48,18 @@ export class ResponseDrain {
     return this.consumers.reduce((sum, c) => sum + c.busyMs, 0);
   }
 
-  /** For each ring whose producer is inside a handler: the thread and the slot. */
+  /**
+   * For each ring whose producer is inside a handler, or awaits an async one past its
+   * deadline: the thread and the slot (both, when both are set).
+   */
   *busyProducers(): Iterable<{ readonly threadId: number; readonly slot: number }> {
     for (const consumer of this.consumers) {
       const threadId = consumer.owner;
-      const slot = consumer.current;
-      if (threadId !== 0 && slot >= 0) yield { threadId, slot };
+      if (threadId === 0) continue;
+      const current = consumer.current;
+      if (current >= 0) yield { threadId, slot: current };
+      const overdue = consumer.overdue;
+      if (overdue >= 0 && overdue !== current) yield { threadId, slot: overdue };
     }
   }
 

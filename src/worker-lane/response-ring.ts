@@ -10,6 +10,7 @@
  *   [OWNER] threadId of the producer, 0 = free  (claimed with compareExchange)
  *   [CURRENT] 1 + slot of the request the producer is running, 0 = none (watchdog)
  *   [BATCH_STARTED] Date.now() | 0 when the producer began its running batch, 0 = none
+ *   [OVERDUE] 1 + slot of an async call the producer awaits past its deadline, 0 = none (watchdog)
  * data: power-of-two region; records are 8-byte aligned:
  *   [u32 size][u32 slot][u32 status][u32 frameLength][frame …][pad to 8]
  *   a PAD record ([u32 size][0xFFFFFFFF]) fills the tail when a record would wrap
@@ -30,7 +31,9 @@ const CURRENT = 3 * LINE;
 const BUSY_MS = 4 * LINE;
 /** When the producer began its running batch (`Date.now() | 0`, never 0), or 0 between batches. */
 const BATCH_STARTED = 5 * LINE;
-const CONTROL_BYTES = 6 * LINE * 4;
+/** 1 + slot of an async call past its deadline that the producer still awaits (its own watch sets it). */
+const OVERDUE = 6 * LINE;
+const CONTROL_BYTES = 7 * LINE * 4;
 const RECORD_HEADER = 16;
 const PAD_SLOT = 0xffff_ffff;
 
@@ -107,6 +110,15 @@ export class RingProducer {
   /** Marks the request being run (1 + slot), or none (-1), for the reactor's watchdog. */
   setCurrent(slot: number): void {
     Atomics.store(this.control, CURRENT, slot + 1);
+  }
+
+  /**
+   * Names an async call this worker awaits past its deadline (or none, -1). The thread is
+   * not stuck, so the reactor cannot see it in `current`; past the grace period the
+   * watchdog recycles the worker for it all the same.
+   */
+  setOverdue(slot: number): void {
+    Atomics.store(this.control, OVERDUE, slot + 1);
   }
 
   /**
@@ -200,6 +212,11 @@ export class RingConsumer {
     return Atomics.load(this.control, CURRENT) - 1;
   }
 
+  /** Slot of an async call the producer awaits past its deadline, or -1. */
+  get overdue(): number {
+    return Atomics.load(this.control, OVERDUE) - 1;
+  }
+
   /**
    * Hands every published record to `onRecord`, then advances READ once. Returns the
    * number of records (PADs excluded). The handler must copy what it keeps.
@@ -227,6 +244,7 @@ export class RingConsumer {
   /** Frees the ring after its producer is gone: drained records stay consumed, owner cleared. */
   release(): void {
     Atomics.store(this.control, CURRENT, 0);
+    Atomics.store(this.control, OVERDUE, 0);
     Atomics.store(this.control, OWNER, 0);
   }
 }

@@ -47,6 +47,46 @@ export class AbortPoll {
   }
 }
 
+/** How often a worker looks for async calls it awaits past their deadline. */
+const OVERDUE_CHECK_MS = 100;
+
+/**
+ * The async calls a worker thread awaits. While any runs, the one furthest past its
+ * deadline is named to the reactor (`report`, into the ring's control block): a handler
+ * that ignores its signal and never settles does not block the thread, so only this tells
+ * the reactor's watchdog to recycle the worker once the grace period has passed too.
+ */
+export class RunningCalls {
+  private readonly calls = new Set<WorkerCall>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly report: (slot: number) => void) {}
+
+  /** Follows `call` until `settled` (the pipeline's promise, which never rejects). */
+  add(call: WorkerCall, settled: Promise<void>): void {
+    this.calls.add(call);
+    this.timer ??= setInterval(() => this.check(), OVERDUE_CHECK_MS);
+    void settled.then(() => this.calls.delete(call));
+  }
+
+  private check(): void {
+    const now = Date.now();
+    let slot = -1;
+    let earliest = Infinity;
+    for (const call of this.calls) {
+      if (call.deadline <= now && call.deadline < earliest) {
+        earliest = call.deadline;
+        slot = call.entry.slot;
+      }
+    }
+    this.report(slot);
+    if (this.calls.size === 0) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+}
+
 /**
  * A call in a worker thread: its handler's context, read lazily from the batch entry
  * (metadata and peer are decoded only if the handler asks), answered as one record: a

@@ -36,6 +36,8 @@ interface QueuedEntry extends PendingEntry {
   readonly call: ServerCall;
   /** Times handed to a worker: a re-run (its worker died before taking it up) is the second. */
   handOffs: number;
+  /** True while it waits in the reactor's queue, where an abort frees its slot at once. */
+  queued: boolean;
 }
 
 /** A batch whose task ended: with the records that missed the ring, or the worker's death. */
@@ -162,7 +164,7 @@ export class WorkerLane implements CallLane {
       call.replyError(new RpcError(Status.RESOURCE_EXHAUSTED, `worker queue is full (maxQueue ${this.settings.maxQueue})`, { notRun: 'refused' }));
       return;
     }
-    this.queue.push({
+    const entry: QueuedEntry = {
       call,
       slot,
       requestId: call.requestId,
@@ -173,7 +175,18 @@ export class WorkerLane implements CallLane {
       body,
       peer: this.encodedPeer(call.peer),
       handOffs: 0,
-    });
+      queued: true,
+    };
+    // A call answered or cancelled while it waits here (its callTimeoutMs passed, say) has
+    // no worker to hear of it: its slot is freed now, not when a busy pool gets to it.
+    const setCancelFlag = call.onAbort;
+    call.onAbort = () => {
+      setCancelFlag?.();
+      if (!entry.queued) return;
+      entry.queued = false;
+      this.slots.release(slot);
+    };
+    this.queue.push(entry);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       // setImmediate: every request read in this turn of the loop joins the same batch.
@@ -234,7 +247,7 @@ export class WorkerLane implements CallLane {
     this.drain.drainAll();
     this.settleFinished();
     this.control.close();
-    for (const entry of this.queue) this.failSlot(entry.slot, closedBeforeRun());
+    for (const entry of this.queue) if (entry.queued) this.failSlot(entry.slot, closedBeforeRun());
     this.queue = [];
     await this.threads?.destroy(); // every thread exited, not only those Piscina still lists
   }
@@ -270,6 +283,8 @@ export class WorkerLane implements CallLane {
       const now = Date.now();
       const batch: QueuedEntry[] = [];
       for (const entry of taken) {
+        if (!entry.queued) continue; // aborted while queued: its slot is already free
+        entry.queued = false;
         if (entry.call.state === 'done') {
           this.slots.release(entry.slot); // cancelled while queued: never sent
         } else if (now >= entry.deadline) {
@@ -356,6 +371,7 @@ export class WorkerLane implements CallLane {
     }
     if (rerun.length === 0) return;
     this.counters.rerun += rerun.length;
+    for (const entry of rerun) entry.queued = true;
     this.queue.unshift(...rerun);
     this.flush();
   }
