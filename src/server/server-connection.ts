@@ -360,6 +360,9 @@ export class ServerConnection implements CallOwner {
   goAwayAndClose(status: Status, message: string, reason?: 'protocol-error' | 'oversized'): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.decoder.stop();
+    // Read nothing more: a peer refused for a huge frame would otherwise have the rest of
+    // it read (and dropped) during the linger, at the reactor's expense.
+    this.socket.pause();
     const meta = encodeMeta({ status, message, lastRequestId: this.lastTaken });
     this.writer.frame(FrameType.GOAWAY, 0, meta, EMPTY);
     if (reason === 'protocol-error') this.host.counters.faultClosed++;
