@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
 import { RpcError, Status, type ClientOptions, type Server } from '../../src/index.js';
 import { startBenchServer, benchClient, handlers } from '../helpers/bench-server.js';
+import { until } from '../helpers/tcp.js';
 import { work } from '../../examples/bench/handlers.js';
 import { WorkKernel } from '../../examples/bench/generated.js';
 
@@ -40,13 +41,6 @@ async function withClient(body: (client: ReturnType<typeof benchClient>) => Prom
     await body(client);
   } finally {
     await client.$close();
-  }
-}
-
-/** Waits until `done()` holds, checking every 10 ms; fails after `ms`. */
-async function until(done: () => boolean, what: string, ms = 10_000): Promise<void> {
-  for (const end = Date.now() + ms; !done(); await new Promise((r) => setTimeout(r, 10))) {
-    if (Date.now() > end) assert.unreachable(`${what}, still not after ${ms} ms`);
   }
 }
 
@@ -133,7 +127,7 @@ test('ONEWAY from the client runs on the server, no answer', async () => {
   await withClient(async (client) => {
     client.echo.oneway({ payload: Buffer.from('x') }, { metadata: { 'x-oneway': 'note-1' } });
     await client.echo({ payload: Buffer.from('after') });
-    await until(() => oneways.includes('note-1'), 'the ONEWAY call ran');
+    await until(() => oneways.includes('note-1'), 10_000, 'the ONEWAY call ran');
   });
 });
 
@@ -142,7 +136,7 @@ test('ONEWAY calls release their admission slot and are counted, inline as on fa
     const before = server.stats().methods['bench.v1.Bench/Echo']!;
     for (let i = 0; i < 20; i++) client.echo.oneway({ payload: Buffer.from('x') }, { metadata: i % 2 ? { 'x-fail': '1' } : {} });
     await client.echo({});
-    await until(() => server.stats().inflight === 0, 'no call is in flight');
+    await until(() => server.stats().inflight === 0, 10_000, 'no call is in flight');
     const after = server.stats().methods['bench.v1.Bench/Echo']!;
     assert.is(server.stats().inflight, 0, 'no slot is held by a finished ONEWAY');
     assert.is(after.inflight, 0);
@@ -219,14 +213,14 @@ test('$close() lets pending calls settle, then closes the connection', async () 
     answered = true;
     return reply;
   });
-  await until(() => server.stats().inflight > 0, 'the server has the call');
+  await until(() => server.stats().inflight > 0, 10_000, 'the server has the call');
   const cpu = process.cpuUsage();
   await client.$close();
   const spent = process.cpuUsage(cpu);
   assert.ok(answered, 'close waited for the pending call');
   assert.equal({ ...(await sleeping) }, {}, 'the pending call was answered');
   assert.ok((spent.user + spent.system) / 1000 < 60, 'waiting did not spin the CPU');
-  await until(() => server.stats().connections.open === open, 'the connection is closed');
+  await until(() => server.stats().connections.open === open, 10_000, 'the connection is closed');
 });
 
 test('a closed client fails UNAVAILABLE', async () => {
