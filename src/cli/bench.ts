@@ -1,78 +1,68 @@
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import { createClient } from '../client/client.js';
+import { CLIENT_DEFAULTS } from '../client/client-options.js';
 import { loadConfig } from '../config/config.js';
 import { formatLoadResult, runLoad, type LoadOptions } from '../bench/load-generator.js';
 import { renderReport } from '../bench/html-report.js';
-import { UsageError, type CommandIo } from './command.js';
-import { TLS_FLAGS, clientTls } from './tls-flags.js';
+import { UsageError, envOf, parseCommand, printHelp, type CommandIo, type CommandSpec } from './command.js';
+import { CLIENT_TLS_OPTIONS, clientTls } from './tls-flags.js';
 import { parseDurationMs, parseMetadata, parsePositiveInt, readDataFile, requestFromJson, resolveMethod } from './method-args.js';
 
-export const BENCH_USAGE = `ringrpc bench <host:port[,host:port…]|registry-uri> <package.Service/Method> --proto <file.proto> [options]
-
-Runs a load against a method and prints requests, errors by status, req/s and latency
+/** `ringrpc bench`: its usage and options, for the parser and `--help` alike. */
+export const BENCH_COMMAND = {
+  name: 'bench',
+  summary: 'run a load against a method: req/s, errors, latency percentiles, HTML report',
+  synopsis: 'bench <host:port[,host:port…]|registry-uri> <package.Service/Method> --proto <file.proto> [options]',
+  description: `Runs a load against a method and prints requests, errors by status, req/s and latency
 percentiles (from an HDR histogram). Calls are never retried: what fails is counted.
 With a registry URI (zk://h:p/root, ringrpc://h:p), the load is spread round robin over
-the service's registered instances, following the registry as they come and go.
-  --proto                .proto file defining the service (loaded at run time)
-  --data '<json>'        the request as proto3 JSON (default {})
-  --data-file <file>     the request from a file
-  -c, --concurrency <n>  calls in flight (default 50); with --rate, the most in flight
-  --connections <n>      connections per server (default 1)
-  -n, --requests <n>     stop after this many calls, or
-  -d, --duration <t>     run this long: 500ms, 10s, 2m (default 10s)
-  --warmup <t>           calls made first and not measured (default 1s)
-  --timeout <ms>         deadline of each call (default 3000)
-  --rate <req/s>         open loop: start calls at this constant rate, latency measured
-                         from when each was due (no coordinated omission)
-  --metadata k=v         request metadata, repeatable
-  --json                 print one JSON object: requests, ok, errors, rps, durationMs, latencyUs
-  --html <file>          write a self-contained HTML report (histogram, percentiles and
-                         throughput over time, settings, machine)
-  --server-stats <url>   include the server's stats in the report (its --metrics-port /stats.json)
-  --tls, --tls-ca, --tls-cert, --tls-key   as for call`;
+the service's registered instances, following the registry as they come and go.`,
+  options: {
+    proto: { type: 'string', value: '<file.proto>', required: true, help: '.proto file defining the service (loaded at run time)' },
+    data: { type: 'string', value: "'<json>'", byDefault: '{}', help: 'the request as proto3 JSON' },
+    'data-file': { type: 'string', value: '<file>', help: 'the request from a file (instead of --data)' },
+    concurrency: { type: 'string', short: 'c', value: '<n>', byDefault: '50', help: 'calls in flight; with --rate, the most in flight' },
+    connections: { type: 'string', value: '<n>', byDefault: '1', help: 'connections per server' },
+    requests: { type: 'string', short: 'n', value: '<n>', help: 'stop after this many calls (instead of --duration)' },
+    duration: { type: 'string', short: 'd', value: '<t>', byDefault: '10s', help: 'run this long: 500ms, 10s, 2m' },
+    warmup: { type: 'string', value: '<t>', byDefault: '1s', help: 'calls made first and not measured' },
+    timeout: { type: 'string', value: '<ms>', byDefault: String(CLIENT_DEFAULTS.timeoutMs), env: envOf('timeout'), help: 'deadline of each call' },
+    rate: { type: 'string', value: '<req/s>', byDefault: 'none, closed loop',
+      help: 'open loop: start calls at this constant rate, latency measured\nfrom when each was due (no coordinated omission)' },
+    metadata: { type: 'string', value: '<k=v>', multiple: true, help: 'request metadata' },
+    json: { type: 'boolean', help: 'print one JSON object: requests, ok, errors, rps, durationMs, latencyUs' },
+    html: { type: 'string', value: '<file>', help: 'write a self-contained HTML report (histogram, percentiles and\nthroughput over time, settings, machine)' },
+    'server-stats': { type: 'string', value: '<url>', help: "include the server's stats in the report (its --metrics-port /stats.json)" },
+    config: { type: 'string', value: '<file>', env: 'RINGRPC_CONFIG', help: 'JSON config file (timeoutMs, maxFrameBytes)' },
+    ...CLIENT_TLS_OPTIONS,
+  },
+  positionals: true,
+} as const satisfies CommandSpec;
+
+const { options: OPTIONS } = BENCH_COMMAND;
 
 /** `ringrpc bench`. */
 export async function bench(argv: string[], io: CommandIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      proto: { type: 'string' },
-      data: { type: 'string' },
-      'data-file': { type: 'string' },
-      concurrency: { type: 'string', short: 'c' },
-      connections: { type: 'string' },
-      requests: { type: 'string', short: 'n' },
-      duration: { type: 'string', short: 'd' },
-      warmup: { type: 'string' },
-      timeout: { type: 'string' },
-      rate: { type: 'string' },
-      metadata: { type: 'string', multiple: true },
-      json: { type: 'boolean' },
-      html: { type: 'string' },
-      'server-stats': { type: 'string' },
-      config: { type: 'string' },
-      ...TLS_FLAGS,
-    },
-  });
-  if (positionals.length !== 2) throw new UsageError('bench takes an address and a method', BENCH_USAGE);
-  if (!values.proto) throw new UsageError('bench needs --proto', BENCH_USAGE);
-  if (values.data !== undefined && values['data-file'] !== undefined) throw new UsageError('give --data or --data-file, not both', BENCH_USAGE);
-  if (values.requests !== undefined && values.duration !== undefined) throw new UsageError('give -n/--requests or -d/--duration, not both', BENCH_USAGE);
+  const parsed = parseCommand(BENCH_COMMAND, argv);
+  if (parsed.help) return printHelp(BENCH_COMMAND, io);
+  const { values, positionals } = parsed;
+  if (positionals.length !== 2) throw new UsageError('bench takes an address and a method', BENCH_COMMAND);
+  if (!values.proto) throw new UsageError('bench needs --proto', BENCH_COMMAND);
+  if (values.data !== undefined && values['data-file'] !== undefined) throw new UsageError('give --data or --data-file, not both', BENCH_COMMAND);
+  if (values.requests !== undefined && values.duration !== undefined) throw new UsageError('give -n/--requests or -d/--duration, not both', BENCH_COMMAND);
   const [target, path] = positionals as [string, string];
-  const { service, method } = resolveMethod(values.proto, path, () => new UsageError(`method must be package.Service/Method (got ${JSON.stringify(path)})`, BENCH_USAGE));
-  const json = values['data-file'] !== undefined ? readDataFile(values['data-file']) : (values.data ?? '{}');
+  const { service, method } = resolveMethod(values.proto, path, () => new UsageError(`method must be package.Service/Method (got ${JSON.stringify(path)})`, BENCH_COMMAND));
+  const json = values['data-file'] !== undefined ? readDataFile(values['data-file']) : (values.data ?? OPTIONS.data.byDefault);
   const request = requestFromJson(method, json, values['data-file'] !== undefined ? `--data-file ${values['data-file']}` : '--data');
   const metadata = parseMetadata(values.metadata ?? []);
-  const concurrency = parsePositiveInt('--concurrency', values.concurrency ?? '50');
-  const connections = parsePositiveInt('--connections', values.connections ?? '1');
+  const concurrency = parsePositiveInt('--concurrency', values.concurrency ?? OPTIONS.concurrency.byDefault);
+  const connections = parsePositiveInt('--connections', values.connections ?? OPTIONS.connections.byDefault);
   const requests = values.requests === undefined ? undefined : parsePositiveInt('--requests', values.requests);
-  const durationMs = parseDurationMs('--duration', values.duration ?? '10s');
-  const warmupMs = parseDurationMs('--warmup', values.warmup ?? '1s');
+  const durationMs = parseDurationMs('--duration', values.duration ?? OPTIONS.duration.byDefault);
+  const warmupMs = parseDurationMs('--warmup', values.warmup ?? OPTIONS.warmup.byDefault);
   const rate = values.rate === undefined ? undefined : parsePositiveInt('--rate', values.rate);
   const config = loadConfig({ flags: values, env: io.env, file: values.config });
 

@@ -1,79 +1,71 @@
-import { parseArgs } from 'node:util';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import { loadServices } from '../codec/proto-loader.js';
 import { loadConfig } from '../config/config.js';
 import { createServer, type Server, type ServiceImplementation } from '../server/server.js';
+import { SERVER_DEFAULTS } from '../server/server-options.js';
+import { DEFAULT_WEIGHT } from '../registry/registry.js';
 import type { Lane } from '../server/router.js';
 import { channels } from '../util/diagnostics.js';
-import { UsageError, type CommandIo } from './command.js';
+import { UsageError, envOf, parseCommand, printHelp, type CommandIo, type CommandSpec } from './command.js';
 import { importUserModule } from '../util/import-module.js';
 import { findImplementation } from '../server/find-implementation.js';
-import { TLS_FLAGS, serverTls } from './tls-flags.js';
+import { SERVER_TLS_OPTIONS, serverTls } from './tls-flags.js';
 import { parsePositiveInt } from './method-args.js';
 import { serveMetrics, type MetricsServer } from '../observability/metrics-server.js';
 
-export const SERVE_USAGE = `ringrpc serve --proto <file.proto> --handlers <module> [options]
+/** The port `serve` listens on when neither a flag, the environment nor a config file names one. */
+export const SERVE_DEFAULT_PORT = 7401;
 
-Starts a server with the services of the .proto that the handlers module implements.
+/** `ringrpc serve`: its usage and options, for the parser and `--help` alike. */
+export const SERVE_COMMAND = {
+  name: 'serve',
+  summary: 'start a server for a .proto and a handlers module',
+  synopsis: 'serve --proto <file.proto> --handlers <module> [options]',
+  description: `Starts a server with the services of the .proto that the handlers module implements.
 The module exports one object of handlers per service, named after the service
 (\`export const Bench = { echo, work }\`, or its full name in a default export).
-  --proto                 .proto file defining the services
-  --handlers              handler module (.ts or .js)
-  --host, --port          where to listen (default 0.0.0.0:7401)
-  --config                JSON config file (also RINGRPC_CONFIG)
-  --heartbeat-interval    ms; with --heartbeat-miss-limit sets the idle limit
-  --heartbeat-miss-limit
-  --max-frame-bytes
-  --max-connections <n>   open connections at most (default 10000)
-  --call-timeout <ms>     longest a call may take on this server; past it DEADLINE_EXCEEDED
-                          (default 0: only the client's deadline)
-  --metrics-port <p>      serve /metrics (Prometheus), /stats.json and a live status page (/) on this port
-  --tls-cert, --tls-key   serve TLS with this certificate and key (PEM files)
-  --tls-ca                with TLS: require client certificates signed by this CA (mutual TLS)
-  --workers <n>           worker-lane threads (default: one per core)
-  --worker-methods <A,B>  methods that run on the worker lane (default: none, all inline);
-                          each worker loads the handlers module once
-  --registry <uri>        announce the services in a registry (zk://h:p/root, ringrpc://h:p)
-                          once listening; withdrawn first on shutdown
-  --advertise-host <h>    the host announced in the registry (default: the listening host,
-                          or the first external IPv4 address when listening on 0.0.0.0)
-  --weight <n>            the instance's weight in the registry (default 100)
-Stops gracefully on SIGINT or SIGTERM.`;
+A flag overrides its environment variable, which overrides the config file.`,
+  options: {
+    proto: { type: 'string', value: '<file.proto>', required: true, help: '.proto file defining the services' },
+    handlers: { type: 'string', value: '<module>', required: true, help: 'handler module (.ts or .js)' },
+    host: { type: 'string', value: '<host>', byDefault: SERVER_DEFAULTS.host, env: envOf('host'), help: 'interface to listen on' },
+    port: { type: 'string', value: '<port>', byDefault: String(SERVE_DEFAULT_PORT), env: envOf('port'), help: 'port to listen on; 0 picks a free one' },
+    config: { type: 'string', value: '<file>', env: 'RINGRPC_CONFIG', help: 'JSON config file' },
+    'heartbeat-interval': { type: 'string', value: '<ms>', byDefault: String(SERVER_DEFAULTS.heartbeatIntervalMs), env: envOf('heartbeat-interval'),
+      help: 'interval at which clients show life; a connection idle for\ninterval × (miss limit + 1) is closed' },
+    'heartbeat-miss-limit': { type: 'string', value: '<n>', byDefault: String(SERVER_DEFAULTS.heartbeatMissLimit), env: envOf('heartbeat-miss-limit'), help: 'heartbeats a client may miss' },
+    'max-frame-bytes': { type: 'string', value: '<n>', byDefault: String(SERVER_DEFAULTS.maxFrameBytes), env: envOf('max-frame-bytes'), help: 'largest frame (and decompressed body) accepted, in bytes' },
+    'max-connections': { type: 'string', value: '<n>', byDefault: String(SERVER_DEFAULTS.maxConnections), help: 'open connections at most' },
+    'call-timeout': { type: 'string', value: '<ms>', byDefault: `${SERVER_DEFAULTS.callTimeoutMs}: only the client's deadline`, env: envOf('call-timeout'),
+      help: 'longest a call may take on this server; past it DEADLINE_EXCEEDED' },
+    'metrics-port': { type: 'string', value: '<port>', byDefault: 'none', help: 'serve /metrics (Prometheus), /stats.json and a live status page (/)\non this port' },
+    ...SERVER_TLS_OPTIONS,
+    workers: { type: 'string', value: '<n>', byDefault: `one per core, ${SERVER_DEFAULTS.workers} here`, env: envOf('workers'), help: 'worker-lane threads' },
+    'worker-methods': { type: 'string', value: '<A,B>', byDefault: 'none, all inline', help: 'methods that run on the worker lane;\neach worker loads the handlers module once' },
+    registry: { type: 'string', value: '<uri>', byDefault: 'none', env: envOf('registry'),
+      help: 'announce the services in a registry (zk://h:p/root, ringrpc://h:p)\nonce listening; withdrawn first on shutdown' },
+    'advertise-host': { type: 'string', value: '<host>', byDefault: 'the listening host; on 0.0.0.0 the first external IPv4 address',
+      help: 'the host announced in the registry' },
+    weight: { type: 'string', value: '<n>', byDefault: String(DEFAULT_WEIGHT), help: "the instance's weight in the registry" },
+  },
+  footer: 'Stops gracefully on SIGINT or SIGTERM.',
+} as const satisfies CommandSpec;
 
 /** `ringrpc serve`. Resolves when the server has shut down after a signal. */
 export async function serve(argv: string[], io: CommandIo): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      proto: { type: 'string' },
-      handlers: { type: 'string' },
-      host: { type: 'string' },
-      port: { type: 'string' },
-      config: { type: 'string' },
-      'heartbeat-interval': { type: 'string' },
-      'heartbeat-miss-limit': { type: 'string' },
-      'max-frame-bytes': { type: 'string' },
-      'call-timeout': { type: 'string' },
-      workers: { type: 'string' },
-      'worker-methods': { type: 'string' },
-      'max-connections': { type: 'string' },
-      'metrics-port': { type: 'string' },
-      registry: { type: 'string' },
-      'advertise-host': { type: 'string' },
-      weight: { type: 'string' },
-      ...TLS_FLAGS,
-    },
-  });
-  if (!values.proto) throw new UsageError('serve needs --proto', SERVE_USAGE);
-  if (!values.handlers) throw new UsageError('serve needs --handlers', SERVE_USAGE);
+  const parsed = parseCommand(SERVE_COMMAND, argv);
+  if (parsed.help) return printHelp(SERVE_COMMAND, io);
+  const { values } = parsed;
+  if (!values.proto) throw new UsageError('serve needs --proto', SERVE_COMMAND);
+  if (!values.handlers) throw new UsageError('serve needs --handlers', SERVE_COMMAND);
   const config = loadConfig({ flags: values, env: io.env, file: values.config });
   const services = loadServices(values.proto);
   const module = await importUserModule(values.handlers);
 
   const server = createServer({
     host: config.host,
-    port: config.port ?? 7401,
+    port: config.port ?? SERVE_DEFAULT_PORT,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     heartbeatMissLimit: config.heartbeatMissLimit,
     maxFrameBytes: config.maxFrameBytes,

@@ -1,14 +1,23 @@
 import { readFileSync } from 'node:fs';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
+import type { OptionTable } from './command.js';
 
-/** The TLS flags shared by `serve`, `call` and `bench`, as `parseArgs` options. */
-export const TLS_FLAGS = {
-  tls: { type: 'boolean' },
-  'tls-cert': { type: 'string' },
-  'tls-key': { type: 'string' },
-  'tls-ca': { type: 'string' },
-} as const;
+/** The TLS options of `call` and `bench`: the client side. */
+export const CLIENT_TLS_OPTIONS = {
+  tls: { type: 'boolean', help: 'connect with TLS, trusting the system CAs' },
+  'tls-ca': { type: 'string', value: '<pem>', help: 'connect with TLS, trusting this CA (a private one)' },
+  'tls-cert': { type: 'string', value: '<pem>', help: 'with --tls-key: present this client certificate (mutual TLS)' },
+  'tls-key': { type: 'string', value: '<pem>', help: 'the key of --tls-cert' },
+} as const satisfies OptionTable;
+
+/** The TLS options of `serve`: the same flags as {@link CLIENT_TLS_OPTIONS}, server side. */
+export const SERVER_TLS_OPTIONS = {
+  tls: { type: 'boolean', help: 'serve TLS; needs --tls-cert and --tls-key' },
+  'tls-cert': { type: 'string', value: '<pem>', help: 'serve TLS with this certificate' },
+  'tls-key': { type: 'string', value: '<pem>', help: 'the key of --tls-cert' },
+  'tls-ca': { type: 'string', value: '<pem>', help: 'with TLS: require client certificates signed by this CA (mutual TLS)' },
+} as const satisfies OptionTable;
 
 interface TlsFlagValues {
   tls?: boolean | undefined;

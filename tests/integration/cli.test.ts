@@ -82,6 +82,19 @@ test('usage errors exit 2 with the usage text', async () => {
   assert.match(unknown.stderr, /unknown command "frobnicate"/);
 });
 
+test('serve --help and bench -h print their options and exit 0; an unknown option exits 2 naming it', async () => {
+  const serveHelp = await cli(['serve', '--help']);
+  assert.is(serveHelp.code, 0, serveHelp.stderr);
+  assert.match(serveHelp.stdout, /^usage: ringrpc serve /);
+  assert.match(serveHelp.stdout, /--worker-methods <A,B>/);
+  const benchHelp = await cli(['bench', '-h']);
+  assert.is(benchHelp.code, 0, benchHelp.stderr);
+  assert.match(benchHelp.stdout, /-c, --concurrency <n> .*\(default 50\)/);
+  const unknown = await cli(['serve', '--proto', PROTO, '--handler', 'x.ts']);
+  assert.is(unknown.code, 2);
+  assert.match(unknown.stderr, /^ringrpc serve: unknown option '--handler'\n.*\nrun 'ringrpc serve --help' for its options\n$/);
+});
+
 test('serve takes its port from a config file, below the environment and flags', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'ringrpc-cli-'));
   const config = path.join(dir, 'ringrpc.json');

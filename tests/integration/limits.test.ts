@@ -93,19 +93,28 @@ test('frameTimeoutMs: a peer that dribbles a partial frame (slowloris) is closed
 });
 
 test('a frame that completes in time is not cut off, however slowly the connection is used', async () => {
-  const { server, port } = await startBenchServer({ frameTimeoutMs: 60 });
+  // Each frame arrives in two writes 10 ms apart, far inside the timeout even when the
+  // process is descheduled for a while; the pauses between frames add up to more than it.
+  const frameTimeoutMs = 1000;
+  const { server, port } = await startBenchServer({ frameTimeoutMs });
   const peer = await RawPeer.connect(port);
-  for (let id = 1; id <= 4; id++) {
-    const frame = encodeFrame(FrameType.REQUEST, id, encodeMeta({ service: 'bench.v1.Bench', method: 'Echo' }), Buffer.alloc(10));
-    peer.write(frame.subarray(0, 5));
-    await sleep(10);
-    peer.write(frame.subarray(5));
-    await peer.next(FrameType.RESPONSE);
-    await sleep(40);
+  try {
+    const started = Date.now();
+    for (let id = 1; id <= 4; id++) {
+      const frame = encodeFrame(FrameType.REQUEST, id, encodeMeta({ service: 'bench.v1.Bench', method: 'Echo' }), Buffer.alloc(10));
+      peer.write(frame.subarray(0, 5));
+      await sleep(10);
+      peer.write(frame.subarray(5));
+      const r = await peer.next(FrameType.RESPONSE);
+      assert.is(r.requestId, id);
+      await sleep(frameTimeoutMs / 3);
+    }
+    assert.ok(Date.now() - started > frameTimeoutMs, 'the connection was used for longer than the frame timeout');
+    assert.is(server.stats().connections.slowClosed, 0);
+  } finally {
+    peer.destroy();
+    await server.close();
   }
-  assert.is(server.stats().connections.slowClosed, 0);
-  peer.destroy();
-  await server.close();
 });
 
 /** A raw socket that writes `count` Echo requests and never reads a byte of the answers. */

@@ -4,6 +4,7 @@ import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { serveMetrics, RpcError, Status } from '../../src/index.js';
 import { benchClient, handlers, startBenchServer } from '../helpers/bench-server.js';
 import { spawnCli, waitForOutput } from '../helpers/child.js';
+import { until } from '../helpers/tcp.js';
 
 const test = suite('metrics and status page');
 
@@ -77,45 +78,56 @@ test('ringrpc serve --metrics-port serves the worker lane too', async () => {
     '--metrics-port', '0', '--workers', '1', '--worker-methods', 'Work']);
   const [, host, port] = await waitForOutput(child, /ringrpc listening on ([\d.]+):(\d+)/);
   const [, metricsPort] = await waitForOutput(child, /ringrpc metrics on http:\/\/[\d.]+:(\d+)\/metrics/);
-  const client = benchClient(`${host}:${port}`);
-  await Promise.all(Array.from({ length: 40 }, () => client.work({ payload: Buffer.from('x'), rounds: 2000 })));
-  const { value, text } = await scrape(Number(metricsPort));
-  assert.is(value('ringrpc_worker_threads'), 1);
-  assert.is(value('ringrpc_worker_completed_total'), 40);
-  // Wait and run time: every request waited, and 40 calls on one thread queue behind each other.
-  assert.match(text, /\nringrpc_worker_wait_seconds_count 40\n/);
-  const waitSum = Number(/\nringrpc_worker_wait_seconds_sum ([\d.e-]+)\n/.exec(text)![1]);
-  assert.ok(waitSum > 0, `wait sum ${waitSum}`);
-  assert.ok(value('ringrpc_worker_run_seconds_mean') > 0, 'mean run time is known');
-  const page = await (await fetch(`http://127.0.0.1:${metricsPort}/`)).text();
-  assert.match(page, /<tr><th>queue wait<\/th><td>mean [\d.]+ (µs|ms), p50 ≤ /);
-  assert.match(page, /<tr><th>run time per request<\/th><td>mean [\d.]+ (µs|ms)<\/td><\/tr>/);
-  await client.$close();
-  child.process.kill('SIGTERM');
+  // 40 calls start at once and queue for one thread: each call's deadline has to cover
+  // the whole batch, 250 ms a call (about 5 ms each on an idle machine).
+  const calls = 40;
+  const client = benchClient(`${host}:${port}`, { timeoutMs: calls * 250 });
+  try {
+    await Promise.all(Array.from({ length: calls }, () => client.work({ payload: Buffer.from('x'), rounds: 2000 })));
+    const { value, text } = await scrape(Number(metricsPort));
+    assert.is(value('ringrpc_worker_threads'), 1);
+    assert.is(value('ringrpc_worker_completed_total'), 40);
+    // Wait and run time: every request waited, and 40 calls on one thread queue behind each other.
+    assert.match(text, /\nringrpc_worker_wait_seconds_count 40\n/);
+    const waitSum = Number(/\nringrpc_worker_wait_seconds_sum ([\d.e-]+)\n/.exec(text)![1]);
+    assert.ok(waitSum > 0, `wait sum ${waitSum}`);
+    assert.ok(value('ringrpc_worker_run_seconds_mean') > 0, 'mean run time is known');
+    const page = await (await fetch(`http://127.0.0.1:${metricsPort}/`)).text();
+    assert.match(page, /<tr><th>queue wait<\/th><td>mean [\d.]+ (µs|ms), p50 ≤ /);
+    assert.match(page, /<tr><th>run time per request<\/th><td>mean [\d.]+ (µs|ms)<\/td><\/tr>/);
+  } finally {
+    await client.$close();
+    child.process.kill('SIGTERM');
+  }
   assert.is(await child.exited, 0);
 });
 
 test('the server measures each connection\'s keepalive RTT with its own PINGs; PONGs do not hold off idle eviction', async () => {
-  const { server, address } = await startBenchServer({ heartbeatIntervalMs: 50, heartbeatMissLimit: 3 });
+  // A PING every 50 ms, an idle limit of 1 s: the RTT is in long before the eviction.
+  const { server, address } = await startBenchServer({ heartbeatIntervalMs: 50, heartbeatMissLimit: 19 });
   const metrics = await serveMetrics(server, { port: 0, host: '127.0.0.1' });
   const client = benchClient(address, { keepalive: false });
-  await client.echo({});
-  await new Promise((r) => setTimeout(r, 120));
-  const [connection] = server.connectionStats();
-  assert.ok(connection!.rttMs !== undefined && connection!.rttMs >= 0 && connection!.rttMs < 50, `rtt ${connection!.rttMs}`);
-  assert.ok(connection!.bytesIn > 16 && connection!.bytesOut > 16);
-  assert.ok(server.stats().connections.keepaliveRtt.count >= 1);
-  // The parser flattens histograms, so the count is read from the text.
-  const { text } = await scrape(metrics.port);
-  assert.match(text, /\nringrpc_keepalive_rtt_seconds_count [1-9]\d*\n/);
-  const page = await (await fetch(`http://127.0.0.1:${metrics.port}/`)).text();
-  assert.match(page, new RegExp(`<tr><td>127\\.0\\.0\\.1:\\d+</td><td>\\d+ s</td><td>0</td><td>\\d+</td><td>\\d+</td><td>[\\d.]+ (µs|ms)</td></tr>`));
-  // The client answers the server's PINGs but sends nothing itself: it is still idle.
-  await new Promise((r) => setTimeout(r, 400));
-  assert.is(server.stats().connections.idleClosed, 1);
-  await client.$close();
-  await metrics.close();
-  await server.close();
+  try {
+    const started = Date.now();
+    await client.echo({});
+    await until(() => server.connectionStats()[0]?.rttMs !== undefined, 10_000, 'the server\'s first PING to be answered');
+    const [connection] = server.connectionStats();
+    // In ms: no longer than the whole wait (a loaded machine can stretch a loopback round trip).
+    assert.ok(connection!.rttMs! >= 0 && connection!.rttMs! <= Date.now() - started, `rtt ${connection!.rttMs}`);
+    assert.ok(connection!.bytesIn > 16 && connection!.bytesOut > 16);
+    assert.ok(server.stats().connections.keepaliveRtt.count >= 1);
+    // The parser flattens histograms, so the count is read from the text.
+    const { text } = await scrape(metrics.port);
+    assert.match(text, /\nringrpc_keepalive_rtt_seconds_count [1-9]\d*\n/);
+    const page = await (await fetch(`http://127.0.0.1:${metrics.port}/`)).text();
+    assert.match(page, new RegExp(`<tr><td>127\\.0\\.0\\.1:\\d+</td><td>\\d+ s</td><td>0</td><td>\\d+</td><td>\\d+</td><td>[\\d.]+ (µs|ms)</td></tr>`));
+    // The client answers the server's PINGs but sends nothing itself: it is still idle.
+    await until(() => server.stats().connections.idleClosed === 1, 10_000, 'the client, answering PINGs only, to be evicted as idle');
+  } finally {
+    await client.$close();
+    await metrics.close();
+    await server.close();
+  }
 });
 
 test.run();

@@ -5,6 +5,7 @@ import puppeteer from 'puppeteer-core';
 import { serveMetrics } from '../../src/index.js';
 import { benchClient, startBenchServer } from '../helpers/bench-server.js';
 import { chromiumPath } from '../helpers/chromium.js';
+import { until } from '../helpers/tcp.js';
 
 const test = suite('status page in headless Chromium');
 
@@ -15,7 +16,7 @@ test('the status page renders what the server counts, loads nothing else, and re
   const metrics = await serveMetrics(server, { port: 0, host: '127.0.0.1' });
   const client = benchClient(address, { heartbeatIntervalMs: 50 }); // its PINGs keep it from the 400 ms idle limit
   for (let i = 0; i < 7; i++) await client.echo({});
-  await new Promise((r) => setTimeout(r, 250)); // a server PING or two: the RTT column fills in
+  await until(() => server.connectionStats()[0]?.rttMs !== undefined, 10_000, 'a server PING answered: the RTT column fills in');
 
   const browser = await puppeteer.launch({ executablePath, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
   try {
@@ -50,7 +51,7 @@ test('the status page renders what the server counts, loads nothing else, and re
 
     // Live: it reloads every 2 s and shows the calls made meanwhile.
     for (let i = 0; i < 5; i++) await client.echo({});
-    await page.waitForNavigation({ timeout: 5000 });
+    await page.waitForNavigation({ timeout: 15_000 });
     const after = await page.evaluate(() => [...document.querySelectorAll('#methods tr')].map((tr) => (tr.children[1] as HTMLElement | undefined)?.innerText)[1]);
     assert.is(after, '12');
     assert.equal([...new Set(requests)], [url], 'self-contained: nothing but the page itself is loaded');
