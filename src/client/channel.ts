@@ -347,7 +347,7 @@ export class Channel {
     if (status === Status.DEADLINE_EXCEEDED) status = Status.UNAVAILABLE; // a connect timeout is not the call's deadline
     // A TLS alert before any frame is the server refusing the handshake (its certificate
     // check comes after ours under TLS 1.3): it read nothing we wrote.
-    const tlsRefusal = this.everReady && !this.everHeard && code !== undefined && code.startsWith('ERR_SSL_');
+    const tlsRefusal = this.everReady && !this.everHeard && typeof code === 'string' && code.startsWith('ERR_SSL_');
     if (this.everReady) {
       const detail = cause instanceof RpcError ? cause.rawMessage
         : cause ? (code ?? cause.message)
