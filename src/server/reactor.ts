@@ -83,9 +83,14 @@ export class Reactor implements ConnectionHost {
   startSweeping(): void {
     const { idleTimeoutMs, frameTimeoutMs, writeTimeoutMs } = this.options;
     const every = Math.min(1000, Math.max(10, Math.floor(Math.min(idleTimeoutMs, frameTimeoutMs, writeTimeoutMs) / 4)));
+    let lastSweep = Date.now();
     this.sweepTimer = setInterval(() => {
       const now = Date.now();
-      for (const connection of this.connections) connection.sweep(now, idleTimeoutMs);
+      // A sweep that comes late follows a stall of this thread: frames may be waiting
+      // unread in the sockets (timers run before I/O), so nobody is evicted as idle this time.
+      const late = now - lastSweep > 2 * every;
+      lastSweep = now;
+      for (const connection of this.connections) connection.sweep(now, late ? Infinity : idleTimeoutMs);
     }, every);
     this.sweepTimer.unref();
   }

@@ -12,8 +12,12 @@ export const channels = {
    * `reason` is one of:
    * - `idle`: no frame for the idle limit while nothing was in flight; `status` undefined;
    * - `protocol-error`: a fault of the spec's bad-input table, answered with GOAWAY; `status` is its status;
+   * - `oversized`: a frame or its meta passed `maxFrameBytes`, `maxMetaBytes` or the server-wide
+   *   `maxBufferedInputBytes`, or a Meta carried too many metadata entries; `status` RESOURCE_EXHAUSTED;
    * - `frame-timeout`: a partial frame outlasted `frameTimeoutMs`; `status` DEADLINE_EXCEEDED;
-   * - `write-stalled`: the peer stopped reading (`maxWriteBufferBytes` or `writeTimeoutMs`); `status` RESOURCE_EXHAUSTED;
+   * - `first-frame-timeout`: no REQUEST, ONEWAY or PING within `firstFrameTimeoutMs` of connecting; `status` DEADLINE_EXCEEDED;
+   * - `write-stalled`: the peer stopped reading (`maxWriteBufferBytes`, `writeTimeoutMs`, or
+   *   `maxBufferedOutputBytes` for all such peers); `status` RESOURCE_EXHAUSTED;
    * - `max-connections`: refused on accept, past `maxConnections`; `status` RESOURCE_EXHAUSTED;
    * - `tls-handshake`: the TLS handshake failed; `status` UNAUTHENTICATED.
    *

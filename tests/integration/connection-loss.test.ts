@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RpcError, Status } from '../../src/index.js';
+import { until } from '../helpers/tcp.js';
 import { benchClient, startBenchServer } from '../helpers/bench-server.js';
 import { spawnNode, waitForOutput } from '../helpers/child.js';
 
@@ -46,9 +47,9 @@ test('after a lost connection the next call reconnects', async () => {
 test('graceful close: calls taken before it are answered, new calls are refused', async () => {
   const { server, address } = await startBenchServer();
   const client = benchClient(address);
-  const inflight = Array.from({ length: 20 }, () => client.sleep({ ms: 100 }));
-  await new Promise((r) => setTimeout(r, 20));
-  const closing = server.shutdown({ graceMs: 2000 });
+  const inflight = Array.from({ length: 20 }, () => client.sleep({ ms: 1000 }));
+  await until(() => server.stats().inflight === 20, 10_000, 'the server to take all 20');
+  const closing = server.shutdown({ graceMs: 10_000 });
   const results = await Promise.allSettled(inflight);
   assert.ok(results.every((r) => r.status === 'fulfilled'), 'every taken call was answered');
   await closing;
