@@ -89,7 +89,10 @@ export async function importUserModule(file: string, options: ImportModuleOption
   if (!(options.nativeTypeScript ?? nodeStripsTypes())) {
     const tsx = await loadTsx();
     if (tsx === undefined) {
-      throw new RpcError(Status.FAILED_PRECONDITION, `cannot load module ${file}: TypeScript handler modules on Node < 22.18 need tsx: run \`npm install tsx\` (or compile ${path.basename(file)} to JavaScript)`);
+      throw new RpcError(
+        Status.FAILED_PRECONDITION,
+        `cannot load module ${file}: TypeScript handler modules on Node < 22.18 need tsx: run \`npm install tsx\` (or compile ${path.basename(file)} to JavaScript)`,
+      );
     }
     registerTsx(tsx);
     return load(file, url);

@@ -74,12 +74,22 @@ test('the tarball holds the library, its types, the CLI, the workers and the pro
   const required = new Set(['package.json', 'README.md', 'LICENSE', pkg.main, pkg.types, ...Object.values(pkg.bin)]);
   for (const target of Object.values(pkg.exports)) for (const file of typeof target === 'string' ? [target] : Object.values(target)) required.add(file);
   for (const file of required) assert.ok(files.includes(file.replace(/^\.\//, '')), `${file} is in the tarball`);
-  assert.ok(files.some((f) => /^proto\/.*\.proto$/.test(f)), 'the protos are in the tarball');
-  assert.ok(files.some((f) => /^dist\/workers\/.*\.js$/.test(f)), 'worker entry points are in the tarball');
+  assert.ok(
+    files.some((f) => /^proto\/.*\.proto$/.test(f)),
+    'the protos are in the tarball',
+  );
+  assert.ok(
+    files.some((f) => /^dist\/workers\/.*\.js$/.test(f)),
+    'worker entry points are in the tarball',
+  );
 
-  const stray = files.filter((f) => !['package.json', 'README.md', 'LICENSE'].includes(f) && !/^dist\/.*\.(js|d\.ts|js\.map)$/.test(f) && !/^proto\/.*\.proto$/.test(f));
+  const stray = files.filter(
+    (f) => !['package.json', 'README.md', 'LICENSE'].includes(f) && !/^dist\/.*\.(js|d\.ts|js\.map)$/.test(f) && !/^proto\/.*\.proto$/.test(f),
+  );
   assert.equal(stray, [], 'only the build, its types and maps, and the protos');
-  const dev = files.filter((f) => /^(dist\/)?(tests|bench|examples|scripts|docs)\//.test(f) || /(?<!\.d)\.[cm]?tsx?$/.test(f) || /dev-bootstrap|\.tsbuildinfo$/.test(f));
+  const dev = files.filter(
+    (f) => /^(dist\/)?(tests|bench|examples|scripts|docs)\//.test(f) || /(?<!\.d)\.[cm]?tsx?$/.test(f) || /dev-bootstrap|\.tsbuildinfo$/.test(f),
+  );
   assert.equal(dev, [], 'no tests, bench, examples, scripts or TypeScript sources');
   for (const js of files.filter((f) => f.endsWith('.js'))) {
     assert.ok(files.includes(`${js}.map`), `${js} has its source map`);
@@ -91,7 +101,10 @@ test('source maps carry their sources, since the TypeScript is not shipped', () 
   const maps = files.filter((f) => f.endsWith('.js.map'));
   assert.ok(maps.length > 0);
   for (const map of maps) {
-    const { sources, sourcesContent } = JSON.parse(readFileSync(path.join(installed, map), 'utf8')) as { sources: string[]; sourcesContent?: Array<string | null> };
+    const { sources, sourcesContent } = JSON.parse(readFileSync(path.join(installed, map), 'utf8')) as {
+      sources: string[];
+      sourcesContent?: Array<string | null>;
+    };
     const dangling = sources.filter((s, i) => typeof sourcesContent?.[i] !== 'string' && !existsSync(path.resolve(path.dirname(path.join(installed, map)), s)));
     assert.equal(dangling, [], `${map} points only at what it carries`);
   }
@@ -143,7 +156,14 @@ const EXPECTED = { hello: 'hello, package', square: 144, onWorker: true };
 test('from plain JavaScript: a server with a worker-lane method, and a client', async () => {
   write('demo.proto', PROTO);
   write('handlers.mjs', HANDLERS);
-  write('main.mjs', MAIN(`import { createClient, createServer, findService, loadServices } from '${pkg.name}';\nimport { Greeter as handlers } from './handlers.mjs';\nconst Greeter = findService(loadServices('demo.proto'), 'demo.v1.Greeter');`, 'Greeter', "'./handlers.mjs'"));
+  write(
+    'main.mjs',
+    MAIN(
+      `import { createClient, createServer, findService, loadServices } from '${pkg.name}';\nimport { Greeter as handlers } from './handlers.mjs';\nconst Greeter = findService(loadServices('demo.proto'), 'demo.v1.Greeter');`,
+      'Greeter',
+      "'./handlers.mjs'",
+    ),
+  );
   const { stdout } = await node(['main.mjs'], 30_000);
   assert.equal(JSON.parse(stdout), EXPECTED);
 });
@@ -154,14 +174,32 @@ test('from TypeScript: code from `ringrpc gen`, type-checked by tsc against the 
   await run(bin, ['gen', 'demo.proto', '--out', 'ts/demo.ts'], project);
   write('ts/handlers.ts', `${HANDLERS.replace('(request)', '(request: { name: string })').replace('(request)', '(request: { n: number })')}`);
   // The worker module has the extension of the file that runs: .ts where Node strips types, else the compiled .js.
-  write('ts/main.ts', MAIN(`import { createClient, createServer } from '${pkg.name}';\nimport { Greeter } from './demo.ts';\nimport { Greeter as handlers } from './handlers.ts';`, 'Greeter', "'./handlers' + import.meta.url.slice(import.meta.url.lastIndexOf('.'))"));
-  write('ts/tsconfig.json', JSON.stringify({
-    compilerOptions: {
-      target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, types: ['node'], skipLibCheck: false,
-      rewriteRelativeImportExtensions: true, erasableSyntaxOnly: true, verbatimModuleSyntax: true, outDir: '../build',
-    },
-    include: ['.'],
-  }));
+  write(
+    'ts/main.ts',
+    MAIN(
+      `import { createClient, createServer } from '${pkg.name}';\nimport { Greeter } from './demo.ts';\nimport { Greeter as handlers } from './handlers.ts';`,
+      'Greeter',
+      "'./handlers' + import.meta.url.slice(import.meta.url.lastIndexOf('.'))",
+    ),
+  );
+  write(
+    'ts/tsconfig.json',
+    JSON.stringify({
+      compilerOptions: {
+        target: 'ES2022',
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        strict: true,
+        types: ['node'],
+        skipLibCheck: false,
+        rewriteRelativeImportExtensions: true,
+        erasableSyntaxOnly: true,
+        verbatimModuleSyntax: true,
+        outDir: '../build',
+      },
+      include: ['.'],
+    }),
+  );
   await run(process.execPath, [path.join(project, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'ts'], project);
   const { stdout } = await node([NATIVE_TS ? 'ts/main.ts' : 'build/main.js'], 30_000);
   assert.equal(JSON.parse(stdout), EXPECTED);
@@ -174,7 +212,10 @@ test('the installed bin: --help, and serve with TypeScript handlers without tsx'
   assert.match(help.stdout + help.stderr, /usage: ringrpc <command>/);
 
   write('serve/handlers.ts', HANDLERS.replace('(request)', '(request: { name: string })').replace('(request)', '(request: { n: number })'));
-  const serve = spawn(bin, ['serve', '--proto', 'demo.proto', '--handlers', 'serve/handlers.ts', '--host', '127.0.0.1', '--port', '0'], { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] });
+  const serve = spawn(bin, ['serve', '--proto', 'demo.proto', '--handlers', 'serve/handlers.ts', '--host', '127.0.0.1', '--port', '0'], {
+    cwd: project,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.add(serve);
   let out = '';
   serve.stdout!.on('data', (d: Buffer) => (out += d.toString()));
