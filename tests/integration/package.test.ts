@@ -110,6 +110,12 @@ test('source maps carry their sources, since the TypeScript is not shipped', () 
   }
 });
 
+test('every subpath in exports resolves and loads from the installed package', async () => {
+  const subpaths = Object.keys(pkg.exports).map((key) => `${pkg.name}${key.slice(1)}`);
+  const script = `for (const s of ${JSON.stringify(subpaths)}) { const m = await import(s, s.endsWith('.json') ? { with: { type: 'json' } } : undefined); if (Object.keys(m).length === 0) throw new Error(s + ' exports nothing'); }`;
+  await node(['--input-type=module', '-e', script]);
+});
+
 test('the optional peers, tsx and zookeeper, are not installed with it', () => {
   assert.ok(existsSync(path.join(project, 'node_modules', 'piscina')), 'dependencies are installed');
   assert.not.ok(existsSync(path.join(project, 'node_modules', 'tsx')), 'tsx is not');
