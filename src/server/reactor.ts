@@ -1,12 +1,13 @@
 import type net from 'node:net';
 import { Status } from '../status.js';
-import type { RpcError } from '../errors.js';
+import { RpcError } from '../errors.js';
 import { FrameType } from '../protocol/constants.js';
 import { encodeFrame } from '../protocol/frame.js';
 import { encodeMeta } from '../protocol/meta.js';
 import { channels } from '../util/diagnostics.js';
-import type { Router } from './router.js';
-import { ServerConnection, type ConnectionHost } from './server-connection.js';
+import type { Route, Router } from './router.js';
+import type { ConnectionHost } from './connection-host.js';
+import { ServerConnection } from './server-connection.js';
 import type { ResolvedServerOptions } from './server-options.js';
 import { ConnectionCounters, type ConnectionStats } from './server-stats.js';
 
@@ -16,7 +17,7 @@ import { ConnectionCounters, type ConnectionStats } from './server-stats.js';
  * PINGs). It is what each {@link ServerConnection} talks to; the server façade owns
  * the listening socket and the lifecycle.
  */
-export class Reactor implements ConnectionHost {
+export class Reactor implements ConnectionHost<ServerConnection> {
   readonly counters = new ConnectionCounters();
   private readonly connections = new Set<ServerConnection>();
   /** Connections whose peer is not reading: their unsent bytes count against `maxBufferedOutputBytes`. */
@@ -34,10 +35,18 @@ export class Reactor implements ConnectionHost {
     return this.admitted;
   }
 
-  admit(): boolean {
-    if (this.admitted >= this.options.maxConcurrentRequests) return false;
-    this.admitted++;
-    return true;
+  admit(route: Route, oneway: boolean, requests: number): RpcError | undefined {
+    route.stats.requests++;
+    const { maxConcurrentRequestsPerConnection: perConnection, maxConcurrentRequests } = this.options;
+    let refusal: string;
+    if (!oneway && requests >= perConnection) refusal = `too many requests in flight on this connection (limit ${perConnection})`;
+    else if (this.admitted >= maxConcurrentRequests) refusal = `server is at its limit of ${maxConcurrentRequests} requests in flight`;
+    else {
+      this.admitted++;
+      return undefined;
+    }
+    route.stats.recordError(Status.RESOURCE_EXHAUSTED);
+    return new RpcError(Status.RESOURCE_EXHAUSTED, refusal, { notRun: 'refused' });
   }
 
   release(): void {

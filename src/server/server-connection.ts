@@ -3,6 +3,7 @@ import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import { FrameType, type Compression } from '../protocol/constants.js';
 import { RttProbe } from './rtt-probe.js';
+import { ConnectionClock } from './connection-clock.js';
 import { FrameDecoder, FrameError } from '../protocol/frame-decoder.js';
 import type { Frame } from '../protocol/frame.js';
 import { decodeMeta, encodeMeta, MetaError } from '../protocol/meta.js';
@@ -10,42 +11,22 @@ import { FrameWriter } from '../transport/frame-writer.js';
 import { channels } from '../util/diagnostics.js';
 import type { Peer } from '../pipeline/handler-context.js';
 import { errorMeta, okMeta } from '../pipeline/response-meta.js';
-import type { Router } from './router.js';
 import { ServerCall, type CallOwner } from './server-call.js';
-import type { ResolvedServerOptions } from './server-options.js';
-import type { ConnectionCounters, ConnectionStats } from './server-stats.js';
+import { CallTable } from './call-table.js';
+import { ShutdownHandshake } from './shutdown-handshake.js';
+import type { ConnectionHost } from './connection-host.js';
+import type { ConnectionStats } from './server-stats.js';
 
 /**
  * - `open`: takes requests;
  * - `quiescing`: shutdown's first GOAWAY (`last_request_id` 0xFFFFFFFF) and a PING are sent;
  *   it still takes what the client wrote before it read them, until the PONG comes back
- *   (or {@link QUIESCE_WAIT_MS} passes);
+ *   (or a bounded wait passes; see {@link ShutdownHandshake});
  * - `draining`: the final GOAWAY is sent; answers what it took, then ends the socket;
  * - `closing`: GOAWAY sent after a fault (or idle/overflow close); the socket is ending;
  * - `closed`: the socket is gone.
  */
 export type ServerConnectionState = 'open' | 'quiescing' | 'draining' | 'closing' | 'closed';
-
-/** What a connection needs from its server. */
-export interface ConnectionHost {
-  readonly options: ResolvedServerOptions;
-  readonly router: Router;
-  readonly counters: ConnectionCounters;
-  /** Takes a slot of the server-wide in-flight limit; false when the server is full. */
-  admit(): boolean;
-  /** Gives a slot back. */
-  release(): void;
-  /**
-   * Changes this connection's share of the server-wide bound on buffered input by `delta`
-   * bytes; false (and nothing reserved) when a growth would pass `maxBufferedInputBytes`.
-   */
-  reserveInput(delta: number): boolean;
-  /** The peer stopped reading (`true`) or caught up (`false`): its unsent bytes count server-wide. */
-  setStalled(connection: ServerConnection, stalled: boolean): void;
-  /** Unsent response bytes of every stalled connection. */
-  bufferedOutBytes(): number;
-  connectionClosed(connection: ServerConnection): void;
-}
 
 /** Why the server closes a connection itself, as `ringrpc:server:connection-close` publishes it. */
 type CloseReason = 'protocol-error' | 'oversized' | 'frame-timeout' | 'first-frame-timeout' | 'idle' | 'write-stalled';
@@ -53,15 +34,6 @@ type CloseReason = 'protocol-error' | 'oversized' | 'frame-timeout' | 'first-fra
 const EMPTY = Buffer.alloc(0);
 /** How long an ended socket may linger before it is destroyed. */
 const LINGER_MS = 1000;
-/** `last_request_id` of shutdown's first GOAWAY: "no new requests, but all you sent will be taken". */
-const ANY_REQUEST_ID = 0xffff_ffff;
-/** The id of shutdown's PING (the keepalive probe's ids stay below 2^31, so they never clash). */
-const QUIESCE_PING_ID = 0xffff_ffff;
-/**
- * How long shutdown waits for the PONG that follows its first GOAWAY before it sends the
- * final one anyway: a peer that does not answer PINGs costs a restart this much, no more.
- */
-export const QUIESCE_WAIT_MS = 1000;
 
 /**
  * One accepted socket: frames in, routed calls out to a lane, responses back through
@@ -71,45 +43,28 @@ export const QUIESCE_WAIT_MS = 1000;
 export class ServerConnection implements CallOwner {
   state: ServerConnectionState = 'open';
   readonly peer: Peer;
-  /** REQUESTs taken and not yet answered, by request_id. */
-  readonly calls = new Map<number, ServerCall>();
-  /** ONEWAY calls still running (they have no usable id). */
-  readonly oneways = new Set<ServerCall>();
-  /** Highest request_id taken, sent as GOAWAY's `last_request_id`. */
-  private lastTaken = 0;
+  /** The calls taken here and not yet answered. */
+  private readonly calls: CallTable;
   private readonly decoder: FrameDecoder;
   private readonly writer: FrameWriter;
-  /** Set on every complete frame; the idle sweep reads and clears it (no clock per frame). */
-  private sawFrame = false;
-  private lastActive = Date.now();
-  /** When the partial frame now buffered started to arrive (0: none buffered). */
-  private partialSince = 0;
-  /** Since when writes wait for 'drain' (0: they do not). */
-  private stalledSince = 0;
+  private readonly clock: ConnectionClock;
   /** This connection's reservation against `maxBufferedInputBytes` (its partial frame's declared size). */
   private reservedIn = 0;
-  /** True once a REQUEST, ONEWAY or PING arrived (see `firstFrameTimeoutMs`). */
-  private greeted = false;
-  /**
-   * When the current chunk was read: the start of the deadline of every request in it
-   * (spec: timeout_ms counts "from when it has read the frame"), so a request queued
-   * behind a slow inline handler in the same read does not get extra time.
-   */
-  private readAt = 0;
   private lingerTimer: NodeJS.Timeout | undefined;
-  private quiesceTimer: NodeJS.Timeout | undefined;
-  readonly openedAt = Date.now();
+  private handshake: ShutdownHandshake | undefined;
   bytesIn = 0;
   bytesOut = 0;
   /** The server's keepalive PINGs on this connection (`probe.rttMs`: the last round trip). */
   readonly probe: RttProbe;
 
   constructor(
-    private readonly host: ConnectionHost,
+    private readonly host: ConnectionHost<ServerConnection>,
     readonly socket: Socket,
   ) {
     socket.setNoDelay(true);
     this.probe = new RttProbe(host.options.heartbeatIntervalMs);
+    this.clock = new ConnectionClock(host.options);
+    this.calls = new CallTable(() => host.release());
     this.peer = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
     this.decoder = new FrameDecoder((frame) => this.onFrame(frame), host.options.maxFrameBytes, host.options.maxMetaBytes);
     this.writer = new FrameWriter(socket, {
@@ -131,8 +86,8 @@ export class ServerConnection implements CallOwner {
   stats(): ConnectionStats {
     return {
       peer: this.peerAddress,
-      openedAt: this.openedAt,
-      inflight: this.calls.size + this.oneways.size,
+      openedAt: this.clock.openedAt,
+      inflight: this.calls.size,
       bytesIn: this.bytesIn,
       bytesOut: this.bytesOut,
       rttMs: this.probe.rttMs,
@@ -141,13 +96,14 @@ export class ServerConnection implements CallOwner {
 
   /** True while calls taken here are unanswered. */
   get busy(): boolean {
-    return this.calls.size > 0 || this.oneways.size > 0;
+    return this.calls.size > 0;
   }
 
   private onData(chunk: Buffer): void {
     this.host.counters.bytesIn += chunk.length;
     this.bytesIn += chunk.length;
-    this.readAt = Date.now();
+    const now = Date.now();
+    this.clock.readAt = now;
     try {
       this.decoder.push(chunk);
     } catch (err) {
@@ -157,8 +113,7 @@ export class ServerConnection implements CallOwner {
       this.goAwayAndClose(status, (err as Error).message, status === Status.RESOURCE_EXHAUSTED ? 'oversized' : 'protocol-error');
       return;
     }
-    if (!this.decoder.hasPartialFrame) this.partialSince = 0;
-    else if (this.partialSince === 0) this.partialSince = this.readAt;
+    this.clock.read(now, this.decoder.hasPartialFrame);
     this.reserveInput();
   }
 
@@ -179,10 +134,7 @@ export class ServerConnection implements CallOwner {
   }
 
   private onFrame(frame: Frame): void {
-    // A PONG answers our own PING: it says the peer is alive, not that it uses the
-    // connection, so it does not hold off idle eviction.
-    if (frame.type !== FrameType.PONG) this.sawFrame = true;
-    if (frame.type === FrameType.REQUEST || frame.type === FrameType.ONEWAY || frame.type === FrameType.PING) this.greeted = true;
+    this.clock.frame(frame.type);
     switch (frame.type) {
       case FrameType.REQUEST:
         this.onRequest(frame, false);
@@ -195,25 +147,19 @@ export class ServerConnection implements CallOwner {
         this.writer.frame(FrameType.PONG, frame.requestId, EMPTY, frame.body);
         return;
       case FrameType.PONG: {
-        if (frame.requestId === QUIESCE_PING_ID && this.state === 'quiescing') {
-          this.finishQuiescing(); // every request written before our GOAWAY was read is in
-          return;
-        }
+        if (this.handshake?.pong(frame.requestId)) return; // every request written before our GOAWAY was read is in
         const rttMs = this.probe.answered(frame.requestId);
         if (rttMs !== undefined) this.host.counters.keepaliveRtt.record(rttMs * 1000);
         return;
       }
       case FrameType.CANCEL: {
         const call = this.calls.get(frame.requestId);
-        if (call !== undefined) {
-          this.endCall(call);
-          call.abort(new RpcError(Status.CANCELLED, `${call.service}/${call.method} cancelled by the client`));
-        }
+        if (call !== undefined) this.calls.cancel(call, new RpcError(Status.CANCELLED, `${call.service}/${call.method} cancelled by the client`));
         return;
       }
       case FrameType.GOAWAY:
         // The client sends nothing more here; finish what it asked, then close.
-        if (this.state === 'quiescing') this.finishQuiescing();
+        this.handshake?.finish();
         if (this.state === 'open') this.state = 'draining';
         this.endIfDrained();
         return;
@@ -227,7 +173,7 @@ export class ServerConnection implements CallOwner {
     const id = frame.requestId;
     if (!oneway) {
       if (id === 0) return this.goAwayAndClose(Status.INTERNAL, 'REQUEST with request_id 0');
-      if (this.calls.has(id)) return this.goAwayAndClose(Status.INTERNAL, `REQUEST with request_id ${id}, already in flight on this connection`);
+      if (this.calls.get(id) !== undefined) return this.goAwayAndClose(Status.INTERNAL, `REQUEST with request_id ${id}, already in flight on this connection`);
     }
     let meta;
     try {
@@ -237,51 +183,35 @@ export class ServerConnection implements CallOwner {
       return this.goAwayAndClose(status, (err as Error).message, status === Status.RESOURCE_EXHAUSTED ? 'oversized' : 'protocol-error');
     }
     if (this.state !== 'open' && this.state !== 'quiescing') return; // after our final GOAWAY: neither run nor answered (spec §GOAWAY)
-    if (!oneway && id > this.lastTaken) this.lastTaken = id;
+    if (!oneway && id > this.calls.lastTaken) this.calls.lastTaken = id; // taken, even if refused below
 
     const route = this.host.router.find(meta.service, meta.method);
     if (route instanceof RpcError) {
       if (!oneway) this.writeError(id, route);
       return;
     }
-    route.stats.requests++;
-    const limit = this.host.options.maxConcurrentRequestsPerConnection;
-    if (!oneway && this.calls.size >= limit) {
-      route.stats.recordError(Status.RESOURCE_EXHAUSTED);
-      this.writeError(id, new RpcError(Status.RESOURCE_EXHAUSTED, `too many requests in flight on this connection (limit ${limit})`, { notRun: 'refused' }));
-      return;
-    }
-    if (!this.host.admit()) {
-      route.stats.recordError(Status.RESOURCE_EXHAUSTED);
-      if (!oneway) this.writeError(id, new RpcError(Status.RESOURCE_EXHAUSTED, `server is at its limit of ${this.host.options.maxConcurrentRequests} requests in flight`, { notRun: 'refused' }));
+    const refusal = this.host.admit(route, oneway, this.calls.requests);
+    if (refusal !== undefined) {
+      if (!oneway) this.writeError(id, refusal);
       return;
     }
     // The client's deadline, unless the server's own limit comes first.
-    const clientDeadline = meta.timeoutMs > 0 ? this.readAt + meta.timeoutMs : Infinity;
+    const clientDeadline = meta.timeoutMs > 0 ? this.clock.readAt + meta.timeoutMs : Infinity;
     const limitMs = this.host.options.callTimeoutMs;
-    const call = limitMs > 0 && this.readAt + limitMs < clientDeadline
-      ? new ServerCall(this, id, route, meta, this.readAt + limitMs, oneway, limitMs)
+    const call = limitMs > 0 && this.clock.readAt + limitMs < clientDeadline
+      ? new ServerCall(this, id, route, meta, this.clock.readAt + limitMs, oneway, limitMs)
       : new ServerCall(this, id, route, meta, clientDeadline, oneway);
-    if (oneway) this.oneways.add(call);
-    else this.calls.set(id, call);
-    route.stats.inflight++;
+    this.calls.add(call);
     route.lane.submit(call, frame.meta, frame.body);
   }
 
   replyOk(call: ServerCall, body: Uint8Array, compression: Compression): void {
-    if (!call.finish()) return;
-    this.endCall(call);
-    call.route.stats.ok++;
-    call.route.stats.recordLatency(call.startedAt);
-    if (call.oneway) return;
+    if (!this.calls.settle(call, Status.OK) || call.oneway) return;
     this.writeResponse(call.requestId, okMeta(call.responseMetadataIfSet, compression), body);
   }
 
   replyError(call: ServerCall, error: RpcError): void {
-    if (!call.finish()) return;
-    this.endCall(call);
-    call.route.stats.recordError(error.code);
-    call.route.stats.recordLatency(call.startedAt);
+    if (!this.calls.settle(call, error.code)) return;
     if (call.oneway) {
       if (channels.serverOnewayError.hasSubscribers) channels.serverOnewayError.publish({ service: call.service, method: call.method, error });
       return;
@@ -290,11 +220,7 @@ export class ServerConnection implements CallOwner {
   }
 
   replyFrame(call: ServerCall, status: number, frame: Buffer): void {
-    if (!call.finish()) return;
-    this.endCall(call);
-    if (status === Status.OK) call.route.stats.ok++;
-    else call.route.stats.recordError(status);
-    call.route.stats.recordLatency(call.startedAt);
+    if (!this.calls.settle(call, status)) return;
     if (call.oneway || this.state === 'closed' || this.state === 'closing') return;
     this.writer.push(frame);
     this.host.counters.bytesOut += frame.length;
@@ -314,39 +240,16 @@ export class ServerConnection implements CallOwner {
     this.endIfDrained();
   }
 
-  private endCall(call: ServerCall): void {
-    if (call.oneway) {
-      if (!this.oneways.delete(call)) return;
-    } else if (this.calls.get(call.requestId) !== call || !this.calls.delete(call.requestId)) {
-      return;
-    }
-    call.route.stats.inflight--;
-    this.host.release();
-  }
-
-  /**
-   * Graceful shutdown in two steps (spec §GOAWAY), so that no call has to be re-sent: a
-   * GOAWAY that takes everything the client has sent, and a PING; when its PONG arrives,
-   * every request written before the client read the GOAWAY has arrived too, and the final
-   * GOAWAY carries the real `last_request_id`.
-   */
+  /** Graceful shutdown: the two-step GOAWAY, then answer what was taken, then end. */
   drain(): void {
     if (this.state !== 'open') return;
     this.state = 'quiescing';
-    this.writer.frame(FrameType.GOAWAY, 0, encodeMeta({ status: Status.UNAVAILABLE, message: 'server is shutting down', lastRequestId: ANY_REQUEST_ID }), EMPTY);
-    this.writer.frame(FrameType.PING, QUIESCE_PING_ID, EMPTY, EMPTY);
-    this.quiesceTimer = setTimeout(() => this.finishQuiescing(), QUIESCE_WAIT_MS);
-    this.quiesceTimer.unref();
-  }
-
-  /** Shutdown, step two: the final GOAWAY; from here on, a new request is neither run nor answered. */
-  private finishQuiescing(): void {
-    if (this.state !== 'quiescing') return;
-    clearTimeout(this.quiesceTimer);
-    this.state = 'draining';
-    const meta = encodeMeta({ status: Status.UNAVAILABLE, message: 'server is shutting down', lastRequestId: this.lastTaken });
-    this.writer.frame(FrameType.GOAWAY, 0, meta, EMPTY);
-    this.endIfDrained();
+    this.handshake = new ShutdownHandshake((type, id, meta) => this.writer.frame(type, id, meta, EMPTY), () => {
+      // Step two: the final GOAWAY; from here on, a new request is neither run nor answered.
+      this.state = 'draining';
+      this.writer.frame(FrameType.GOAWAY, 0, encodeMeta({ status: Status.UNAVAILABLE, message: 'server is shutting down', lastRequestId: this.calls.lastTaken }), EMPTY);
+      this.endIfDrained();
+    });
   }
 
   private endIfDrained(): void {
@@ -363,63 +266,53 @@ export class ServerConnection implements CallOwner {
     // Read nothing more: a peer refused for a huge frame would otherwise have the rest of
     // it read (and dropped) during the linger, at the reactor's expense.
     this.socket.pause();
-    const meta = encodeMeta({ status, message, lastRequestId: this.lastTaken });
+    const meta = encodeMeta({ status, message, lastRequestId: this.calls.lastTaken });
     this.writer.frame(FrameType.GOAWAY, 0, meta, EMPTY);
     if (reason === 'protocol-error') this.host.counters.faultClosed++;
     if (reason === 'oversized') this.host.counters.oversizedClosed++;
     if (reason !== undefined) this.publishClose(reason, status, message);
-    this.abortAll(new RpcError(status, `connection from ${this.peerAddress} closed: ${message}`));
+    this.calls.abortAll(new RpcError(status, `connection from ${this.peerAddress} closed: ${message}`));
     this.end();
   }
 
   /**
-   * Sweep, called periodically by the server: closes a connection that sent no complete
-   * frame for `idleMs` while none of its calls is in flight, and one whose partial frame
-   * has been arriving for longer than `frameTimeoutMs`.
+   * Sweep, called periodically by the server: closes the connection if its clock says so
+   * (a stalled reader, a slow frame, a silent start, idleness), else sends the keepalive
+   * PING when one is due.
    */
   sweep(now: number, idleMs: number): void {
-    const { frameTimeoutMs, writeTimeoutMs } = this.host.options;
-    if (this.stalledSince !== 0 && now - this.stalledSince >= writeTimeoutMs && this.state !== 'closed') {
-      this.closeStalled(`peer is not reading: ${this.socket.writableLength} bytes unsent for ${now - this.stalledSince} ms (writeTimeoutMs ${writeTimeoutMs})`);
-      return;
+    if (this.state === 'closed') return;
+    const taking = this.state === 'open' || this.state === 'quiescing';
+    const open = this.state === 'open';
+    const verdict = this.clock.verdict(now, idleMs, { taking, open, busy: this.busy, bufferedBytes: this.decoder.bufferedBytes, unsentBytes: this.socket.writableLength });
+    switch (verdict?.reason) {
+      case 'write-stalled':
+        this.closeStalled(verdict.message);
+        return;
+      case 'frame-timeout':
+      case 'first-frame-timeout':
+        this.host.counters.slowClosed++;
+        this.publishClose(verdict.reason, Status.DEADLINE_EXCEEDED, verdict.message);
+        this.goAwayAndClose(Status.DEADLINE_EXCEEDED, verdict.message);
+        return;
+      case 'idle':
+        this.host.counters.idleClosed++;
+        this.publishClose('idle', undefined, verdict.message);
+        this.decoder.stop();
+        this.end();
+        return;
     }
-    if (this.partialSince !== 0 && now - this.partialSince >= frameTimeoutMs && (this.state === 'open' || this.state === 'quiescing')) {
-      this.host.counters.slowClosed++;
-      const buffered = this.decoder.bufferedBytes;
-      this.publishClose('frame-timeout', Status.DEADLINE_EXCEEDED, `${buffered} bytes of an incomplete frame after ${now - this.partialSince} ms`);
-      this.goAwayAndClose(Status.DEADLINE_EXCEEDED, `frame incomplete after ${now - this.partialSince} ms (${buffered} bytes in; frameTimeoutMs ${frameTimeoutMs})`);
-      return;
-    }
-    const { firstFrameTimeoutMs } = this.host.options;
-    if (!this.greeted && now - this.openedAt >= firstFrameTimeoutMs && this.state === 'open') {
-      this.host.counters.slowClosed++;
-      const message = `no REQUEST, ONEWAY or PING within ${now - this.openedAt} ms of connecting (firstFrameTimeoutMs ${firstFrameTimeoutMs})`;
-      this.publishClose('first-frame-timeout', Status.DEADLINE_EXCEEDED, message);
-      this.goAwayAndClose(Status.DEADLINE_EXCEEDED, message);
-      return;
-    }
-    const ping = this.state === 'open' ? this.probe.due(now) : undefined;
+    const ping = open ? this.probe.due(now) : undefined;
     if (ping !== undefined) {
       this.writer.frame(FrameType.PING, ping, EMPTY, EMPTY);
       this.host.counters.bytesOut += 16;
       this.bytesOut += 16;
     }
-    if (this.sawFrame || this.busy) {
-      this.sawFrame = false;
-      this.lastActive = now;
-      return;
-    }
-    if (this.state === 'open' && now - this.lastActive >= idleMs) {
-      this.host.counters.idleClosed++;
-      this.publishClose('idle', undefined, `no frame for ${now - this.lastActive} ms`);
-      this.decoder.stop();
-      this.end();
-    }
   }
 
   /** Force-close (end of the shutdown grace): taken calls are abandoned. */
   destroy(reason: RpcError): void {
-    this.abortAll(reason);
+    this.calls.abortAll(reason);
     this.writer.discard();
     this.socket.destroy();
   }
@@ -439,12 +332,12 @@ export class ServerConnection implements CallOwner {
    * close it if the server-wide bound on unsent bytes is passed.
    */
   private pauseUntilDrained(): void {
-    if (this.stalledSince === 0) {
-      this.stalledSince = Date.now();
+    if (!this.clock.stalled) {
+      this.clock.stall(true);
       this.host.setStalled(this, true);
       this.socket.pause();
       this.socket.once('drain', () => {
-        this.stalledSince = 0;
+        this.clock.stall(false);
         this.host.setStalled(this, false);
         if (this.state !== 'closed') this.socket.resume();
       });
@@ -467,21 +360,14 @@ export class ServerConnection implements CallOwner {
     this.destroy(new RpcError(Status.RESOURCE_EXHAUSTED, `connection from ${this.peerAddress} closed: ${message}`));
   }
 
-  private abortAll(reason: RpcError): void {
-    for (const call of [...this.calls.values(), ...this.oneways]) {
-      this.endCall(call);
-      call.abort(reason);
-    }
-  }
-
   private onClose(): void {
     if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
-    clearTimeout(this.quiesceTimer);
+    this.handshake?.cancel();
     const wasBusy = this.busy;
     this.state = 'closed';
     this.reserveInput();
     this.host.setStalled(this, false);
-    if (wasBusy) this.abortAll(new RpcError(Status.CANCELLED, `client ${this.peerAddress} went away`));
+    if (wasBusy) this.calls.abortAll(new RpcError(Status.CANCELLED, `client ${this.peerAddress} went away`));
     this.writer.discard();
     this.host.connectionClosed(this);
   }

@@ -1,0 +1,31 @@
+import type { RpcError } from '../errors.js';
+import type { Route, Router } from './router.js';
+import type { ResolvedServerOptions } from './server-options.js';
+import type { ConnectionCounters } from './server-stats.js';
+
+/**
+ * What a connection needs from its server (the reactor): options, routes, counters,
+ * admission, and the server-wide bounds on buffered bytes. `C` is the connection type.
+ */
+export interface ConnectionHost<C> {
+  readonly options: ResolvedServerOptions;
+  readonly router: Router;
+  readonly counters: ConnectionCounters;
+  /**
+   * Admits a call of `route` on a connection with `requests` REQUESTs in flight, taking a
+   * slot of the server-wide limit; else its refusal (RESOURCE_EXHAUSTED, not run), counted.
+   */
+  admit(route: Route, oneway: boolean, requests: number): RpcError | undefined;
+  /** Gives a slot back. */
+  release(): void;
+  /**
+   * Changes this connection's share of the server-wide bound on buffered input by `delta`
+   * bytes; false (and nothing reserved) when a growth would pass `maxBufferedInputBytes`.
+   */
+  reserveInput(delta: number): boolean;
+  /** The peer stopped reading (`true`) or caught up (`false`): its unsent bytes count server-wide. */
+  setStalled(connection: C, stalled: boolean): void;
+  /** Unsent response bytes of every stalled connection. */
+  bufferedOutBytes(): number;
+  connectionClosed(connection: C): void;
+}
