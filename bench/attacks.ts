@@ -66,7 +66,11 @@ async function canaryMain(port: number): Promise<void> {
   const body = echo(Buffer.alloc(64));
   const timer = setInterval(() => {
     const now = performance.now();
-    for (const [rid, at] of sent) if (now - at > 2000) (sent.delete(rid), lost++);
+    for (const [rid, at] of sent) {
+      if (now - at <= 2000) continue;
+      sent.delete(rid);
+      lost++;
+    }
     if (socket.destroyed) return void lost++;
     sent.set(++id, now);
     socket.write(encodeFrame(FrameType.REQUEST, id, echoMeta, body));
@@ -176,7 +180,11 @@ for (const name of attacks) {
   for (const s of sockets) s.destroy();
   await stop(proc);
   const sorted = latenciesMs.sort((a, b) => a - b);
-  rows.push(`| ${name} | ${sorted.length} | ${lost} | ${pct(sorted, 0.5).toFixed(2)} | ${pct(sorted, 0.99).toFixed(2)} | ${sorted.at(-1)?.toFixed(1)} | ${baseRss.toFixed(0)} → ${peakRss.toFixed(0)} | ${closed.length}/${sockets.length}${closed.length ? ` by ${(lastClose / 1000).toFixed(1)} s` : ''} |`);
+  rows.push(
+    `| ${name} | ${sorted.length} | ${lost} | ${pct(sorted, 0.5).toFixed(2)} | ${pct(sorted, 0.99).toFixed(2)} | ${sorted.at(-1)?.toFixed(1)} | ${baseRss.toFixed(0)} → ${peakRss.toFixed(0)} | ${closed.length}/${sockets.length}${closed.length ? ` by ${(lastClose / 1000).toFixed(1)} s` : ''} |`,
+  );
   process.stderr.write(`${rows.at(-1)}\n`);
 }
-process.stdout.write(`server: ${serverScript}\n\n| attack | canary calls | lost | p50 ms | p99 ms | max ms | server RSS MB (start → peak) | attackers closed |\n|---|---|---|---|---|---|---|---|\n${rows.join('\n')}\n`);
+process.stdout.write(
+  `server: ${serverScript}\n\n| attack | canary calls | lost | p50 ms | p99 ms | max ms | server RSS MB (start → peak) | attackers closed |\n|---|---|---|---|---|---|---|---|\n${rows.join('\n')}\n`,
+);

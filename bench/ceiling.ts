@@ -22,10 +22,16 @@ const source = `
   });
 `;
 const workerData = { module, rounds: Number(f['rounds']), kernel: Number(f['kernel'] ?? 0), duration };
-const counts = await Promise.all(Array.from({ length: threads }, () => new Promise<number>((resolve, reject) => {
-  const w = new Worker(source, { eval: true, workerData });
-  w.once('message', resolve);
-  w.once('error', reject);
-})));
+const counts = await Promise.all(
+  Array.from(
+    { length: threads },
+    () =>
+      new Promise<number>((resolve, reject) => {
+        const w = new Worker(source, { eval: true, workerData });
+        w.once('message', resolve);
+        w.once('error', reject);
+      }),
+  ),
+);
 const rps = (counts.reduce((a, b) => a + b, 0) * 1000) / duration;
 process.stdout.write(`RESULT ${JSON.stringify({ rps })}\n`);

@@ -61,10 +61,19 @@ if (suites.includes('echo')) {
     const client = (s: string): [string, string[]] => [s, ['--method', 'echo', '--concurrency', String(c)]];
     cases.push({ group, name: 'ringrpc', server: [RINGRPC, []], client: client('bench/clients/ringrpc-client.ts'), baseline: 'grpc-js' });
     cases.push({ group, name: 'grpc-js', server: [GRPC, ['--mode', 'inline']], client: client('bench/clients/grpc-client.ts'), baseline: 'grpc-js' });
-    cases.push({ group, name: 'raw net (batched)', server: ['bench/servers/net-server.ts', []], client: client('bench/clients/net-client.ts'), baseline: 'grpc-js' });
+    cases.push({
+      group,
+      name: 'raw net (batched)',
+      server: ['bench/servers/net-server.ts', []],
+      client: client('bench/clients/net-client.ts'),
+      baseline: 'grpc-js',
+    });
   }
 }
-for (const [suite, kernel, label] of [['work', WorkKernel.WORK_KERNEL_SHA256, 'sha256'], ['work-integer', WorkKernel.WORK_KERNEL_INTEGER, 'integer']] as const) {
+for (const [suite, kernel, label] of [
+  ['work', WorkKernel.WORK_KERNEL_SHA256, 'sha256'],
+  ['work-integer', WorkKernel.WORK_KERNEL_INTEGER, 'integer'],
+] as const) {
   if (!suites.includes(suite)) continue;
   const rounds = calibrateRounds(1, kernel);
   const group = `Work ≈1 ms CPU, ${label} kernel (${rounds} rounds), concurrency 64`;
@@ -73,10 +82,28 @@ for (const [suite, kernel, label] of [['work', WorkKernel.WORK_KERNEL_SHA256, 's
   const b = 'ceiling: 2 bare worker threads';
   cases.push({ group, name: b, client: ['bench/ceiling.ts', ['--threads', '2', ...work]], baseline: b, brackets: true });
   cases.push({ group, name: '(a) ringrpc inline', server: [RINGRPC, []], client: ring('bench/clients/ringrpc-client.ts'), baseline: b });
-  cases.push({ group, name: '(b) ringrpc worker lane, 1 worker', server: [RINGRPC, ['--workers', '1', '--worker-methods', 'Work']], client: ring('bench/clients/ringrpc-client.ts'), baseline: b });
-  cases.push({ group, name: '(b) ringrpc worker lane, 2 workers', server: [RINGRPC, ['--workers', '2', '--worker-methods', 'Work']], client: ring('bench/clients/ringrpc-client.ts'), baseline: b });
+  cases.push({
+    group,
+    name: '(b) ringrpc worker lane, 1 worker',
+    server: [RINGRPC, ['--workers', '1', '--worker-methods', 'Work']],
+    client: ring('bench/clients/ringrpc-client.ts'),
+    baseline: b,
+  });
+  cases.push({
+    group,
+    name: '(b) ringrpc worker lane, 2 workers',
+    server: [RINGRPC, ['--workers', '2', '--worker-methods', 'Work']],
+    client: ring('bench/clients/ringrpc-client.ts'),
+    baseline: b,
+  });
   cases.push({ group, name: '(c) grpc-js inline', server: [GRPC, ['--mode', 'inline']], client: ring('bench/clients/grpc-client.ts'), baseline: b });
-  cases.push({ group, name: '(d) grpc-js + piscina.run(), 2 workers', server: [GRPC, ['--mode', 'piscina', '--workers', '2']], client: ring('bench/clients/grpc-client.ts'), baseline: b });
+  cases.push({
+    group,
+    name: '(d) grpc-js + piscina.run(), 2 workers',
+    server: [GRPC, ['--mode', 'piscina', '--workers', '2']],
+    client: ring('bench/clients/grpc-client.ts'),
+    baseline: b,
+  });
 }
 if (suites.includes('worker-echo')) {
   const group = 'Echo 64 B on the worker lane (2 workers), concurrency 256';
@@ -84,8 +111,20 @@ if (suites.includes('worker-echo')) {
   const base = 'response ring (default)';
   cases.push({ group, name: 'ringrpc inline lane (reference)', server: [RINGRPC, []], client, baseline: base });
   cases.push({ group, name: base, server: [RINGRPC, ['--workers', '2', '--worker-methods', 'Echo']], client, baseline: base });
-  cases.push({ group, name: "ring off: Piscina's result path", server: [RINGRPC, ['--workers', '2', '--worker-methods', 'Echo', '--ring', 'off']], client, baseline: base });
-  cases.push({ group, name: "ring, atomics 'sync' (no control plane when idle)", server: [RINGRPC, ['--workers', '2', '--worker-methods', 'Echo', '--atomics', 'sync']], client, baseline: base });
+  cases.push({
+    group,
+    name: "ring off: Piscina's result path",
+    server: [RINGRPC, ['--workers', '2', '--worker-methods', 'Echo', '--ring', 'off']],
+    client,
+    baseline: base,
+  });
+  cases.push({
+    group,
+    name: "ring, atomics 'sync' (no control plane when idle)",
+    server: [RINGRPC, ['--workers', '2', '--worker-methods', 'Echo', '--atomics', 'sync']],
+    client,
+    baseline: base,
+  });
 }
 
 if (f['cases'] !== undefined) {
@@ -100,7 +139,16 @@ async function runCase(c: Case): Promise<ClientResult> {
     const ceiling = await startNode(c.client[0], [...c.client[1], '--duration', String(duration)], /RESULT (.+)/, duration + 30_000);
     await stop(ceiling.proc);
     const { rps } = JSON.parse(ceiling.match[1]!) as { rps: number };
-    return { requests: 0, ok: 0, errors: {}, rps, durationMs: duration, latencyUs: { min: 0, mean: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 }, clientCpu: 0, serverCpu: 0 };
+    return {
+      requests: 0,
+      ok: 0,
+      errors: {},
+      rps,
+      durationMs: duration,
+      latencyUs: { min: 0, mean: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 },
+      clientCpu: 0,
+      serverCpu: 0,
+    };
   }
   const server = await startNode(c.server[0], ['--port', '0', ...c.server[1]], /READY (\d+)/);
   try {
@@ -147,7 +195,9 @@ const median = (xs: number[]): number => {
 };
 const n = (x: number): string => (x === 0 ? '–' : Math.round(x).toLocaleString('en-US'));
 const lines: string[] = [`# ringrpc bench, ${new Date().toISOString()}`, ''];
-lines.push(`Node ${process.version}, ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? 'cpu'}), medians of ${runs} runs, ${duration} ms measured after ${warmup} ms warm-up; every server and load generator in its own process. CPU % is of one core (200 % = both).`);
+lines.push(
+  `Node ${process.version}, ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? 'cpu'}), medians of ${runs} runs, ${duration} ms measured after ${warmup} ms warm-up; every server and load generator in its own process. CPU % is of one core (200 % = both).`,
+);
 const summary: Record<string, Record<string, unknown>> = {};
 for (const group of [...new Set(cases.map((c) => c.group))]) {
   const inGroup = cases.filter((c) => c.group === group);
@@ -155,8 +205,15 @@ for (const group of [...new Set(cases.map((c) => c.group))]) {
   const ceiling = inGroup.find((c) => c.brackets === true);
   const ratioName = ceiling ? 'efficiency (÷ ceiling), median (range)' : `req/s vs ${base?.name ?? '-'}`;
   lines.push('', `## ${group}`, '');
-  if (ceiling) lines.push(`Each run of a case is divided by the mean of the ceilings measured right before and right after it; the ceiling row shows the median of its ${results.get(ceiling)!.length} measurements.`, '');
-  lines.push(`| case | req/s | p50 µs | p99 µs | server CPU % | server CPU µs/req | client CPU % | errors | ${ratioName} |`, '|---|---|---|---|---|---|---|---|---|');
+  if (ceiling)
+    lines.push(
+      `Each run of a case is divided by the mean of the ceilings measured right before and right after it; the ceiling row shows the median of its ${results.get(ceiling)!.length} measurements.`,
+      '',
+    );
+  lines.push(
+    `| case | req/s | p50 µs | p99 µs | server CPU % | server CPU µs/req | client CPU % | errors | ${ratioName} |`,
+    '|---|---|---|---|---|---|---|---|---|',
+  );
   summary[group] = {};
   const med = (c: Case, pick: (r: ClientResult) => number): number => median(results.get(c)!.map(pick));
   for (const c of inGroup) {
@@ -178,7 +235,9 @@ for (const group of [...new Set(cases.map((c) => c.group))]) {
     const range = bracketed ? ` (${Math.min(...bracketed).toFixed(2)}–${Math.max(...bracketed).toFixed(2)})` : '';
     const ratioText = ceiling ? `${ratio.toFixed(2)}${range}` : `${ratio.toFixed(2)}×`;
     const perRequest = row.serverCpu > 0 ? ((row.serverCpu * 10_000) / rps).toFixed(1) : '–';
-    lines.push(`| ${c.name} | ${n(rps)} | ${n(row.p50)} | ${n(row.p99)} | ${n(row.serverCpu)} | ${perRequest} | ${n(row.clientCpu)} | ${row.errors} | ${ratioText} |`);
+    lines.push(
+      `| ${c.name} | ${n(rps)} | ${n(row.p50)} | ${n(row.p99)} | ${n(row.serverCpu)} | ${perRequest} | ${n(row.clientCpu)} | ${row.errors} | ${ratioText} |`,
+    );
   }
 }
 const table = lines.join('\n');
@@ -186,4 +245,11 @@ process.stdout.write(`${table}\n`);
 mkdirSync('bench/results', { recursive: true });
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 writeFileSync(`bench/results/${stamp}.md`, `${table}\n`);
-writeFileSync(`bench/results/${stamp}.json`, JSON.stringify({ date: new Date().toISOString(), node: process.version, cores: os.availableParallelism(), runs, duration, warmup, results: summary }, null, 2));
+writeFileSync(
+  `bench/results/${stamp}.json`,
+  JSON.stringify(
+    { date: new Date().toISOString(), node: process.version, cores: os.availableParallelism(), runs, duration, warmup, results: summary },
+    null,
+    2,
+  ),
+);

@@ -93,7 +93,7 @@ export class RpcError extends Error {
     if (value instanceof RpcError) return value;
     if (value instanceof Error) {
       const code = (value as { code?: unknown }).code;
-      const status = isStatus(code) ? code : typeof code === 'string' ? statusFromSystemError(code) ?? fallback : fallback;
+      const status = isStatus(code) ? code : typeof code === 'string' ? (statusFromSystemError(code) ?? fallback) : fallback;
       return new RpcError(status, value.message, { ...site, cause: value });
     }
     return new RpcError(fallback, String(value), { ...site, cause: value });

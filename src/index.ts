@@ -50,8 +50,17 @@ export type { Lane } from './server/router.js';
 export type { MethodStatsSnapshot, ServerStats, ConnectionStats, WorkerLaneStats } from './server/server-stats.js';
 export type { Client, ClientControls, ClientTarget, UnaryMethod, Callback } from './client/client.js';
 export type {
-  ClientOptions, ResolvedClientOptions, CallOptions, ConnectionOptions, PoolOptions, ResolvedPoolOptions,
-  RetryPolicy, ResolvedRetryPolicy, RetryBudget, MethodOptions, ClientTlsOptions,
+  ClientOptions,
+  ResolvedClientOptions,
+  CallOptions,
+  ConnectionOptions,
+  PoolOptions,
+  ResolvedPoolOptions,
+  RetryPolicy,
+  ResolvedRetryPolicy,
+  RetryBudget,
+  MethodOptions,
+  ClientTlsOptions,
 } from './client/client-options.js';
 export type { EndpointStats, EndpointState } from './client/endpoint-connections.js';
 export type { MetricsServer } from './observability/metrics-server.js';

@@ -8,7 +8,10 @@ import { measure } from '../lib/client-main.js';
 const f = flags(process.argv.slice(2));
 const def = loader.loadSync('proto/bench/v1/bench.proto', { keepCase: true, enums: Number });
 const pkg = grpc.loadPackageDefinition(def) as unknown as { bench: { v1: { Bench: grpc.ServiceClientConstructor } } };
-const client = new pkg.bench.v1.Bench(`127.0.0.1:${f['port']}`, grpc.credentials.createInsecure()) as unknown as Record<string, (req: object, cb: (err: Error | null, res: unknown) => void) => void>;
+const client = new pkg.bench.v1.Bench(`127.0.0.1:${f['port']}`, grpc.credentials.createInsecure()) as unknown as Record<
+  string,
+  (req: object, cb: (err: Error | null, res: unknown) => void) => void
+>;
 const payload = Buffer.alloc(Number(f['payload'] ?? 64), 7);
 const rounds = Number(f['rounds'] ?? 0);
 const unary = (method: string, req: object) => new Promise((resolve, reject) => client[method]!(req, (err, res) => (err ? reject(err) : resolve(res))));

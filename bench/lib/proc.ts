@@ -21,7 +21,12 @@ export function compiled(script: string): string {
 }
 
 /** `node <compiled script> args` (see {@link compiled}), and its first line matching a pattern. */
-export async function startNode(script: string, args: string[], ready: RegExp, timeoutMs = 20_000): Promise<{ proc: ChildProcess; match: RegExpMatchArray; output: () => string }> {
+export async function startNode(
+  script: string,
+  args: string[],
+  ready: RegExp,
+  timeoutMs = 20_000,
+): Promise<{ proc: ChildProcess; match: RegExpMatchArray; output: () => string }> {
   const proc = spawn(process.execPath, [compiled(script), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';

@@ -11,9 +11,10 @@ import { flags } from '../lib/proc.js';
 
 const f = flags(process.argv.slice(2));
 const task = new URL(`./piscina-work${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url).href;
-const pool = f['mode'] === 'piscina'
-  ? new Piscina({ filename: task, minThreads: Number(f['workers'] ?? 2), maxThreads: Number(f['workers'] ?? 2), idleTimeout: Infinity })
-  : undefined;
+const pool =
+  f['mode'] === 'piscina'
+    ? new Piscina({ filename: task, minThreads: Number(f['workers'] ?? 2), maxThreads: Number(f['workers'] ?? 2), idleTimeout: Infinity })
+    : undefined;
 type Call<T> = grpc.ServerUnaryCall<T, unknown>;
 // Enums as numbers, as ringrpc's decoder gives them.
 const def = loader.loadSync('proto/bench/v1/bench.proto', { keepCase: true, enums: Number });

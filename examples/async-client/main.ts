@@ -25,23 +25,27 @@ function report(mode: string, latencies: number[], failures: number, totalMs: nu
   );
 }
 
-{ // Promise mode: all N in flight at once, awaited together.
+{
+  // Promise mode: all N in flight at once, awaited together.
   const latencies: number[] = [];
   let failures = 0;
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: n }, async () => {
-    const start = performance.now();
-    try {
-      await client.echo({ payload });
-      latencies.push(performance.now() - start);
-    } catch {
-      failures++;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      const start = performance.now();
+      try {
+        await client.echo({ payload });
+        latencies.push(performance.now() - start);
+      } catch {
+        failures++;
+      }
+    }),
+  );
   report('promise', latencies, failures, performance.now() - t0);
 }
 
-{ // Callback mode: the same N, Node-style callbacks.
+{
+  // Callback mode: the same N, Node-style callbacks.
   const latencies: number[] = [];
   let failures = 0;
   const t0 = performance.now();

@@ -24,11 +24,31 @@ if (!existsSync(CLI)) {
 // rounds would measure slower and Work would come out lighter than 1 ms.
 const rounds = calibrateRounds(1);
 const workers = availableParallelism();
-const server = spawn(process.execPath, [CLI, 'serve', '--proto', 'proto/bench/v1/bench.proto', '--handlers', 'examples/bench/handlers.ts',
-  '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--workers', String(workers), '--worker-methods', 'Work'], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-  env: { ...process.env, RINGRPC_LOG_LEVEL: 'warn' },
-});
+const server = spawn(
+  process.execPath,
+  [
+    CLI,
+    'serve',
+    '--proto',
+    'proto/bench/v1/bench.proto',
+    '--handlers',
+    'examples/bench/handlers.ts',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--metrics-port',
+    '0',
+    '--workers',
+    String(workers),
+    '--worker-methods',
+    'Work',
+  ],
+  {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, RINGRPC_LOG_LEVEL: 'warn' },
+  },
+);
 const { address, metrics } = await new Promise<{ address: string; metrics: string }>((resolve, reject) => {
   let out = '';
   server.stdout!.on('data', (d: Buffer) => {
@@ -54,16 +74,22 @@ const workTitle = `Work (${rounds} sha256 rounds ≈ 1 ms of CPU, concurrency 16
 const work = await runLoad(() => client.work({ payload, rounds }), { concurrency: 16, durationMs, warmupMs });
 process.stdout.write(`${formatLoadResult(workTitle, work.result)}\n`);
 
-const serverStats = await fetch(`${metrics}/stats.json`).then((r) => r.json() as Promise<unknown>, () => undefined);
+const serverStats = await fetch(`${metrics}/stats.json`).then(
+  (r) => r.json() as Promise<unknown>,
+  () => undefined,
+);
 const common = { target: address, duration: `${durationMs} ms`, warmup: `${warmupMs} ms`, mode: 'closed loop' };
-writeFileSync(REPORT, renderReport({
-  title: 'ringrpc demo: the bench service under load',
-  sections: [
-    { title: echoTitle, settings: { ...common, method: 'bench.v1.Bench/Echo', concurrency: 64, lane: 'inline' }, run: echo },
-    { title: workTitle, settings: { ...common, method: 'bench.v1.Bench/Work', concurrency: 16, lane: `worker (${workers} threads)` }, run: work },
-  ],
-  serverStats,
-}));
+writeFileSync(
+  REPORT,
+  renderReport({
+    title: 'ringrpc demo: the bench service under load',
+    sections: [
+      { title: echoTitle, settings: { ...common, method: 'bench.v1.Bench/Echo', concurrency: 64, lane: 'inline' }, run: echo },
+      { title: workTitle, settings: { ...common, method: 'bench.v1.Bench/Work', concurrency: 16, lane: `worker (${workers} threads)` }, run: work },
+    ],
+    serverStats,
+  }),
+);
 process.stdout.write(`\nreport written to ${REPORT}\n`);
 
 await client.$close();

@@ -47,8 +47,10 @@ if (backend === 'zookeeper' || backend === 'zk') {
 log(`registry: ${uri}`);
 
 const startServer = async (): Promise<{ process: ChildProcess; port: string }> => {
-  const s = await start(['serve', '--proto', 'proto/bench/v1/bench.proto', '--handlers', 'examples/bench/handlers.ts',
-    '--host', '127.0.0.1', '--port', '0', '--registry', uri], /listening on [\d.]+:(\d+)/);
+  const s = await start(
+    ['serve', '--proto', 'proto/bench/v1/bench.proto', '--handlers', 'examples/bench/handlers.ts', '--host', '127.0.0.1', '--port', '0', '--registry', uri],
+    /listening on [\d.]+:(\d+)/,
+  );
   return { process: s.process, port: s.match[1]! };
 };
 const servers = await Promise.all([startServer(), startServer(), startServer()]);
@@ -74,7 +76,10 @@ const phase = async (title: string, ms: number): Promise<void> => {
   const before = callsTo();
   const ok = tally.ok;
   await sleep(ms);
-  const spread = [...callsTo()].sort().map(([address, n]) => `${address} ${n - (before.get(address) ?? 0)}`).join(', ');
+  const spread = [...callsTo()]
+    .sort()
+    .map(([address, n]) => `${address} ${n - (before.get(address) ?? 0)}`)
+    .join(', ');
   log(`${title}: ${client.$instances().length} instances, ${tally.ok - ok} calls: ${spread}`);
 };
 

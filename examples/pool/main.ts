@@ -39,7 +39,10 @@ await warm.$close();
 process.stdout.write(`${CALLS} Echo calls, ${AT_ONCE} at a time:\n`);
 await measure('own pool (default)', [createClient(Bench, address)]);
 const shared = createPool();
-await measure('one pool shared by 3 clients', [1, 2, 3].map(() => createClient(Bench, address, { pool: shared })));
+await measure(
+  'one pool shared by 3 clients',
+  [1, 2, 3].map(() => createClient(Bench, address, { pool: shared })),
+);
 await shared.close();
 await measure('connectionsPerEndpoint: 4', [createClient(Bench, address, { pool: { connectionsPerEndpoint: 4 } })]);
 await measure('no pool (enabled: false)', [createClient(Bench, address, { pool: { enabled: false } })]);

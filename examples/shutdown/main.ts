@@ -20,8 +20,24 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Starts `ringrpc serve` (from source) and resolves with the process once it listens. */
 async function startServer(port: number): Promise<{ process: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'serve', '--proto', 'proto/bench/v1/bench.proto',
-    '--handlers', 'examples/bench/handlers.ts', '--host', '127.0.0.1', '--port', String(port)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RINGRPC_LOG_LEVEL: 'warn' } });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'src/cli/bin.ts',
+      'serve',
+      '--proto',
+      'proto/bench/v1/bench.proto',
+      '--handlers',
+      'examples/bench/handlers.ts',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RINGRPC_LOG_LEVEL: 'warn' } },
+  );
   let out = '';
   for await (const chunk of child.stdout!) {
     out += String(chunk);

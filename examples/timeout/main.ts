@@ -3,7 +3,7 @@
  * and the server's handler sees its `ctx.signal` abort (the CANCEL frame).
  * `node --import tsx examples/timeout/main.ts`
  */
-import { createServer, createClient, RpcError } from '../../src/index.js';
+import { createServer, createClient, type RpcError } from '../../src/index.js';
 import { Bench } from '../bench/generated.js';
 
 const server = createServer({ host: '127.0.0.1', port: 0 });

@@ -63,7 +63,10 @@ function section(s: ReportSection): string {
     ...Object.entries(result.errors).map(([k, v]): [string, string] => [`errors ${k}`, fmt(v)]),
     ['req/s', fmt(result.rps)],
     ['duration', `${fmt(result.durationMs)} ms`],
-    ...(['min', 'mean', 'p50', 'p90', 'p99', 'p999', 'max'] as const).map((k): [string, string] => [`latency ${k === 'p999' ? 'p99.9' : k}`, us(result.latencyUs[k])]),
+    ...(['min', 'mean', 'p50', 'p90', 'p99', 'p999', 'max'] as const).map((k): [string, string] => [
+      `latency ${k === 'p999' ? 'p99.9' : k}`,
+      us(result.latencyUs[k]),
+    ]),
   ];
   return `<h2>${esc(s.title)}</h2>
 <h3>Summary</h3>
@@ -89,7 +92,8 @@ function histogramSvg(bins: readonly HistogramBin[]): string {
   const max = Math.max(...bins.map((b) => b.count));
   const first = bins[0]!.fromUs;
   const last = bins[bins.length - 1]!.toUs;
-  const lx = (v: number): number => PAD.left + ((Math.log2(v) - Math.log2(first)) / Math.max(1e-9, Math.log2(last) - Math.log2(first))) * (W - PAD.left - PAD.right);
+  const lx = (v: number): number =>
+    PAD.left + ((Math.log2(v) - Math.log2(first)) / Math.max(1e-9, Math.log2(last) - Math.log2(first))) * (W - PAD.left - PAD.right);
   const y = (v: number): number => H - PAD.bottom - (v / max) * (H - PAD.top - PAD.bottom);
   const bars = bins.map((b) => {
     const x0 = lx(b.fromUs);
@@ -117,7 +121,12 @@ function throughputSvg(points: readonly TimelinePoint[]): string {
   const { x, ticks } = timeAxis(points);
   const y = (v: number): number => H - PAD.bottom - (v / max) * (H - PAD.top - PAD.bottom);
   const line = `<polyline fill="none" stroke="${COLORS.rps}" stroke-width="2" points="${points.map((p) => `${x(p.atMs).toFixed(1)},${y(p.rps).toFixed(1)}`).join(' ')}"/>`;
-  const errs = points.filter((p) => p.errors > 0).map((p) => `<circle cx="${x(p.atMs).toFixed(1)}" cy="${(H - PAD.bottom - 4).toFixed(1)}" r="3" fill="${COLORS.p99}"><title>${fmt(p.errors)} errors</title></circle>`);
+  const errs = points
+    .filter((p) => p.errors > 0)
+    .map(
+      (p) =>
+        `<circle cx="${x(p.atMs).toFixed(1)}" cy="${(H - PAD.bottom - 4).toFixed(1)}" r="3" fill="${COLORS.p99}"><title>${fmt(p.errors)} errors</title></circle>`,
+    );
   return svg([...yAxis(max, y, (v) => fmt(v)), ...ticks, line, ...errs, axisLabel('time (s)')]);
 }
 

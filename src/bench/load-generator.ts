@@ -196,11 +196,18 @@ export async function runLoad(call: () => Promise<unknown>, options: LoadOptions
     };
     await Promise.all(Array.from({ length: options.concurrency }, worker));
   } else {
-    await openLoop(call, options.rate, options.concurrency, done, () => {
-      const counted = measuring;
-      if (counted) issued++;
-      return counted;
-    }, record);
+    await openLoop(
+      call,
+      options.rate,
+      options.concurrency,
+      done,
+      () => {
+        const counted = measuring;
+        if (counted) issued++;
+        return counted;
+      },
+      record,
+    );
   }
   clearTimeout(warmupTimer);
   clearInterval(progressTimer);
@@ -266,7 +273,10 @@ function openLoop(
         if (waiting !== undefined) start(waiting.due, waiting.counted);
         else if (stopped && inFlight === 0) resolve();
       };
-      call().then(() => settle(undefined), (err: unknown) => settle(err ?? new Error('rejected')));
+      call().then(
+        () => settle(undefined),
+        (err: unknown) => settle(err ?? new Error('rejected')),
+      );
     };
     const tick = (): void => {
       const now = performance.now();

@@ -30,8 +30,12 @@ the service's registered instances, following the registry as they come and go.`
     duration: { type: 'string', short: 'd', value: '<t>', byDefault: '10s', help: 'run this long: 500ms, 10s, 2m' },
     warmup: { type: 'string', value: '<t>', byDefault: '1s', help: 'calls made first and not measured' },
     timeout: { type: 'string', value: '<ms>', byDefault: String(CLIENT_DEFAULTS.timeoutMs), env: envOf('timeout'), help: 'deadline of each call' },
-    rate: { type: 'string', value: '<req/s>', byDefault: 'none, closed loop',
-      help: 'open loop: start calls at this constant rate, latency measured\nfrom when each was due (no coordinated omission)' },
+    rate: {
+      type: 'string',
+      value: '<req/s>',
+      byDefault: 'none, closed loop',
+      help: 'open loop: start calls at this constant rate, latency measured\nfrom when each was due (no coordinated omission)',
+    },
     metadata: { type: 'string', value: '<k=v>', multiple: true, help: 'request metadata' },
     json: { type: 'boolean', help: 'print one JSON object: requests, ok, errors, rps, durationMs, latencyUs' },
     html: { type: 'string', value: '<file>', help: 'write a self-contained HTML report (histogram, percentiles and\nthroughput over time, settings, machine)' },
@@ -54,7 +58,11 @@ export async function bench(argv: string[], io: CommandIo): Promise<number> {
   if (values.data !== undefined && values['data-file'] !== undefined) throw new UsageError('give --data or --data-file, not both', BENCH_COMMAND);
   if (values.requests !== undefined && values.duration !== undefined) throw new UsageError('give -n/--requests or -d/--duration, not both', BENCH_COMMAND);
   const [target, path] = positionals as [string, string];
-  const { service, method } = resolveMethod(values.proto, path, () => new UsageError(`method must be package.Service/Method (got ${JSON.stringify(path)})`, BENCH_COMMAND));
+  const { service, method } = resolveMethod(
+    values.proto,
+    path,
+    () => new UsageError(`method must be package.Service/Method (got ${JSON.stringify(path)})`, BENCH_COMMAND),
+  );
   const json = values['data-file'] !== undefined ? readDataFile(values['data-file']) : (values.data ?? OPTIONS.data.byDefault);
   const request = requestFromJson(method, json, values['data-file'] !== undefined ? `--data-file ${values['data-file']}` : '--data');
   const metadata = parseMetadata(values.metadata ?? []);
@@ -121,20 +129,33 @@ export async function bench(argv: string[], io: CommandIo): Promise<number> {
 }
 
 /** A live bar on stderr (req/s, errors), only when stderr is a terminal. */
-function makeProgressBar(io: CommandIo, wanted: boolean, total: number, byCount: boolean): { update: (p: { elapsedMs: number; completed: number; errors: number; currentRps: number; warmingUp: boolean }) => void; stop: () => void } | undefined {
+function makeProgressBar(
+  io: CommandIo,
+  wanted: boolean,
+  total: number,
+  byCount: boolean,
+): { update: (p: { elapsedMs: number; completed: number; errors: number; currentRps: number; warmingUp: boolean }) => void; stop: () => void } | undefined {
   const stream = io.stderr as NodeJS.WriteStream;
   if (!wanted || !stream.isTTY) return undefined;
-  const bar = new cliProgress.SingleBar({
-    stream,
-    format: ' {bar} {percentage}% | {phase} | {rps} req/s | {completed} done | {errors} errors',
-    hideCursor: true,
-    clearOnComplete: true,
-  }, cliProgress.Presets.shades_classic);
+  const bar = new cliProgress.SingleBar(
+    {
+      stream,
+      format: ' {bar} {percentage}% | {phase} | {rps} req/s | {completed} done | {errors} errors',
+      hideCursor: true,
+      clearOnComplete: true,
+    },
+    cliProgress.Presets.shades_classic,
+  );
   bar.start(Math.max(1, Math.round(total)), 0, { rps: 0, completed: 0, errors: 0, phase: 'warm-up' });
   return {
     update: (p) => {
       const value = byCount ? p.completed : Math.min(total, p.elapsedMs / 1000);
-      bar.update(Math.round(value), { rps: Math.round(p.currentRps).toLocaleString('en-US'), completed: p.completed.toLocaleString('en-US'), errors: p.errors, phase: p.warmingUp ? 'warm-up' : 'measuring' });
+      bar.update(Math.round(value), {
+        rps: Math.round(p.currentRps).toLocaleString('en-US'),
+        completed: p.completed.toLocaleString('en-US'),
+        errors: p.errors,
+        phase: p.warmingUp ? 'warm-up' : 'measuring',
+      });
     },
     stop: () => bar.stop(),
   };

@@ -34,7 +34,11 @@ export async function call(argv: string[], io: CommandIo): Promise<number> {
   if (positionals.length < 2 || positionals.length > 3) throw new UsageError('call takes an address, a method and a JSON request', CALL_COMMAND);
   if (!values.proto) throw new UsageError('call needs --proto', CALL_COMMAND);
   const [target, path, json = '{}'] = positionals as [string, string, string?];
-  const { service, method } = resolveMethod(values.proto, path, () => new UsageError(`method must be package.Service/Method (got ${JSON.stringify(path)})`, CALL_COMMAND));
+  const { service, method } = resolveMethod(
+    values.proto,
+    path,
+    () => new UsageError(`method must be package.Service/Method (got ${JSON.stringify(path)})`, CALL_COMMAND),
+  );
   const request = requestFromJson(method, json);
   const config = loadConfig({ flags: values, env: io.env, file: values.config });
   const client = createClient(service, target, { timeoutMs: config.timeoutMs, maxFrameBytes: config.maxFrameBytes, tls: clientTls(values) });

@@ -74,7 +74,9 @@ export type OptionValues<T extends OptionTable> = {
 };
 
 /** The outcome of parsing: the values and positionals, or a request for help. */
-export type Parsed<T extends OptionTable> = { readonly help: true } | { readonly help: false; readonly values: OptionValues<T>; readonly positionals: string[] };
+export type Parsed<T extends OptionTable> =
+  | { readonly help: true }
+  | { readonly help: false; readonly values: OptionValues<T>; readonly positionals: string[] };
 
 /**
  * Parses a command's arguments with `node:util` parseArgs (strict), after its option table.

@@ -73,4 +73,3 @@ function unknownCommand(name: string, io: CommandIo): number {
 
 /** Every command's spec, for tests and docs. */
 export const COMMAND_SPECS: readonly CommandSpec[] = COMMANDS.map((c) => c.spec);
-

@@ -13,7 +13,12 @@ export function resolveMethod(protoFile: string, path: string, usage: () => Erro
   const name = path.slice(slash + 1);
   const method = Object.values(service.methods).find((m) => m.name === name);
   if (method === undefined) {
-    throw new RpcError(Status.UNIMPLEMENTED, `unknown method ${name} of ${service.name} (methods: ${Object.values(service.methods).map((m) => m.name).join(', ')})`);
+    throw new RpcError(
+      Status.UNIMPLEMENTED,
+      `unknown method ${name} of ${service.name} (methods: ${Object.values(service.methods)
+        .map((m) => m.name)
+        .join(', ')})`,
+    );
   }
   return { service, method };
 }

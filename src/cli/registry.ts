@@ -29,7 +29,8 @@ export async function registry(argv: string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parsed;
   if (positionals.length > 0) throw new UsageError(`registry takes no arguments (got ${positionals.join(' ')})`, REGISTRY_COMMAND);
   const port = values.port === undefined ? REGISTRY_DEFAULT_PORT : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number (got ${JSON.stringify(values.port)})`, REGISTRY_COMMAND);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--port must be a port number (got ${JSON.stringify(values.port)})`, REGISTRY_COMMAND);
   const host = values.host ?? REGISTRY_COMMAND.options.host.byDefault;
 
   const onEvent = (message: unknown): void => {

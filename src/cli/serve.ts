@@ -32,21 +32,62 @@ A flag overrides its environment variable, which overrides the config file.`,
     host: { type: 'string', value: '<host>', byDefault: SERVER_DEFAULTS.host, env: envOf('host'), help: 'interface to listen on' },
     port: { type: 'string', value: '<port>', byDefault: String(SERVE_DEFAULT_PORT), env: envOf('port'), help: 'port to listen on; 0 picks a free one' },
     config: { type: 'string', value: '<file>', env: 'RINGRPC_CONFIG', help: 'JSON config file' },
-    'heartbeat-interval': { type: 'string', value: '<ms>', byDefault: String(SERVER_DEFAULTS.heartbeatIntervalMs), env: envOf('heartbeat-interval'),
-      help: 'interval at which clients show life; a connection idle for\ninterval × (miss limit + 1) is closed' },
-    'heartbeat-miss-limit': { type: 'string', value: '<n>', byDefault: String(SERVER_DEFAULTS.heartbeatMissLimit), env: envOf('heartbeat-miss-limit'), help: 'heartbeats a client may miss' },
-    'max-frame-bytes': { type: 'string', value: '<n>', byDefault: String(SERVER_DEFAULTS.maxFrameBytes), env: envOf('max-frame-bytes'), help: 'largest frame (and decompressed body) accepted, in bytes' },
+    'heartbeat-interval': {
+      type: 'string',
+      value: '<ms>',
+      byDefault: String(SERVER_DEFAULTS.heartbeatIntervalMs),
+      env: envOf('heartbeat-interval'),
+      help: 'interval at which clients show life; a connection idle for\ninterval × (miss limit + 1) is closed',
+    },
+    'heartbeat-miss-limit': {
+      type: 'string',
+      value: '<n>',
+      byDefault: String(SERVER_DEFAULTS.heartbeatMissLimit),
+      env: envOf('heartbeat-miss-limit'),
+      help: 'heartbeats a client may miss',
+    },
+    'max-frame-bytes': {
+      type: 'string',
+      value: '<n>',
+      byDefault: String(SERVER_DEFAULTS.maxFrameBytes),
+      env: envOf('max-frame-bytes'),
+      help: 'largest frame (and decompressed body) accepted, in bytes',
+    },
     'max-connections': { type: 'string', value: '<n>', byDefault: String(SERVER_DEFAULTS.maxConnections), help: 'open connections at most' },
-    'call-timeout': { type: 'string', value: '<ms>', byDefault: `${SERVER_DEFAULTS.callTimeoutMs}: only the client's deadline`, env: envOf('call-timeout'),
-      help: 'longest a call may take on this server; past it DEADLINE_EXCEEDED' },
-    'metrics-port': { type: 'string', value: '<port>', byDefault: 'none', help: 'serve /metrics (Prometheus), /stats.json and a live status page (/)\non this port' },
+    'call-timeout': {
+      type: 'string',
+      value: '<ms>',
+      byDefault: `${SERVER_DEFAULTS.callTimeoutMs}: only the client's deadline`,
+      env: envOf('call-timeout'),
+      help: 'longest a call may take on this server; past it DEADLINE_EXCEEDED',
+    },
+    'metrics-port': {
+      type: 'string',
+      value: '<port>',
+      byDefault: 'none',
+      help: 'serve /metrics (Prometheus), /stats.json and a live status page (/)\non this port',
+    },
     ...SERVER_TLS_OPTIONS,
     workers: { type: 'string', value: '<n>', byDefault: `one per core, ${SERVER_DEFAULTS.workers} here`, env: envOf('workers'), help: 'worker-lane threads' },
-    'worker-methods': { type: 'string', value: '<A,B>', byDefault: 'none, all inline', help: 'methods that run on the worker lane;\neach worker loads the handlers module once' },
-    registry: { type: 'string', value: '<uri>', byDefault: 'none', env: envOf('registry'),
-      help: 'announce the services in a registry (zk://h:p/root, ringrpc://h:p)\nonce listening; withdrawn first on shutdown' },
-    'advertise-host': { type: 'string', value: '<host>', byDefault: 'the listening host; on 0.0.0.0 the first external IPv4 address',
-      help: 'the host announced in the registry' },
+    'worker-methods': {
+      type: 'string',
+      value: '<A,B>',
+      byDefault: 'none, all inline',
+      help: 'methods that run on the worker lane;\neach worker loads the handlers module once',
+    },
+    registry: {
+      type: 'string',
+      value: '<uri>',
+      byDefault: 'none',
+      env: envOf('registry'),
+      help: 'announce the services in a registry (zk://h:p/root, ringrpc://h:p)\nonce listening; withdrawn first on shutdown',
+    },
+    'advertise-host': {
+      type: 'string',
+      value: '<host>',
+      byDefault: 'the listening host; on 0.0.0.0 the first external IPv4 address',
+      help: 'the host announced in the registry',
+    },
     weight: { type: 'string', value: '<n>', byDefault: String(DEFAULT_WEIGHT), help: "the instance's weight in the registry" },
   },
   footer: 'Stops gracefully on SIGINT or SIGTERM.',
@@ -79,7 +120,12 @@ export async function serve(argv: string[], io: CommandIo): Promise<number> {
       weight: values.weight === undefined ? undefined : parsePositiveInt('--weight', values.weight),
     },
   });
-  const workerMethods = new Set((values['worker-methods'] ?? '').split(',').map((m) => m.trim()).filter(Boolean));
+  const workerMethods = new Set(
+    (values['worker-methods'] ?? '')
+      .split(',')
+      .map((m) => m.trim())
+      .filter(Boolean),
+  );
   const placed = new Set<string>();
   let added = 0;
   for (const service of services) {
@@ -103,7 +149,10 @@ export async function serve(argv: string[], io: CommandIo): Promise<number> {
   if (unknown.length > 0) throw new RpcError(Status.INVALID_ARGUMENT, `--worker-methods names ${unknown.join(', ')}, not a method of the implemented services`);
   if (added === 0) {
     const names = services.map((s) => s.name).join(', ') || 'none';
-    throw new RpcError(Status.NOT_FOUND, `${values.handlers} implements none of the services of ${values.proto} (${names}); export an object named after a service`);
+    throw new RpcError(
+      Status.NOT_FOUND,
+      `${values.handlers} implements none of the services of ${values.proto} (${names}); export an object named after a service`,
+    );
   }
 
   const unsubscribe = logServerEvents(io);

@@ -134,7 +134,10 @@ export class Channel {
           if (channels.clientKeepalive.hasSubscribers) channels.clientKeepalive.publish({ address: this.address, rttMs });
         },
         dead: (missed) => {
-          const error = new RpcError(Status.UNAVAILABLE, `keepalive timeout: ${this.address} answered none of ${missed} PINGs sent every ${this.options.heartbeatIntervalMs} ms`);
+          const error = new RpcError(
+            Status.UNAVAILABLE,
+            `keepalive timeout: ${this.address} answered none of ${missed} PINGs sent every ${this.options.heartbeatIntervalMs} ms`,
+          );
           this.destroy(error, 'lost');
         },
       });
@@ -157,7 +160,12 @@ export class Channel {
         return;
       }
       if (this.pending.size >= this.options.maxConcurrentRequestsPerConnection) {
-        reject(new RpcError(Status.RESOURCE_EXHAUSTED, `too many calls in flight on this connection (limit ${this.options.maxConcurrentRequestsPerConnection})`, { ...site, notRun: 'unsent' }));
+        reject(
+          new RpcError(Status.RESOURCE_EXHAUSTED, `too many calls in flight on this connection (limit ${this.options.maxConcurrentRequestsPerConnection})`, {
+            ...site,
+            notRun: 'unsent',
+          }),
+        );
         return;
       }
       const id = this.ids.next();
@@ -193,7 +201,13 @@ export class Channel {
 
   /** Sends a ONEWAY (no response will come). */
   notify(call: ChannelCall): void {
-    if (!this.usable) throw new RpcError(Status.UNAVAILABLE, `connection is ${this.state}`, { service: call.method.service, method: call.method.name, address: this.address, notRun: 'unsent' });
+    if (!this.usable)
+      throw new RpcError(Status.UNAVAILABLE, `connection is ${this.state}`, {
+        service: call.method.service,
+        method: call.method.name,
+        address: this.address,
+        notRun: 'unsent',
+      });
     this.lastUsedAt = Date.now();
     this.requests.write(FrameType.ONEWAY, 0, call);
     if (this.singleUse) void this.close();
@@ -293,7 +307,12 @@ export class Channel {
     for (const [id, pending] of this.pending) {
       if (id > meta.lastRequestId) {
         const site = { service: pending.method.service, method: pending.method.name, address: this.address };
-        pending.reject(new RpcError(fault ? (meta.status as Status) : Status.UNAVAILABLE, `${reason}; the request was not run`, { ...site, notRun: fault ? 'refused' : 'goaway' }));
+        pending.reject(
+          new RpcError(fault ? (meta.status as Status) : Status.UNAVAILABLE, `${reason}; the request was not run`, {
+            ...site,
+            notRun: fault ? 'refused' : 'goaway',
+          }),
+        );
       }
     }
     if (fault) {
@@ -349,17 +368,25 @@ export class Channel {
     // check comes after ours under TLS 1.3): it read nothing we wrote.
     const tlsRefusal = this.everReady && !this.everHeard && typeof code === 'string' && code.startsWith('ERR_SSL_');
     if (this.everReady) {
-      const detail = cause instanceof RpcError ? cause.rawMessage
-        : cause ? (code ?? cause.message)
-        : this.options.tls !== undefined && !this.everHeard ? 'closed by the server right after the TLS handshake: was the client certificate refused?'
-        : 'closed by the server';
+      const detail =
+        cause instanceof RpcError
+          ? cause.rawMessage
+          : cause
+            ? (code ?? cause.message)
+            : this.options.tls !== undefined && !this.everHeard
+              ? 'closed by the server right after the TLS handshake: was the client certificate refused?'
+              : 'closed by the server';
       this.failAll(new RpcError(status, `connection lost (${detail})`, { cause, notRun: tlsRefusal ? 'unsent' : undefined }));
     } else {
       // Nothing was written to the peer: every queued call is safe to send again.
-      const detail = cause instanceof RpcError ? cause.rawMessage
-        : cause && this.handshaking ? `TLS handshake failed (${(cause as NodeJS.ErrnoException).code ?? 'error'}: ${cause.message})`
-        : cause ? (code ?? cause.message)
-        : 'closed before it was established';
+      const detail =
+        cause instanceof RpcError
+          ? cause.rawMessage
+          : cause && this.handshaking
+            ? `TLS handshake failed (${(cause as NodeJS.ErrnoException).code ?? 'error'}: ${cause.message})`
+            : cause
+              ? (code ?? cause.message)
+              : 'closed before it was established';
       this.failAll(new RpcError(status, `cannot connect: ${detail}`, { cause, notRun: 'unsent' }));
     }
     // Set by whoever closed it (this process, a GOAWAY, a fault); otherwise the peer did.
@@ -374,9 +401,15 @@ export class Channel {
     this.state = 'closed';
     for (const pending of [...this.pending.values()]) {
       const method = pending.method;
-      pending.reject(new RpcError(error.code, error.rawMessage, {
-        service: method.service, method: method.name, address: this.address, cause: error.cause ?? error, notRun: error.notRun,
-      }));
+      pending.reject(
+        new RpcError(error.code, error.rawMessage, {
+          service: method.service,
+          method: method.name,
+          address: this.address,
+          cause: error.cause ?? error,
+          notRun: error.notRun,
+        }),
+      );
     }
   }
 }

@@ -180,7 +180,14 @@ export const CLIENT_DEFAULTS = Object.freeze({
   timeoutMs: 3000,
   compression: 'none' as 'none' | 'gzip',
   compressionThresholdBytes: DEFAULT_COMPRESSION_THRESHOLD_BYTES,
-  retry: Object.freeze({ maxAttempts: 3, initialBackoffMs: 50, maxBackoffMs: 2000, backoffMultiplier: 2, jitter: 0.2, retryableStatuses: Object.freeze(['UNAVAILABLE']) as readonly StatusName[] }),
+  retry: Object.freeze({
+    maxAttempts: 3,
+    initialBackoffMs: 50,
+    maxBackoffMs: 2000,
+    backoffMultiplier: 2,
+    jitter: 0.2,
+    retryableStatuses: Object.freeze(['UNAVAILABLE']) as readonly StatusName[],
+  }),
   retryBudget: Object.freeze({ ratio: 0.2, minPerSecond: 10 }),
   connectTimeoutMs: 5000,
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
@@ -194,11 +201,30 @@ export const CLIENT_DEFAULTS = Object.freeze({
   maxEjectionPercent: 50,
 });
 
-const CONNECTION_KEYS = ['connectTimeoutMs', 'maxFrameBytes', 'maxConcurrentRequestsPerConnection', 'keepalive', 'heartbeatIntervalMs', 'heartbeatMissLimit', 'tls', 'reconnect'] as const;
+const CONNECTION_KEYS = [
+  'connectTimeoutMs',
+  'maxFrameBytes',
+  'maxConcurrentRequestsPerConnection',
+  'keepalive',
+  'heartbeatIntervalMs',
+  'heartbeatMissLimit',
+  'tls',
+  'reconnect',
+] as const;
 const POOL_KEYS = ['enabled', 'connectionsPerEndpoint', 'maxIdleMs'] as const;
 const CLIENT_KEYS = [
-  'timeoutMs', 'compression', 'compressionThresholdBytes', 'retry', 'retryBudget', 'methods', 'pool',
-  'loadBalancer', 'hashKeyMetadata', 'maxEjectionPercent', 'registry', ...CONNECTION_KEYS,
+  'timeoutMs',
+  'compression',
+  'compressionThresholdBytes',
+  'retry',
+  'retryBudget',
+  'methods',
+  'pool',
+  'loadBalancer',
+  'hashKeyMetadata',
+  'maxEjectionPercent',
+  'registry',
+  ...CONNECTION_KEYS,
 ];
 
 /** Validates pool options (`createPool`), with messages naming the field, and fills defaults. */
@@ -260,7 +286,8 @@ export function resolveClientOptions(options: ClientOptions = {}): ResolvedClien
   if (budgetIn === null || typeof budgetIn !== 'object') throw v.invalid('retryBudget', 'an object', budgetIn);
   v.knownKeys(budgetIn, ['ratio', 'minPerSecond'], 'options.retryBudget');
   const retryBudget = { ...CLIENT_DEFAULTS.retryBudget, ...v.stripUndefined(budgetIn) };
-  if (typeof retryBudget.ratio !== 'number' || !(retryBudget.ratio >= 0) || !Number.isFinite(retryBudget.ratio)) throw v.invalid('retryBudget.ratio', 'a non-negative number', retryBudget.ratio);
+  if (typeof retryBudget.ratio !== 'number' || !(retryBudget.ratio >= 0) || !Number.isFinite(retryBudget.ratio))
+    throw v.invalid('retryBudget.ratio', 'a non-negative number', retryBudget.ratio);
   v.nonNegativeInteger('retryBudget.minPerSecond', retryBudget.minPerSecond);
 
   const methods: Record<string, ResolvedMethodOptions> = {};
@@ -306,11 +333,13 @@ function isSharedPool(pool: unknown): pool is SharedPool {
 /** A retry policy over `base` (the client's, for a method) or the defaults; `false` means one attempt. */
 function resolveRetry(name: string, value: RetryPolicy | false | undefined, base: ResolvedRetryPolicy | undefined): ResolvedRetryPolicy {
   const d = CLIENT_DEFAULTS.retry;
-  const from = base ?? Object.freeze({
-    maxAttempts: d.maxAttempts,
-    backoff: Object.freeze({ initialMs: d.initialBackoffMs, maxMs: d.maxBackoffMs, multiplier: d.backoffMultiplier, jitter: d.jitter }),
-    retryableStatuses: Object.freeze(d.retryableStatuses.map((n) => Status[n])),
-  });
+  const from =
+    base ??
+    Object.freeze({
+      maxAttempts: d.maxAttempts,
+      backoff: Object.freeze({ initialMs: d.initialBackoffMs, maxMs: d.maxBackoffMs, multiplier: d.backoffMultiplier, jitter: d.jitter }),
+      retryableStatuses: Object.freeze(d.retryableStatuses.map((n) => Status[n])),
+    });
   if (value === false) return Object.freeze({ ...from, maxAttempts: 1 });
   if (value === undefined) return from;
   if (value === null || typeof value !== 'object') throw v.invalid(name, 'an object or false', value);
@@ -323,15 +352,23 @@ function resolveRetry(name: string, value: RetryPolicy | false | undefined, base
     multiplier: value.backoffMultiplier ?? from.backoff.multiplier,
     jitter: value.jitter ?? from.backoff.jitter,
   };
-  const backoff = checkBackoff(wanted, { initialMs: `${name}.initialBackoffMs`, maxMs: `${name}.maxBackoffMs`, multiplier: `${name}.backoffMultiplier`, jitter: `${name}.jitter` });
+  const backoff = checkBackoff(wanted, {
+    initialMs: `${name}.initialBackoffMs`,
+    maxMs: `${name}.maxBackoffMs`,
+    multiplier: `${name}.backoffMultiplier`,
+    jitter: `${name}.jitter`,
+  });
   let retryableStatuses = from.retryableStatuses;
   if (value.retryableStatuses !== undefined) {
     if (!Array.isArray(value.retryableStatuses)) throw v.invalid(`${name}.retryableStatuses`, 'an array of status names or numbers', value.retryableStatuses);
-    retryableStatuses = Object.freeze(value.retryableStatuses.map((s) => {
-      const code = typeof s === 'number' ? s : statusFromName(String(s));
-      if (code === undefined || !isStatus(code) || code === Status.OK) throw v.invalid(`${name}.retryableStatuses`, 'status names or numbers other than OK', s);
-      return code;
-    }));
+    retryableStatuses = Object.freeze(
+      value.retryableStatuses.map((s) => {
+        const code = typeof s === 'number' ? s : statusFromName(String(s));
+        if (code === undefined || !isStatus(code) || code === Status.OK)
+          throw v.invalid(`${name}.retryableStatuses`, 'status names or numbers other than OK', s);
+        return code;
+      }),
+    );
   }
   return Object.freeze({ maxAttempts, backoff, retryableStatuses });
 }

@@ -69,7 +69,10 @@ export function createClient<S extends ServiceDefinition>(service: S, target: Cl
   const methods = Object.values(service.methods as MethodMap);
   for (const name of Object.keys(resolved.methods)) {
     if (!methods.some((m) => m.localName === name || m.name === name)) {
-      throw new RpcError(Status.INVALID_ARGUMENT, `options.methods.${name} names no method of ${service.name} (methods: ${methods.map((m) => m.localName).join(', ')})`);
+      throw new RpcError(
+        Status.INVALID_ARGUMENT,
+        `options.methods.${name} names no method of ${service.name} (methods: ${methods.map((m) => m.localName).join(', ')})`,
+      );
     }
   }
   const source = resolveTarget(target, resolved.registry);
@@ -79,9 +82,14 @@ export function createClient<S extends ServiceDefinition>(service: S, target: Cl
   const balancer = createLoadBalancer(resolved.loadBalancer, (p) => connections.pending(p.address));
   const where = source.kind === 'fixed' ? source.address : `${source.registry.uri} (service ${service.name})`;
   const endpoints = new EndpointSet(connections, balancer, resolved.maxEjectionPercent, where, source.kind === 'fixed' ? source.members : undefined);
-  const unwatch = source.kind === 'registry'
-    ? source.registry.watch(service.name, (list) => endpoints.update(list.map(toMember)), (error) => endpoints.fail(error))
-    : undefined;
+  const unwatch =
+    source.kind === 'registry'
+      ? source.registry.watch(
+          service.name,
+          (list) => endpoints.update(list.map(toMember)),
+          (error) => endpoints.fail(error),
+        )
+      : undefined;
   const calls: CallTarget = {
     connections,
     endpoints,
@@ -134,7 +142,9 @@ function fixed(endpoints: Endpoint[]): TargetSource {
 }
 
 function isRegistry(target: unknown): target is Registry {
-  return target !== null && typeof target === 'object' && typeof (target as Registry).watch === 'function' && typeof (target as Registry).register === 'function';
+  return (
+    target !== null && typeof target === 'object' && typeof (target as Registry).watch === 'function' && typeof (target as Registry).register === 'function'
+  );
 }
 
 function toMember(instance: ServiceInstance): Member {
@@ -157,7 +167,13 @@ function parseTarget(target: string | Endpoint | ReadonlyArray<string | Endpoint
   });
 }
 
-function makeMethod(method: MethodDefinition, calls: CallTarget, options: ResolvedClientOptions, address: string, isClosed: () => boolean): UnaryMethod<unknown, unknown> {
+function makeMethod(
+  method: MethodDefinition,
+  calls: CallTarget,
+  options: ResolvedClientOptions,
+  address: string,
+  isClosed: () => boolean,
+): UnaryMethod<unknown, unknown> {
   const site = { service: method.service, method: method.name, address };
   const own = options.methods[method.localName] ?? options.methods[method.name];
   const retry = own?.retry ?? options.retry;
@@ -177,26 +193,30 @@ function makeMethod(method: MethodDefinition, calls: CallTarget, options: Resolv
     try {
       checkCallOptions(callOptions);
       if (isClosed()) throw new RpcError(Status.UNAVAILABLE, 'client is closed', site);
-      if (callOptions.signal?.aborted) throw new RpcError(Status.CANCELLED, 'call cancelled by the caller before it was sent', { ...site, cause: callOptions.signal.reason });
+      if (callOptions.signal?.aborted)
+        throw new RpcError(Status.CANCELLED, 'call cancelled by the caller before it was sent', { ...site, cause: callOptions.signal.reason });
       const body = encodeRequest(method, request, site);
       checkFrameSize(body, callOptions.metadata, calls.connections.options.maxFrameBytes, site);
-      return runCall({
-        method,
-        body,
-        timeoutMs: callOptions.timeoutMs ?? defaultTimeoutMs,
-        signal: callOptions.signal,
-        metadata: callOptions.metadata,
-        onMetadata: callOptions.onMetadata,
-        gzipAboveBytes,
-        retry,
-        idempotent,
-        hashKey: hashKeyOf(callOptions),
-      }, calls);
+      return runCall(
+        {
+          method,
+          body,
+          timeoutMs: callOptions.timeoutMs ?? defaultTimeoutMs,
+          signal: callOptions.signal,
+          metadata: callOptions.metadata,
+          onMetadata: callOptions.onMetadata,
+          gzipAboveBytes,
+          retry,
+          idempotent,
+          hashKey: hashKeyOf(callOptions),
+        },
+        calls,
+      );
     } catch (err) {
       return Promise.reject(RpcError.from(err, Status.INVALID_ARGUMENT, site));
     }
   };
-  const fn = ((request: unknown, a?: CallOptions | Callback<unknown>, b?: Callback<unknown>): Promise<unknown> | void => {
+  const fn = ((request: unknown, a?: CallOptions | Callback<unknown>, b?: Callback<unknown>): Promise<unknown> | undefined => {
     const callback = typeof a === 'function' ? a : b;
     const callOptions = (typeof a === 'object' && a !== null ? a : {}) as CallOptions;
     const promise = invoke(request, callOptions);
@@ -213,9 +233,15 @@ function makeMethod(method: MethodDefinition, calls: CallTarget, options: Resolv
     checkFrameSize(body, callOptions.metadata, calls.connections.options.maxFrameBytes, site);
     const picked = calls.endpoints.pick(undefined, hashKeyOf(callOptions));
     if (picked === undefined) {
-      throw new RpcError(Status.UNAVAILABLE, calls.endpoints.known ? `no instances of ${method.service} in ${calls.endpoints.source}` : `no instances known yet from ${calls.endpoints.source}`, site);
+      throw new RpcError(
+        Status.UNAVAILABLE,
+        calls.endpoints.known ? `no instances of ${method.service} in ${calls.endpoints.source}` : `no instances known yet from ${calls.endpoints.source}`,
+        site,
+      );
     }
-    calls.connections.acquire(picked.endpoint, picked.connectNow).notify({ method, body, timeoutMs: 0, signal: undefined, metadata: callOptions.metadata, gzipAboveBytes });
+    calls.connections
+      .acquire(picked.endpoint, picked.connectNow)
+      .notify({ method, body, timeoutMs: 0, signal: undefined, metadata: callOptions.metadata, gzipAboveBytes });
   };
   return fn;
 }
@@ -225,12 +251,20 @@ function makeMethod(method: MethodDefinition, calls: CallTarget, options: Resolv
  * RESOURCE_EXHAUSTED), failing every call on it; this one alone fails instead, before it
  * is sent. The meta is estimated from what it holds: names, metadata, a few varints.
  */
-function checkFrameSize(body: Uint8Array, metadata: Record<string, string> | undefined, maxFrameBytes: number, site: { service: string; method: string; address: string }): void {
+function checkFrameSize(
+  body: Uint8Array,
+  metadata: Record<string, string> | undefined,
+  maxFrameBytes: number,
+  site: { service: string; method: string; address: string },
+): void {
   let size = body.length + site.service.length + site.method.length + 32;
   if (size <= maxFrameBytes && metadata === undefined) return;
   for (const key in metadata) size += Buffer.byteLength(key) + Buffer.byteLength(metadata[key]!) + 8;
   if (size > maxFrameBytes) {
-    throw new RpcError(Status.RESOURCE_EXHAUSTED, `request of ${size} bytes is larger than maxFrameBytes (${maxFrameBytes}); not sent`, { ...site, notRun: 'unsent' });
+    throw new RpcError(Status.RESOURCE_EXHAUSTED, `request of ${size} bytes is larger than maxFrameBytes (${maxFrameBytes}); not sent`, {
+      ...site,
+      notRun: 'unsent',
+    });
   }
 }
 

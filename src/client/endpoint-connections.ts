@@ -133,39 +133,44 @@ export class EndpointConnections {
   private backoffError(): RpcError {
     const waitMs = this.backoffUntil - Date.now();
     const e = this.lastError;
-    const why = e === undefined ? '' : `${e instanceof RpcError ? e.rawMessage : (e as NodeJS.ErrnoException).code ?? e.message} `;
+    const why = e === undefined ? '' : `${e instanceof RpcError ? e.rawMessage : ((e as NodeJS.ErrnoException).code ?? e.message)} `;
     const failed = `${this.failures} failed connect${this.failures === 1 ? '' : 's'}`;
     return new RpcError(Status.UNAVAILABLE, `cannot connect: ${why}(${failed}; next attempt in ${waitMs} ms)`, { address: this.address, notRun: 'unsent' });
   }
 
   private open(slot: number | undefined): Channel {
     this.connects++;
-    const channel = new Channel(this.endpoint, this.options, {
-      heard: () => {
-        // Only a connection the server answered resets the backoff: one it closes right
-        // after the handshake (a refused client certificate) is a failed connect.
-        this.failures = 0;
-        this.backoffUntil = 0;
-        this.lastError = undefined;
-        this.interrupted = false;
+    const channel = new Channel(
+      this.endpoint,
+      this.options,
+      {
+        heard: () => {
+          // Only a connection the server answered resets the backoff: one it closes right
+          // after the handshake (a refused client certificate) is a failed connect.
+          this.failures = 0;
+          this.backoffUntil = 0;
+          this.lastError = undefined;
+          this.interrupted = false;
+        },
+        unusable: (c) => {
+          if (c.goneAway) {
+            // Its server is shutting down: calls go elsewhere while a connection is tried in
+            // the background (a restart on the same address is back within backoff).
+            this.interrupted = true;
+            this.scheduleReconnect(0);
+          }
+          if (slot !== undefined && this.slots[slot] === c) this.slots[slot] = undefined;
+          if (c.state !== 'closed' && c.pending.size > 0) this.retiring.add(c);
+        },
+        closed: (c, reason, error) => {
+          this.lastWanted = Math.max(this.lastWanted, c.lastUsedAt);
+          this.retiring.delete(c);
+          if (slot !== undefined && this.slots[slot] === c) this.slots[slot] = undefined;
+          this.onClosed(reason, error);
+        },
       },
-      unusable: (c) => {
-        if (c.goneAway) {
-          // Its server is shutting down: calls go elsewhere while a connection is tried in
-          // the background (a restart on the same address is back within backoff).
-          this.interrupted = true;
-          this.scheduleReconnect(0);
-        }
-        if (slot !== undefined && this.slots[slot] === c) this.slots[slot] = undefined;
-        if (c.state !== 'closed' && c.pending.size > 0) this.retiring.add(c);
-      },
-      closed: (c, reason, error) => {
-        this.lastWanted = Math.max(this.lastWanted, c.lastUsedAt);
-        this.retiring.delete(c);
-        if (slot !== undefined && this.slots[slot] === c) this.slots[slot] = undefined;
-        this.onClosed(reason, error);
-      },
-    }, !this.options.enabled);
+      !this.options.enabled,
+    );
     if (slot !== undefined) this.slots[slot] = channel;
     else this.retiring.add(channel); // a single-use channel: tracked only so close() finds it
     return channel;
@@ -195,11 +200,15 @@ export class EndpointConnections {
   private scheduleReconnect(delayMs: number): void {
     if (!this.options.enabled || this.stopped) return;
     this.retryTimer?.cancel();
-    this.retryTimer = backoffTimers.schedule(delayMs, () => {
-      this.retryTimer = undefined;
-      if (this.isClosed() || !this.wanted || this.slots.some((c) => c?.usable)) return;
-      this.open(0);
-    }, false);
+    this.retryTimer = backoffTimers.schedule(
+      delayMs,
+      () => {
+        this.retryTimer = undefined;
+        if (this.isClosed() || !this.wanted || this.slots.some((c) => c?.usable)) return;
+        this.open(0);
+      },
+      false,
+    );
   }
 
   private get wanted(): boolean {
@@ -221,7 +230,13 @@ export class EndpointConnections {
   /** What the pool reports of this endpoint ({@link ConnectionPool.stats}). */
   stats(): EndpointStats {
     const open = [...this.slots.filter((c): c is Channel => c !== undefined), ...this.retiring];
-    const state: EndpointState = this.inBackoff ? 'backoff' : open.some((c) => c.state === 'ready') ? 'ready' : open.some((c) => c.state === 'connecting') ? 'connecting' : 'idle';
+    const state: EndpointState = this.inBackoff
+      ? 'backoff'
+      : open.some((c) => c.state === 'ready')
+        ? 'ready'
+        : open.some((c) => c.state === 'connecting')
+          ? 'connecting'
+          : 'idle';
     return {
       address: this.address,
       state,

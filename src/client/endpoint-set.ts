@@ -19,9 +19,7 @@ export interface Picked extends Pickable {
   readonly connectNow: boolean;
 }
 
-type Resolution =
-  | { readonly kind: 'pending'; readonly error: RpcError | undefined }
-  | { readonly kind: 'known' };
+type Resolution = { readonly kind: 'pending'; readonly error: RpcError | undefined } | { readonly kind: 'known' };
 
 /**
  * The instances a client calls — a fixed list, or the live list from a registry — and
@@ -123,9 +121,9 @@ export class EndpointSet {
       if (tried === undefined || tried.size === 0) return this.balancer.pick(always, key) as Picked | undefined;
       return (this.balancer.pick((p) => !tried.has(p.address), key) ?? this.balancer.pick(always, key)) as Picked | undefined;
     }
-    const picked = (this.balancer.pick((p) => !ejected.has(p.address) && !tried?.has(p.address), key)
-      ?? this.balancer.pick((p) => !ejected.has(p.address), key)
-      ?? this.balancer.pick(always, key)) as Picked | undefined;
+    const picked = (this.balancer.pick((p) => !ejected.has(p.address) && !tried?.has(p.address), key) ??
+      this.balancer.pick((p) => !ejected.has(p.address), key) ??
+      this.balancer.pick(always, key)) as Picked | undefined;
     if (picked !== undefined && !ejected.has(picked.address) && this.connections.inBackoff(picked.address)) return { ...picked, connectNow: true };
     return picked;
   }

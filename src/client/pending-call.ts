@@ -1,5 +1,5 @@
 import type { MethodDefinition } from '../codec/service-definition.js';
-import { RpcError } from '../errors.js';
+import type { RpcError } from '../errors.js';
 
 /**
  * One call waiting for its RESPONSE. It has one settle path: whichever of response,

@@ -1,5 +1,5 @@
 import type { MethodDefinition } from '../codec/service-definition.js';
-import { Compression, FrameType } from '../protocol/constants.js';
+import { Compression, type FrameType } from '../protocol/constants.js';
 import { compress } from '../protocol/compression.js';
 import { encodeMeta } from '../protocol/meta.js';
 import type { FrameWriter } from '../transport/frame-writer.js';
@@ -51,9 +51,10 @@ export class RequestWriter {
 
   private writeFrame(type: FrameType, id: number, prefix: Buffer, call: ChannelCall, body: Uint8Array, compression: Compression): void {
     if (!this.stillWanted(type, id)) return;
-    const extra = call.timeoutMs > 0 || call.metadata !== undefined || compression !== Compression.NONE
-      ? encodeMeta({ timeoutMs: call.timeoutMs, metadata: call.metadata, compression })
-      : EMPTY;
+    const extra =
+      call.timeoutMs > 0 || call.metadata !== undefined || compression !== Compression.NONE
+        ? encodeMeta({ timeoutMs: call.timeoutMs, metadata: call.metadata, compression })
+        : EMPTY;
     const meta = extra.length === 0 ? prefix : Buffer.concat([prefix, extra]);
     this.writer.frame(type, id, meta, body);
   }

@@ -69,7 +69,12 @@ class RetryingCall {
   private readonly onAbort = (): void => {
     if (this.waiting === undefined) return; // an attempt in flight: its channel answers CANCELLED
     this.waiting.cancel();
-    this.fail(new RpcError(Status.CANCELLED, 'call cancelled by the caller while waiting to retry or for instances', { ...this.site(), cause: this.plan.signal?.reason }));
+    this.fail(
+      new RpcError(Status.CANCELLED, 'call cancelled by the caller while waiting to retry or for instances', {
+        ...this.site(),
+        cause: this.plan.signal?.reason,
+      }),
+    );
   };
 
   constructor(
@@ -138,7 +143,13 @@ class RetryingCall {
     if (this.deadline !== Infinity) {
       timer = backoffTimers.schedule(Math.max(0, this.deadline - Date.now()), () => {
         stopWaiting();
-        this.fail(new RpcError(Status.DEADLINE_EXCEEDED, `no instances known from ${endpoints.source} within the call's ${this.plan.timeoutMs} ms deadline`, this.site()));
+        this.fail(
+          new RpcError(
+            Status.DEADLINE_EXCEEDED,
+            `no instances known from ${endpoints.source} within the call's ${this.plan.timeoutMs} ms deadline`,
+            this.site(),
+          ),
+        );
       });
     }
     this.waiting = {
@@ -190,14 +201,16 @@ class RetryingCall {
       return;
     }
     // The last attempt's notRun holds for the call only if no earlier attempt may have run.
-    this.reject(new RpcError(error.code, `${error.rawMessage} (after ${this.sends} attempts)`, {
-      service: error.service ?? this.plan.method.service,
-      method: error.method ?? this.plan.method.name,
-      address: error.address,
-      metadata: error.metadata,
-      cause: error,
-      notRun: this.mayHaveRun ? undefined : error.notRun,
-    }));
+    this.reject(
+      new RpcError(error.code, `${error.rawMessage} (after ${this.sends} attempts)`, {
+        service: error.service ?? this.plan.method.service,
+        method: error.method ?? this.plan.method.name,
+        address: error.address,
+        metadata: error.metadata,
+        cause: error,
+        notRun: this.mayHaveRun ? undefined : error.notRun,
+      }),
+    );
   }
 
   private finish(): boolean {

@@ -85,10 +85,17 @@ function readConfigFile(file: string): RingConfig {
   for (const [key, value] of Object.entries(json)) {
     const row = CONFIG_KEYS.find((r) => r.key === key);
     if (row === undefined) {
-      throw new RpcError(Status.INVALID_ARGUMENT, `config file ${file}: unknown key ${JSON.stringify(key)} (known: ${CONFIG_KEYS.map((r) => r.key).join(', ')})`);
+      throw new RpcError(
+        Status.INVALID_ARGUMENT,
+        `config file ${file}: unknown key ${JSON.stringify(key)} (known: ${CONFIG_KEYS.map((r) => r.key).join(', ')})`,
+      );
     }
     const ok = row.kind === 'string' ? typeof value === 'string' : Number.isInteger(value);
-    if (!ok) throw new RpcError(Status.INVALID_ARGUMENT, `config file ${file}: ${key} must be ${row.kind === 'string' ? 'a string' : 'an integer'} (got ${JSON.stringify(value)})`);
+    if (!ok)
+      throw new RpcError(
+        Status.INVALID_ARGUMENT,
+        `config file ${file}: ${key} must be ${row.kind === 'string' ? 'a string' : 'an integer'} (got ${JSON.stringify(value)})`,
+      );
     set(out, row.key, value as string | number);
   }
   return out;

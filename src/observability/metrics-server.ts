@@ -48,9 +48,10 @@ export async function serveMetrics(server: Server, options: { port: number; host
   }
   return {
     port: (http_.address() as AddressInfo).port,
-    close: () => new Promise<void>((resolve) => {
-      http_.close(() => resolve());
-      http_.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        http_.close(() => resolve());
+        http_.closeAllConnections();
+      }),
   };
 }

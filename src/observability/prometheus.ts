@@ -34,7 +34,7 @@ export function prometheusText(stats: ServerStats): string {
     ['{reason="max_connections"}', c.refused],
     ['{reason="tls_handshake"}', c.tlsFailed],
   ]);
-  histogram('ringrpc_keepalive_rtt_seconds', 'Round trips of the server\'s keepalive PINGs.', [[{}, c.keepaliveRtt]]);
+  histogram('ringrpc_keepalive_rtt_seconds', "Round trips of the server's keepalive PINGs.", [[{}, c.keepaliveRtt]]);
   family('ringrpc_received_bytes_total', 'counter', 'Bytes read from clients.', [['', stats.bytesIn]]);
   family('ringrpc_sent_bytes_total', 'counter', 'Bytes written to clients.', [['', stats.bytesOut]]);
   family('ringrpc_buffered_input_bytes', 'gauge', 'Bytes held for frames still arriving (declared size), all connections.', [['', stats.bufferedInBytes]]);
@@ -42,13 +42,32 @@ export function prometheusText(stats: ServerStats): string {
   family('ringrpc_requests_inflight', 'gauge', 'Requests taken and not yet answered.', [['', stats.inflight]]);
 
   const methods = Object.entries(stats.methods);
-  family('ringrpc_method_requests_total', 'counter', 'Requests received, per method.', methods.map(([m, s]) => [labels({ method: m }), s.requests]));
-  family('ringrpc_method_responses_total', 'counter', 'Requests answered, per method and status.', methods.flatMap(([m, s]) => [
-    [labels({ method: m, status: 'OK' }), s.ok] as [string, number],
-    ...Object.entries(s.errors).map(([status, n]): [string, number] => [labels({ method: m, status }), n]),
-  ]));
-  family('ringrpc_method_inflight', 'gauge', 'Requests in flight, per method.', methods.map(([m, s]) => [labels({ method: m }), s.inflight]));
-  histogram('ringrpc_method_duration_seconds', 'Time from reading a request to answering it, per method.', methods.map(([m, s]) => [{ method: m }, s.latency]));
+  family(
+    'ringrpc_method_requests_total',
+    'counter',
+    'Requests received, per method.',
+    methods.map(([m, s]) => [labels({ method: m }), s.requests]),
+  );
+  family(
+    'ringrpc_method_responses_total',
+    'counter',
+    'Requests answered, per method and status.',
+    methods.flatMap(([m, s]) => [
+      [labels({ method: m, status: 'OK' }), s.ok] as [string, number],
+      ...Object.entries(s.errors).map(([status, n]): [string, number] => [labels({ method: m, status }), n]),
+    ]),
+  );
+  family(
+    'ringrpc_method_inflight',
+    'gauge',
+    'Requests in flight, per method.',
+    methods.map(([m, s]) => [labels({ method: m }), s.inflight]),
+  );
+  histogram(
+    'ringrpc_method_duration_seconds',
+    'Time from reading a request to answering it, per method.',
+    methods.map(([m, s]) => [{ method: m }, s.latency]),
+  );
 
   const w = stats.workerLane;
   if (w !== undefined) {
@@ -69,7 +88,9 @@ export function prometheusText(stats: ServerStats): string {
 
 function labels(values: Record<string, string>): string {
   if (Object.keys(values).length === 0) return '';
-  return `{${Object.entries(values).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',')}}`;
+  return `{${Object.entries(values)
+    .map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`)
+    .join(',')}}`;
 }
 
 function formatValue(v: number): string {

@@ -13,14 +13,7 @@ export interface Frame {
 }
 
 /** Writes the 16-byte header (spec §Frame) at `offset` of `out`. */
-export function writeHeader(
-  out: Buffer,
-  offset: number,
-  type: FrameType,
-  requestId: number,
-  metaLength: number,
-  bodyLength: number,
-): void {
+export function writeHeader(out: Buffer, offset: number, type: FrameType, requestId: number, metaLength: number, bodyLength: number): void {
   out.writeUInt16BE(MAGIC, offset);
   out[offset + 2] = VERSION;
   out[offset + 3] = type;

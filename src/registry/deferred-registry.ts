@@ -7,10 +7,7 @@ import type { InstanceInit, InstancesListener, Registry, WatchErrorListener } fr
  * - `loading`: it is being loaded (its promise settles once);
  * - `closed`: {@link DeferredRegistry.close} was called; `backend` is what it closes, if any.
  */
-type DeferredState =
-  | { readonly kind: 'idle' }
-  | { readonly kind: 'loading'; readonly backend: Promise<Registry> }
-  | { readonly kind: 'closed' };
+type DeferredState = { readonly kind: 'idle' } | { readonly kind: 'loading'; readonly backend: Promise<Registry> } | { readonly kind: 'closed' };
 
 /**
  * A registry whose backend is loaded on first use (`register` or `watch`): `zk://` opens

@@ -162,7 +162,13 @@ export class RegistryServer {
     for (const wake of entry.waiters) wake();
   }
 
-  private async watch(service: string, epoch: string, version: number, maxWaitMs: number, ctx: HandlerContext): Promise<{ epoch: string; version: number; instances: InstanceMessage[] }> {
+  private async watch(
+    service: string,
+    epoch: string,
+    version: number,
+    maxWaitMs: number,
+    ctx: HandlerContext,
+  ): Promise<{ epoch: string; version: number; instances: InstanceMessage[] }> {
     if (service === '') throw new RpcError(Status.INVALID_ARGUMENT, 'Watch needs a service');
     const entry = this.entry(service);
     if (epoch === this.epoch && version === entry.version && !this.closing) {

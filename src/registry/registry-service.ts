@@ -18,7 +18,10 @@ export interface RegistryMethods {
   register: { request: { leaseId: string; ttlMs: number; instance: InstanceMessage }; reply: { leaseId: string } };
   renew: { request: { leaseId: string }; reply: Record<string, never> };
   deregister: { request: { leaseId: string; service: string; host: string; port: number }; reply: Record<string, never> };
-  watch: { request: { service: string; epoch: string; version: number; maxWaitMs: number }; reply: { epoch: string; version: number; instances: InstanceMessage[] } };
+  watch: {
+    request: { service: string; epoch: string; version: number; maxWaitMs: number };
+    reply: { epoch: string; version: number; instances: InstanceMessage[] };
+  };
 }
 
 /** The built-in registry's service (proto/ringrpc/v1/registry.proto), typed. */

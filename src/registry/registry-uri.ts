@@ -29,7 +29,10 @@ export function isRegistryUri(text: string): boolean {
  */
 export function parseRegistryUri(uri: string): { location: RegistryLocation; options: ResolvedRegistryOptions } {
   const bad = (why: string): RpcError =>
-    new RpcError(Status.INVALID_ARGUMENT, `invalid registry URI ${JSON.stringify(uri)}: ${why} (expected static://h:p[,h:p], ringrpc://h:p or zk://h:p[,h:p][/root])`);
+    new RpcError(
+      Status.INVALID_ARGUMENT,
+      `invalid registry URI ${JSON.stringify(uri)}: ${why} (expected static://h:p[,h:p], ringrpc://h:p or zk://h:p[,h:p][/root])`,
+    );
   const match = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)(\/[^?#]*)?(?:\?([^#]*))?$/i.exec(uri.trim());
   if (!match) throw bad('not a URI');
   const scheme = match[1]!.toLowerCase();
@@ -50,7 +53,10 @@ export function parseRegistryUri(uri: string): { location: RegistryLocation; opt
   }
   const endpoints = (): Endpoint[] => {
     try {
-      return authority.split(',').filter((s) => s !== '').map(parseEndpoint);
+      return authority
+        .split(',')
+        .filter((s) => s !== '')
+        .map(parseEndpoint);
     } catch (err) {
       throw bad((err as RpcError).rawMessage);
     }

@@ -71,12 +71,15 @@ export function instanceAddress(instance: { readonly host: string; readonly port
 export function normalizeInstance(init: InstanceInit): ServiceInstance {
   const where = `instance ${JSON.stringify(init)}`;
   if (init === null || typeof init !== 'object') throw new RpcError(Status.INVALID_ARGUMENT, `invalid ${where}: expected { service, host, port }`);
-  if (typeof init.service !== 'string' || init.service === '') throw new RpcError(Status.INVALID_ARGUMENT, `invalid ${where}: service must be a non-empty string`);
+  if (typeof init.service !== 'string' || init.service === '')
+    throw new RpcError(Status.INVALID_ARGUMENT, `invalid ${where}: service must be a non-empty string`);
   if (init.service.includes('/')) throw new RpcError(Status.INVALID_ARGUMENT, `invalid ${where}: service must not contain "/"`);
   if (typeof init.host !== 'string' || init.host === '') throw new RpcError(Status.INVALID_ARGUMENT, `invalid ${where}: host must be a non-empty string`);
-  if (!Number.isInteger(init.port) || init.port < 1 || init.port > 65535) throw new RpcError(Status.INVALID_ARGUMENT, `invalid ${where}: port must be an integer from 1 to 65535`);
+  if (!Number.isInteger(init.port) || init.port < 1 || init.port > 65535)
+    throw new RpcError(Status.INVALID_ARGUMENT, `invalid ${where}: port must be an integer from 1 to 65535`);
   const weight = init.weight ?? DEFAULT_WEIGHT;
-  if (!Number.isInteger(weight) || weight < 1 || weight > 1_000_000) throw new RpcError(Status.INVALID_ARGUMENT, `invalid ${where}: weight must be an integer from 1 to 1000000`);
+  if (!Number.isInteger(weight) || weight < 1 || weight > 1_000_000)
+    throw new RpcError(Status.INVALID_ARGUMENT, `invalid ${where}: weight must be an integer from 1 to 1000000`);
   const metadata = init.metadata ?? {};
   for (const [k, v] of Object.entries(metadata)) {
     if (typeof v !== 'string') throw new RpcError(Status.INVALID_ARGUMENT, `invalid ${where}: metadata.${k} must be a string`);

@@ -5,8 +5,15 @@ import { backoffDelay } from '../util/backoff.js';
 import { channels } from '../util/diagnostics.js';
 import type { ResolvedRegistryOptions } from './registry-options.js';
 import {
-  instanceAddress, normalizeInstance, sameInstances, sortInstances,
-  type InstanceInit, type InstancesListener, type Registry, type ServiceInstance, type WatchErrorListener,
+  instanceAddress,
+  normalizeInstance,
+  sameInstances,
+  sortInstances,
+  type InstanceInit,
+  type InstancesListener,
+  type Registry,
+  type ServiceInstance,
+  type WatchErrorListener,
 } from './registry.js';
 import { registryService, type InstanceMessage, type RegistryMethods, type RegistryService } from './registry-service.js';
 

@@ -1,7 +1,14 @@
 import { parseEndpoint, type Endpoint } from '../transport/endpoint.js';
 import {
-  DEFAULT_WEIGHT, instanceAddress, normalizeInstance, sameInstances, sortInstances,
-  type InstanceInit, type InstancesListener, type Registry, type ServiceInstance,
+  DEFAULT_WEIGHT,
+  instanceAddress,
+  normalizeInstance,
+  sameInstances,
+  sortInstances,
+  type InstanceInit,
+  type InstancesListener,
+  type Registry,
+  type ServiceInstance,
 } from './registry.js';
 
 /**

@@ -55,9 +55,9 @@ async function importPackage(name: string): Promise<ZkConstructor> {
       : `zk:// registries need the optional peer dependency "${name}", which is installed but does not load (${String(e.message).split('\n')[0]}): npm rebuild ${name}`;
     throw new RpcError(Status.FAILED_PRECONDITION, message, { cause: err });
   }
-  const constructor = typeof module.default === 'function' ? module.default : module;
-  if (typeof constructor !== 'function') {
+  const ctor = typeof module.default === 'function' ? module.default : module;
+  if (typeof ctor !== 'function') {
     throw new RpcError(Status.FAILED_PRECONDITION, `the package "${name}" does not export the ZooKeeper client class: is it the "zookeeper" package?`);
   }
-  return constructor as ZkConstructor;
+  return ctor as ZkConstructor;
 }

@@ -3,8 +3,15 @@ import { Status } from '../status.js';
 import { channels } from '../util/diagnostics.js';
 import type { ResolvedRegistryOptions } from './registry-options.js';
 import {
-  instanceAddress, normalizeInstance, sameInstances, sortInstances,
-  type InstanceInit, type InstancesListener, type Registry, type ServiceInstance, type WatchErrorListener,
+  instanceAddress,
+  normalizeInstance,
+  sameInstances,
+  sortInstances,
+  type InstanceInit,
+  type InstancesListener,
+  type Registry,
+  type ServiceInstance,
+  type WatchErrorListener,
 } from './registry.js';
 import { loadZooKeeper, type ZkConstructor } from './zookeeper-package.js';
 import { Session, ZNODEEXISTS, ZNONODE, ZOK, ZOO_CHILD_EVENT, ZOO_EPHEMERAL, ZOO_LOG_LEVEL_NONE } from './zookeeper-session.js';
@@ -294,13 +301,15 @@ export class ZooKeeperRegistry implements Registry {
       return;
     }
     const instances: ServiceInstance[] = [];
-    await Promise.all(listed.result[0].map(async (child) => {
-      const got = await session.call<[unknown, Buffer | string | null]>((cb) => session.handle.a_get(`${path}/${child}`, false, cb));
-      if (got.rc !== ZOK) return; // gone since the listing: the child event follows
-      const instance = parseNode(service, String(got.result[1] ?? ''));
-      if (instance === undefined) this.publish('bad-instance', { service, address: child });
-      else instances.push(instance);
-    }));
+    await Promise.all(
+      listed.result[0].map(async (child) => {
+        const got = await session.call<[unknown, Buffer | string | null]>((cb) => session.handle.a_get(`${path}/${child}`, false, cb));
+        if (got.rc !== ZOK) return; // gone since the listing: the child event follows
+        const instance = parseNode(service, String(got.result[1] ?? ''));
+        if (instance === undefined) this.publish('bad-instance', { service, address: child });
+        else instances.push(instance);
+      }),
+    );
     if (generation !== watched.generation || this.watched.get(service) !== watched) return;
     const list = sortInstances(instances);
     if (watched.last !== undefined && sameInstances(watched.last, list)) return;
@@ -314,7 +323,11 @@ export class ZooKeeperRegistry implements Registry {
  * on it. A missing package is FAILED_PRECONDITION naming the fix.
  */
 export async function openZooKeeperRegistry(
-  hosts: string, root: string, options: ResolvedRegistryOptions, uri?: string, packageName?: string,
+  hosts: string,
+  root: string,
+  options: ResolvedRegistryOptions,
+  uri?: string,
+  packageName?: string,
 ): Promise<ZooKeeperRegistry> {
   return new ZooKeeperRegistry(await loadZooKeeper(packageName), hosts, root, options, uri);
 }

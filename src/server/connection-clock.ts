@@ -75,13 +75,22 @@ export class ConnectionClock {
   verdict(now: number, idleMs: number, c: ConnectionNow): SweepVerdict | undefined {
     const { frameTimeoutMs, firstFrameTimeoutMs, writeTimeoutMs } = this.options;
     if (this.stalledSince !== 0 && now - this.stalledSince >= writeTimeoutMs) {
-      return { reason: 'write-stalled', message: `peer is not reading: ${c.unsentBytes} bytes unsent for ${now - this.stalledSince} ms (writeTimeoutMs ${writeTimeoutMs})` };
+      return {
+        reason: 'write-stalled',
+        message: `peer is not reading: ${c.unsentBytes} bytes unsent for ${now - this.stalledSince} ms (writeTimeoutMs ${writeTimeoutMs})`,
+      };
     }
     if (this.partialSince !== 0 && now - this.partialSince >= frameTimeoutMs && c.taking) {
-      return { reason: 'frame-timeout', message: `frame incomplete after ${now - this.partialSince} ms (${c.bufferedBytes} bytes in; frameTimeoutMs ${frameTimeoutMs})` };
+      return {
+        reason: 'frame-timeout',
+        message: `frame incomplete after ${now - this.partialSince} ms (${c.bufferedBytes} bytes in; frameTimeoutMs ${frameTimeoutMs})`,
+      };
     }
     if (!this.greeted && now - this.openedAt >= firstFrameTimeoutMs && c.open) {
-      return { reason: 'first-frame-timeout', message: `no REQUEST, ONEWAY or PING within ${now - this.openedAt} ms of connecting (firstFrameTimeoutMs ${firstFrameTimeoutMs})` };
+      return {
+        reason: 'first-frame-timeout',
+        message: `no REQUEST, ONEWAY or PING within ${now - this.openedAt} ms of connecting (firstFrameTimeoutMs ${firstFrameTimeoutMs})`,
+      };
     }
     if (this.sawFrame || c.busy) {
       this.sawFrame = false;

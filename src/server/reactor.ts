@@ -134,7 +134,12 @@ export class Reactor implements ConnectionHost<ServerConnection> {
     // A peer that never reads must not hold the socket open.
     setTimeout(() => socket.destroy(), 1000).unref();
     if (channels.serverConnectionClose.hasSubscribers) {
-      channels.serverConnectionClose.publish({ peer: `${socket.remoteAddress}:${socket.remotePort}`, reason: 'max-connections', status: Status.RESOURCE_EXHAUSTED, message });
+      channels.serverConnectionClose.publish({
+        peer: `${socket.remoteAddress}:${socket.remotePort}`,
+        reason: 'max-connections',
+        status: Status.RESOURCE_EXHAUSTED,
+        message,
+      });
     }
   }
 }

@@ -6,7 +6,7 @@ import { RttProbe } from './rtt-probe.js';
 import { ConnectionClock } from './connection-clock.js';
 import { FrameDecoder, FrameError } from '../protocol/frame-decoder.js';
 import type { Frame } from '../protocol/frame.js';
-import { decodeMeta, encodeMeta, MetaError } from '../protocol/meta.js';
+import { decodeMeta, encodeMeta, MetaError, type Meta } from '../protocol/meta.js';
 import { FrameWriter } from '../transport/frame-writer.js';
 import { channels } from '../util/diagnostics.js';
 import type { Peer } from '../pipeline/handler-context.js';
@@ -130,7 +130,11 @@ export class ServerConnection implements CallOwner {
       return;
     }
     const { maxBufferedInputBytes } = this.host.options;
-    this.goAwayAndClose(Status.RESOURCE_EXHAUSTED, `frame of ${wanted} bytes refused: the server holds ${this.host.counters.bufferedIn} bytes of incomplete frames (maxBufferedInputBytes ${maxBufferedInputBytes})`, 'oversized');
+    this.goAwayAndClose(
+      Status.RESOURCE_EXHAUSTED,
+      `frame of ${wanted} bytes refused: the server holds ${this.host.counters.bufferedIn} bytes of incomplete frames (maxBufferedInputBytes ${maxBufferedInputBytes})`,
+      'oversized',
+    );
   }
 
   private onFrame(frame: Frame): void {
@@ -175,7 +179,7 @@ export class ServerConnection implements CallOwner {
       if (id === 0) return this.goAwayAndClose(Status.INTERNAL, 'REQUEST with request_id 0');
       if (this.calls.get(id) !== undefined) return this.goAwayAndClose(Status.INTERNAL, `REQUEST with request_id ${id}, already in flight on this connection`);
     }
-    let meta;
+    let meta: Meta;
     try {
       meta = decodeMeta(frame.meta);
     } catch (err) {
@@ -198,9 +202,10 @@ export class ServerConnection implements CallOwner {
     // The client's deadline, unless the server's own limit comes first.
     const clientDeadline = meta.timeoutMs > 0 ? this.clock.readAt + meta.timeoutMs : Infinity;
     const limitMs = this.host.options.callTimeoutMs;
-    const call = limitMs > 0 && this.clock.readAt + limitMs < clientDeadline
-      ? new ServerCall(this, id, route, meta, this.clock.readAt + limitMs, oneway, limitMs)
-      : new ServerCall(this, id, route, meta, clientDeadline, oneway);
+    const call =
+      limitMs > 0 && this.clock.readAt + limitMs < clientDeadline
+        ? new ServerCall(this, id, route, meta, this.clock.readAt + limitMs, oneway, limitMs)
+        : new ServerCall(this, id, route, meta, clientDeadline, oneway);
     this.calls.add(call);
     route.lane.submit(call, frame.meta, frame.body);
   }
@@ -244,12 +249,20 @@ export class ServerConnection implements CallOwner {
   drain(): void {
     if (this.state !== 'open') return;
     this.state = 'quiescing';
-    this.handshake = new ShutdownHandshake((type, id, meta) => this.writer.frame(type, id, meta, EMPTY), () => {
-      // Step two: the final GOAWAY; from here on, a new request is neither run nor answered.
-      this.state = 'draining';
-      this.writer.frame(FrameType.GOAWAY, 0, encodeMeta({ status: Status.UNAVAILABLE, message: 'server is shutting down', lastRequestId: this.calls.lastTaken }), EMPTY);
-      this.endIfDrained();
-    });
+    this.handshake = new ShutdownHandshake(
+      (type, id, meta) => this.writer.frame(type, id, meta, EMPTY),
+      () => {
+        // Step two: the final GOAWAY; from here on, a new request is neither run nor answered.
+        this.state = 'draining';
+        this.writer.frame(
+          FrameType.GOAWAY,
+          0,
+          encodeMeta({ status: Status.UNAVAILABLE, message: 'server is shutting down', lastRequestId: this.calls.lastTaken }),
+          EMPTY,
+        );
+        this.endIfDrained();
+      },
+    );
   }
 
   private endIfDrained(): void {
@@ -284,7 +297,13 @@ export class ServerConnection implements CallOwner {
     if (this.state === 'closed') return;
     const taking = this.state === 'open' || this.state === 'quiescing';
     const open = this.state === 'open';
-    const verdict = this.clock.verdict(now, idleMs, { taking, open, busy: this.busy, bufferedBytes: this.decoder.bufferedBytes, unsentBytes: this.socket.writableLength });
+    const verdict = this.clock.verdict(now, idleMs, {
+      taking,
+      open,
+      busy: this.busy,
+      bufferedBytes: this.decoder.bufferedBytes,
+      unsentBytes: this.socket.writableLength,
+    });
     switch (verdict?.reason) {
       case 'write-stalled':
         this.closeStalled(verdict.message);

@@ -253,7 +253,8 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   v.knownKeys(advertise, ['host', 'weight', 'metadata'], 'options.advertise');
   if (advertise.host !== undefined) v.nonEmptyString('advertise.host', advertise.host);
   if (advertise.weight !== undefined) v.positiveInteger('advertise.weight', advertise.weight);
-  if (advertise.metadata !== undefined && (advertise.metadata === null || typeof advertise.metadata !== 'object')) throw v.invalid('advertise.metadata', 'an object of strings', advertise.metadata);
+  if (advertise.metadata !== undefined && (advertise.metadata === null || typeof advertise.metadata !== 'object'))
+    throw v.invalid('advertise.metadata', 'an object of strings', advertise.metadata);
   return Object.freeze({
     ...o,
     tls,

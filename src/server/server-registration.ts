@@ -21,7 +21,10 @@ export class ServerRegistration {
   private host: string | undefined;
   private port = 0;
 
-  constructor(registry: string | Registry, private readonly advertise: Readonly<AdvertiseOptions>) {
+  constructor(
+    registry: string | Registry,
+    private readonly advertise: Readonly<AdvertiseOptions>,
+  ) {
     this.owned = typeof registry === 'string';
     this.registry = typeof registry === 'string' ? openRegistry(registry) : registry;
   }
@@ -72,9 +75,14 @@ function advertisedHost(listenHost: string): string {
 function bounded(promise: Promise<unknown>, ms: number): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);
-    void promise.then(() => {}, () => {}).finally(() => {
-      clearTimeout(timer);
-      resolve();
-    });
+    void promise
+      .then(
+        () => {},
+        () => {},
+      )
+      .finally(() => {
+        clearTimeout(timer);
+        resolve();
+      });
   });
 }

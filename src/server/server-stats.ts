@@ -13,7 +13,9 @@ export type ServerState = 'idle' | 'starting' | 'listening' | 'draining' | 'clos
  * Upper bounds of the latency buckets, in µs (100 µs to 10 s, as Prometheus
  * `le` buckets): fixed, so that recording is one short scan and one increment.
  */
-const LATENCY_BUCKETS_US: readonly number[] = [100, 250, 500, 1000, 2500, 5000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000];
+const LATENCY_BUCKETS_US: readonly number[] = [
+  100, 250, 500, 1000, 2500, 5000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000,
+];
 
 /**
  * A histogram of durations over {@link LATENCY_BUCKETS_US}: recording is one short scan

@@ -80,7 +80,12 @@ export class Server {
       server.on('tlsClientError', (err, socket) => {
         this.reactor.counters.tlsFailed++;
         if (channels.serverConnectionClose.hasSubscribers) {
-          channels.serverConnectionClose.publish({ peer: `${socket.remoteAddress}:${socket.remotePort}`, reason: 'tls-handshake', status: Status.UNAUTHENTICATED, message: err.message });
+          channels.serverConnectionClose.publish({
+            peer: `${socket.remoteAddress}:${socket.remotePort}`,
+            reason: 'tls-handshake',
+            status: Status.UNAUTHENTICATED,
+            message: err.message,
+          });
         }
       });
       this.netServer = server;

@@ -6,12 +6,17 @@ import type { MethodDefinition, ServiceDefinition } from '../codec/service-defin
 import type { Lane } from './router.js';
 
 /** The lane of each method named in `addService`'s `lanes` (keyed by stub or .proto name); a bad key or lane is INVALID_ARGUMENT. */
-export function resolveLanes(service: ServiceDefinition, methods: readonly MethodDefinition[], byName: Record<string, Lane> | undefined): Map<MethodDefinition, Lane> {
+export function resolveLanes(
+  service: ServiceDefinition,
+  methods: readonly MethodDefinition[],
+  byName: Record<string, Lane> | undefined,
+): Map<MethodDefinition, Lane> {
   const lanes = new Map<MethodDefinition, Lane>();
   for (const [key, lane] of Object.entries(byName ?? {})) {
     const method = methods.find((m) => m.localName === key || m.name === key);
     if (method === undefined) throw new RpcError(Status.INVALID_ARGUMENT, `lanes of ${service.name} name ${key}, which is not a method of it`);
-    if (lane !== 'inline' && lane !== 'worker') throw new RpcError(Status.INVALID_ARGUMENT, `lane of ${method.path} must be "inline" or "worker" (got ${JSON.stringify(lane)})`);
+    if (lane !== 'inline' && lane !== 'worker')
+      throw new RpcError(Status.INVALID_ARGUMENT, `lane of ${method.path} must be "inline" or "worker" (got ${JSON.stringify(lane)})`);
     lanes.set(method, lane);
   }
   return lanes;
@@ -19,7 +24,8 @@ export function resolveLanes(service: ServiceDefinition, methods: readonly Metho
 
 /** The absolute path of the module the workers load for a service's worker-lane methods. */
 export function workerModulePath(module: string | URL | undefined, service: ServiceDefinition): string {
-  if (module === undefined) throw new RpcError(Status.INVALID_ARGUMENT, `${service.name} has worker-lane methods: options.workerModule must name the module the workers load`);
+  if (module === undefined)
+    throw new RpcError(Status.INVALID_ARGUMENT, `${service.name} has worker-lane methods: options.workerModule must name the module the workers load`);
   const file = module instanceof URL ? fileURLToPath(module) : module.startsWith('file:') ? fileURLToPath(module) : module;
   return path.resolve(file);
 }

@@ -43,7 +43,8 @@ export function checkBackoff(o: BackoffOptions, names: Readonly<Record<keyof Bac
   v.nonNegativeMs(names.initialMs, o.initialMs);
   v.positiveMs(names.maxMs, o.maxMs);
   if (o.maxMs < o.initialMs) throw v.invalid(names.maxMs, `at least ${names.initialMs.split('.').pop()} (${o.initialMs})`, o.maxMs);
-  if (typeof o.multiplier !== 'number' || !(o.multiplier >= 1) || !Number.isFinite(o.multiplier)) throw v.invalid(names.multiplier, 'a number of at least 1', o.multiplier);
+  if (typeof o.multiplier !== 'number' || !(o.multiplier >= 1) || !Number.isFinite(o.multiplier))
+    throw v.invalid(names.multiplier, 'a number of at least 1', o.multiplier);
   if (typeof o.jitter !== 'number' || !(o.jitter >= 0 && o.jitter <= 1)) throw v.invalid(names.jitter, 'a number from 0 to 1', o.jitter);
   return Object.freeze({ initialMs: o.initialMs, maxMs: o.maxMs, multiplier: o.multiplier, jitter: o.jitter });
 }

@@ -30,13 +30,15 @@ export const MAX_TIMER_MS = 2_147_483_647;
 
 /** A duration in ms that a timer can hold: a positive integer up to {@link MAX_TIMER_MS}. */
 export function positiveMs(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0 || value > MAX_TIMER_MS) throw invalid(name, `a positive integer of ms, at most ${MAX_TIMER_MS} (about 24.8 days)`, value);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0 || value > MAX_TIMER_MS)
+    throw invalid(name, `a positive integer of ms, at most ${MAX_TIMER_MS} (about 24.8 days)`, value);
   return value;
 }
 
 /** As {@link positiveMs}, 0 allowed (it means none, or at once, as the option says). */
 export function nonNegativeMs(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > MAX_TIMER_MS) throw invalid(name, `a non-negative integer of ms, at most ${MAX_TIMER_MS} (about 24.8 days)`, value);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > MAX_TIMER_MS)
+    throw invalid(name, `a non-negative integer of ms, at most ${MAX_TIMER_MS} (about 24.8 days)`, value);
   return value;
 }
 

@@ -89,4 +89,3 @@ export function decodeBatch(buffer: ArrayBuffer): BatchEntry[] {
   }
   return out;
 }
-

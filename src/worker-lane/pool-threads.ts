@@ -34,14 +34,17 @@ export class PoolThreads {
       if (worker.threadId === -1 || this.followed.has(worker)) continue;
       this.followed.add(worker);
       const threadId = worker.threadId;
-      this.exits.set(worker, new Promise<void>((resolve) => {
-        worker.once('exit', () => {
-          this.exits.delete(worker);
-          this.onExit(threadId);
-          this.follow(); // Piscina starts a replacement from its own exit listener
-          resolve();
-        });
-      }));
+      this.exits.set(
+        worker,
+        new Promise<void>((resolve) => {
+          worker.once('exit', () => {
+            this.exits.delete(worker);
+            this.onExit(threadId);
+            this.follow(); // Piscina starts a replacement from its own exit listener
+            resolve();
+          });
+        }),
+      );
     }
   }
 

@@ -53,7 +53,8 @@ export const MIN_RING_BYTES = 1024;
 
 /** Allocates a ring of `dataBytes` (a power of two ≥ 1 KiB). `start` presets the counters (tests). */
 export function allocateRing(dataBytes: number, start = 0): RingMemory {
-  if (dataBytes < MIN_RING_BYTES || (dataBytes & (dataBytes - 1)) !== 0) throw new RangeError(`ring size must be a power of two of at least ${MIN_RING_BYTES} bytes (got ${dataBytes})`);
+  if (dataBytes < MIN_RING_BYTES || (dataBytes & (dataBytes - 1)) !== 0)
+    throw new RangeError(`ring size must be a power of two of at least ${MIN_RING_BYTES} bytes (got ${dataBytes})`);
   const memory = { control: new SharedArrayBuffer(CONTROL_BYTES), data: new SharedArrayBuffer(dataBytes) };
   const control = new Int32Array(memory.control);
   control[WRITE] = start | 0;
@@ -99,7 +100,7 @@ export class RingProducer {
 
   /** Marks the start of a batch, for the reactor's choice of worker for the next one. */
   startBatch(): void {
-    Atomics.store(this.control, BATCH_STARTED, (Date.now() | 0) || 1);
+    Atomics.store(this.control, BATCH_STARTED, Date.now() | 0 || 1);
   }
 
   /** Marks the end of a batch. */

@@ -72,8 +72,12 @@ export class WorkerControl {
       const check = (): void => {
         if (this.closed || this.ready >= count) done();
       };
-      const onError = (failure: Error): void => done(new RpcError(Status.FAILED_PRECONDITION, `worker threads failed to start: ${failure.message}`, { cause: failure }));
-      const timer = setTimeout(() => done(new RpcError(Status.UNAVAILABLE, `worker threads did not start within 30 s (${this.ready} of ${count} ready)`)), 30_000);
+      const onError = (failure: Error): void =>
+        done(new RpcError(Status.FAILED_PRECONDITION, `worker threads failed to start: ${failure.message}`, { cause: failure }));
+      const timer = setTimeout(
+        () => done(new RpcError(Status.UNAVAILABLE, `worker threads did not start within 30 s (${this.ready} of ${count} ready)`)),
+        30_000,
+      );
       pool.on('error', onError);
       this.waiters.add(check);
       check();

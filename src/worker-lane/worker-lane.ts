@@ -29,7 +29,16 @@ const closedBeforeRun = (): RpcError => new RpcError(Status.UNAVAILABLE, 'server
 /** The server options the worker lane reads (resolved once, by the server). */
 export type WorkerLaneOptions = Pick<
   ResolvedServerOptions,
-  'workers' | 'maxQueue' | 'ringBytes' | 'maxBatch' | 'overrunGraceMs' | 'maxFrameBytes' | 'compressAboveBytes' | 'workerMaxHeapMb' | 'responseRing' | 'workerAtomics'
+  | 'workers'
+  | 'maxQueue'
+  | 'ringBytes'
+  | 'maxBatch'
+  | 'overrunGraceMs'
+  | 'maxFrameBytes'
+  | 'compressAboveBytes'
+  | 'workerMaxHeapMb'
+  | 'responseRing'
+  | 'workerAtomics'
 >;
 
 interface QueuedEntry extends PendingEntry {
@@ -92,7 +101,13 @@ export class WorkerLane implements CallLane {
     // A spare ring per worker, so a replacement never waits for a dying worker's ring. The
     // rings exist with responseRing off too: their control blocks drive the watchdog,
     // placement and utilisation; only their data regions go unused.
-    this.drain = new ResponseDrain(settings.workers * 2, settings.responseRing ? settings.ringBytes : MIN_RING_BYTES, this.onRecord, () => lingerMs(this.load()), () => this.settleFinished());
+    this.drain = new ResponseDrain(
+      settings.workers * 2,
+      settings.responseRing ? settings.ringBytes : MIN_RING_BYTES,
+      this.onRecord,
+      () => lingerMs(this.load()),
+      () => this.settleFinished(),
+    );
   }
 
   /** Registers worker-lane methods of a service, whose handlers live in `module`. */
@@ -288,7 +303,13 @@ export class WorkerLane implements CallLane {
         if (entry.call.state === 'done') {
           this.slots.release(entry.slot); // cancelled while queued: never sent
         } else if (now >= entry.deadline) {
-          this.failSlot(entry.slot, new RpcError(Status.DEADLINE_EXCEEDED, `${entry.call.service}/${entry.call.method} not started: ${entry.call.deadlineName} passed while it waited in the queue`));
+          this.failSlot(
+            entry.slot,
+            new RpcError(
+              Status.DEADLINE_EXCEEDED,
+              `${entry.call.service}/${entry.call.method} not started: ${entry.call.deadlineName} passed while it waited in the queue`,
+            ),
+          );
         } else {
           batch.push(entry);
         }
@@ -361,7 +382,10 @@ export class WorkerLane implements CallLane {
       if (err === undefined) {
         this.failSlot(entry.slot, new RpcError(Status.INTERNAL, `the worker answered nothing for ${site}`));
       } else if (this.slots.hasStarted(entry.slot)) {
-        this.failSlot(entry.slot, new RpcError(Status.UNAVAILABLE, `the worker thread running ${site} died (${err.message}); the call may be retried`, { cause: err }));
+        this.failSlot(
+          entry.slot,
+          new RpcError(Status.UNAVAILABLE, `the worker thread running ${site} died (${err.message}); the call may be retried`, { cause: err }),
+        );
       } else if (this.state === 'running') {
         entry.call.state = 'pending';
         rerun.push(entry);
@@ -404,7 +428,10 @@ export class WorkerLane implements CallLane {
       const worker = this.pool?.threads.find((w) => w.threadId === owner);
       if (worker === undefined) continue;
       this.counters.overrunTerminations++;
-      this.failSlot(slot, new RpcError(Status.DEADLINE_EXCEEDED, `${call.service}/${call.method} overran ${call.deadlineName} by ${over} ms; its worker thread was terminated`));
+      this.failSlot(
+        slot,
+        new RpcError(Status.DEADLINE_EXCEEDED, `${call.service}/${call.method} overran ${call.deadlineName} by ${over} ms; its worker thread was terminated`),
+      );
       void worker.terminate();
     }
   }

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { once } from 'node:events';
-import { FrameDecoder, decodeMeta, encodeFrame, encodeMeta, FrameType, type Frame, type Meta, type MetaInit } from '../../src/internal.js';
+import { FrameDecoder, decodeMeta, encodeFrame, encodeMeta, type FrameType, type Frame, type Meta, type MetaInit } from '../../src/internal.js';
 
 /** A frame as read back by a raw peer, with its meta decoded. */
 export interface ReadFrame extends Frame {

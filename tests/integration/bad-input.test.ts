@@ -158,10 +158,12 @@ test('deadline passed before the handler starts: DEADLINE_EXCEEDED, handler not 
   const before = ran.echo;
   // One read: a ~100 ms inline Work first, then an Echo whose 20 ms deadline runs out behind it.
   const work = Bench.methods.work.requestType.encode({ payload: Buffer.alloc(32 * 1024), rounds: 5000 }).finish();
-  peer.write(Buffer.concat([
-    encodeFrame(FrameType.REQUEST, 1, encodeMeta({ service: 'bench.v1.Bench', method: 'Work' }), work),
-    encodeFrame(FrameType.REQUEST, 2, echoMeta({ timeoutMs: 20 }), echoBody('late')),
-  ]));
+  peer.write(
+    Buffer.concat([
+      encodeFrame(FrameType.REQUEST, 1, encodeMeta({ service: 'bench.v1.Bench', method: 'Work' }), work),
+      encodeFrame(FrameType.REQUEST, 2, echoMeta({ timeoutMs: 20 }), echoBody('late')),
+    ]),
+  );
   const r1 = await peer.next(FrameType.RESPONSE);
   const r2 = await peer.next(FrameType.RESPONSE);
   const late = r1.requestId === 2 ? r1 : r2;
@@ -243,7 +245,11 @@ test('a silent peer is closed after the idle limit; one with a call in flight is
     const took = Date.now() - started;
     assert.ok(took >= 150, `idle close after ${took} ms (limit 200 ms)`);
     // The server's keepalive PINGs (it measures RTT) are all it sent; answering them would not have kept the peer.
-    assert.equal(idle.frames.filter((f) => f.type !== FrameType.PING).map((f) => f.type), [], 'closed without an answer');
+    assert.equal(
+      idle.frames.filter((f) => f.type !== FrameType.PING).map((f) => f.type),
+      [],
+      'closed without an answer',
+    );
     assert.not.ok(busy.closed, 'a connection with a request in flight stays');
     const r = await busy.next(FrameType.RESPONSE, 2 * callMs);
     assert.is(r.decodedMeta.status, Status.OK);

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RegistryServer, RpcError, Status, openRegistry } from '../../src/index.js';
+import { RegistryServer, type RpcError, Status, openRegistry } from '../../src/index.js';
 import { Bench, benchClient, handlers, startBenchServer } from '../helpers/bench-server.js';
 import { freePort, until } from '../helpers/tcp.js';
 import { createServer } from '../../src/index.js';
@@ -34,15 +34,20 @@ test('the ejection cap keeps instances in rotation: when every connect failed, a
     assert.ok(client.$stats().every((s) => s.state === 'backoff'));
   }
   // The network comes back.
-  const servers = await Promise.all(ports.map(async (port) => {
-    const server = createServer({ host: '127.0.0.1', port }).addService(Bench, handlers);
-    await server.listen();
-    return server;
-  }));
+  const servers = await Promise.all(
+    ports.map(async (port) => {
+      const server = createServer({ host: '127.0.0.1', port }).addService(Bench, handlers);
+      await server.listen();
+      return server;
+    }),
+  );
   // With the cap (50%), the instance with the least backoff left stays in rotation and is tried at once.
   await capped.echo({});
   // Without it, both are ejected and calls fail fast until a backoff ends.
-  const error = await uncapped.echo({}).then(() => undefined, (e: RpcError) => e);
+  const error = await uncapped.echo({}).then(
+    () => undefined,
+    (e: RpcError) => e,
+  );
   assert.is(error?.code, Status.UNAVAILABLE);
   assert.match(error!.message, /next attempt in \d+ ms/);
   await capped.$close();
@@ -64,8 +69,15 @@ test('client balancers over a registry: weighted_random follows weights, consist
   await Promise.all(Array.from({ length: 50 }, () => hashed.echo({}, { hashKey: 'alice' })));
   await Promise.all(Array.from({ length: 50 }, () => hashed.echo({}, { metadata: { user: 'alice' } })));
   const got = servers.map((s, i) => echoes(s.server) - before[i]!);
-  assert.equal(got.filter((n) => n > 0), [100], `one server took every call of the key: ${got}`);
-  const missing = await hashed.echo({}).then(() => undefined, (e: RpcError) => e);
+  assert.equal(
+    got.filter((n) => n > 0),
+    [100],
+    `one server took every call of the key: ${got}`,
+  );
+  const missing = await hashed.echo({}).then(
+    () => undefined,
+    (e: RpcError) => e,
+  );
   assert.is(missing?.code, Status.INVALID_ARGUMENT);
   assert.match(missing!.message, 'loadBalancer consistent_hash needs a key for each call: pass { hashKey } or metadata["user"]');
   await hashed.$close();
@@ -83,7 +95,10 @@ test('client balancers over a registry: weighted_random follows weights, consist
 test('a client following an empty registry fails UNAVAILABLE naming the service and registry, and calls a server once it registers', async () => {
   const registry = openRegistry('static://');
   const client = benchClient(registry, { retry: false });
-  const error = await client.echo({}).then(() => undefined, (e: RpcError) => e);
+  const error = await client.echo({}).then(
+    () => undefined,
+    (e: RpcError) => e,
+  );
   assert.is(error?.code, Status.UNAVAILABLE);
   assert.match(error!.message, 'no instances of bench.v1.Bench in static:// (service bench.v1.Bench)');
   const { server, port } = await startBenchServer({ registry });

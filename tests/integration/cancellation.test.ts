@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RpcError, Status, type Server } from '../../src/index.js';
+import { type RpcError, Status, type Server } from '../../src/index.js';
 import { startBenchServer, benchClient, handlers, Bench } from '../helpers/bench-server.js';
 import { FrameType, encodeMeta } from '../../src/internal.js';
 import { RawPeer } from '../helpers/raw-socket.js';
@@ -111,10 +111,7 @@ test('an already-aborted signal fails without sending', async () => {
 
 test('a late answer to a timed-out call is dropped; the connection keeps working', async () => {
   const client = benchClient(address);
-  const results = await Promise.allSettled([
-    client.sleep({ ms: 80 }, { timeoutMs: 30 }),
-    client.sleep({ ms: 10 }, { timeoutMs: 1000 }),
-  ]);
+  const results = await Promise.allSettled([client.sleep({ ms: 80 }, { timeoutMs: 30 }), client.sleep({ ms: 10 }, { timeoutMs: 1000 })]);
   assert.is(results[0].status, 'rejected');
   assert.is(results[1].status, 'fulfilled');
   await new Promise((r) => setTimeout(r, 100));
@@ -135,13 +132,16 @@ test('the client default timeout (options.timeoutMs) applies when a call sets no
   await client.$close();
 });
 
-test('callTimeoutMs: a call without a deadline, or with a later one, is answered DEADLINE_EXCEEDED at the server\'s limit', async () => {
+test("callTimeoutMs: a call without a deadline, or with a later one, is answered DEADLINE_EXCEEDED at the server's limit", async () => {
   const limited = await startBenchServer({ callTimeoutMs: 150 }, recording);
   const client = benchClient(limited.address);
   for (const timeoutMs of [0, 10_000]) {
     seen.length = 0;
     const started = Date.now();
-    const err = await client.sleep({ ms: 5000 }, { timeoutMs }).then(() => undefined, (e: RpcError) => e);
+    const err = await client.sleep({ ms: 5000 }, { timeoutMs }).then(
+      () => undefined,
+      (e: RpcError) => e,
+    );
     const took = Date.now() - started;
     assert.is(err?.code, Status.DEADLINE_EXCEEDED, `timeoutMs ${timeoutMs}`);
     assert.match(err!.message, /bench.v1.Bench\/Sleep @ 127.0.0.1:\d+: bench.v1.Bench\/Sleep exceeded the server's callTimeoutMs of 150 ms/);
@@ -149,12 +149,15 @@ test('callTimeoutMs: a call without a deadline, or with a later one, is answered
     assert.ok(took >= 140 && took < 2500, `answered after ${took} ms`);
     // The deadline the handler saw had passed by the time the answer came: the server's
     // limit, not the client's 10 s (or none).
-    assert.ok(seen[0]!.deadline <= started + took, 'ctx.deadline is the server\'s limit');
+    assert.ok(seen[0]!.deadline <= started + took, "ctx.deadline is the server's limit");
     await until(() => seen[0]?.abortedWith !== undefined);
     assert.is(seen[0]!.abortedWith, Status.DEADLINE_EXCEEDED, 'the handler was signalled');
   }
   // An earlier client deadline still decides, and a call within the limit is untouched.
-  const early = await client.sleep({ ms: 5000 }, { timeoutMs: 50 }).then(() => undefined, (e: RpcError) => e);
+  const early = await client.sleep({ ms: 5000 }, { timeoutMs: 50 }).then(
+    () => undefined,
+    (e: RpcError) => e,
+  );
   assert.is(early?.code, Status.DEADLINE_EXCEEDED);
   assert.not.match(early!.message, /callTimeoutMs/);
   await client.sleep({ ms: 10 }, { timeoutMs: 0 });

@@ -49,7 +49,10 @@ test('a status error prints its name and message and exits non-zero', async () =
   const r = await cli(['call', target, 'bench.v1.Bench/Sleep', '{"ms":2000}', '--proto', PROTO, '--timeout', '100']);
   assert.is(r.code, 1);
   // The client's timer usually fires first; the server's own deadline may answer first.
-  assert.match(r.stderr, /^DEADLINE_EXCEEDED: \[DEADLINE_EXCEEDED\] bench.v1.Bench\/Sleep @ 127.0.0.1:\d+: deadline (of 100 ms exceeded|of bench.v1.Bench\/Sleep passed while its handler ran)\n$/);
+  assert.match(
+    r.stderr,
+    /^DEADLINE_EXCEEDED: \[DEADLINE_EXCEEDED\] bench.v1.Bench\/Sleep @ 127.0.0.1:\d+: deadline (of 100 ms exceeded|of bench.v1.Bench\/Sleep passed while its handler ran)\n$/,
+  );
   assert.is(r.stdout, '');
 });
 
@@ -129,7 +132,21 @@ test('serve with a module that implements none of the services says so', async (
 });
 
 test('serve --workers --worker-methods Work runs Work on the worker lane, same answer', async () => {
-  const child = spawnCli(['serve', '--proto', PROTO, '--handlers', 'examples/bench/handlers.ts', '--host', '127.0.0.1', '--port', '0', '--workers', '2', '--worker-methods', 'Work']);
+  const child = spawnCli([
+    'serve',
+    '--proto',
+    PROTO,
+    '--handlers',
+    'examples/bench/handlers.ts',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--workers',
+    '2',
+    '--worker-methods',
+    'Work',
+  ]);
   const [, host, port] = await waitForOutput(child, /ringrpc listening on ([\d.]+):(\d+)/);
   assert.match(child.stderr, /workerLane=Work/);
   const r = await cli(['call', `${host}:${port}`, 'bench.v1.Bench/Work', '{"payload":"YWJj","rounds":3}', '--proto', PROTO]);
@@ -142,10 +159,13 @@ test('serve --workers --worker-methods Work runs Work on the worker lane, same a
   assert.match(bad.stderr, /--worker-methods names Wrok, not a method of the implemented services/);
 });
 
-test('serve under node\'s V8 and process flags still starts its worker lane', async () => {
+test("serve under node's V8 and process flags still starts its worker lane", async () => {
   // Such flags are process-wide; a worker handed them again in its execArgv would refuse to start.
-  const child = spawnCli(['serve', '--proto', PROTO, '--handlers', 'examples/bench/handlers.ts', '--host', '127.0.0.1', '--port', '0', '--workers', '1', '--worker-methods', 'Work'],
-    {}, ['--max-old-space-size=1024', '--max-semi-space-size=8', '--expose-gc', '--enable-source-maps']);
+  const child = spawnCli(
+    ['serve', '--proto', PROTO, '--handlers', 'examples/bench/handlers.ts', '--host', '127.0.0.1', '--port', '0', '--workers', '1', '--worker-methods', 'Work'],
+    {},
+    ['--max-old-space-size=1024', '--max-semi-space-size=8', '--expose-gc', '--enable-source-maps'],
+  );
   const [, host, port] = await waitForOutput(child, /ringrpc listening on ([\d.]+):(\d+)/);
   const r = await cli(['call', `${host}:${port}`, 'bench.v1.Bench/Work', '{"payload":"YWJj","rounds":3}', '--proto', PROTO]);
   assert.is(r.code, 0, r.stderr);
@@ -156,11 +176,38 @@ test('serve under node\'s V8 and process flags still starts its worker lane', as
 
 test('serve and call with mutual TLS; a call without a client certificate is refused in one line', async () => {
   const tls = 'tests/fixtures/tls';
-  const child = spawnCli(['serve', '--proto', PROTO, '--handlers', 'examples/bench/handlers.ts', '--host', '127.0.0.1', '--port', '0',
-    '--tls-cert', `${tls}/server.pem`, '--tls-key', `${tls}/server-key.pem`, '--tls-ca', `${tls}/ca.pem`]);
+  const child = spawnCli([
+    'serve',
+    '--proto',
+    PROTO,
+    '--handlers',
+    'examples/bench/handlers.ts',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--tls-cert',
+    `${tls}/server.pem`,
+    '--tls-key',
+    `${tls}/server-key.pem`,
+    '--tls-ca',
+    `${tls}/ca.pem`,
+  ]);
   const [, , port] = await waitForOutput(child, /ringrpc listening on ([\d.]+):(\d+)/);
-  const good = await cli(['call', `localhost:${port}`, 'bench.v1.Bench/Echo', '{"payload":"dGxz"}', '--proto', PROTO,
-    '--tls-ca', `${tls}/ca.pem`, '--tls-cert', `${tls}/client.pem`, '--tls-key', `${tls}/client-key.pem`]);
+  const good = await cli([
+    'call',
+    `localhost:${port}`,
+    'bench.v1.Bench/Echo',
+    '{"payload":"dGxz"}',
+    '--proto',
+    PROTO,
+    '--tls-ca',
+    `${tls}/ca.pem`,
+    '--tls-cert',
+    `${tls}/client.pem`,
+    '--tls-key',
+    `${tls}/client-key.pem`,
+  ]);
   assert.is(good.code, 0, good.stderr);
   assert.equal(JSON.parse(good.stdout), { payload: 'dGxz' });
   const refused = await cli(['call', `localhost:${port}`, 'bench.v1.Bench/Echo', '{}', '--proto', PROTO, '--tls-ca', `${tls}/ca.pem`]);

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RpcError, Status } from '../../src/index.js';
+import { type RpcError, Status } from '../../src/index.js';
 import { until } from '../helpers/tcp.js';
 import { benchClient, startBenchServer } from '../helpers/bench-server.js';
 import { spawnNode, waitForOutput } from '../helpers/child.js';
@@ -12,10 +12,12 @@ test('server process killed mid-call: every pending call rejects UNAVAILABLE wit
   const [, port] = await waitForOutput(child, /PORT (\d+)/);
   const client = benchClient(`127.0.0.1:${port}`, { timeoutMs: 30_000 });
   await client.echo({}); // connected
-  const calls = Array.from({ length: 200 }, () => client.sleep({ ms: 20_000 }).then(
-    () => ({ ok: true as const, at: Date.now() }),
-    (err: RpcError) => ({ ok: false as const, err, at: Date.now() }),
-  ));
+  const calls = Array.from({ length: 200 }, () =>
+    client.sleep({ ms: 20_000 }).then(
+      () => ({ ok: true as const, at: Date.now() }),
+      (err: RpcError) => ({ ok: false as const, err, at: Date.now() }),
+    ),
+  );
   await new Promise((r) => setTimeout(r, 100));
   const killedAt = Date.now();
   child.process.kill('SIGKILL');
@@ -51,7 +53,10 @@ test('graceful close: calls taken before it are answered, new calls are refused'
   await until(() => server.stats().inflight === 20, 10_000, 'the server to take all 20');
   const closing = server.shutdown({ graceMs: 10_000 });
   const results = await Promise.allSettled(inflight);
-  assert.ok(results.every((r) => r.status === 'fulfilled'), 'every taken call was answered');
+  assert.ok(
+    results.every((r) => r.status === 'fulfilled'),
+    'every taken call was answered',
+  );
   await closing;
   assert.is(server.state, 'closed');
   try {
@@ -65,19 +70,30 @@ test('graceful close: calls taken before it are answered, new calls are refused'
 
 test('shutdown grace elapses: remaining calls are force-closed and handlers signalled', async () => {
   let aborted = 0;
-  const { server, address } = await startBenchServer({}, {
-    sleep: async (_req, ctx) => {
-      await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => { aborted++; resolve(); }));
-      return {};
+  const { server, address } = await startBenchServer(
+    {},
+    {
+      sleep: async (_req, ctx) => {
+        await new Promise<void>((resolve) =>
+          ctx.signal.addEventListener('abort', () => {
+            aborted++;
+            resolve();
+          }),
+        );
+        return {};
+      },
     },
-  });
+  );
   const client = benchClient(address, { timeoutMs: 5000 });
   const call = client.sleep({ ms: 1 });
   await new Promise((r) => setTimeout(r, 30));
   const started = Date.now();
   await server.shutdown({ graceMs: 100 });
   assert.ok(Date.now() - started < 1000);
-  const result = await call.then(() => undefined, (e: RpcError) => e);
+  const result = await call.then(
+    () => undefined,
+    (e: RpcError) => e,
+  );
   assert.is(result?.code, Status.UNAVAILABLE);
   assert.is(aborted, 1);
   await client.$close();

@@ -23,8 +23,19 @@ const children = new Set<Child>();
 
 async function startProvider(uri: string): Promise<Provider> {
   const child = spawnCli([
-    'serve', '--proto', 'proto/bench/v1/bench.proto', '--handlers', 'examples/bench/handlers.ts',
-    '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--registry', uri,
+    'serve',
+    '--proto',
+    'proto/bench/v1/bench.proto',
+    '--handlers',
+    'examples/bench/handlers.ts',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--metrics-port',
+    '0',
+    '--registry',
+    uri,
   ]);
   children.add(child);
   const [, port] = await waitForOutput(child, /ringrpc listening on 127\.0\.0\.1:(\d+)/);
@@ -92,7 +103,11 @@ test('three servers: the client spreads calls evenly, and moves off one stopped 
       await until(() => client.$instances().length === 2, 5000, `${backend.name}: the stopped server to leave the list`);
       await sleep(200);
       await run.stop();
-      assert.equal(run.tally.failed.map((e) => e.message), [], `${backend.name}: no call failed`);
+      assert.equal(
+        run.tally.failed.map((e) => e.message),
+        [],
+        `${backend.name}: no call failed`,
+      );
       assert.ok(run.tally.ok > 100, `${backend.name}: ${run.tally.ok} calls`);
       const after = await Promise.all(providers.slice(1).map(echoCount));
       await Promise.all(Array.from({ length: 200 }, () => client.echo({})));
@@ -123,7 +138,10 @@ test('a server killed with SIGKILL leaves the list after the session timeout (or
       await until(() => client.$instances().length === 1, 2000, 'the client to drop it');
       const before = await echoCount(providers[1]!);
       const replies = await Promise.allSettled(Array.from({ length: 200 }, () => client.echo({})));
-      assert.equal(replies.filter((r) => r.status === 'rejected'), []);
+      assert.equal(
+        replies.filter((r) => r.status === 'rejected'),
+        [],
+      );
       assert.is((await echoCount(providers[1]!)) - before, 200, `${backend.name}: all to the live server`);
       await client.$close();
       await observer.close();
@@ -158,7 +176,10 @@ test('ZooKeeper stopped and restarted: calls to known servers go on throughout; 
     const third = await startProvider(uri);
     await until(() => client.$instances().length === 3, 15_000, 'the client to see a server started after the restart');
     await run.stop();
-    assert.equal(run.tally.failed.map((e) => e.message), []);
+    assert.equal(
+      run.tally.failed.map((e) => e.message),
+      [],
+    );
     await client.$close();
     for (const p of [...providers, third]) p.child.process.kill('SIGTERM');
     await Promise.all([...providers, third].map((p) => p.child.exited));
@@ -198,7 +219,7 @@ test('ZooKeeper session expiry: a provider stopped past its session timeout re-r
     const provider = await startProvider(uri);
     await waitForInstances(observer, 1, 10_000, 'the instance');
     provider.child.process.kill('SIGSTOP');
-    const gone = await waitForInstances(observer, 0, 8000, 'the stopped provider\'s session to expire');
+    const gone = await waitForInstances(observer, 0, 8000, "the stopped provider's session to expire");
     assert.ok(gone >= 1000, `expired after ${gone} ms`);
     provider.child.process.kill('SIGCONT');
     const back = await waitForInstances(observer, 1, 8000, 'the provider to re-register');

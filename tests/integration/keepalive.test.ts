@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import diagnostics from 'node:diagnostics_channel';
-import { RpcError, Status } from '../../src/index.js';
+import { type RpcError, Status } from '../../src/index.js';
 import { benchClient, startBenchServer } from '../helpers/bench-server.js';
 import { RawPeer } from '../helpers/raw-socket.js';
 import { FrameType } from '../../src/protocol/constants.js';
@@ -61,7 +61,12 @@ test('a peer that reads and never answers: pending calls fail UNAVAILABLE "keepa
   const client = benchClient(address, { heartbeatIntervalMs: 20, heartbeatMissLimit: 2, timeoutMs, retry: false });
   try {
     const started = Date.now();
-    const calls = [client.sleep({ ms: 5000 }), client.echo({})].map((p) => p.then(() => assert.unreachable('no answer can come') as never, (e: RpcError) => e));
+    const calls = [client.sleep({ ms: 5000 }), client.echo({})].map((p) =>
+      p.then(
+        () => assert.unreachable('no answer can come') as never,
+        (e: RpcError) => e,
+      ),
+    );
     const errors = await Promise.all(calls);
     const took = Date.now() - started;
     for (const err of errors) {

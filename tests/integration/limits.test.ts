@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
 import { once } from 'node:events';
-import { RpcError, Status } from '../../src/index.js';
+import { type RpcError, Status } from '../../src/index.js';
 import { encodeFrame, encodeMeta, FrameType } from '../../src/internal.js';
 import { Bench, benchClient, handlers, startBenchServer } from '../helpers/bench-server.js';
 import { RawPeer } from '../helpers/raw-socket.js';
@@ -11,7 +11,10 @@ import { sleep, until } from '../helpers/tcp.js';
 const test = suite('limits');
 
 async function failure(p: Promise<unknown>): Promise<RpcError> {
-  return p.then(() => assert.unreachable('the call should fail') as never, (e: RpcError) => e);
+  return p.then(
+    () => assert.unreachable('the call should fail') as never,
+    (e: RpcError) => e,
+  );
 }
 
 test('maxConnections: one connection too many gets GOAWAY RESOURCE_EXHAUSTED; the others keep working', async () => {
@@ -46,7 +49,14 @@ test('maxConnections: one connection too many gets GOAWAY RESOURCE_EXHAUSTED; th
 test('maxConcurrentRequestsPerConnection: calls beyond it are RESOURCE_EXHAUSTED, marked as not run', async () => {
   const { server, address } = await startBenchServer({ maxConcurrentRequestsPerConnection: 4 });
   const client = benchClient(address, { retry: false });
-  const results = await Promise.all(Array.from({ length: 10 }, () => client.sleep({ ms: 50 }).then(() => undefined, (e: RpcError) => e)));
+  const results = await Promise.all(
+    Array.from({ length: 10 }, () =>
+      client.sleep({ ms: 50 }).then(
+        () => undefined,
+        (e: RpcError) => e,
+      ),
+    ),
+  );
   const refused = results.filter((e): e is RpcError => e !== undefined);
   assert.is(refused.length, 6);
   for (const e of refused) {
@@ -59,7 +69,7 @@ test('maxConcurrentRequestsPerConnection: calls beyond it are RESOURCE_EXHAUSTED
   await server.close();
 });
 
-test('the client\'s own per-connection limit fails the extra call at once, before sending it', async () => {
+test("the client's own per-connection limit fails the extra call at once, before sending it", async () => {
   const { server, address } = await startBenchServer();
   const client = benchClient(address, { maxConcurrentRequestsPerConnection: 2, retry: false });
   const calls = [client.sleep({ ms: 30 }), client.sleep({ ms: 30 })];

@@ -23,7 +23,15 @@ async function scrape(port: number) {
 }
 
 test('/metrics parses as Prometheus text and its counters move with traffic', async () => {
-  const { server, address } = await startBenchServer({}, { ...handlers, sleep: () => { throw new RpcError(Status.NOT_FOUND, 'nope'); } });
+  const { server, address } = await startBenchServer(
+    {},
+    {
+      ...handlers,
+      sleep: () => {
+        throw new RpcError(Status.NOT_FOUND, 'nope');
+      },
+    },
+  );
   const metrics = await serveMetrics(server, { port: 0, host: '127.0.0.1' });
   const before = await scrape(metrics.port);
   assert.is(before.value('ringrpc_method_requests_total', { method: 'bench.v1.Bench/Echo' }), 0);
@@ -44,9 +52,18 @@ test('/metrics parses as Prometheus text and its counters move with traffic', as
   const buckets = series.filter((l) => l.includes('_bucket')).map((l) => [/le="([^"]+)"/.exec(l)![1]!, Number(l.split(' ').pop())] as const);
   assert.is(buckets.length, 17);
   assert.equal(buckets[buckets.length - 1], ['+Inf', 25]);
-  assert.ok(buckets.every(([, n], i) => i === 0 || n >= buckets[i - 1]![1]), 'cumulative counts never fall');
-  assert.ok(buckets.slice(0, -1).every(([le], i) => i === 0 || Number(le) > Number(buckets[i - 1]![0])), 'bounds ascend');
-  assert.match(series.join('\n'), /_bucket\{[^}]*le="\+Inf"\} 25\nringrpc_method_duration_seconds_sum\{method="bench.v1.Bench\/Echo"\} [\d.e-]+\nringrpc_method_duration_seconds_count\{method="bench.v1.Bench\/Echo"\} 25/);
+  assert.ok(
+    buckets.every(([, n], i) => i === 0 || n >= buckets[i - 1]![1]),
+    'cumulative counts never fall',
+  );
+  assert.ok(
+    buckets.slice(0, -1).every(([le], i) => i === 0 || Number(le) > Number(buckets[i - 1]![0])),
+    'bounds ascend',
+  );
+  assert.match(
+    series.join('\n'),
+    /_bucket\{[^}]*le="\+Inf"\} 25\nringrpc_method_duration_seconds_sum\{method="bench.v1.Bench\/Echo"\} [\d.e-]+\nringrpc_method_duration_seconds_count\{method="bench.v1.Bench\/Echo"\} 25/,
+  );
 
   await client.$close();
   await metrics.close();
@@ -74,8 +91,23 @@ test('the status page shows the server, its connections and per-method numbers; 
 });
 
 test('ringrpc serve --metrics-port serves the worker lane too', async () => {
-  const child = spawnCli(['serve', '--proto', 'proto/bench/v1/bench.proto', '--handlers', 'examples/bench/handlers.ts', '--host', '127.0.0.1', '--port', '0',
-    '--metrics-port', '0', '--workers', '1', '--worker-methods', 'Work']);
+  const child = spawnCli([
+    'serve',
+    '--proto',
+    'proto/bench/v1/bench.proto',
+    '--handlers',
+    'examples/bench/handlers.ts',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--metrics-port',
+    '0',
+    '--workers',
+    '1',
+    '--worker-methods',
+    'Work',
+  ]);
   const [, host, port] = await waitForOutput(child, /ringrpc listening on ([\d.]+):(\d+)/);
   const [, metricsPort] = await waitForOutput(child, /ringrpc metrics on http:\/\/[\d.]+:(\d+)\/metrics/);
   // 40 calls start at once and queue for one thread: each call's deadline has to cover
@@ -102,7 +134,7 @@ test('ringrpc serve --metrics-port serves the worker lane too', async () => {
   assert.is(await child.exited, 0);
 });
 
-test('the server measures each connection\'s keepalive RTT with its own PINGs; PONGs do not hold off idle eviction', async () => {
+test("the server measures each connection's keepalive RTT with its own PINGs; PONGs do not hold off idle eviction", async () => {
   // A PING every 50 ms, an idle limit of 1 s: the RTT is in long before the eviction.
   const { server, address } = await startBenchServer({ heartbeatIntervalMs: 50, heartbeatMissLimit: 19 });
   const metrics = await serveMetrics(server, { port: 0, host: '127.0.0.1' });
@@ -110,7 +142,7 @@ test('the server measures each connection\'s keepalive RTT with its own PINGs; P
   try {
     const started = Date.now();
     await client.echo({});
-    await until(() => server.connectionStats()[0]?.rttMs !== undefined, 10_000, 'the server\'s first PING to be answered');
+    await until(() => server.connectionStats()[0]?.rttMs !== undefined, 10_000, "the server's first PING to be answered");
     const [connection] = server.connectionStats();
     // In ms: no longer than the whole wait (a loaded machine can stretch a loopback round trip).
     assert.ok(connection!.rttMs! >= 0 && connection!.rttMs! <= Date.now() - started, `rtt ${connection!.rttMs}`);
@@ -120,7 +152,7 @@ test('the server measures each connection\'s keepalive RTT with its own PINGs; P
     const { text } = await scrape(metrics.port);
     assert.match(text, /\nringrpc_keepalive_rtt_seconds_count [1-9]\d*\n/);
     const page = await (await fetch(`http://127.0.0.1:${metrics.port}/`)).text();
-    assert.match(page, new RegExp(`<tr><td>127\\.0\\.0\\.1:\\d+</td><td>\\d+ s</td><td>0</td><td>\\d+</td><td>\\d+</td><td>[\\d.]+ (µs|ms)</td></tr>`));
+    assert.match(page, /<tr><td>127\.0\.0\.1:\d+<\/td><td>\d+ s<\/td><td>0<\/td><td>\d+<\/td><td>\d+<\/td><td>[\d.]+ (µs|ms)<\/td><\/tr>/);
     // The client answers the server's PINGs but sends nothing itself: it is still idle.
     await until(() => server.stats().connections.idleClosed === 1, 10_000, 'the client, answering PINGs only, to be evicted as idle');
   } finally {

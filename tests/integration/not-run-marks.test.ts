@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createServer, RpcError, Status, type Lane, type Server } from '../../src/index.js';
+import { createServer, type RpcError, Status, type Lane, type Server } from '../../src/index.js';
 import { FrameType, encodeMeta } from '../../src/internal.js';
 import { Bench, benchClient, handlers } from '../helpers/bench-server.js';
 import { Bench as laneHandlers } from '../fixtures/lane-handlers.js';
@@ -12,7 +12,10 @@ import { until } from '../helpers/tcp.js';
 const test = suite('not-run marks');
 
 async function failure(p: Promise<unknown>): Promise<RpcError> {
-  return p.then(() => assert.unreachable('the call should fail') as never, (e: RpcError) => e);
+  return p.then(
+    () => assert.unreachable('the call should fail') as never,
+    (e: RpcError) => e,
+  );
 }
 
 for (const lane of ['inline', 'worker'] as const satisfies readonly Lane[]) {
@@ -37,8 +40,11 @@ for (const lane of ['inline', 'worker'] as const satisfies readonly Lane[]) {
     assert.is(forged.metadata['x-kept'], 'yes');
     const ok = answers.find((f) => f.requestId === 2)!.decodedMeta;
     assert.is(ok.status, Status.OK);
-    assert.equal(Object.keys(ok.metadata).filter((k) => k.startsWith('ringrpc-')), []);
-    assert.ok(ok.metadata['thread'] !== undefined, 'the handler\'s own keys arrive');
+    assert.equal(
+      Object.keys(ok.metadata).filter((k) => k.startsWith('ringrpc-')),
+      [],
+    );
+    assert.ok(ok.metadata['thread'] !== undefined, "the handler's own keys arrive");
     peer.destroy();
     await server.close();
   });
@@ -55,7 +61,7 @@ for (const lane of ['inline', 'worker'] as const satisfies readonly Lane[]) {
   });
 }
 
-test('proxy hop: A runs a side effect, calls B, rethrows B\'s admission refusal; A\'s caller does not resend, the side effect runs once', async () => {
+test("proxy hop: A runs a side effect, calls B, rethrows B's admission refusal; A's caller does not resend, the side effect runs once", async () => {
   // B admits one request at a time; a held Sleep fills it, so every Echo is refused "not run".
   const b = createServer({ host: '127.0.0.1', port: 0, maxConcurrentRequests: 1 }).addService(Bench, handlers);
   const bPort = (await b.listen()).port;
@@ -77,7 +83,7 @@ test('proxy hop: A runs a side effect, calls B, rethrows B\'s admission refusal;
   const err = await failure(caller.echo({ payload: Buffer.from('pay once') }));
   assert.is(err.code, Status.RESOURCE_EXHAUSTED);
   assert.is(err.notRun, undefined, 'A ran its handler: the call is not marked not run');
-  assert.is(sideEffects, 1, 'A\'s side effect ran exactly once');
+  assert.is(sideEffects, 1, "A's side effect ran exactly once");
 
   // B's own refusal, seen directly, is still marked: the mark itself is not lost.
   const direct = await failure(toB.echo({}));

@@ -27,14 +27,24 @@ test('no reconnect storm: 1,000 calls to a dead endpoint fail fast and cost a ha
   const started = Date.now();
   const errors: RpcError[] = [];
   for (let round = 0; round < 10; round++) {
-    const results = await Promise.all(Array.from({ length: 100 }, () => client.echo({}).then(() => undefined, (e: RpcError) => e)));
+    const results = await Promise.all(
+      Array.from({ length: 100 }, () =>
+        client.echo({}).then(
+          () => undefined,
+          (e: RpcError) => e,
+        ),
+      ),
+    );
     errors.push(...results.filter((e): e is RpcError => e !== undefined));
     await sleep(30);
   }
   const elapsed = Date.now() - started;
   assert.is(errors.length, 1000);
   for (const e of errors) assert.is(e.code, Status.UNAVAILABLE);
-  assert.ok(errors.some((e) => /cannot connect: ECONNREFUSED \(\d+ failed connects?; next attempt in \d+ ms\)/.test(e.message)), 'fast failures say why and when');
+  assert.ok(
+    errors.some((e) => /cannot connect: ECONNREFUSED \(\d+ failed connects?; next attempt in \d+ ms\)/.test(e.message)),
+    'fast failures say why and when',
+  );
   const { connects } = client.$stats()[0]!;
   // One connect per backoff round: 50, 100, 200, 200 ms… over ~elapsed ms.
   assert.ok(connects <= 2 + elapsed / 50, `${connects} connects in ${elapsed} ms for 1,000 calls`);

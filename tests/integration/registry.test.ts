@@ -11,7 +11,11 @@ const test = suite('registry backends');
 function follow(registry: Registry, service: string): { lists: ServiceInstance[][]; errors: RpcError[]; stop: () => void; latest: () => string[] } {
   const lists: ServiceInstance[][] = [];
   const errors: RpcError[] = [];
-  const stop = registry.watch(service, (list) => lists.push([...list]), (e) => errors.push(e));
+  const stop = registry.watch(
+    service,
+    (list) => lists.push([...list]),
+    (e) => errors.push(e),
+  );
   return { lists, errors, stop, latest: () => (lists.at(-1) ?? []).map((i) => `${i.host}:${i.port}`) };
 }
 
@@ -40,7 +44,7 @@ async function registerWatchDeregister(makeUri: () => Promise<{ uri: string; don
     assert.equal(watch.latest(), ['127.0.0.1:7002']);
 
     await other.close();
-    await until(() => watch.latest().length === 0, 5000, 'a closed provider\'s instances to go');
+    await until(() => watch.latest().length === 0, 5000, "a closed provider's instances to go");
     watch.stop();
     assert.equal(watch.errors, []);
   } finally {
@@ -85,10 +89,17 @@ test('built-in registry: heartbeats keep a lease past its TTL; close deregisters
   await a.register({ service: 's.S', host: '127.0.0.1', port: 1 });
   await b.register({ service: 's.S', host: '127.0.0.1', port: 2 });
   await sleep(1000);
-  assert.equal(server.snapshot().services['s.S']!.map((i) => i.port), [1, 2], 'both leases renewed');
+  assert.equal(
+    server.snapshot().services['s.S']!.map((i) => i.port),
+    [1, 2],
+    'both leases renewed',
+  );
   assert.is(server.snapshot().leases, 2);
   await a.close();
-  assert.equal(server.snapshot().services['s.S']!.map((i) => i.port), [2]);
+  assert.equal(
+    server.snapshot().services['s.S']!.map((i) => i.port),
+    [2],
+  );
   await b.close();
   assert.equal(server.snapshot().services, {}, 'close deregisters');
   await server.close();
@@ -123,21 +134,30 @@ test('built-in registry restarted: providers register again and watchers see the
 test('an unreachable registry is named: ZooKeeper and built-in, for register and for a client call', async () => {
   const port = await freePort();
   const zk = openRegistry(`zk://127.0.0.1:${port}/x?connectTimeoutMs=500`);
-  const error = await zk.register({ service: 's.S', host: '127.0.0.1', port: 1 }).then(() => undefined, (e: RpcError) => e);
+  const error = await zk.register({ service: 's.S', host: '127.0.0.1', port: 1 }).then(
+    () => undefined,
+    (e: RpcError) => e,
+  );
   assert.instance(error, RpcError);
   assert.is(error!.code, Status.UNAVAILABLE);
   assert.match(error!.message, `ZooKeeper unreachable at 127.0.0.1:${port}: no session after 500 ms`);
   await zk.close();
 
   const client = benchClient(`zk://127.0.0.1:${port}/x?connectTimeoutMs=300`, { timeoutMs: 5000 });
-  const callError = await client.echo({}).then(() => undefined, (e: RpcError) => e);
+  const callError = await client.echo({}).then(
+    () => undefined,
+    (e: RpcError) => e,
+  );
   assert.is(callError?.code, Status.UNAVAILABLE);
   assert.match(callError!.message, `ZooKeeper unreachable at 127.0.0.1:${port}`);
   assert.match(callError!.message, 'bench.v1.Bench/Echo');
   await client.$close();
 
   const builtin = openRegistry(`ringrpc://127.0.0.1:${port}?connectTimeoutMs=500`);
-  const e2 = await builtin.register({ service: 's.S', host: '127.0.0.1', port: 1 }).then(() => undefined, (e: RpcError) => e);
+  const e2 = await builtin.register({ service: 's.S', host: '127.0.0.1', port: 1 }).then(
+    () => undefined,
+    (e: RpcError) => e,
+  );
   assert.is(e2?.code, Status.UNAVAILABLE);
   assert.match(e2!.message, `registry unreachable at 127.0.0.1:${port}`);
   await builtin.close();
@@ -170,7 +190,10 @@ test('bad registry URIs and instances are INVALID_ARGUMENT naming what is wrong'
     [{ service: 's', host: 'h', port: 0 }, 'port must be an integer from 1 to 65535'],
     [{ service: 's', host: 'h', port: 1, weight: 0 }, 'weight must be an integer'],
   ] as const) {
-    const error = await registry.register(instance as never).then(() => undefined, (e: RpcError) => e);
+    const error = await registry.register(instance as never).then(
+      () => undefined,
+      (e: RpcError) => e,
+    );
     assert.is(error?.code, Status.INVALID_ARGUMENT);
     assert.match(error!.message, message);
   }

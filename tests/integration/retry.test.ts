@@ -16,18 +16,24 @@ const test = suite('retries');
 /** A bench server whose Echo fails UNAVAILABLE from inside the handler, counting runs. */
 async function failingServer() {
   const runs = { echo: 0 };
-  const started = await startBenchServer({}, {
-    ...handlers,
-    echo: () => {
-      runs.echo++;
-      throw new RpcError(Status.UNAVAILABLE, 'backend down');
+  const started = await startBenchServer(
+    {},
+    {
+      ...handlers,
+      echo: () => {
+        runs.echo++;
+        throw new RpcError(Status.UNAVAILABLE, 'backend down');
+      },
     },
-  });
+  );
   return { ...started, runs };
 }
 
 async function failure(p: Promise<unknown>): Promise<RpcError> {
-  return p.then(() => assert.unreachable('the call should fail') as never, (e: RpcError) => e);
+  return p.then(
+    () => assert.unreachable('the call should fail') as never,
+    (e: RpcError) => e,
+  );
 }
 
 test('a non-idempotent call that reached its handler is not retried, whatever its status', async () => {
@@ -56,7 +62,16 @@ test('an idempotent method is retried up to maxAttempts, with backoff', async ()
 
 test('a status outside retryableStatuses is not retried even when idempotent', async () => {
   const runs = { n: 0 };
-  const { server, address } = await startBenchServer({}, { ...handlers, echo: () => { runs.n++; throw new RpcError(Status.INTERNAL, 'bug'); } });
+  const { server, address } = await startBenchServer(
+    {},
+    {
+      ...handlers,
+      echo: () => {
+        runs.n++;
+        throw new RpcError(Status.INTERNAL, 'bug');
+      },
+    },
+  );
   const client = benchClient(address, { methods: { Echo: { idempotent: true } } });
   await failure(client.echo({}));
   assert.is(runs.n, 1);
@@ -107,7 +122,11 @@ test('the retry budget caps retries at a share of calls', async () => {
 
 test('the deadline bounds all attempts together', async () => {
   const { server, address, runs } = await failingServer();
-  const client = benchClient(address, { retry: { maxAttempts: 1000, initialBackoffMs: 20, backoffMultiplier: 1, jitter: 0 }, retryBudget: { minPerSecond: 1000 }, methods: { Echo: { idempotent: true } } });
+  const client = benchClient(address, {
+    retry: { maxAttempts: 1000, initialBackoffMs: 20, backoffMultiplier: 1, jitter: 0 },
+    retryBudget: { minPerSecond: 1000 },
+    methods: { Echo: { idempotent: true } },
+  });
   const started = Date.now();
   const err = await failure(client.echo({}, { timeoutMs: 150 }));
   const took = Date.now() - started;
@@ -142,7 +161,11 @@ test('calls waiting to retry share one timer', async () => {
   const { server, address } = await failingServer();
   // A backoff long against the first round of attempts (a loaded machine may take a while
   // to send 1,000 calls), and two attempts at most: no call leaves the queue early.
-  const client = benchClient(address, { retry: { maxAttempts: 2, initialBackoffMs: 2000, jitter: 0 }, retryBudget: { minPerSecond: 1000 }, methods: { Echo: { idempotent: true } } });
+  const client = benchClient(address, {
+    retry: { maxAttempts: 2, initialBackoffMs: 2000, jitter: 0 },
+    retryBudget: { minPerSecond: 1000 },
+    methods: { Echo: { idempotent: true } },
+  });
   try {
     const timersBefore = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const calls = Array.from({ length: 1000 }, () => client.echo({}, { timeoutMs: 20_000 }).catch(() => {}));
@@ -183,7 +206,10 @@ test('GOAWAY: requests above last_request_id are sent again elsewhere, transpare
   // Round robin sends the next calls to the real server and the fake alternately; the
   // fake's get GOAWAY'd above last_request_id and must succeed on the real one.
   const replies = await Promise.all(Array.from({ length: 6 }, (_, i) => client.echo({ payload: Buffer.from(String(i)) })));
-  assert.equal(replies.map((r) => Buffer.from(r.payload).toString()), ['0', '1', '2', '3', '4', '5']);
+  assert.equal(
+    replies.map((r) => Buffer.from(r.payload).toString()),
+    ['0', '1', '2', '3', '4', '5'],
+  );
   assert.ok(fakeRequests >= 3, `the fake got ${fakeRequests} requests, so some were GOAWAY'd`);
   await client.$close();
   await server.close();

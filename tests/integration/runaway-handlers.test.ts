@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createServer, RpcError, Status, type Server, type ServerOptions } from '../../src/index.js';
+import { createServer, type RpcError, Status, type Server, type ServerOptions } from '../../src/index.js';
 import { Bench, benchClient } from '../helpers/bench-server.js';
 import { Bench as laneHandlers } from '../fixtures/lane-handlers.js';
 import { until } from '../helpers/tcp.js';
@@ -23,7 +23,10 @@ test('an async handler that never settles: answered at callTimeoutMs, its worker
   // callTimeoutMs also bounds the call after: time for the replacement worker to start.
   const { server, address } = await start({ workers: 1, callTimeoutMs: 2000, overrunGraceMs: 300 });
   const client = benchClient(address, { retry: false, timeoutMs: 10_000 });
-  const err = await client.echo({ payload: Buffer.from('x') }, hang).then(() => assert.unreachable() as never, (e: RpcError) => e);
+  const err = await client.echo({ payload: Buffer.from('x') }, hang).then(
+    () => assert.unreachable() as never,
+    (e: RpcError) => e,
+  );
   assert.is(err.code, Status.DEADLINE_EXCEEDED);
   assert.match(err.message, /exceeded the server's callTimeoutMs of 2000 ms/);
   await until(() => server.stats().workerLane!.workersTerminatedForOverrun === 1, 5000, 'the worker to be recycled');
@@ -34,10 +37,13 @@ test('an async handler that never settles: answered at callTimeoutMs, its worker
   await server.close();
 });
 
-test('without callTimeoutMs, the client\'s deadline plus the grace bounds it too', async () => {
+test("without callTimeoutMs, the client's deadline plus the grace bounds it too", async () => {
   const { server, address } = await start({ workers: 1, overrunGraceMs: 200 });
   const client = benchClient(address, { retry: false, timeoutMs: 150 });
-  const err = await client.echo({}, hang).then(() => assert.unreachable() as never, (e: RpcError) => e);
+  const err = await client.echo({}, hang).then(
+    () => assert.unreachable() as never,
+    (e: RpcError) => e,
+  );
   assert.is(err.code, Status.DEADLINE_EXCEEDED);
   await until(() => server.stats().workerLane!.workersTerminatedForOverrun === 1, 5000, 'the worker to be recycled');
   await until(() => server.stats().workerLane!.inflight === 0, 5000, 'its slot to be freed');
@@ -49,8 +55,16 @@ test('1,100 signal-ignoring calls with callTimeoutMs: the queue is freed at once
   const { server, address } = await start({ workers: 2, maxQueue: 1024, callTimeoutMs: 300, overrunGraceMs: 300 });
   const client = benchClient(address, { retry: false, timeoutMs: 10_000 });
   const started = Date.now();
-  const outcomes = await Promise.all(Array.from({ length: 1100 }, () => client.echo({}, hang).then(() => 'ok', (e: RpcError) => e.codeName)));
-  const counts = outcomes.reduce<Record<string, number>>((m, o) => ((m[o] = (m[o] ?? 0) + 1), m), {});
+  const outcomes = await Promise.all(
+    Array.from({ length: 1100 }, () =>
+      client.echo({}, hang).then(
+        () => 'ok',
+        (e: RpcError) => e.codeName,
+      ),
+    ),
+  );
+  const counts: Record<string, number> = {};
+  for (const o of outcomes) counts[o] = (counts[o] ?? 0) + 1;
   assert.is(counts['RESOURCE_EXHAUSTED'], 76, 'beyond maxQueue: refused at once');
   assert.is(counts['DEADLINE_EXCEEDED'], 1024, 'the rest: answered at the limit');
   // The calls answered while queued freed their slots already; the hung ones go with their workers.
@@ -58,7 +72,10 @@ test('1,100 signal-ignoring calls with callTimeoutMs: the queue is freed at once
   // Work is served again once the replacement workers are up (they load their module first).
   let recovered = 0;
   while (recovered === 0) {
-    const outcome = await client.work({ rounds: 1, payload: Buffer.from('w') }).then(() => 'ok', (e: RpcError) => e.codeName);
+    const outcome = await client.work({ rounds: 1, payload: Buffer.from('w') }).then(
+      () => 'ok',
+      (e: RpcError) => e.codeName,
+    );
     if (outcome === 'ok') recovered = Date.now() - started;
     else if (Date.now() - started > 10_000) assert.unreachable(`Work still fails ${outcome} 10 s after the flood`);
   }

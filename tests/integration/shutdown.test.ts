@@ -24,7 +24,10 @@ test('shutdown under load answers every taken call; the client loses none', asyn
   assert.is(after.ok, after.requests - Object.values(after.errors).reduce((x, y) => x + y, 0), 'every call it took was answered');
   await sleep(150);
   await run.stop();
-  assert.equal(run.tally.failed.map((e) => e.message), []);
+  assert.equal(
+    run.tally.failed.map((e) => e.message),
+    [],
+  );
   assert.ok(run.tally.ok > 100, `${run.tally.ok} calls succeeded`);
   await client.$close();
   await b.server.close();
@@ -45,7 +48,10 @@ test('rolling restart of two servers under load: zero failed calls', async () =>
     b = await startBenchServer({ port: b.port });
     await serving(b);
     await run.stop();
-    assert.equal(run.tally.failed.map((e) => e.message), []);
+    assert.equal(
+      run.tally.failed.map((e) => e.message),
+      [],
+    );
   } finally {
     await run.stop();
     await client.$close();
@@ -63,7 +69,10 @@ test('a single server restarting on its port: calls wait through the gap within 
   s = await startBenchServer({ port: s.port });
   await sleep(200);
   await run.stop();
-  assert.equal(run.tally.failed.map((e) => e.message), []);
+  assert.equal(
+    run.tally.failed.map((e) => e.message),
+    [],
+  );
   await client.$close();
   await s.server.close();
 });
@@ -84,7 +93,10 @@ test('two-step GOAWAY: a request written before the client read the first GOAWAY
   const second = await peer.next(FrameType.GOAWAY);
   assert.is(second.decodedMeta.lastRequestId, 2, 'the final GOAWAY names the last request taken');
   const answers = [await peer.next(FrameType.RESPONSE), await peer.next(FrameType.RESPONSE)];
-  assert.equal(answers.map((f) => [f.requestId, f.decodedMeta.status]).sort(), [[1, Status.OK], [2, Status.OK]]);
+  assert.equal(answers.map((f) => [f.requestId, f.decodedMeta.status]).sort(), [
+    [1, Status.OK],
+    [2, Status.OK],
+  ]);
   // After the final GOAWAY, a request is neither run nor answered.
   peer.send(FrameType.REQUEST, 3, sleepMeta, sleepBody(1));
   await peer.waitClosed(3000);
@@ -112,7 +124,13 @@ test('two-step GOAWAY: a peer that never answers the PING gets the final GOAWAY 
 test('rolling restart with retries off: no call fails, and none runs twice', async () => {
   // Every call carries a unique id; each server logs the ids it ran.
   const ran: string[] = [];
-  const logging = { ...handlers, echo: (request: { payload: Uint8Array }) => (ran.push(Buffer.from(request.payload).toString()), { payload: request.payload }) };
+  const logging = {
+    ...handlers,
+    echo: (request: { payload: Uint8Array }) => {
+      ran.push(Buffer.from(request.payload).toString());
+      return { payload: request.payload };
+    },
+  };
   let a = await startBenchServer({}, logging);
   let b = await startBenchServer({}, logging);
   const client = benchClient(`${a.address},${b.address}`, { retry: false, timeoutMs: 5000 });
@@ -126,7 +144,10 @@ test('rolling restart with retries off: no call fails, and none runs twice', asy
   b = await startBenchServer({ port: b.port }, logging);
   await sleep(200);
   await run.stop();
-  assert.equal(run.tally.failed.map((e) => e.message), []);
+  assert.equal(
+    run.tally.failed.map((e) => e.message),
+    [],
+  );
   assert.ok(run.tally.ok > 100, `${run.tally.ok} calls succeeded`);
   assert.is(new Set(ran).size, ran.length, 'no call ran twice');
   await client.$close();

@@ -30,11 +30,17 @@ test('the status page renders what the server counts, loads nothing else, and re
     const response = await page.goto(url, { waitUntil: 'load' });
     assert.is(response?.status(), 200);
 
+    // innerText, not textContent, throughout: what the page shows, as rendered.
     const shown = await page.evaluate(() => ({
       title: document.title,
       heading: document.querySelector('h1')?.textContent,
+      // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is what is tested
       text: document.body.innerText,
-      methodRow: [...document.querySelectorAll('#methods tr')].map((tr) => [...tr.children].map((c) => (c as HTMLElement).innerText)).find((cells) => cells[0] === 'bench.v1.Bench/Echo'),
+      methodRow: [...document.querySelectorAll('#methods tr')]
+        // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is what is tested
+        .map((tr) => [...tr.children].map((c) => (c as HTMLElement).innerText))
+        .find((cells) => cells[0] === 'bench.v1.Bench/Echo'),
+      // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is what is tested
       connectionRows: [...document.querySelectorAll('#connection-list tr')].slice(1).map((tr) => [...tr.children].map((c) => (c as HTMLElement).innerText)),
       visible: [...document.querySelectorAll('table')].every((t) => t.getBoundingClientRect().height > 0),
     }));
@@ -52,7 +58,10 @@ test('the status page renders what the server counts, loads nothing else, and re
     // Live: it reloads every 2 s and shows the calls made meanwhile.
     for (let i = 0; i < 5; i++) await client.echo({});
     await page.waitForNavigation({ timeout: 15_000 });
-    const after = await page.evaluate(() => [...document.querySelectorAll('#methods tr')].map((tr) => (tr.children[1] as HTMLElement | undefined)?.innerText)[1]);
+    const after = await page.evaluate(
+      // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is what is tested
+      () => [...document.querySelectorAll('#methods tr')].map((tr) => (tr.children[1] as HTMLElement | undefined)?.innerText)[1],
+    );
     assert.is(after, '12');
     assert.equal([...new Set(requests)], [url], 'self-contained: nothing but the page itself is loaded');
   } finally {

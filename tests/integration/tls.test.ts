@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
-import { RpcError, Status, createServer } from '../../src/index.js';
+import { type RpcError, Status, createServer } from '../../src/index.js';
 import { benchClient, startBenchServer } from '../helpers/bench-server.js';
 import { until } from '../helpers/tcp.js';
 
@@ -11,7 +11,10 @@ const serverTls = { cert: pem('server'), key: pem('server-key') };
 const mutualTls = { ...serverTls, ca: pem('ca'), requestCert: true };
 
 async function failure(p: Promise<unknown>): Promise<RpcError> {
-  return p.then(() => assert.unreachable('the call should fail') as never, (e: RpcError) => e);
+  return p.then(
+    () => assert.unreachable('the call should fail') as never,
+    (e: RpcError) => e,
+  );
 }
 
 test('TLS: the same calls over an encrypted connection, the server verified against its CA', async () => {
@@ -31,7 +34,10 @@ test('a client that does not trust the server certificate refuses it, naming TLS
   const client = benchClient(`localhost:${port}`, { tls: {}, retry: false });
   const err = await failure(client.echo({}));
   assert.is(err.code, Status.UNAVAILABLE);
-  assert.match(err.message, new RegExp(`@ localhost:${port}: cannot connect: TLS handshake failed \\((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN)`));
+  assert.match(
+    err.message,
+    new RegExp(`@ localhost:${port}: cannot connect: TLS handshake failed \\((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN)`),
+  );
   await client.$close();
   await server.close();
 });
@@ -66,7 +72,11 @@ for (const [name, clientTls] of [
 
 test('mutual TLS: a refused client backs off instead of reconnecting in a loop; its calls are marked not sent', async () => {
   const { server, port } = await startBenchServer({ tls: mutualTls });
-  const client = benchClient(`localhost:${port}`, { tls: { ca: pem('ca') }, retry: false, reconnect: { initialMs: 100, maxMs: 2000, multiplier: 2, jitter: 0 } });
+  const client = benchClient(`localhost:${port}`, {
+    tls: { ca: pem('ca') },
+    retry: false,
+    reconnect: { initialMs: 100, maxMs: 2000, multiplier: 2, jitter: 0 },
+  });
   const err = await failure(client.echo({}));
   assert.match(err.message, /ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED/);
   assert.is(err.notRun, 'unsent', 'the server read none of it');

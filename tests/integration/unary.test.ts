@@ -14,16 +14,19 @@ let address: string;
 const oneways: string[] = [];
 
 test.before(async () => {
-  ({ server, address } = await startBenchServer({ compression: 'gzip', compressionThresholdBytes: 256 }, {
-    ...handlers,
-    echo(request, ctx) {
-      if (ctx.metadata['x-echo-metadata']) ctx.responseMetadata['x-seen'] = ctx.metadata['x-echo-metadata'];
-      if (ctx.metadata['x-oneway']) oneways.push(ctx.metadata['x-oneway']);
-      if (ctx.metadata['x-fail']) throw new RpcError(Status.FAILED_PRECONDITION, 'asked to fail', { metadata: { 'x-why': 'because' } });
-      if (ctx.metadata['x-bad-reply']) return { payload: 42 as unknown as Uint8Array };
-      return { payload: request.payload };
+  ({ server, address } = await startBenchServer(
+    { compression: 'gzip', compressionThresholdBytes: 256 },
+    {
+      ...handlers,
+      echo(request, ctx) {
+        if (ctx.metadata['x-echo-metadata']) ctx.responseMetadata['x-seen'] = ctx.metadata['x-echo-metadata'];
+        if (ctx.metadata['x-oneway']) oneways.push(ctx.metadata['x-oneway']);
+        if (ctx.metadata['x-fail']) throw new RpcError(Status.FAILED_PRECONDITION, 'asked to fail', { metadata: { 'x-why': 'because' } });
+        if (ctx.metadata['x-bad-reply']) return { payload: 42 as unknown as Uint8Array };
+        return { payload: request.payload };
+      },
     },
-  }));
+  ));
 });
 
 test.after(async () => {
@@ -87,13 +90,16 @@ test('10,000 concurrent calls with random payloads on one connection, each match
   // Every call starts at once, so the last is answered only once the whole batch has gone
   // through: the deadline is the batch's, 5 ms a call (it takes about 0.1 ms on an idle
   // machine, 0.8 ms with the load average at 12 on 2 cores), not the default 3 s of one call.
-  await withClient(async (client) => {
-    const accepted = server.stats().connections.accepted;
-    const payloads = Array.from({ length: calls }, () => randomBytes(Math.floor(Math.random() * 512)));
-    const replies = await Promise.all(payloads.map((payload) => client.echo({ payload })));
-    replies.forEach((r, i) => assert.ok(Buffer.from(r.payload).equals(payloads[i]!), `call ${i} got its own payload`));
-    assert.is(server.stats().connections.accepted - accepted, 1, 'one TCP connection');
-  }, { timeoutMs: calls * 5 });
+  await withClient(
+    async (client) => {
+      const accepted = server.stats().connections.accepted;
+      const payloads = Array.from({ length: calls }, () => randomBytes(Math.floor(Math.random() * 512)));
+      const replies = await Promise.all(payloads.map((payload) => client.echo({ payload })));
+      for (const [i, r] of replies.entries()) assert.ok(Buffer.from(r.payload).equals(payloads[i]!), `call ${i} got its own payload`);
+      assert.is(server.stats().connections.accepted - accepted, 1, 'one TCP connection');
+    },
+    { timeoutMs: calls * 5 },
+  );
 });
 
 test('metadata travels both ways; error metadata reaches RpcError', async () => {
@@ -112,15 +118,18 @@ test('metadata travels both ways; error metadata reaches RpcError', async () => 
 });
 
 test('gzip both ways above the threshold, plain below', async () => {
-  await withClient(async (client) => {
-    const before = server.stats().bytesIn;
-    const big = Buffer.alloc(200_000, 'a');
-    const reply = await client.echo({ payload: big });
-    assert.ok(Buffer.from(reply.payload).equals(big));
-    assert.ok(server.stats().bytesIn - before < 10_000, 'the request body travelled compressed');
-    const small = await client.echo({ payload: Buffer.from('tiny') });
-    assert.is(Buffer.from(small.payload).toString(), 'tiny');
-  }, { compression: 'gzip', compressionThresholdBytes: 256 });
+  await withClient(
+    async (client) => {
+      const before = server.stats().bytesIn;
+      const big = Buffer.alloc(200_000, 'a');
+      const reply = await client.echo({ payload: big });
+      assert.ok(Buffer.from(reply.payload).equals(big));
+      assert.ok(server.stats().bytesIn - before < 10_000, 'the request body travelled compressed');
+      const small = await client.echo({ payload: Buffer.from('tiny') });
+      assert.is(Buffer.from(small.payload).toString(), 'tiny');
+    },
+    { compression: 'gzip', compressionThresholdBytes: 256 },
+  );
 });
 
 test('ONEWAY from the client runs on the server, no answer', async () => {

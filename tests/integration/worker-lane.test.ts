@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { createServer, RpcError, Status, type Server, type ServerOptions, type Lane } from '../../src/index.js';
+import { createServer, type RpcError, Status, type Server, type ServerOptions, type Lane } from '../../src/index.js';
 import { FrameType, encodeMeta } from '../../src/internal.js';
 import { Bench, benchClient } from '../helpers/bench-server.js';
 import { WorkKernel } from '../../examples/bench/generated.js';
@@ -37,7 +37,10 @@ async function until(predicate: () => boolean | Promise<boolean>, ms = 3000, wha
 test('lane selection: worker methods run off the main thread, inline ones on it', async () => {
   const onWorkers = await start({}, { echo: 'worker' });
   const inline = await start({}, { work: 'worker' });
-  for (const [s, main] of [[onWorkers, 'false'], [inline, 'true']] as const) {
+  for (const [s, main] of [
+    [onWorkers, 'false'],
+    [inline, 'true'],
+  ] as const) {
     const client = benchClient(s.address);
     let md: Readonly<Record<string, string>> = {};
     await client.echo({ payload: Buffer.from('x') }, { onMetadata: (m) => (md = m) });
@@ -76,7 +79,7 @@ test('10,000 concurrent worker-lane calls over 4 connections, each matched', asy
   const clients = Array.from({ length: 4 }, () => benchClient(address, { timeoutMs: 30_000 }));
   const payloads = Array.from({ length: 10_000 }, (_, i) => randomBytes(1 + (i % 200)));
   const replies = await Promise.all(payloads.map((payload, i) => clients[i % 4]!.echo({ payload })));
-  replies.forEach((r, i) => assert.ok(Buffer.from(r.payload).equals(payloads[i]!), `call ${i}`));
+  for (const [i, r] of replies.entries()) assert.ok(Buffer.from(r.payload).equals(payloads[i]!), `call ${i}`);
   const stats = server.stats().workerLane!;
   assert.is(stats.completed, 10_000);
   assert.ok(stats.batches < 10_000 / 4, `${stats.batches} batches: requests travel many per task`);
@@ -92,7 +95,12 @@ test('a request whose deadline passes in the queue is answered DEADLINE_EXCEEDED
   peer.send(FrameType.REQUEST, 1, echoMeta({}, { 'x-action': 'block', 'x-ms': '300' }), echoBody('blocker'));
   await new Promise((r) => setTimeout(r, 30)); // the blocker is running
   for (let id = 2; id <= 4; id++) peer.send(FrameType.REQUEST, id, echoMeta({ timeoutMs: 100 }), echoBody(`late ${id}`));
-  const answers = [await peer.next(FrameType.RESPONSE), await peer.next(FrameType.RESPONSE), await peer.next(FrameType.RESPONSE), await peer.next(FrameType.RESPONSE)];
+  const answers = [
+    await peer.next(FrameType.RESPONSE),
+    await peer.next(FrameType.RESPONSE),
+    await peer.next(FrameType.RESPONSE),
+    await peer.next(FrameType.RESPONSE),
+  ];
   for (const a of answers.filter((f) => f.requestId !== 1)) {
     assert.is(a.decodedMeta.status, Status.DEADLINE_EXCEEDED);
     assert.match(a.decodedMeta.message, /bench.v1.Bench\/Echo not started: its deadline passed while it waited in the (worker )?queue/);
@@ -112,7 +120,10 @@ test('cancel of a queued call: CANCELLED, never run; of a running call: its ctx.
   const controller = new AbortController();
   const queued = client.echo({ payload: Buffer.from('q') }, { signal: controller.signal });
   setTimeout(() => controller.abort(), 50);
-  const outcome = await queued.then(() => undefined, (e: RpcError) => e);
+  const outcome = await queued.then(
+    () => undefined,
+    (e: RpcError) => e,
+  );
   assert.is(outcome?.code, Status.CANCELLED);
   await blocker;
   await new Promise((r) => setTimeout(r, 50));
@@ -124,10 +135,22 @@ test('cancel of a queued call: CANCELLED, never run; of a running call: its ctx.
   const sleeping = client.sleep({ ms: 5000 }, { signal: running.signal, metadata: { 'x-marker': marker } });
   await new Promise((r) => setTimeout(r, 100));
   running.abort();
-  assert.is((await sleeping.then(() => undefined, (e: RpcError) => e))?.code, Status.CANCELLED);
+  assert.is(
+    (
+      await sleeping.then(
+        () => undefined,
+        (e: RpcError) => e,
+      )
+    )?.code,
+    Status.CANCELLED,
+  );
   await until(() => existsSync(marker), 2000, 'the handler to see its signal');
   assert.match(readFileSync(marker, 'utf8'), /^CANCELLED \d+$/);
-  assert.equal((await server.workerStats()).map((s) => s.threadId), threads, 'no thread was killed');
+  assert.equal(
+    (await server.workerStats()).map((s) => s.threadId),
+    threads,
+    'no thread was killed',
+  );
   assert.is(server.stats().workerLane!.workerRestarts, 0);
   await client.$close();
   await server.close();
@@ -182,46 +205,60 @@ test('a worker that calls process.exit mid-batch fails only that call, retryable
 test('requests a dying worker held but never began run on its replacement', async () => {
   const { server, address } = await start({ workers: 1 });
   const client = benchClient(address, { timeoutMs: 10_000 });
-  const exiting = client.echo({}, { metadata: { 'x-action': 'exit' } }).then(() => undefined, (e: RpcError) => e);
+  const exiting = client.echo({}, { metadata: { 'x-action': 'exit' } }).then(
+    () => undefined,
+    (e: RpcError) => e,
+  );
   const threads: string[] = [];
   const behind = Array.from({ length: 6 }, (_, i) => client.echo({ payload: Buffer.from(String(i)) }, { onMetadata: (m) => threads.push(m['thread']!) }));
   assert.is((await exiting)?.code, Status.UNAVAILABLE);
   const replies = await Promise.all(behind);
-  replies.forEach((r, i) => assert.is(Buffer.from(r.payload).toString(), String(i)));
+  for (const [i, r] of replies.entries()) assert.is(Buffer.from(r.payload).toString(), String(i));
   const lane = server.stats().workerLane!;
   assert.ok(lane.rerun >= 1 && lane.rerun <= 6, `${lane.rerun} re-run`);
   assert.is(lane.failed, 1);
-  assert.is(lane.wait.count, 7, 'each request\'s queue wait counted once, re-run or not');
+  assert.is(lane.wait.count, 7, "each request's queue wait counted once, re-run or not");
   assert.is(new Set(threads).size, 1, 'all on the replacement');
   await client.$close();
   await server.close();
 });
 
-for (const responseRing of [true, false]) test(`no batch waits behind a slow handler while another worker can run it (responseRing ${responseRing})`, async () => {
-  const { server, address } = await start({ workers: 2, responseRing });
-  const client = benchClient(address, { timeoutMs: 10_000 });
-  let slowThread = '';
-  let slowDone = false;
-  const slow = client.echo({}, { metadata: { 'x-action': 'block', 'x-ms': '3000' }, onMetadata: (m) => (slowThread = m['thread']!) }).then(() => (slowDone = true));
-  await until(() => server.stats().workerLane!.batches === 1, 3000, 'the slow call to be handed over');
-  await new Promise((r) => setTimeout(r, 200)); // its batch is now well past QUEUE_BEHIND_MAX_MS
-  const threads = new Set<string>();
-  await Promise.all(Array.from({ length: 40 }, () => client.echo({}, { metadata: { 'x-action': 'block', 'x-ms': '2' }, onMetadata: (m) => threads.add(m['thread']!) })));
-  assert.not.ok(slowDone, 'the quick calls all ended while the slow one ran');
-  await slow;
-  assert.is(threads.size, 1);
-  assert.not.ok(threads.has(slowThread), 'none ran on the slow call\'s worker');
-  await client.$close();
-  await server.close();
-});
+for (const responseRing of [true, false])
+  test(`no batch waits behind a slow handler while another worker can run it (responseRing ${responseRing})`, async () => {
+    const { server, address } = await start({ workers: 2, responseRing });
+    const client = benchClient(address, { timeoutMs: 10_000 });
+    let slowThread = '';
+    let slowDone = false;
+    const slow = client
+      .echo({}, { metadata: { 'x-action': 'block', 'x-ms': '3000' }, onMetadata: (m) => (slowThread = m['thread']!) })
+      .then(() => (slowDone = true));
+    await until(() => server.stats().workerLane!.batches === 1, 3000, 'the slow call to be handed over');
+    await new Promise((r) => setTimeout(r, 200)); // its batch is now well past QUEUE_BEHIND_MAX_MS
+    const threads = new Set<string>();
+    await Promise.all(
+      Array.from({ length: 40 }, () => client.echo({}, { metadata: { 'x-action': 'block', 'x-ms': '2' }, onMetadata: (m) => threads.add(m['thread']!) })),
+    );
+    assert.not.ok(slowDone, 'the quick calls all ended while the slow one ran');
+    await slow;
+    assert.is(threads.size, 1);
+    assert.not.ok(threads.has(slowThread), "none ran on the slow call's worker");
+    await client.$close();
+    await server.close();
+  });
 
 test('handler errors keep their status on the worker lane; a reply naming ctx fields', async () => {
   const { server, address } = await start();
   const client = benchClient(address);
-  const thrown = await client.echo({}, { metadata: { 'x-action': 'throw' } }).then(() => undefined, (e: RpcError) => e);
+  const thrown = await client.echo({}, { metadata: { 'x-action': 'throw' } }).then(
+    () => undefined,
+    (e: RpcError) => e,
+  );
   assert.is(thrown?.code, Status.UNKNOWN);
   assert.match(thrown!.message, /handler failed on purpose/);
-  const status = await client.echo({}, { metadata: { 'x-action': 'status' } }).then(() => undefined, (e: RpcError) => e);
+  const status = await client.echo({}, { metadata: { 'x-action': 'status' } }).then(
+    () => undefined,
+    (e: RpcError) => e,
+  );
   assert.is(status?.code, Status.NOT_FOUND);
   assert.is(status?.metadata['x-detail'], 'd');
   let md: Readonly<Record<string, string>> = {};
@@ -251,7 +288,10 @@ for (const [name, action, options] of [
   test(`${name} kills only that worker: UNAVAILABLE, and the pool recovers`, async () => {
     const { server, address } = await start({ workers: 1, ...options });
     const client = benchClient(address, { timeoutMs: 20_000 });
-    const failed = await client.echo({}, { metadata: { 'x-action': action } }).then(() => undefined, (e: RpcError) => e);
+    const failed = await client.echo({}, { metadata: { 'x-action': action } }).then(
+      () => undefined,
+      (e: RpcError) => e,
+    );
     assert.is(failed?.code, Status.UNAVAILABLE);
     assert.match(failed!.message, /may be retried/);
     const reply = await client.echo({ payload: Buffer.from('fine') });
@@ -261,17 +301,21 @@ for (const [name, action, options] of [
   });
 }
 
-for (const responseRing of [true, false]) test(`a handler stuck past its deadline + grace has its worker terminated, last resort (responseRing ${responseRing})`, async () => {
-  const { server, address } = await start({ workers: 1, overrunGraceMs: 200, responseRing });
-  const client = benchClient(address);
-  const stuck = await client.echo({}, { timeoutMs: 100, metadata: { 'x-action': 'spin' } }).then(() => undefined, (e: RpcError) => e);
-  assert.is(stuck?.code, Status.DEADLINE_EXCEEDED);
-  await until(() => server.stats().workerLane!.workersTerminatedForOverrun === 1, 3000, 'the watchdog');
-  const reply = await client.echo({ payload: Buffer.from('alive') }, { timeoutMs: 10_000 });
-  assert.is(Buffer.from(reply.payload).toString(), 'alive');
-  await client.$close();
-  await server.close();
-});
+for (const responseRing of [true, false])
+  test(`a handler stuck past its deadline + grace has its worker terminated, last resort (responseRing ${responseRing})`, async () => {
+    const { server, address } = await start({ workers: 1, overrunGraceMs: 200, responseRing });
+    const client = benchClient(address);
+    const stuck = await client.echo({}, { timeoutMs: 100, metadata: { 'x-action': 'spin' } }).then(
+      () => undefined,
+      (e: RpcError) => e,
+    );
+    assert.is(stuck?.code, Status.DEADLINE_EXCEEDED);
+    await until(() => server.stats().workerLane!.workersTerminatedForOverrun === 1, 3000, 'the watchdog');
+    const reply = await client.echo({ payload: Buffer.from('alive') }, { timeoutMs: 10_000 });
+    assert.is(Buffer.from(reply.payload).toString(), 'alive');
+    await client.$close();
+    await server.close();
+  });
 
 test('callTimeoutMs: a cancelled handler that ignores its signal cannot hold its worker forever', async () => {
   const { server, address } = await start({ workers: 1, callTimeoutMs: 300, overrunGraceMs: 200 });
@@ -280,7 +324,10 @@ test('callTimeoutMs: a cancelled handler that ignores its signal cannot hold its
   // plus the grace period, when the watchdog terminates its worker.
   const controller = new AbortController();
   setTimeout(() => controller.abort(), 50);
-  const cancelled = await client.echo({}, { timeoutMs: 0, signal: controller.signal, metadata: { 'x-action': 'spin' } }).then(() => undefined, (e: RpcError) => e);
+  const cancelled = await client.echo({}, { timeoutMs: 0, signal: controller.signal, metadata: { 'x-action': 'spin' } }).then(
+    () => undefined,
+    (e: RpcError) => e,
+  );
   assert.is(cancelled?.code, Status.CANCELLED);
   await until(() => server.stats().workerLane!.workersTerminatedForOverrun === 1, 5000, 'the watchdog');
   // The replacement serves (once it has started: that alone may take longer than the limit).
@@ -293,7 +340,10 @@ test('callTimeoutMs: a cancelled handler that ignores its signal cannot hold its
   await alive();
   // Not cancelled: the client, still waiting, is answered at the limit, before the
   // watchdog (limit + grace) ends the worker.
-  const stuck = await client.echo({}, { timeoutMs: 0, metadata: { 'x-action': 'spin' } }).then(() => undefined, (e: RpcError) => e);
+  const stuck = await client.echo({}, { timeoutMs: 0, metadata: { 'x-action': 'spin' } }).then(
+    () => undefined,
+    (e: RpcError) => e,
+  );
   assert.is(stuck?.code, Status.DEADLINE_EXCEEDED);
   assert.match(stuck!.message, /bench.v1.Bench\/Echo exceeded the server's callTimeoutMs of 300 ms/);
   assert.is(server.stats().workerLane!.workersTerminatedForOverrun, 1, 'answered before the watchdog acted');
@@ -313,7 +363,10 @@ test('callTimeoutMs: requests that wait in the queue past it are answered DEADLI
   for (let i = 0; i < 4; i++) {
     const a = await peer.next(FrameType.RESPONSE);
     assert.is(a.decodedMeta.status, Status.DEADLINE_EXCEEDED, `request ${a.requestId}`);
-    const expected = a.requestId === 1 ? /exceeded the server's callTimeoutMs of 100 ms/ : /bench.v1.Bench\/Echo (not started: it waited past|exceeded) the server's callTimeoutMs of 100 ms/;
+    const expected =
+      a.requestId === 1
+        ? /exceeded the server's callTimeoutMs of 100 ms/
+        : /bench.v1.Bench\/Echo (not started: it waited past|exceeded) the server's callTimeoutMs of 100 ms/;
     assert.match(a.decodedMeta.message, expected);
   }
   await until(() => server.stats().workerLane!.inflight === 0, 3000, 'the slots to free');
@@ -322,12 +375,12 @@ test('callTimeoutMs: requests that wait in the queue past it are answered DEADLI
   await server.close();
 });
 
-test('with the ring switched off, responses take Piscina\'s result path, same answers', async () => {
+test("with the ring switched off, responses take Piscina's result path, same answers", async () => {
   const { server, address } = await start({ responseRing: false });
   const client = benchClient(address);
   const payloads = Array.from({ length: 300 }, () => randomBytes(100));
   const replies = await Promise.all(payloads.map((payload) => client.echo({ payload })));
-  replies.forEach((r, i) => assert.ok(Buffer.from(r.payload).equals(payloads[i]!)));
+  for (const [i, r] of replies.entries()) assert.ok(Buffer.from(r.payload).equals(payloads[i]!));
   const lane = server.stats().workerLane!;
   assert.is(lane.ringFallbacks, 300);
   assert.ok(lane.utilization > 0, 'busy time is still counted');
@@ -349,7 +402,10 @@ test('stats: queue depth, utilisation, completed and failed; per-thread details'
   assert.ok(lane.utilization > 0 && lane.utilization <= 1);
   const threads = await server.workerStats();
   assert.is(threads.length, 2);
-  assert.is(threads.reduce((n, t) => n + t.requests, 0), 51);
+  assert.is(
+    threads.reduce((n, t) => n + t.requests, 0),
+    51,
+  );
   assert.ok(threads.every((t) => t.hasRing && t.heapUsedBytes > 0));
   await client.$close();
   await server.close();
@@ -360,7 +416,10 @@ async function listenWithModule(name: string, source: string): Promise<{ server:
   const module = path.join(mkdtempSync(path.join(tmpdir(), 'ringrpc-lane-')), name);
   writeFileSync(module, source);
   const server = createServer({ host: '127.0.0.1', port: 0, workers: 2 }).addService(Bench, laneHandlers, { lanes: { work: 'worker' }, workerModule: module });
-  const err = await server.listen().then(() => undefined, (e: RpcError) => e);
+  const err = await server.listen().then(
+    () => undefined,
+    (e: RpcError) => e,
+  );
   return { server, err };
 }
 
@@ -383,7 +442,10 @@ test('a worker module that throws while loading fails listen() with FAILED_PRECO
 test('shutdown() while the workers start: listen() rejects CANCELLED, nothing is left listening', async () => {
   const port = await freePort();
   const server = createServer({ host: '127.0.0.1', port, workers: 2 }).addService(Bench, laneHandlers, { lanes: ALL_ON_WORKERS, workerModule: MODULE });
-  const listening = server.listen().then(() => undefined, (e: RpcError) => e);
+  const listening = server.listen().then(
+    () => undefined,
+    (e: RpcError) => e,
+  );
   assert.is(server.state, 'starting');
   await server.shutdown();
   const err = await listening;
@@ -392,7 +454,10 @@ test('shutdown() while the workers start: listen() rejects CANCELLED, nothing is
   assert.is(server.state, 'closed');
   const refused = await new Promise<boolean>((resolve) => {
     const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => (socket.destroy(), resolve(false)));
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
     socket.once('error', () => resolve(true));
   });
   assert.ok(refused, 'nothing listens on the port');

@@ -47,8 +47,12 @@ test('notRun is not inferred from metadata: the client decodes the wire flag', (
 
 test('system error table', () => {
   const table: Array<[string, number | undefined]> = [
-    ['ECONNREFUSED', Status.UNAVAILABLE], ['ECONNRESET', Status.UNAVAILABLE], ['EPIPE', Status.UNAVAILABLE],
-    ['ETIMEDOUT', Status.DEADLINE_EXCEEDED], ['ABORT_ERR', Status.CANCELLED], ['EWHATEVER', undefined],
+    ['ECONNREFUSED', Status.UNAVAILABLE],
+    ['ECONNRESET', Status.UNAVAILABLE],
+    ['EPIPE', Status.UNAVAILABLE],
+    ['ETIMEDOUT', Status.DEADLINE_EXCEEDED],
+    ['ABORT_ERR', Status.CANCELLED],
+    ['EWHATEVER', undefined],
   ];
   for (const [code, status] of table) assert.is(statusFromSystemError(code), status, code);
 });

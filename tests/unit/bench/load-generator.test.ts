@@ -22,9 +22,12 @@ function stallingCall() {
 
 test('counts add up; errors are counted by status name', async () => {
   let i = 0;
-  const { result } = await runLoad(async () => {
-    if (++i % 4 === 0) throw new RpcError(Status.RESOURCE_EXHAUSTED, 'busy');
-  }, { concurrency: 4, requests: 400 });
+  const { result } = await runLoad(
+    async () => {
+      if (++i % 4 === 0) throw new RpcError(Status.RESOURCE_EXHAUSTED, 'busy');
+    },
+    { concurrency: 4, requests: 400 },
+  );
   assert.is(result.requests, 400);
   assert.is(result.ok + Object.values(result.errors).reduce((a, b) => a + b, 0), result.requests);
   assert.equal(Object.keys(result.errors), ['RESOURCE_EXHAUSTED']);
@@ -47,16 +50,22 @@ test('the timeline covers the run and the histogram holds every call', async () 
   // A point may hold no calls when the event loop stalls (a loaded machine): that is data, not an error.
   assert.ok(run.timeline.filter((p) => p.rps > 0).length >= 4, 'most points hold calls');
   assert.ok(run.timeline.every((p) => p.rps >= 0 && p.p99Us >= p.p50Us));
-  assert.is(run.histogram.reduce((n, b) => n + b.count, 0), run.result.requests);
+  assert.is(
+    run.histogram.reduce((n, b) => n + b.count, 0),
+    run.result.requests,
+  );
   assert.ok(run.histogram.every((b) => b.toUs > b.fromUs));
 });
 
 test('warm-up calls are not counted', async () => {
   let calls = 0;
-  const { result } = await runLoad(async () => {
-    calls++;
-    await sleep(1);
-  }, { concurrency: 2, requests: 50, warmupMs: 100 });
+  const { result } = await runLoad(
+    async () => {
+      calls++;
+      await sleep(1);
+    },
+    { concurrency: 2, requests: 50, warmupMs: 100 },
+  );
   assert.is(result.requests, 50);
   assert.ok(calls > 50, `${calls} calls made, 50 counted`);
 });

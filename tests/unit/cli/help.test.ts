@@ -46,7 +46,10 @@ for (const spec of COMMAND_SPECS) {
         if (o.short !== undefined) assert.ok(listed.includes(`-${o.short}`), `-${o.short} is listed`);
         if (o.byDefault !== undefined) {
           const start = r.stdout.search(new RegExp(`\n  (-\\w, )?--${name}[ \n]`));
-          const row = r.stdout.slice(start + 1).split(/\n {2}-/)[0]!.replace(/\s+/g, ' ');
+          const row = r.stdout
+            .slice(start + 1)
+            .split(/\n {2}-/)[0]!
+            .replace(/\s+/g, ' ');
           assert.ok(row.includes(`default ${o.byDefault.replace(/\s+/g, ' ')}`), `--${name} shows its default: ${row}`);
         }
       }
@@ -64,7 +67,10 @@ for (const spec of COMMAND_SPECS) {
       const parsed = parseCommand(spec, argv);
       assert.is(parsed.help, false, `${option} parses`);
     }
-    assert.throws(() => parseCommand(spec, ['--no-such-option']), (err: unknown) => err instanceof UsageError && /unknown option '--no-such-option'/.test(err.message));
+    assert.throws(
+      () => parseCommand(spec, ['--no-such-option']),
+      (err: unknown) => err instanceof UsageError && /unknown option '--no-such-option'/.test(err.message),
+    );
   });
 
   test(`${spec.name} with an unknown option exits 2 naming it and pointing to --help`, async () => {

@@ -12,16 +12,26 @@ test('defaults', () => {
   assert.equal(o.retry, { maxAttempts: 3, backoff: { initialMs: 50, maxMs: 2000, multiplier: 2, jitter: 0.2 }, retryableStatuses: [Status.UNAVAILABLE] });
   assert.equal(o.retryBudget, { ratio: 0.2, minPerSecond: 10 });
   assert.equal(o.pool, {
-    connectTimeoutMs: 5000, maxFrameBytes: 16 * 1024 * 1024, maxConcurrentRequestsPerConnection: 32_768,
-    keepalive: true, heartbeatIntervalMs: 5000, heartbeatMissLimit: 3, tls: undefined,
+    connectTimeoutMs: 5000,
+    maxFrameBytes: 16 * 1024 * 1024,
+    maxConcurrentRequestsPerConnection: 32_768,
+    keepalive: true,
+    heartbeatIntervalMs: 5000,
+    heartbeatMissLimit: 3,
+    tls: undefined,
     reconnect: { initialMs: 100, maxMs: 10_000, multiplier: 2, jitter: 0.2 },
-    enabled: true, connectionsPerEndpoint: 1, maxIdleMs: 300_000,
+    enabled: true,
+    connectionsPerEndpoint: 1,
+    maxIdleMs: 300_000,
   });
   assert.ok(Object.isFrozen(o) && Object.isFrozen(o.pool) && Object.isFrozen(o.retry));
 });
 
 test('a method policy merges over the client policy; false turns retries off', () => {
-  const o = resolveClientOptions({ retry: { maxAttempts: 5, retryableStatuses: ['UNAVAILABLE', 'RESOURCE_EXHAUSTED'] }, methods: { Echo: { retry: { initialBackoffMs: 7 } }, work: { retry: false, idempotent: true } } });
+  const o = resolveClientOptions({
+    retry: { maxAttempts: 5, retryableStatuses: ['UNAVAILABLE', 'RESOURCE_EXHAUSTED'] },
+    methods: { Echo: { retry: { initialBackoffMs: 7 } }, work: { retry: false, idempotent: true } },
+  });
   assert.is(o.methods.Echo!.retry.maxAttempts, 5);
   assert.is(o.methods.Echo!.retry.backoff.initialMs, 7);
   assert.equal(o.methods.Echo!.retry.retryableStatuses, [Status.UNAVAILABLE, Status.RESOURCE_EXHAUSTED]);
@@ -31,7 +41,10 @@ test('a method policy merges over the client policy; false turns retries off', (
 
 test('a shared pool owns the connection settings', () => {
   const pool = createPool({ connectTimeoutMs: 100 });
-  assert.throws(() => benchClient('127.0.0.1:7401', { pool, connectTimeoutMs: 5 }), /options.connectTimeoutMs cannot be set on a client that uses a shared pool/);
+  assert.throws(
+    () => benchClient('127.0.0.1:7401', { pool, connectTimeoutMs: 5 }),
+    /options.connectTimeoutMs cannot be set on a client that uses a shared pool/,
+  );
   const client = benchClient('127.0.0.1:7401', { pool });
   assert.is(client.$pool, pool);
   assert.is(client.$options.pool, undefined);

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ConnectionPool, RpcError, Status, createClient, createPool } from '../../../src/index.js';
+import { ConnectionPool, type RpcError, Status, createClient, createPool } from '../../../src/index.js';
 import { poolConnections } from '../../../src/client/connection-pool.js';
 import { Bench } from '../../helpers/bench-server.js';
 

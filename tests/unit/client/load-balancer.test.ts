@@ -38,7 +38,10 @@ test('round_robin: each instance in turn, exactly; unusable ones skipped', () =>
   assert.equal([...tally(() => lb.pick(all, undefined), 4000).values()], [1000, 1000, 1000, 1000]);
   const seen = Array.from({ length: 6 }, () => lb.pick((p) => p.address !== list[1]!.address, undefined)!.endpoint.port);
   assert.not.ok(seen.includes(7001));
-  assert.is(lb.pick(() => false, undefined), undefined);
+  assert.is(
+    lb.pick(() => false, undefined),
+    undefined,
+  );
 });
 
 test('random: uniform within 5% over 40,000 picks', () => {
@@ -53,12 +56,17 @@ test('weighted_random: in proportion to weight within 5%', () => {
   const counts = [...tally(() => lb.pick(all, undefined), 50_000).values()];
   const expected = [5000, 10_000, 35_000];
   counts.sort((a, b) => a - b);
-  counts.forEach((n, i) => assert.ok(Math.abs(n - expected[i]!) < expected[i]! * 0.05, `${counts} vs ${expected}`));
+  for (const [i, n] of counts.entries()) assert.ok(Math.abs(n - expected[i]!) < expected[i]! * 0.05, `${counts} vs ${expected}`);
 });
 
 test('least_outstanding: of two random picks the less busy, so the busiest is never chosen', () => {
   const list = instances(4);
-  const load = new Map([[list[0]!.address, 50], [list[1]!.address, 0], [list[2]!.address, 1], [list[3]!.address, 2]]);
+  const load = new Map([
+    [list[0]!.address, 50],
+    [list[1]!.address, 0],
+    [list[2]!.address, 1],
+    [list[3]!.address, 2],
+  ]);
   const lb = createLoadBalancer('least_outstanding', (p) => load.get(p.address)!, seeded(3));
   lb.update(list);
   const counts = tally(() => lb.pick(all, undefined), 12_000);
@@ -66,7 +74,11 @@ test('least_outstanding: of two random picks the less busy, so the busiest is ne
   // The 6 pairs are equally likely and each goes to its less busy member: loads 0, 1, 2 win 3, 2 and 1 of them.
   assert.ok(Math.abs(counts.get(list[1]!.address)! - 6000) < 400, `${[...counts.values()]}`);
   assert.ok(Math.abs(counts.get(list[3]!.address)! - 2000) < 300, `${[...counts.values()]}`);
-  assert.is(lb.pick((p) => p === list[0], undefined), list[0], 'one usable instance is picked whatever its load');
+  assert.is(
+    lb.pick((p) => p === list[0], undefined),
+    list[0],
+    'one usable instance is picked whatever its load',
+  );
 });
 
 test('consistent_hash: a key sticks to one instance; removing one instance moves only its keys', () => {

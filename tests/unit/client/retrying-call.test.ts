@@ -15,7 +15,11 @@ const test = suite('retrying-call');
  * Runs one Echo call whose attempts fail, in turn, with `failures` (an error thrown by
  * the pool when `thrown`, else a rejected reply), against one endpoint.
  */
-async function callFailingWith(failures: Array<{ error: RpcError; thrown?: boolean }>, retry: RetryPolicy | false, idempotent = false): Promise<{ error: RpcError; attempts: number }> {
+async function callFailingWith(
+  failures: Array<{ error: RpcError; thrown?: boolean }>,
+  retry: RetryPolicy | false,
+  idempotent = false,
+): Promise<{ error: RpcError; attempts: number }> {
   let attempts = 0;
   const next = (): { error: RpcError; thrown?: boolean } => failures[Math.min(attempts++, failures.length - 1)]!;
   const connections = {
@@ -30,13 +34,30 @@ async function callFailingWith(failures: Array<{ error: RpcError; thrown?: boole
     backoffRemainingMs: () => 0,
     pending: () => 0,
   } as unknown as PoolConnections;
-  const endpoints = new EndpointSet(connections, createLoadBalancer('round_robin', () => 0), 50, '127.0.0.1:1', [{ endpoint: { host: '127.0.0.1', port: 1 }, weight: 1 }]);
+  const endpoints = new EndpointSet(
+    connections,
+    createLoadBalancer('round_robin', () => 0),
+    50,
+    '127.0.0.1:1',
+    [{ endpoint: { host: '127.0.0.1', port: 1 }, weight: 1 }],
+  );
   const options = resolveClientOptions({ retry });
   try {
-    await runCall({
-      method: Bench.methods.echo, body: new Uint8Array(0), timeoutMs: 0, signal: undefined, metadata: undefined, onMetadata: undefined,
-      gzipAboveBytes: Infinity, retry: options.retry, idempotent, hashKey: undefined,
-    }, { connections, endpoints, budget: new RetryBudget(1, 1000) });
+    await runCall(
+      {
+        method: Bench.methods.echo,
+        body: new Uint8Array(0),
+        timeoutMs: 0,
+        signal: undefined,
+        metadata: undefined,
+        onMetadata: undefined,
+        gzipAboveBytes: Infinity,
+        retry: options.retry,
+        idempotent,
+        hashKey: undefined,
+      },
+      { connections, endpoints, budget: new RetryBudget(1, 1000) },
+    );
   } catch (err) {
     return { error: err as RpcError, attempts };
   }

@@ -20,7 +20,7 @@ test('precedence: flag > environment > file', () => {
   assert.equal(config, { host: 'file-host', port: 3, timeoutMs: 20, heartbeatIntervalMs: 100 });
 });
 
-test('the server\'s call time limit: --call-timeout, RINGRPC_CALL_TIMEOUT_MS, callTimeoutMs', () => {
+test("the server's call time limit: --call-timeout, RINGRPC_CALL_TIMEOUT_MS, callTimeoutMs", () => {
   assert.equal(loadConfig({ file: file({ callTimeoutMs: 5000 }) }), { callTimeoutMs: 5000 });
   assert.equal(loadConfig({ env: { RINGRPC_CALL_TIMEOUT_MS: '750' } }), { callTimeoutMs: 750 });
   assert.equal(loadConfig({ flags: { 'call-timeout': '250' }, env: { RINGRPC_CALL_TIMEOUT_MS: '750' } }), { callTimeoutMs: 250 });

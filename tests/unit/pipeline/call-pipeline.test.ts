@@ -131,9 +131,24 @@ for (const zlib of ['async', 'sync'] as const) {
 
   test(`${zlib}: thrown and rejected errors keep their status; a plain Error is UNKNOWN`, async () => {
     const cases: Array<[Handler, Status]> = [
-      [() => { throw new RpcError(Status.NOT_FOUND, 'no such thing'); }, Status.NOT_FOUND],
-      [async () => { throw new RpcError(Status.PERMISSION_DENIED, 'no'); }, Status.PERMISSION_DENIED],
-      [() => { throw new Error('boom'); }, Status.UNKNOWN],
+      [
+        () => {
+          throw new RpcError(Status.NOT_FOUND, 'no such thing');
+        },
+        Status.NOT_FOUND,
+      ],
+      [
+        async () => {
+          throw new RpcError(Status.PERMISSION_DENIED, 'no');
+        },
+        Status.PERMISSION_DENIED,
+      ],
+      [
+        () => {
+          throw new Error('boom');
+        },
+        Status.UNKNOWN,
+      ],
       [() => Promise.reject(Object.assign(new Error('coded'), { code: Status.ABORTED })), Status.ABORTED],
     ];
     for (const [handler, status] of cases) assert.is(errorOf(await run(new RecordingCall(handler), body(Buffer.from('x')))).code, status);

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FrameDecoder, FrameError, encodeFrame, FrameType, decodeMeta, encodeMeta, MetaError } from '../../../src/internal.js';
+import { FrameDecoder, FrameError, encodeFrame, type FrameType, decodeMeta, encodeMeta, MetaError } from '../../../src/internal.js';
 
 /**
  * Property test of the decoder (and Meta decoder) over random and mutated inputs: no
@@ -53,7 +53,12 @@ test('100,000 random and mutated inputs', () => {
   let maxBuffered = 0;
   const started = Date.now();
   for (let i = 0; i < 100_000; i++) {
-    const input = i % 4 === 0 ? Buffer.from(Array.from({ length: Math.floor(rand() * 64) }, () => Math.floor(rand() * 256))) : i % 4 === 1 ? validStream(rand) : mutate(validStream(rand), rand);
+    const input =
+      i % 4 === 0
+        ? Buffer.from(Array.from({ length: Math.floor(rand() * 64) }, () => Math.floor(rand() * 256)))
+        : i % 4 === 1
+          ? validStream(rand)
+          : mutate(validStream(rand), rand);
     const decoder = new FrameDecoder((f) => {
       frames++;
       try {

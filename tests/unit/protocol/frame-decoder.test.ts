@@ -10,8 +10,7 @@ function collect(max?: number): { decoder: FrameDecoder; frames: Frame[] } {
   return { decoder, frames };
 }
 
-const sample = (i: number): Buffer =>
-  encodeFrame(FrameType.REQUEST, i + 1, Buffer.from(`meta-${i}`), Buffer.alloc(i % 50, i & 0xff));
+const sample = (i: number): Buffer => encodeFrame(FrameType.REQUEST, i + 1, Buffer.from(`meta-${i}`), Buffer.alloc(i % 50, i & 0xff));
 
 test('header layout is the spec one', () => {
   const f = encodeFrame(FrameType.PING, 0x01020304, Buffer.from('m'), Buffer.from('bb'));
@@ -95,7 +94,10 @@ const faults: Array<[string, Buffer, number, RegExp]> = [
 for (const [name, bytes, status, message] of faults) {
   test(`rejects ${name}`, () => {
     const { decoder, frames } = collect();
-    assert.throws(() => decoder.push(bytes), (e: unknown) => e instanceof FrameError && e.status === status && message.test(e.message));
+    assert.throws(
+      () => decoder.push(bytes),
+      (e: unknown) => e instanceof FrameError && e.status === status && message.test(e.message),
+    );
     decoder.push(sample(1));
     assert.is(frames.length, 0, 'a failed decoder ignores further input');
   });
@@ -106,7 +108,10 @@ test('an oversized frame is refused from its header, before its body is buffered
   const header = encodeFrame(FrameType.REQUEST, 1, Buffer.alloc(0), Buffer.alloc(0));
   header.writeUInt32BE(600, 8);
   header.writeUInt32BE(600, 12);
-  assert.throws(() => decoder.push(header), (e: unknown) => e instanceof FrameError && e.status === Status.RESOURCE_EXHAUSTED && /1200 bytes exceeds the limit of 1024/.test(e.message));
+  assert.throws(
+    () => decoder.push(header),
+    (e: unknown) => e instanceof FrameError && e.status === Status.RESOURCE_EXHAUSTED && /1200 bytes exceeds the limit of 1024/.test(e.message),
+  );
   assert.is(decoder.bufferedBytes, 0);
 });
 

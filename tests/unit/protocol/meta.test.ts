@@ -19,7 +19,10 @@ const full = {
 
 test('empty meta decodes to proto3 defaults', () => {
   const m = decodeMeta(Buffer.alloc(0));
-  assert.equal({ ...m, metadata: { ...m.metadata } }, { service: '', method: '', timeoutMs: 0, status: 0, message: '', compression: 0, metadata: {}, lastRequestId: 0 });
+  assert.equal(
+    { ...m, metadata: { ...m.metadata } },
+    { service: '', method: '', timeoutMs: 0, status: 0, message: '', compression: 0, metadata: {}, lastRequestId: 0 },
+  );
   assert.is(encodeMeta({}).length, 0);
 });
 
@@ -42,10 +45,27 @@ test('protobufjs encoding decodes with ours', () => {
 test('unknown fields of every wire type are skipped', () => {
   const known = encodeMeta({ service: 's', method: 'm' });
   const extra = Buffer.from([
-    0x48, 0x96, 0x01, // field 9, varint
-    0x51, 1, 2, 3, 4, 5, 6, 7, 8, // field 10, i64
-    0x5a, 0x02, 0x61, 0x62, // field 11, len
-    0x65, 1, 2, 3, 4, // field 12, i32
+    0x48,
+    0x96,
+    0x01, // field 9, varint
+    0x51,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8, // field 10, i64
+    0x5a,
+    0x02,
+    0x61,
+    0x62, // field 11, len
+    0x65,
+    1,
+    2,
+    3,
+    4, // field 12, i32
   ]);
   const m = decodeMeta(Buffer.concat([extra, known]));
   assert.is(m.service, 's');
@@ -67,7 +87,10 @@ const invalid: Array<[string, number[]]> = [
 ];
 for (const [name, bytes] of invalid) {
   test(`rejects ${name}`, () => {
-    assert.throws(() => decodeMeta(Buffer.from(bytes)), (e: unknown) => e instanceof MetaError && e.status === 13);
+    assert.throws(
+      () => decodeMeta(Buffer.from(bytes)),
+      (e: unknown) => e instanceof MetaError && e.status === 13,
+    );
   });
 }
 

@@ -48,7 +48,10 @@ test('closed before use: never loads, and refuses new calls FAILED_PRECONDITION'
   });
   await registry.close();
   assert.is(loads, 0);
-  assert.throws(() => registry.watch('a.B', () => {}), (e: RpcError) => e.code === Status.FAILED_PRECONDITION && /closed/.test(e.message));
+  assert.throws(
+    () => registry.watch('a.B', () => {}),
+    (e: RpcError) => e.code === Status.FAILED_PRECONDITION && /closed/.test(e.message),
+  );
   try {
     await registry.register(instance);
     assert.unreachable('register succeeded');

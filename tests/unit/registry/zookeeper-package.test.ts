@@ -30,7 +30,7 @@ test('a missing package is FAILED_PRECONDITION naming the package and the fix', 
 });
 
 test('the installed package loads as the client class (skipped when it is not installed)', async () => {
-  let ZooKeeper;
+  let ZooKeeper: unknown;
   try {
     ZooKeeper = await loadZooKeeper();
   } catch (err) {

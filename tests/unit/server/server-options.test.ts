@@ -26,7 +26,10 @@ const bad: Array<[object, RegExp]> = [
   // Past what a Node timer holds, a delay would fire after 1 ms: refused, not misfired.
   [{ writeTimeoutMs: 2 ** 31 }, /options.writeTimeoutMs must be a positive integer of ms, at most 2147483647/],
   [{ callTimeoutMs: -1 }, /options.callTimeoutMs must be a non-negative integer of ms/],
-  [{ callTimeoutMs: 30 * 24 * 3600 * 1000 }, /options.callTimeoutMs must be a non-negative integer of ms, at most 2147483647 \(about 24.8 days\) \(got 2592000000\)/],
+  [
+    { callTimeoutMs: 30 * 24 * 3600 * 1000 },
+    /options.callTimeoutMs must be a non-negative integer of ms, at most 2147483647 \(about 24.8 days\) \(got 2592000000\)/,
+  ],
   [{ heartbeatMissLimit: -1 }, /options.heartbeatMissLimit must be a non-negative integer/],
   [{ maxConcurrentRequestsPerConnection: 1.5 }, /options.maxConcurrentRequestsPerConnection must be a positive integer/],
   [{ maxConcurrentRequests: 0 }, /options.maxConcurrentRequests must be a positive integer/],
@@ -37,15 +40,23 @@ const bad: Array<[object, RegExp]> = [
 ];
 for (const [options, message] of bad) {
   test(`rejects ${JSON.stringify(options)}`, () => {
-    assert.throws(() => createServer(options), (e: unknown) => e instanceof RpcError && e.code === Status.INVALID_ARGUMENT && message.test(e.message));
+    assert.throws(
+      () => createServer(options),
+      (e: unknown) => e instanceof RpcError && e.code === Status.INVALID_ARGUMENT && message.test(e.message),
+    );
   });
 }
 
 test('shutdown() refuses a grace period a timer cannot hold, and the server keeps serving', async () => {
   const server = createServer({ host: '127.0.0.1', port: 0 });
   await server.listen();
-  const refused = await server.shutdown({ graceMs: 2 ** 31 }).then(() => undefined, (e: unknown) => e);
-  assert.ok(refused instanceof RpcError && refused.code === Status.INVALID_ARGUMENT && /options.graceMs must be a non-negative integer of ms/.test(refused.message));
+  const refused = await server.shutdown({ graceMs: 2 ** 31 }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.ok(
+    refused instanceof RpcError && refused.code === Status.INVALID_ARGUMENT && /options.graceMs must be a non-negative integer of ms/.test(refused.message),
+  );
   assert.ok(server.address !== undefined, 'still listening');
   await server.shutdown({ graceMs: 100 });
 });

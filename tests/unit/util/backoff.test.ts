@@ -7,13 +7,25 @@ const options = { initialMs: 100, maxMs: 1000, multiplier: 2, jitter: 0.2 };
 
 test('grows by the multiplier and stops at the cap', () => {
   const mid = () => 0.5; // no jitter
-  assert.equal([1, 2, 3, 4, 5, 6, 20].map((n) => backoffDelay(options, n, mid)), [100, 200, 400, 800, 1000, 1000, 1000]);
+  assert.equal(
+    [1, 2, 3, 4, 5, 6, 20].map((n) => backoffDelay(options, n, mid)),
+    [100, 200, 400, 800, 1000, 1000, 1000],
+  );
 });
 
 test('jitter spreads each delay within ±jitter and never past the cap', () => {
-  assert.is(backoffDelay(options, 2, () => 0), 160);
-  assert.is(backoffDelay(options, 2, () => 0.999999), 240);
-  assert.is(backoffDelay(options, 10, () => 0.999999), 1000);
+  assert.is(
+    backoffDelay(options, 2, () => 0),
+    160,
+  );
+  assert.is(
+    backoffDelay(options, 2, () => 0.999999),
+    240,
+  );
+  assert.is(
+    backoffDelay(options, 10, () => 0.999999),
+    1000,
+  );
   const seen = new Set<number>();
   for (let i = 0; i < 200; i++) seen.add(backoffDelay(options, 3));
   assert.ok(seen.size > 20, 'random jitter gives different delays');

@@ -21,12 +21,54 @@ test('linger: a third of the queue wait in whole ms, at most 10, none without a 
 });
 
 test('the next batch: an idle worker first, else behind the oldest running batch that is not slow', () => {
-  assert.is(pickWorker([{ batches: 1, batchAgeMs: 5 }, { batches: 0, batchAgeMs: undefined }]), 1, 'idle first');
-  assert.is(pickWorker([{ batches: 1, batchAgeMs: 5 }, { batches: 1, batchAgeMs: 12 }]), 1, 'the oldest batch ends first');
-  assert.is(pickWorker([{ batches: 1, batchAgeMs: undefined }, { batches: 2, batchAgeMs: 1 }]), 0, 'a batch not yet begun counts as young');
-  assert.is(pickWorker([{ batches: 1, batchAgeMs: QUEUE_BEHIND_MAX_MS + 1 }, { batches: 1, batchAgeMs: 3 }]), 1, 'nothing queues behind a slow batch');
-  assert.is(pickWorker([{ batches: 1, batchAgeMs: QUEUE_BEHIND_MAX_MS + 1 }, { batches: 2, batchAgeMs: 3 }]), -1, 'held back until a worker frees');
-  assert.is(pickWorker([{ batches: 2, batchAgeMs: 1 }, { batches: 2, batchAgeMs: 1 }]), -1, 'every worker holds two');
+  assert.is(
+    pickWorker([
+      { batches: 1, batchAgeMs: 5 },
+      { batches: 0, batchAgeMs: undefined },
+    ]),
+    1,
+    'idle first',
+  );
+  assert.is(
+    pickWorker([
+      { batches: 1, batchAgeMs: 5 },
+      { batches: 1, batchAgeMs: 12 },
+    ]),
+    1,
+    'the oldest batch ends first',
+  );
+  assert.is(
+    pickWorker([
+      { batches: 1, batchAgeMs: undefined },
+      { batches: 2, batchAgeMs: 1 },
+    ]),
+    0,
+    'a batch not yet begun counts as young',
+  );
+  assert.is(
+    pickWorker([
+      { batches: 1, batchAgeMs: QUEUE_BEHIND_MAX_MS + 1 },
+      { batches: 1, batchAgeMs: 3 },
+    ]),
+    1,
+    'nothing queues behind a slow batch',
+  );
+  assert.is(
+    pickWorker([
+      { batches: 1, batchAgeMs: QUEUE_BEHIND_MAX_MS + 1 },
+      { batches: 2, batchAgeMs: 3 },
+    ]),
+    -1,
+    'held back until a worker frees',
+  );
+  assert.is(
+    pickWorker([
+      { batches: 2, batchAgeMs: 1 },
+      { batches: 2, batchAgeMs: 1 },
+    ]),
+    -1,
+    'every worker holds two',
+  );
   assert.is(pickWorker([]), -1);
 });
 

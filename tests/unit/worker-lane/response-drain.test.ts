@@ -9,7 +9,13 @@ const test = suite('response-drain');
 /** A drain over one ring, with a producer on this thread and a log of what the loop did. */
 function setup(lingerMs: () => number) {
   const log: string[] = [];
-  const drain = new ResponseDrain(1, 4096, (slot) => log.push(`record ${slot}`), lingerMs, () => log.push('after'));
+  const drain = new ResponseDrain(
+    1,
+    4096,
+    (slot) => log.push(`record ${slot}`),
+    lingerMs,
+    () => log.push('after'),
+  );
   const producer = new RingProducer(drain.rings[0]!, new Int32Array(drain.sharedMemory));
   return { drain, producer, log };
 }

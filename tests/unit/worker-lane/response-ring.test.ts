@@ -2,7 +2,16 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import { allocateRing, RingConsumer, RingProducer, RecordBuffer, readRecords, SHARED_CONTROL_BYTES, DOORBELL, SLEEPING } from '../../../src/worker-lane/response-ring.js';
+import {
+  allocateRing,
+  RingConsumer,
+  RingProducer,
+  RecordBuffer,
+  readRecords,
+  SHARED_CONTROL_BYTES,
+  DOORBELL,
+  SLEEPING,
+} from '../../../src/worker-lane/response-ring.js';
 
 const test = suite('response-ring');
 
@@ -23,7 +32,13 @@ test('records come out in order with their slot, status and bytes', () => {
   assert.is(producer.write(1, 0, [Buffer.from('ab'), Buffer.from('cde')]), true);
   assert.is(producer.write(2, 14, []), true);
   const got = drainAll(consumer);
-  assert.equal(got.map((r) => [r.slot, r.status, r.frame.toString()]), [[1, 0, 'abcde'], [2, 14, '']]);
+  assert.equal(
+    got.map((r) => [r.slot, r.status, r.frame.toString()]),
+    [
+      [1, 0, 'abcde'],
+      [2, 14, ''],
+    ],
+  );
   assert.not.ok(consumer.pending);
 });
 
@@ -58,7 +73,10 @@ test('wrap-around of the region (PAD records) and of the 32-bit counters', () =>
       assert.is(r.slot, expected, 'in order');
       assert.is(r.status, expected % 7);
       assert.is(r.frame.length, (expected * 53) % 400);
-      assert.ok(r.frame.every((b) => b === (expected & 0xff)), 'bytes intact');
+      assert.ok(
+        r.frame.every((b) => b === (expected & 0xff)),
+        'bytes intact',
+      );
       expected++;
     }
   }
@@ -68,7 +86,7 @@ test('wrap-around of the region (PAD records) and of the 32-bit counters', () =>
   assert.ok(write < 2 ** 31, `the write counter wrapped (now ${write})`);
 });
 
-test('the running batch\'s age: none between batches, wrapping 32-bit ms while one runs', () => {
+test("the running batch's age: none between batches, wrapping 32-bit ms while one runs", () => {
   const { producer, consumer } = pair(1024);
   assert.is(consumer.batchAgeMs(Date.now()), undefined);
   producer.startBatch();
@@ -87,7 +105,10 @@ test('the fallback record buffer uses the same layout', () => {
   buffer.add(8, 13, []);
   const out: Array<[number, number, string]> = [];
   readRecords(buffer.take(), (slot, status, frame) => out.push([slot, status, frame.toString()]));
-  assert.equal(out, [[7, 0, 'hello'], [8, 13, '']]);
+  assert.equal(out, [
+    [7, 0, 'hello'],
+    [8, 13, ''],
+  ]);
   assert.ok(buffer.isEmpty);
 });
 
