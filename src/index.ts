@@ -52,7 +52,6 @@ export type { Client, ClientControls, ClientTarget, UnaryMethod, Callback } from
 export type {
   ClientOptions,
   ResolvedClientOptions,
-  CallOptions,
   ConnectionOptions,
   PoolOptions,
   ResolvedPoolOptions,
@@ -62,6 +61,7 @@ export type {
   MethodOptions,
   ClientTlsOptions,
 } from './client/client-options.js';
+export type { CallOptions } from './client/call-options.js';
 export type { EndpointStats, EndpointState } from './client/endpoint-connections.js';
 export type { MetricsServer } from './observability/metrics-server.js';
 export type { BackoffOptions } from './util/backoff.js';

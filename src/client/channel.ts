@@ -1,6 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { RpcError, statusFromSystemError } from '../errors.js';
+import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import { formatEndpoint, type Endpoint } from '../transport/endpoint.js';
 import { FrameWriter } from '../transport/frame-writer.js';
@@ -13,6 +13,7 @@ import { RequestIdAllocator } from '../protocol/request-id-allocator.js';
 import { channels } from '../util/diagnostics.js';
 import type { ResolvedConnectionOptions } from './client-options.js';
 import { Keepalive } from './keepalive.js';
+import { closeError } from './channel-close.js';
 import { PendingCall } from './pending-call.js';
 import { RequestWriter, type ChannelCall } from './request-writer.js';
 
@@ -361,34 +362,9 @@ export class Channel {
     this.writer.discard();
     const cause = this.lastError;
     const quietEnd = this.everReady && cause === undefined && this.pending.size === 0;
-    const code = (cause as NodeJS.ErrnoException | undefined)?.code;
-    let status = cause instanceof RpcError ? cause.code : (code && statusFromSystemError(code)) || Status.UNAVAILABLE;
-    if (status === Status.DEADLINE_EXCEEDED) status = Status.UNAVAILABLE; // a connect timeout is not the call's deadline
-    // A TLS alert before any frame is the server refusing the handshake (its certificate
-    // check comes after ours under TLS 1.3): it read nothing we wrote.
-    const tlsRefusal = this.everReady && !this.everHeard && typeof code === 'string' && code.startsWith('ERR_SSL_');
-    if (this.everReady) {
-      const detail =
-        cause instanceof RpcError
-          ? cause.rawMessage
-          : cause
-            ? (code ?? cause.message)
-            : this.options.tls !== undefined && !this.everHeard
-              ? 'closed by the server right after the TLS handshake: was the client certificate refused?'
-              : 'closed by the server';
-      this.failAll(new RpcError(status, `connection lost (${detail})`, { cause, notRun: tlsRefusal ? 'unsent' : undefined }));
-    } else {
-      // Nothing was written to the peer: every queued call is safe to send again.
-      const detail =
-        cause instanceof RpcError
-          ? cause.rawMessage
-          : cause && this.handshaking
-            ? `TLS handshake failed (${(cause as NodeJS.ErrnoException).code ?? 'error'}: ${cause.message})`
-            : cause
-              ? (code ?? cause.message)
-              : 'closed before it was established';
-      this.failAll(new RpcError(status, `cannot connect: ${detail}`, { cause, notRun: 'unsent' }));
-    }
+    this.failAll(
+      closeError(cause, { everReady: this.everReady, everHeard: this.everHeard, tls: this.options.tls !== undefined, handshaking: this.handshaking }),
+    );
     // Set by whoever closed it (this process, a GOAWAY, a fault); otherwise the peer did.
     const reason = this.closeReason ?? (!this.everReady || !this.everHeard ? 'connect-failed' : quietEnd ? 'ended' : 'lost');
     if (channels.clientDisconnect.hasSubscribers) channels.clientDisconnect.publish({ address: this.address, reason, error: cause });

@@ -68,4 +68,3 @@ export function findService(services: readonly ServiceDefinition[], name: string
 export function rootFromJson(json: protobuf.INamespace): protobuf.Root {
   return protobuf.Root.fromJSON(json);
 }
-

@@ -6,10 +6,12 @@ import type { Peer } from '../pipeline/handler-context.js';
 import type { CallLane } from '../server/router.js';
 import type { ServerCall } from '../server/server-call.js';
 import type { ResolvedServerOptions } from '../server/server-options.js';
-import { LatencyHistogram, type WorkerLaneStats } from '../server/server-stats.js';
+import type { WorkerLaneStats } from '../server/server-stats.js';
+import { LaneCounters } from './lane-counters.js';
 import { MIN_RING_BYTES, readRecords } from './response-ring.js';
 import { channels } from '../util/diagnostics.js';
-import { encodeBatch, type PendingEntry } from './batch-codec.js';
+import { encodeBatch } from './batch-codec.js';
+import { LaneQueue, type QueuedEntry } from './lane-queue.js';
 import { WorkerManifest, workerEntry, type BatchResult, type WorkerInit } from './worker-init.js';
 import { WorkerSlots } from './worker-slots.js';
 import { ResponseDrain } from './response-drain.js';
@@ -27,27 +29,19 @@ type PoolWorker = Parameters<LoadBalancer>[1][number];
 const closedBeforeRun = (): RpcError => new RpcError(Status.UNAVAILABLE, 'server closed before the call ran', { notRun: 'refused' });
 
 /** The server options the worker lane reads (resolved once, by the server). */
-export type WorkerLaneOptions = Pick<
-  ResolvedServerOptions,
-  | 'workers'
-  | 'maxQueue'
-  | 'ringBytes'
-  | 'maxBatch'
-  | 'overrunGraceMs'
-  | 'maxFrameBytes'
-  | 'compressAboveBytes'
-  | 'workerMaxHeapMb'
-  | 'responseRing'
-  | 'workerAtomics'
->;
-
-interface QueuedEntry extends PendingEntry {
-  readonly call: ServerCall;
-  /** Times handed to a worker: a re-run (its worker died before taking it up) is the second. */
-  handOffs: number;
-  /** True while it waits in the reactor's queue, where an abort frees its slot at once. */
-  queued: boolean;
-}
+export type WorkerLaneOptions = Pick<ResolvedServerOptions, (typeof LANE_OPTIONS)[number]>;
+const LANE_OPTIONS = [
+  'workers',
+  'maxQueue',
+  'ringBytes',
+  'maxBatch',
+  'overrunGraceMs',
+  'maxFrameBytes',
+  'compressAboveBytes',
+  'workerMaxHeapMb',
+  'responseRing',
+  'workerAtomics',
+] as const;
 
 /** A batch whose task ended: with the records that missed the ring, or the worker's death. */
 interface FinishedBatch {
@@ -79,25 +73,24 @@ export class WorkerLane implements CallLane {
   private readonly manifest = new WorkerManifest();
   private readonly slots: WorkerSlots<ServerCall>;
   private readonly drain: ResponseDrain;
-  private queue: QueuedEntry[] = [];
+  private readonly queue: LaneQueue;
   /** Batches whose task ended, settled after the drain loop's next drain. */
   private finished: FinishedBatch[] = [];
-  private readonly waits = new LatencyHistogram();
   /** Each connection's `host:port` as the batch carries it, encoded once per connection. */
   private readonly peerBytes = new WeakMap<Peer, Buffer>();
   private pool: Piscina | undefined;
   private state: 'idle' | 'running' | 'closed' = 'idle';
   private tasksInFlight = 0;
-  private startedAt = 0;
   private flushScheduled = false;
   private watchdog: NodeJS.Timeout | undefined;
   private readonly control = new WorkerControl();
   private threads: PoolThreads | undefined;
-  private readonly counters = { completed: 0, failed: 0, batches: 0, ringFallbacks: 0, rerun: 0, overrunTerminations: 0, workersCreated: 0 };
+  private readonly counters = new LaneCounters();
   private readonly onRecord = (slot: number, status: number, frame: Buffer): void => this.handleRecord(slot, status, frame);
 
   constructor(private readonly settings: WorkerLaneOptions) {
     this.slots = new WorkerSlots(settings.maxQueue);
+    this.queue = new LaneQueue((slot) => this.slots.release(slot));
     // A spare ring per worker, so a replacement never waits for a dying worker's ring. The
     // rings exist with responseRing off too: their control blocks drive the watchdog,
     // placement and utilisation; only their data regions go unused.
@@ -165,7 +158,7 @@ export class WorkerLane implements CallLane {
     this.watchdog = setInterval(() => this.checkOverruns(), Math.max(10, Math.min(250, Math.floor(this.settings.overrunGraceMs / 2))));
     this.watchdog.unref();
     await this.control.whenReady(this.pool, this.settings.workers);
-    this.startedAt = performance.now();
+    this.counters.started();
   }
 
   /**
@@ -179,7 +172,7 @@ export class WorkerLane implements CallLane {
       call.replyError(new RpcError(Status.RESOURCE_EXHAUSTED, `worker queue is full (maxQueue ${this.settings.maxQueue})`, { notRun: 'refused' }));
       return;
     }
-    const entry: QueuedEntry = {
+    this.queue.push({
       call,
       slot,
       requestId: call.requestId,
@@ -191,17 +184,7 @@ export class WorkerLane implements CallLane {
       peer: this.encodedPeer(call.peer),
       handOffs: 0,
       queued: true,
-    };
-    // A call answered or cancelled while it waits here (its callTimeoutMs passed, say) has
-    // no worker to hear of it: its slot is freed now, not when a busy pool gets to it.
-    const setCancelFlag = call.onAbort;
-    call.onAbort = () => {
-      setCancelFlag?.();
-      if (!entry.queued) return;
-      entry.queued = false;
-      this.slots.release(slot);
-    };
-    this.queue.push(entry);
+    });
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       // setImmediate: every request read in this turn of the loop joins the same batch.
@@ -223,29 +206,8 @@ export class WorkerLane implements CallLane {
 
   /** Counters for `server.stats()`. */
   stats(): WorkerLaneStats {
-    return {
-      workers: this.settings.workers,
-      inflight: this.slots.inUse,
-      queueDepth: this.queue.length,
-      maxQueue: this.settings.maxQueue,
-      utilization: this.utilization(),
-      completed: this.counters.completed,
-      failed: this.counters.failed,
-      batches: this.counters.batches,
-      ringFallbacks: this.counters.ringFallbacks,
-      workerRestarts: Math.max(0, this.counters.workersCreated - this.settings.workers),
-      rerun: this.counters.rerun,
-      workersTerminatedForOverrun: this.counters.overrunTerminations,
-      wait: this.waits.snapshot(),
-      runMeanUs: Math.round(this.meanRunMs() * 1000),
-    };
-  }
-
-  private utilization(): number {
-    if (this.startedAt === 0) return 0;
-    const elapsed = (performance.now() - this.startedAt) * this.settings.workers;
-    const busy = this.drain.busyMs();
-    return elapsed > 0 ? Math.min(1, busy / elapsed) : 0;
+    const { workers, maxQueue } = this.settings;
+    return this.counters.snapshot({ workers, maxQueue, inflight: this.slots.inUse, queueDepth: this.queue.length, busyMs: this.drain.busyMs() });
   }
 
   /** Per-thread details from each worker, over the comlink control plane. */
@@ -262,8 +224,7 @@ export class WorkerLane implements CallLane {
     this.drain.drainAll();
     this.settleFinished();
     this.control.close();
-    for (const entry of this.queue) if (entry.queued) this.failSlot(entry.slot, closedBeforeRun());
-    this.queue = [];
+    for (const entry of this.queue.clear()) this.failSlot(entry.slot, closedBeforeRun());
     await this.threads?.destroy(); // every thread exited, not only those Piscina still lists
   }
 
@@ -277,14 +238,8 @@ export class WorkerLane implements CallLane {
 
   /** The load that paces batches and draining (lane-pacing.ts); the mean run time counts after 32 answers. */
   private load(): LaneLoad {
-    const requests = this.counters.completed + this.counters.failed;
-    return { inflight: this.slots.inUse, workers: this.settings.workers, perRequestMs: requests < 32 ? undefined : this.meanRunMs() };
-  }
-
-  /** Mean worker time per request answered so far (0 before the first), from the busy counters. */
-  private meanRunMs(): number {
-    const requests = this.counters.completed + this.counters.failed;
-    return requests === 0 ? 0 : this.drain.busyMs() / requests;
+    const perRequestMs = this.counters.answered < 32 ? undefined : this.counters.meanRunMs(this.drain.busyMs());
+    return { inflight: this.slots.inUse, workers: this.settings.workers, perRequestMs };
   }
 
   private flush(): void {
@@ -294,12 +249,10 @@ export class WorkerLane implements CallLane {
     while (this.queue.length > 0 && this.tasksInFlight < maxTasks) {
       const free = maxTasks - this.tasksInFlight;
       const size = Math.min(limit, Math.ceil(this.queue.length / free));
-      const taken = this.queue.splice(0, size);
+      const taken = this.queue.take(size);
       const now = Date.now();
       const batch: QueuedEntry[] = [];
       for (const entry of taken) {
-        if (!entry.queued) continue; // aborted while queued: its slot is already free
-        entry.queued = false;
         if (entry.call.state === 'done') {
           this.slots.release(entry.slot); // cancelled while queued: never sent
         } else if (now >= entry.deadline) {
@@ -327,7 +280,7 @@ export class WorkerLane implements CallLane {
     for (const entry of batch) {
       entry.call.state = 'running';
       // The wait until the first hand-off: a re-run is counted once, not twice.
-      if (entry.handOffs++ === 0) this.waits.record((now - entry.call.startedAt) * 1000);
+      if (entry.handOffs++ === 0) this.counters.waits.record((now - entry.call.startedAt) * 1000);
     }
     this.pool!.run(Piscina.move(task)).then(
       (result: BatchResult) => this.finish({ batch, result, error: undefined }),
@@ -395,8 +348,7 @@ export class WorkerLane implements CallLane {
     }
     if (rerun.length === 0) return;
     this.counters.rerun += rerun.length;
-    for (const entry of rerun) entry.queued = true;
-    this.queue.unshift(...rerun);
+    this.queue.requeue(rerun);
     this.flush();
   }
 

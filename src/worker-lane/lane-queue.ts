@@ -1,0 +1,60 @@
+import type { ServerCall } from '../server/server-call.js';
+import type { PendingEntry } from './batch-codec.js';
+
+/** A request of the worker lane, from its admission until its batch is settled. */
+export interface QueuedEntry extends PendingEntry {
+  readonly call: ServerCall;
+  /** Times handed to a worker: a re-run (its worker died before taking it up) is the second. */
+  handOffs: number;
+  /** True while it waits in the reactor's queue. */
+  queued: boolean;
+}
+
+/**
+ * The worker lane's queue on the reactor: requests admitted (each holds a slot) and not
+ * yet packed into a batch. A call answered or cancelled while it waits here (its
+ * `callTimeoutMs` passed, say) has no worker to hear of it, so its slot is freed at once
+ * (`free`), not when a busy pool gets to it; it is skipped when its turn comes.
+ */
+export class LaneQueue {
+  private entries: QueuedEntry[] = [];
+
+  /** @param free frees a slot whose call ended while queued */
+  constructor(private readonly free: (slot: number) => void) {}
+
+  /** Entries waiting (those ended while queued included, until their turn). */
+  get length(): number {
+    return this.entries.length;
+  }
+
+  /** Queues `entry` at the tail; an abort of its call while queued frees its slot. */
+  push(entry: QueuedEntry): void {
+    const setCancelFlag = entry.call.onAbort; // the slot's shared cancel flag
+    entry.call.onAbort = () => {
+      setCancelFlag?.();
+      if (!entry.queued) return;
+      entry.queued = false;
+      this.free(entry.slot);
+    };
+    entry.queued = true;
+    this.entries.push(entry);
+  }
+
+  /** Puts entries back at the head, in their order (their worker died before taking them up). */
+  requeue(entries: readonly QueuedEntry[]): void {
+    for (const entry of entries) entry.queued = true;
+    this.entries.unshift(...entries);
+  }
+
+  /** Takes up to `count` entries from the head, leaving out those whose call ended while queued. */
+  take(count: number): QueuedEntry[] {
+    const taken = this.entries.splice(0, count).filter((entry) => entry.queued);
+    for (const entry of taken) entry.queued = false;
+    return taken;
+  }
+
+  /** Empties the queue; returns the entries still waiting (the lane is closing). */
+  clear(): QueuedEntry[] {
+    return this.take(this.entries.length);
+  }
+}
