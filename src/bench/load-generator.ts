@@ -218,7 +218,8 @@ export async function runLoad(call: () => Promise<unknown>, options: LoadOptions
   const requests = ok + failed;
   const errorsByName: Record<string, number> = {};
   for (const [code, n] of errors) errorsByName[statusName(code)] = n;
-  const pct = (p: number): number => (requests === 0 ? 0 : total.getValueAtPercentile(p));
+  // A percentile is its bucket's highest equivalent value, which can pass the exact maximum.
+  const pct = (p: number): number => (requests === 0 ? 0 : Math.min(total.getValueAtPercentile(p), total.maxValue));
   const result: LoadResult = {
     requests,
     ok,

@@ -67,6 +67,12 @@ A flag overrides its environment variable, which overrides the config file.`,
       byDefault: 'none',
       help: 'serve /metrics (Prometheus), /stats.json and a live status page (/)\non this port',
     },
+    'metrics-host': {
+      type: 'string',
+      value: '<host>',
+      byDefault: '127.0.0.1',
+      help: 'interface of the metrics port; it is unauthenticated and lists\nclient addresses, so it stays local unless named here',
+    },
     ...SERVER_TLS_OPTIONS,
     workers: { type: 'string', value: '<n>', byDefault: `one per core, ${SERVER_DEFAULTS.workers} here`, env: envOf('workers'), help: 'worker-lane threads' },
     'worker-methods': {
@@ -161,8 +167,9 @@ export async function serve(argv: string[], io: CommandIo): Promise<number> {
   io.stdout.write(`ringrpc listening on ${address.host}:${address.port}\n`);
   let metrics: MetricsServer | undefined;
   if (values['metrics-port'] !== undefined) {
-    metrics = await serveMetrics(server, { port: Number(values['metrics-port']), host: config.host });
-    io.stdout.write(`ringrpc metrics on http://${address.host}:${metrics.port}/metrics\n`);
+    const metricsHost = values['metrics-host'] ?? '127.0.0.1';
+    metrics = await serveMetrics(server, { port: Number(values['metrics-port']), host: metricsHost });
+    io.stdout.write(`ringrpc metrics on http://${metricsHost}:${metrics.port}/metrics\n`);
   }
   await waitForSignal(server, io);
   await metrics?.close();
