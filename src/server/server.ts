@@ -33,8 +33,9 @@ export interface AddServiceOptions {
   lanes?: Record<string, Lane>;
   /**
    * Module that each worker thread loads once for the worker-lane methods (`.js`, or
-   * `.ts`, natively where Node strips types, else through tsx). It exports the handlers like `ringrpc serve --handlers` expects:
-   * an object named after the service. Required when any method runs on the worker lane.
+   * `.ts`: natively where Node strips types, else through tsx). It exports the handlers as
+   * `ringrpc serve --handlers` expects: an object named after the service. Required when
+   * any method runs on the worker lane.
    */
   workerModule?: string | URL;
 }
