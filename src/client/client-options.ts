@@ -32,6 +32,24 @@ export interface ConnectionOptions {
   tls?: ClientTlsOptions;
   /** Reconnect backoff after failed connects: exponential, jittered, capped. */
   reconnect?: Partial<BackoffOptions>;
+  /**
+   * Outlier detection (a circuit breaker per instance): after `consecutiveFailures` calls in
+   * a row fail DEADLINE_EXCEEDED or UNAVAILABLE on an instance (a hung or failing server),
+   * it gets no calls for `baseEjectionMs`, doubling on each ejection in a row up to
+   * `maxEjectionMs`, while other instances can take them (within `maxEjectionPercent`);
+   * then it is tried again. `false` turns it off.
+   */
+  outlierDetection?: Partial<OutlierDetection> | false;
+}
+
+/** See {@link ConnectionOptions.outlierDetection}. */
+export interface OutlierDetection {
+  /** Failed calls in a row that eject an instance. Default 5. */
+  consecutiveFailures: number;
+  /** First ejection, in ms. Default 1000. */
+  baseEjectionMs: number;
+  /** Longest ejection, in ms. Default 30000. */
+  maxEjectionMs: number;
 }
 
 /** Options of a connection pool (`createPool`, or a client's own pool). */
@@ -140,6 +158,8 @@ export interface ResolvedConnectionOptions {
   readonly heartbeatMissLimit: number;
   readonly tls: ClientTlsOptions | undefined;
   readonly reconnect: Readonly<BackoffOptions>;
+  /** Undefined when off. */
+  readonly outlierDetection: Readonly<OutlierDetection> | undefined;
 }
 
 export interface ResolvedPoolOptions extends ResolvedConnectionOptions {
@@ -196,6 +216,7 @@ export const CLIENT_DEFAULTS = Object.freeze({
   heartbeatIntervalMs: 5000,
   heartbeatMissLimit: 3,
   reconnect: Object.freeze({ initialMs: 100, maxMs: 10_000, multiplier: 2, jitter: 0.2 }),
+  outlierDetection: Object.freeze({ consecutiveFailures: 5, baseEjectionMs: 1000, maxEjectionMs: 30_000 }),
   pool: Object.freeze({ enabled: true, connectionsPerEndpoint: 1, maxIdleMs: 300_000 }),
   loadBalancer: 'round_robin' as LoadBalancerName,
   maxEjectionPercent: 50,
@@ -210,6 +231,7 @@ const CONNECTION_KEYS = [
   'heartbeatMissLimit',
   'tls',
   'reconnect',
+  'outlierDetection',
 ] as const;
 const POOL_KEYS = ['enabled', 'connectionsPerEndpoint', 'maxIdleMs'] as const;
 const CLIENT_KEYS = [
@@ -256,10 +278,23 @@ function resolvePool(connection: ConnectionOptions, pool: Pick<PoolOptions, 'ena
     heartbeatMissLimit: c.heartbeatMissLimit,
     tls: c.tls,
     reconnect: resolveBackoff('reconnect', connection.reconnect ?? {}, d.reconnect),
+    outlierDetection: resolveOutlierDetection(connection.outlierDetection),
     enabled: p.enabled,
     connectionsPerEndpoint: p.connectionsPerEndpoint,
     maxIdleMs: p.maxIdleMs,
   });
+}
+
+function resolveOutlierDetection(value: Partial<OutlierDetection> | false | undefined): Readonly<OutlierDetection> | undefined {
+  if (value === false) return undefined;
+  if (value !== undefined && (value === null || typeof value !== 'object')) throw v.invalid('outlierDetection', 'an object or false', value);
+  v.knownKeys(value ?? {}, ['consecutiveFailures', 'baseEjectionMs', 'maxEjectionMs'], 'options.outlierDetection');
+  const o = { ...CLIENT_DEFAULTS.outlierDetection, ...v.stripUndefined(value ?? {}) };
+  v.positiveInteger('outlierDetection.consecutiveFailures', o.consecutiveFailures);
+  v.positiveMs('outlierDetection.baseEjectionMs', o.baseEjectionMs);
+  v.positiveMs('outlierDetection.maxEjectionMs', o.maxEjectionMs);
+  if (o.maxEjectionMs < o.baseEjectionMs) throw v.invalid('outlierDetection.maxEjectionMs', `at least baseEjectionMs (${o.baseEjectionMs})`, o.maxEjectionMs);
+  return Object.freeze(o);
 }
 
 /** Validates `options` once, with messages naming the field, and fills defaults. */

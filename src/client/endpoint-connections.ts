@@ -32,6 +32,8 @@ export interface EndpointStats {
   readonly failures: number;
   /** Round-trip time of the last keepalive PING answered, in ms. */
   readonly rttMs: number | undefined;
+  /** Time left of an outlier-detection ejection, in ms (0: not ejected; probing counts as 0). */
+  readonly ejectedMs: number;
   /** Time left in backoff, in ms (0 when not in backoff). */
   readonly backoffMs: number;
 }
@@ -64,6 +66,10 @@ export class EndpointConnections {
   private stopped = false;
   /** A GOAWAY or a broken connection since the last connection became ready (see {@link avoid}). */
   private interrupted = false;
+  /** Outlier detection: failed calls in a row, ejections in a row, and until when it is ejected. */
+  private consecutiveFailures = 0;
+  private ejections = 0;
+  private ejectedUntil = 0;
 
   constructor(
     readonly endpoint: Endpoint,
@@ -90,7 +96,41 @@ export class EndpointConnections {
    * server restarting refuses connects for a while; a call routed there would wait or fail).
    */
   get avoid(): boolean {
-    return this.inBackoff || (this.interrupted && !this.slots.some((c) => c?.state === 'ready'));
+    return this.inBackoff || this.ejected || (this.interrupted && !this.slots.some((c) => c?.state === 'ready'));
+  }
+
+  /** Ejected by outlier detection, or back from it and probing: one call at a time until one succeeds. */
+  private get ejected(): boolean {
+    if (this.ejectedUntil === 0) return false;
+    return this.ejectedUntil > Date.now() || this.pending > 0;
+  }
+
+  /**
+   * A call to this endpoint ended: outlier detection counts DEADLINE_EXCEEDED and
+   * UNAVAILABLE in a row (a hung or failing server; connect failures have their backoff)
+   * and ejects the endpoint for a while once there are enough; any other outcome resets it.
+   */
+  record(error: RpcError | undefined): void {
+    const policy = this.options.outlierDetection;
+    if (policy === undefined) return;
+    const failed = error !== undefined && error.notRun !== 'unsent' && (error.code === Status.DEADLINE_EXCEEDED || error.code === Status.UNAVAILABLE);
+    const now = Date.now();
+    if (!failed) {
+      if (error?.code === Status.CANCELLED) return;
+      this.consecutiveFailures = 0;
+      if (this.ejectedUntil !== 0 && this.ejectedUntil <= now) {
+        this.ejectedUntil = 0; // the probe was answered: back in rotation
+        this.ejections = 0;
+      }
+      return;
+    }
+    if (this.ejectedUntil > now) return; // a call sent before the ejection
+    const probeFailed = this.ejectedUntil !== 0;
+    if (++this.consecutiveFailures < policy.consecutiveFailures && !probeFailed) return;
+    const ejectionMs = Math.min(policy.maxEjectionMs, policy.baseEjectionMs * 2 ** this.ejections++);
+    this.ejectedUntil = now + ejectionMs;
+    this.consecutiveFailures = 0;
+    if (channels.clientEjection.hasSubscribers) channels.clientEjection.publish({ address: this.address, ejectionMs, error });
   }
 
   /** True while calls fail fast: the last connects failed and the backoff has not ended. */
@@ -247,6 +287,7 @@ export class EndpointConnections {
       failures: this.failures,
       rttMs: open.find((c) => c.rttMs !== undefined)?.rttMs,
       backoffMs: Math.max(0, this.backoffUntil - Date.now()),
+      ejectedMs: Math.max(0, this.ejectedUntil - Date.now()),
     };
   }
 

@@ -66,6 +66,11 @@ export class PoolConnections {
     return this.endpoints.get(address)?.avoid ?? false;
   }
 
+  /** A call to `address` ended, with `error` or not (outlier detection). */
+  record(address: string, error: RpcError | undefined): void {
+    this.endpoints.get(address)?.record(error);
+  }
+
   /** True while calls to an endpoint would fail fast (reconnect backoff). */
   inBackoff(address: string): boolean {
     return this.endpoints.get(address)?.inBackoff ?? false;

@@ -127,8 +127,14 @@ class RetryingCall {
       return;
     }
     reply.then(
-      (value) => this.succeed(value),
-      (err: RpcError) => this.onFailure(err),
+      (value) => {
+        this.target.connections.record(address, undefined);
+        this.succeed(value);
+      },
+      (err: RpcError) => {
+        this.target.connections.record(address, err);
+        this.onFailure(err);
+      },
     );
   }
 

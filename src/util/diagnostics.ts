@@ -30,6 +30,11 @@ export const channels = {
   serverOnewayError: diagnostics.channel('ringrpc:server:oneway-error'),
   /** `{ error }` when a worker thread fails outside any call (it is replaced); `error` is the pool's `Error`. */
   serverWorkerError: diagnostics.channel('ringrpc:server:worker-error'),
+  /**
+   * `{ address, ejectionMs, error }` when outlier detection ejects an instance: its calls
+   * failed DEADLINE_EXCEEDED or UNAVAILABLE in a row; `error` is the last of them.
+   */
+  clientEjection: diagnostics.channel('ringrpc:client:ejection'),
   /** `{ address }` when a client connection is established. */
   clientConnect: diagnostics.channel('ringrpc:client:connect'),
   /**

@@ -20,6 +20,7 @@ test('defaults', () => {
     heartbeatMissLimit: 3,
     tls: undefined,
     reconnect: { initialMs: 100, maxMs: 10_000, multiplier: 2, jitter: 0.2 },
+    outlierDetection: { consecutiveFailures: 5, baseEjectionMs: 1000, maxEjectionMs: 30_000 },
     enabled: true,
     connectionsPerEndpoint: 1,
     maxIdleMs: 300_000,

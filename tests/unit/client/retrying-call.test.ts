@@ -31,6 +31,8 @@ async function callFailingWith(
     retain: () => {},
     release: () => {},
     inBackoff: () => false,
+    avoid: () => false,
+    record: () => {},
     backoffRemainingMs: () => 0,
     pending: () => 0,
   } as unknown as PoolConnections;
