@@ -62,6 +62,7 @@ export type {
   ClientTlsOptions,
 } from './client/client-options.js';
 export type { CallOptions } from './client/call-options.js';
+export type { OutlierDetection } from './client/outlier-detection.js';
 export type { EndpointStats, EndpointState } from './client/endpoint-connections.js';
 export type { MetricsServer } from './observability/metrics-server.js';
 export type { BackoffOptions } from './util/backoff.js';

@@ -1,5 +1,6 @@
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import * as v from '../util/validate.js';
+import { resolveOutlierDetection, type OutlierDetection } from './outlier-detection.js';
 import { checkBackoff, resolveBackoff, type BackoffOptions } from '../util/backoff.js';
 import { DEFAULT_MAX_FRAME_BYTES } from '../protocol/constants.js';
 import { DEFAULT_COMPRESSION_THRESHOLD_BYTES } from '../protocol/compression.js';
@@ -40,16 +41,6 @@ export interface ConnectionOptions {
    * then it is tried again. `false` turns it off.
    */
   outlierDetection?: Partial<OutlierDetection> | false;
-}
-
-/** See {@link ConnectionOptions.outlierDetection}. */
-export interface OutlierDetection {
-  /** Failed calls in a row that eject an instance. Default 5. */
-  consecutiveFailures: number;
-  /** First ejection, in ms. Default 1000. */
-  baseEjectionMs: number;
-  /** Longest ejection, in ms. Default 30000. */
-  maxEjectionMs: number;
 }
 
 /** Options of a connection pool (`createPool`, or a client's own pool). */
@@ -278,23 +269,11 @@ function resolvePool(connection: ConnectionOptions, pool: Pick<PoolOptions, 'ena
     heartbeatMissLimit: c.heartbeatMissLimit,
     tls: c.tls,
     reconnect: resolveBackoff('reconnect', connection.reconnect ?? {}, d.reconnect),
-    outlierDetection: resolveOutlierDetection(connection.outlierDetection),
+    outlierDetection: resolveOutlierDetection(connection.outlierDetection, d.outlierDetection),
     enabled: p.enabled,
     connectionsPerEndpoint: p.connectionsPerEndpoint,
     maxIdleMs: p.maxIdleMs,
   });
-}
-
-function resolveOutlierDetection(value: Partial<OutlierDetection> | false | undefined): Readonly<OutlierDetection> | undefined {
-  if (value === false) return undefined;
-  if (value !== undefined && (value === null || typeof value !== 'object')) throw v.invalid('outlierDetection', 'an object or false', value);
-  v.knownKeys(value ?? {}, ['consecutiveFailures', 'baseEjectionMs', 'maxEjectionMs'], 'options.outlierDetection');
-  const o = { ...CLIENT_DEFAULTS.outlierDetection, ...v.stripUndefined(value ?? {}) };
-  v.positiveInteger('outlierDetection.consecutiveFailures', o.consecutiveFailures);
-  v.positiveMs('outlierDetection.baseEjectionMs', o.baseEjectionMs);
-  v.positiveMs('outlierDetection.maxEjectionMs', o.maxEjectionMs);
-  if (o.maxEjectionMs < o.baseEjectionMs) throw v.invalid('outlierDetection.maxEjectionMs', `at least baseEjectionMs (${o.baseEjectionMs})`, o.maxEjectionMs);
-  return Object.freeze(o);
 }
 
 /** Validates `options` once, with messages naming the field, and fills defaults. */
