@@ -64,7 +64,12 @@ export function findService(services: readonly ServiceDefinition[], name: string
   throw new RpcError(Status.UNIMPLEMENTED, `unknown service ${name} (the .proto defines: ${known})`);
 }
 
-/** Rebuilds a root from the JSON descriptor that `ringrpc gen` embeds in generated code. */
-export function rootFromJson(json: protobuf.INamespace): protobuf.Root {
-  return protobuf.Root.fromJSON(json);
+/**
+ * Rebuilds a root from the JSON descriptor that `ringrpc gen` embeds in generated code
+ * (`Root#toJSON()`). It takes any object: the descriptor has keys, such as `protoName`
+ * and a map's `keyType`, that protobufjs's `INamespace` typing does not declare, so a
+ * generated module would not compile against it.
+ */
+export function rootFromJson(json: object): protobuf.Root {
+  return protobuf.Root.fromJSON(json as protobuf.INamespace);
 }
