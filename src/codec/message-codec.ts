@@ -67,26 +67,24 @@ function typesWithInt64(types: protobuf.Type[]): Set<protobuf.Type> {
   return found;
 }
 
+// Module constants: a property read on the protobufjs namespace object is slow in a hot path.
+const BufferReader = protobuf.BufferReader;
+const isBuffer = Buffer.isBuffer;
+
 function asBuffer(bytes: Uint8Array | number[]): Buffer {
-  if (Buffer.isBuffer(bytes)) return bytes;
+  if (isBuffer(bytes)) return bytes;
   if (bytes instanceof Uint8Array) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return Buffer.from(bytes);
 }
 
 /**
- * The `Reader` a generated decoder sees: `instanceof` and `recursionLimit` as protobufjs's
- * own, but `create` always makes a Buffer reader, bigint-reading when `int64`.
+ * What a prepared decoder calls instead of `Reader.create`: always a Buffer reader, so that
+ * `bytes` fields are Buffers whatever the input (bigint-reading for types with 64-bit
+ * fields). The decoder keeps protobufjs's own `Reader` for its `instanceof` check: a
+ * stand-in class there measurably slows every decode.
  */
-function readerScope(int64: boolean): unknown {
-  const scope = function Reader(): void {} as unknown as { prototype: unknown; create: (b: Uint8Array) => protobuf.Reader };
-  scope.prototype = protobuf.Reader.prototype;
-  scope.create = int64 ? (b) => new Int64Reader(asBuffer(b)) : (b) => new protobuf.BufferReader(asBuffer(b));
-  Object.defineProperty(scope, 'recursionLimit', { get: () => (protobuf.Reader as unknown as { recursionLimit: number }).recursionLimit });
-  return scope;
-}
-
-const PLAIN_READER = readerScope(false);
-const INT64_READER = readerScope(true);
+const createBufferReader = (bytes: Uint8Array): protobuf.Reader => new BufferReader(asBuffer(bytes));
+const createInt64Reader = (bytes: Uint8Array): protobuf.Reader => new Int64Reader(asBuffer(bytes));
 
 function prepareType(type: protobuf.Type, int64: boolean): void {
   if (preparedTypes.has(type)) return;
@@ -106,7 +104,8 @@ function prepareType(type: protobuf.Type, int64: boolean): void {
     util: protobuf.util,
   };
   const t = type as unknown as Record<'encode' | 'decode' | 'verify', unknown>;
-  t.decode = build(protobuf.decoder(type), { ...scope, Reader: int64 ? INT64_READER : PLAIN_READER, C: type.ctor }, direct ? DECODE_PATCHES : [], type);
+  const decodeScope = { ...scope, Reader: protobuf.Reader, createReader: int64 ? createInt64Reader : createBufferReader, C: type.ctor };
+  t.decode = build(protobuf.decoder(type), decodeScope, direct ? [CREATE_READER, ...DECODE_PATCHES] : [CREATE_READER], type);
   if (int64) t.encode = build(protobuf.encoder(type), { ...scope, Writer: Int64Writer }, direct ? ENCODE_PATCHES : [], type);
   if (direct) t.verify = build(protobuf.verifier(type), { ...scope, util: Object.assign(Object.create(protobuf.util) as object, { isInt64, isInt64Key }) }, VERIFY_PATCHES, type);
   preparedTypes.add(type);
@@ -130,6 +129,13 @@ function keyTypeOf(field: protobuf.Field): string | undefined {
 }
 
 const singularLongs = (t: protobuf.Type): number => t.fieldsArray.filter((f) => LONG_TYPES.has(f.type) && !f.map && !f.repeated && !f.hasPresence).length;
+
+const CREATE_READER: Patch = {
+  what: 'the creation of the reader',
+  pattern: /r=Reader\.create\(r\)/g,
+  replace: () => 'r=createReader(r)',
+  expected: () => 1,
+};
 
 const DECODE_PATCHES: readonly Patch[] = [
   {
