@@ -17,19 +17,18 @@ import { Int64Reader, Int64Writer, isInt64, isInt64Key } from './int64.js';
  * - 64-bit integers are `bigint`s (see `int64.ts`); a map with 64-bit keys is keyed by
  *   their decimal strings.
  *
- * Types without 64-bit fields keep protobufjs's generated encoder and verifier untouched,
- * and their decoder differs only in the reader it creates, so Echo and Work pay nothing.
+ * Types without 64-bit fields (Echo's, Work's) keep protobufjs's generated encoder and
+ * verifier, and their decoder differs only in the reader it creates: from a Buffer, the
+ * same one; from a plain Uint8Array, a Buffer view of it first (one small allocation).
+ * Calling it again is cheap: each type is prepared once, and types added since are too.
  */
 export function prepareMessageTypes(root: protobuf.Root): void {
-  if (preparedRoots.has(root)) return;
   root.resolveAll();
   const types = allTypes(root);
   const int64 = typesWithInt64(types);
   for (const type of types) prepareType(type, int64.has(type));
-  preparedRoots.add(root);
 }
 
-const preparedRoots = new WeakSet<protobuf.Root>();
 const preparedTypes = new WeakSet<protobuf.Type>();
 
 const LONG_TYPES = new Set(['int64', 'uint64', 'sint64', 'fixed64', 'sfixed64']);
