@@ -126,7 +126,10 @@ function messageType(t: protobuf.Type, names: Map<protobuf.ReflectionObject, str
     // that narrowing on the oneof's name also narrows the members.
     const cases = [`    | { ${o.name}?: undefined; ${o.fieldsArray.map((m) => `${m.name}?: undefined`).join('; ')} }`];
     for (const m of o.fieldsArray) {
-      const others = o.fieldsArray.filter((x) => x !== m).map((x) => `; ${x.name}?: undefined`).join('');
+      const others = o.fieldsArray
+        .filter((x) => x !== m)
+        .map((x) => `; ${x.name}?: undefined`)
+        .join('');
       cases.push(`    | { ${o.name}: '${m.name}'; ${m.name}: ${fieldType(m, names)}${others} }`);
     }
     out.push(`  & (`, ...cases, '  )');

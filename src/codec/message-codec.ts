@@ -94,7 +94,8 @@ function prepareType(type: protobuf.Type, int64: boolean): void {
   for (const field of type.fieldsArray) {
     if (field.map || field.repeated) continue; // the constructor gives each its own {} or []
     if (field.partOf !== null || field.resolvedType instanceof protobuf.Type) delete prototype[field.name];
-    else if (field.type === 'bytes') prototype[field.name] = field.typeDefault instanceof Uint8Array && field.typeDefault.length > 0 ? Buffer.from(field.typeDefault) : EMPTY_BYTES;
+    else if (field.type === 'bytes')
+      prototype[field.name] = field.typeDefault instanceof Uint8Array && field.typeDefault.length > 0 ? Buffer.from(field.typeDefault) : EMPTY_BYTES;
     else if (LONG_TYPES.has(field.type)) prototype[field.name] = BigInt(String(field.typeDefault ?? 0));
   }
   const direct = type.fieldsArray.some((f) => LONG_TYPES.has(f.type) || LONG_TYPES.has(keyTypeOf(f) ?? ''));
@@ -106,7 +107,13 @@ function prepareType(type: protobuf.Type, int64: boolean): void {
   const decodeScope = { ...scope, Reader: protobuf.Reader, createReader: int64 ? createInt64Reader : createBufferReader, C: type.ctor };
   t.decode = build(protobuf.decoder(type), decodeScope, direct ? [CREATE_READER, ...DECODE_PATCHES] : [CREATE_READER], type);
   if (int64) t.encode = build(protobuf.encoder(type), { ...scope, Writer: Int64Writer }, direct ? ENCODE_PATCHES : [], type);
-  if (direct) t.verify = build(protobuf.verifier(type), { ...scope, util: Object.assign(Object.create(protobuf.util) as object, { isInt64, isInt64Key }) }, VERIFY_PATCHES, type);
+  if (direct)
+    t.verify = build(
+      protobuf.verifier(type),
+      { ...scope, util: Object.assign(Object.create(protobuf.util) as object, { isInt64, isInt64Key }) },
+      VERIFY_PATCHES,
+      type,
+    );
   preparedTypes.add(type);
 }
 
@@ -171,7 +178,8 @@ function fieldOf(type: protobuf.Type, name: string): protobuf.Field {
 const VERIFY_PATCHES: readonly Patch[] = [
   {
     what: 'the check of a 64-bit value',
-    pattern: /if\(!util\.isInteger\(([^\n]+?)\)&&!\(\1&&util\.isInteger\(\1\.low\)&&util\.isInteger\(\1\.high\)\)\)(\s+)return"(\w+): integer\|Long((?:\[\]|\{k:\w+\})?) expected"/g,
+    pattern:
+      /if\(!util\.isInteger\(([^\n]+?)\)&&!\(\1&&util\.isInteger\(\1\.low\)&&util\.isInteger\(\1\.high\)\)\)(\s+)return"(\w+): integer\|Long((?:\[\]|\{k:\w+\})?) expected"/g,
     replace: (t, ref, space, name, suffix) => {
       const unsigned = UNSIGNED_LONG.has(fieldOf(t, name!).type);
       return `if(!util.isInt64(${ref},${unsigned}))${space}return${JSON.stringify(`${name}: ${unsigned ? 'uint64' : 'int64'} (bigint, safe integer, decimal string or Long)${suffix} expected`)}`;
@@ -199,7 +207,9 @@ function build(gen: protobuf.Codegen, scope: Record<string, unknown>, patches: r
       return patch.replace(type, ...(groups.slice(0, -2) as string[]));
     });
     if (count !== patch.expected(type)) {
-      throw new Error(`protobufjs generated code for ${type.fullName.slice(1)} that ringrpc does not recognise (${patch.what}: ${count} places, expected ${patch.expected(type)})`);
+      throw new Error(
+        `protobufjs generated code for ${type.fullName.slice(1)} that ringrpc does not recognise (${patch.what}: ${count} places, expected ${patch.expected(type)})`,
+      );
     }
   }
   const names = Object.keys(scope);

@@ -29,29 +29,86 @@ test.after(async () => {
 
 const FULL = {
   scalars: {
-    fDouble: 1.5, fFloat: 0.5, fInt32: -1, fInt64: -9_223_372_036_854_775_808n, fUint32: 1, fUint64: 18_446_744_073_709_551_615n,
-    fSint32: -2, fSint64: -3n, fFixed32: 4, fFixed64: 5n, fSfixed32: -6, fSfixed64: -7n, fBool: true, fString: 's',
-    fBytes: Buffer.from([1, 2]), fEnum: -1, fMessage: { name: 'n', id: 8n },
+    fDouble: 1.5,
+    fFloat: 0.5,
+    fInt32: -1,
+    fInt64: -9_223_372_036_854_775_808n,
+    fUint32: 1,
+    fUint64: 18_446_744_073_709_551_615n,
+    fSint32: -2,
+    fSint64: -3n,
+    fFixed32: 4,
+    fFixed64: 5n,
+    fSfixed32: -6,
+    fSfixed64: -7n,
+    fBool: true,
+    fString: 's',
+    fBytes: Buffer.from([1, 2]),
+    fEnum: -1,
+    fMessage: { name: 'n', id: 8n },
   },
   repeateds: { rInt64: [1n, -1n], rBytes: [Buffer.from([3]), Buffer.alloc(0)], rMessage: [{ id: 9n }], rUint64: [2n ** 64n - 1n] },
-  maps: { stringByInt64: { '-1': 'a', '9223372036854775807': 'b' }, int64ByString: { k: 10n }, uint64ByUint64: { '18446744073709551615': 1n }, bytesByString: { b: Buffer.from([4]) } },
+  maps: {
+    stringByInt64: { '-1': 'a', '9223372036854775807': 'b' },
+    int64ByString: { k: 10n },
+    uint64ByUint64: { '18446744073709551615': 1n },
+    bytesByString: { b: Buffer.from([4]) },
+  },
   oneofs: { cInt64: 11n, maybeInt64: 0n, maybeBytes: Buffer.alloc(0) },
-  wellKnown: { at: { seconds: 1_700_000_000n, nanos: 1 }, took: { seconds: -1n, nanos: -2 }, note: { value: 'v' }, count: { value: 12n }, blob: { value: Buffer.from([5]) }, nothing: {} },
+  wellKnown: {
+    at: { seconds: 1_700_000_000n, nanos: 1 },
+    took: { seconds: -1n, nanos: -2 },
+    note: { value: 'v' },
+    count: { value: 12n },
+    blob: { value: Buffer.from([5]) },
+    nothing: {},
+  },
 } satisfies Parameters<Client<typeof Values>['inline']>[0];
 
 const EXPECTED_FULL = [
-  'scalars: message', 'scalars.fInt64: bigint', 'scalars.fUint64: bigint', 'scalars.fSfixed64: bigint', 'scalars.fBytes: Buffer',
-  'scalars.fMessage: message', 'scalars.fMessage.id: bigint', 'repeateds.rInt64: bigint[]', 'repeateds.rBytes: Buffer[]', 'repeateds.rUint64: bigint[]',
-  'repeateds.rDouble: empty[]', 'maps.stringByInt64: {-1,9223372036854775807: string}', 'maps.int64ByString: {k: bigint}',
-  'maps.uint64ByUint64: {18446744073709551615: bigint}', 'maps.bytesByString: {b: Buffer}', 'maps.byString: {: }',
-  'oneofs.cInt64: bigint', 'oneofs.cString: absent', 'oneofs.cMessage: absent', 'oneofs.choice = cInt64', 'oneofs.maybeInt64: bigint',
-  'oneofs.maybeBytes: Buffer', 'oneofs.maybeInt32: absent', 'wellKnown.at.seconds: bigint', 'wellKnown.took.seconds: bigint',
-  'wellKnown.count.value: bigint', 'wellKnown.blob.value: Buffer', 'wellKnown.nothing: message', 'wellKnown.ratio: absent',
+  'scalars: message',
+  'scalars.fInt64: bigint',
+  'scalars.fUint64: bigint',
+  'scalars.fSfixed64: bigint',
+  'scalars.fBytes: Buffer',
+  'scalars.fMessage: message',
+  'scalars.fMessage.id: bigint',
+  'repeateds.rInt64: bigint[]',
+  'repeateds.rBytes: Buffer[]',
+  'repeateds.rUint64: bigint[]',
+  'repeateds.rDouble: empty[]',
+  'maps.stringByInt64: {-1,9223372036854775807: string}',
+  'maps.int64ByString: {k: bigint}',
+  'maps.uint64ByUint64: {18446744073709551615: bigint}',
+  'maps.bytesByString: {b: Buffer}',
+  'maps.byString: {: }',
+  'oneofs.cInt64: bigint',
+  'oneofs.cString: absent',
+  'oneofs.cMessage: absent',
+  'oneofs.choice = cInt64',
+  'oneofs.maybeInt64: bigint',
+  'oneofs.maybeBytes: Buffer',
+  'oneofs.maybeInt32: absent',
+  'wellKnown.at.seconds: bigint',
+  'wellKnown.took.seconds: bigint',
+  'wellKnown.count.value: bigint',
+  'wellKnown.blob.value: Buffer',
+  'wellKnown.nothing: message',
+  'wellKnown.ratio: absent',
 ];
 
 const EXPECTED_EMPTY = [
-  'scalars: message', 'scalars.fInt64: bigint', 'scalars.fBytes: Buffer', 'scalars.fString: string', 'scalars.fMessage: absent',
-  'repeateds: absent', 'maps: absent', 'oneofs.cString: absent', 'oneofs.choice = undefined', 'oneofs.maybeInt32: absent', 'wellKnown: absent',
+  'scalars: message',
+  'scalars.fInt64: bigint',
+  'scalars.fBytes: Buffer',
+  'scalars.fString: string',
+  'scalars.fMessage: absent',
+  'repeateds: absent',
+  'maps: absent',
+  'oneofs.cString: absent',
+  'oneofs.choice = undefined',
+  'oneofs.maybeInt32: absent',
+  'wellKnown: absent',
 ];
 
 function check(lines: readonly string[], expected: readonly string[], where: string): void {
@@ -87,7 +144,10 @@ test('a well-known type as a whole reply: Timestamp seconds are a bigint', async
 
 for (const lane of ['inline', 'worker'] as const) {
   test(`${lane} lane: Work with an empty payload answers (it failed UNKNOWN: "Received an instance of Array"), and the client gets Buffers`, async () => {
-    const bench = createServer({ host: '127.0.0.1', port: 0, workers: 1 }).addService(Bench, laneHandlers, { lanes: { work: lane, echo: lane }, workerModule: 'tests/fixtures/lane-handlers.ts' });
+    const bench = createServer({ host: '127.0.0.1', port: 0, workers: 1 }).addService(Bench, laneHandlers, {
+      lanes: { work: lane, echo: lane },
+      workerModule: 'tests/fixtures/lane-handlers.ts',
+    });
     const { port } = await bench.listen();
     const c = benchClient(`127.0.0.1:${port}`);
     try {

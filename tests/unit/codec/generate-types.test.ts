@@ -57,7 +57,7 @@ test('the output for a realistic corpus passes tsc --strict (packages, imports, 
   const dir = mkdtempSync(path.join(tmpdir(), 'ringrpc-gen-'));
   try {
     const ringrpc = path.relative(dir, path.resolve('src/index.js')).split(path.sep).join('/');
-    for (const file of FILES) writeFileSync(path.join(dir, path.basename(file, '.proto') + '.ts'), gen(path.join(CORPUS, file), ringrpc));
+    for (const file of FILES) writeFileSync(path.join(dir, `${path.basename(file, '.proto')}.ts`), gen(path.join(CORPUS, file), ringrpc));
     writeFileSync(path.join(dir, 'usage.ts'), USAGE.replace('RINGRPC', ringrpc));
     const compilerOptions = {
       strict: true,
@@ -84,7 +84,14 @@ test('the output for a realistic corpus passes tsc --strict (packages, imports, 
 test('names: three `Item`s in three packages get full names; nested types are Outer_Inner; imported types are declared once', () => {
   const code = gen(path.join(CORPUS, 'shop/orders/v1/orders.proto'), 'ringrpc');
   for (const name of ['shop_orders_v1_Item', 'shop_catalog_v1_Item', 'shop_common_v1_Item']) assert.ok(code.includes(`export interface ${name} {`), name);
-  for (const line of ['export interface Order_Shipment {', 'export type Order_State =', 'export interface Timestamp {', 'export type Value = {', '  orderId: bigint;', '  itemsByLine: { [key: string]: shop_orders_v1_Item };']) {
+  for (const line of [
+    'export interface Order_Shipment {',
+    'export type Order_State =',
+    'export interface Timestamp {',
+    'export type Value = {',
+    '  orderId: bigint;',
+    '  itemsByLine: { [key: string]: shop_orders_v1_Item };',
+  ]) {
     assert.ok(code.includes(line), `missing: ${line}`);
   }
   assert.is(code.split('export interface Money {').length, 2);
@@ -94,7 +101,10 @@ test('names: three `Item`s in three packages get full names; nested types are Ou
 test('a message named like something the module uses gets its full name', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'ringrpc-gen-'));
   try {
-    writeFileSync(path.join(dir, 'r.proto'), 'syntax = "proto3"; package r; message Record { map<string, string> m = 1; } message root {} service S { rpc Do(Record) returns (root); }');
+    writeFileSync(
+      path.join(dir, 'r.proto'),
+      'syntax = "proto3"; package r; message Record { map<string, string> m = 1; } message root {} service S { rpc Do(Record) returns (root); }',
+    );
     const code = gen(path.join(dir, 'r.proto'), 'ringrpc');
     assert.ok(code.includes('export interface r_Record {'));
     assert.ok(code.includes('export interface r_root {'));
@@ -107,7 +117,10 @@ test('a message named like something the module uses gets its full name', () => 
 test('oneofs with too many combinations for a union are optional members named by the oneof', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'ringrpc-gen-'));
   try {
-    const oneofs = Array.from({ length: 5 }, (_, i) => `oneof o${i} { string a${i} = ${i * 3 + 1}; string b${i} = ${i * 3 + 2}; string c${i} = ${i * 3 + 3}; }`).join(' ');
+    const oneofs = Array.from(
+      { length: 5 },
+      (_, i) => `oneof o${i} { string a${i} = ${i * 3 + 1}; string b${i} = ${i * 3 + 2}; string c${i} = ${i * 3 + 3}; }`,
+    ).join(' ');
     writeFileSync(path.join(dir, 'w.proto'), `syntax = "proto3"; package w; message Wide { ${oneofs} }`);
     const code = gen(path.join(dir, 'w.proto'), 'ringrpc');
     assert.ok(code.includes('export interface Wide {'));

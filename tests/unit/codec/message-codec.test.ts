@@ -37,13 +37,27 @@ const SCALARS: Row[] = [
   { path: 'scalars.fInt32', ts: 'fInt32: number', init: -7, decoded: -7, absent: 'number', absentValue: 0 },
   { path: 'scalars.fInt64', ts: 'fInt64: bigint', init: -9_223_372_036_854_775_808n, decoded: -9_223_372_036_854_775_808n, absent: 'bigint', absentValue: 0n },
   { path: 'scalars.fUint32', ts: 'fUint32: number', init: 4_294_967_295, decoded: 4_294_967_295, absent: 'number', absentValue: 0 },
-  { path: 'scalars.fUint64', ts: 'fUint64: bigint', init: 18_446_744_073_709_551_615n, decoded: 18_446_744_073_709_551_615n, absent: 'bigint', absentValue: 0n },
+  {
+    path: 'scalars.fUint64',
+    ts: 'fUint64: bigint',
+    init: 18_446_744_073_709_551_615n,
+    decoded: 18_446_744_073_709_551_615n,
+    absent: 'bigint',
+    absentValue: 0n,
+  },
   { path: 'scalars.fSint32', ts: 'fSint32: number', init: -2_147_483_648, decoded: -2_147_483_648, absent: 'number', absentValue: 0 },
   { path: 'scalars.fSint64', ts: 'fSint64: bigint', init: -1n, decoded: -1n, absent: 'bigint', absentValue: 0n },
   { path: 'scalars.fFixed32', ts: 'fFixed32: number', init: 3_000_000_000, decoded: 3_000_000_000, absent: 'number', absentValue: 0 },
   { path: 'scalars.fFixed64', ts: 'fFixed64: bigint', init: 9_007_199_254_740_993n, decoded: 9_007_199_254_740_993n, absent: 'bigint', absentValue: 0n },
   { path: 'scalars.fSfixed32', ts: 'fSfixed32: number', init: -5, decoded: -5, absent: 'number', absentValue: 0 },
-  { path: 'scalars.fSfixed64', ts: 'fSfixed64: bigint', init: 9_223_372_036_854_775_807n, decoded: 9_223_372_036_854_775_807n, absent: 'bigint', absentValue: 0n },
+  {
+    path: 'scalars.fSfixed64',
+    ts: 'fSfixed64: bigint',
+    init: 9_223_372_036_854_775_807n,
+    decoded: 9_223_372_036_854_775_807n,
+    absent: 'bigint',
+    absentValue: 0n,
+  },
   { path: 'scalars.fBool', ts: 'fBool: boolean', init: true, decoded: true, absent: 'boolean', absentValue: false },
   { path: 'scalars.fString', ts: 'fString: string', init: 'héllo', decoded: 'héllo', absent: 'string', absentValue: '' },
   { path: 'scalars.fBytes', ts: 'fBytes: Uint8Array', init: new Uint8Array([0, 255]), decoded: buf(0, 255), absent: 'Buffer', absentValue: EMPTY },
@@ -58,32 +72,123 @@ const REPEATED: Row[] = [
   { path: 'repeateds.rInt32', ts: 'rInt32: number[]', init: [-1, 2], decoded: [-1, 2], absent: 'empty[]', absentValue: [] },
   { path: 'repeateds.rInt64', ts: 'rInt64: bigint[]', init: [-1n, 2, '3'], decoded: [-1n, 2n, 3n], absent: 'empty[]', absentValue: [] },
   { path: 'repeateds.rUint32', ts: 'rUint32: number[]', init: [4_294_967_295], decoded: [4_294_967_295], absent: 'empty[]', absentValue: [] },
-  { path: 'repeateds.rUint64', ts: 'rUint64: bigint[]', init: [18_446_744_073_709_551_615n, 0n], decoded: [18_446_744_073_709_551_615n, 0n], absent: 'empty[]', absentValue: [] },
+  {
+    path: 'repeateds.rUint64',
+    ts: 'rUint64: bigint[]',
+    init: [18_446_744_073_709_551_615n, 0n],
+    decoded: [18_446_744_073_709_551_615n, 0n],
+    absent: 'empty[]',
+    absentValue: [],
+  },
   { path: 'repeateds.rSint32', ts: 'rSint32: number[]', init: [-3], decoded: [-3], absent: 'empty[]', absentValue: [] },
-  { path: 'repeateds.rSint64', ts: 'rSint64: bigint[]', init: [-9_223_372_036_854_775_808n, 9_223_372_036_854_775_807n], decoded: [-9_223_372_036_854_775_808n, 9_223_372_036_854_775_807n], absent: 'empty[]', absentValue: [] },
+  {
+    path: 'repeateds.rSint64',
+    ts: 'rSint64: bigint[]',
+    init: [-9_223_372_036_854_775_808n, 9_223_372_036_854_775_807n],
+    decoded: [-9_223_372_036_854_775_808n, 9_223_372_036_854_775_807n],
+    absent: 'empty[]',
+    absentValue: [],
+  },
   { path: 'repeateds.rFixed32', ts: 'rFixed32: number[]', init: [7], decoded: [7], absent: 'empty[]', absentValue: [] },
   { path: 'repeateds.rFixed64', ts: 'rFixed64: bigint[]', init: [2n ** 64n - 1n, 1n], decoded: [2n ** 64n - 1n, 1n], absent: 'empty[]', absentValue: [] },
   { path: 'repeateds.rSfixed32', ts: 'rSfixed32: number[]', init: [-7], decoded: [-7], absent: 'empty[]', absentValue: [] },
   { path: 'repeateds.rSfixed64', ts: 'rSfixed64: bigint[]', init: [-7n], decoded: [-7n], absent: 'empty[]', absentValue: [] },
   { path: 'repeateds.rBool', ts: 'rBool: boolean[]', init: [true, false], decoded: [true, false], absent: 'empty[]', absentValue: [] },
   { path: 'repeateds.rString', ts: 'rString: string[]', init: ['a', ''], decoded: ['a', ''], absent: 'empty[]', absentValue: [] },
-  { path: 'repeateds.rBytes', ts: 'rBytes: Uint8Array[]', init: [new Uint8Array([1]), new Uint8Array(0)], decoded: [buf(1), EMPTY], absent: 'empty[]', absentValue: [] },
+  {
+    path: 'repeateds.rBytes',
+    ts: 'rBytes: Uint8Array[]',
+    init: [new Uint8Array([1]), new Uint8Array(0)],
+    decoded: [buf(1), EMPTY],
+    absent: 'empty[]',
+    absentValue: [],
+  },
   { path: 'repeateds.rEnum', ts: 'rEnum: Kind[]', init: [1, -1, 0], decoded: [1, -1, 0], absent: 'empty[]', absentValue: [] },
   { path: 'repeateds.rMessage', ts: 'rMessage: Nested[]', init: [nested('a', 1n), {}], decoded: [nested('a', 1n), {}], absent: 'empty[]', absentValue: [] },
 ];
 
 const MAPS: Row[] = [
-  { path: 'maps.byString', ts: 'byString: { [key: string]: string }', init: { a: 'x', '': 'y' }, decoded: { a: 'x', '': 'y' }, absent: 'object', absentValue: {} },
-  { path: 'maps.int64ByString', ts: 'int64ByString: { [key: string]: bigint }', init: { a: -1n, b: 0n }, decoded: { a: -1n, b: 0n }, absent: 'object', absentValue: {} },
-  { path: 'maps.bytesByString', ts: 'bytesByString: { [key: string]: Uint8Array }', init: { a: new Uint8Array([2]) }, decoded: { a: buf(2) }, absent: 'object', absentValue: {} },
-  { path: 'maps.messageByString', ts: 'messageByString: { [key: string]: Nested }', init: { a: nested('m', 3n) }, decoded: { a: nested('m', 3n) }, absent: 'object', absentValue: {} },
+  {
+    path: 'maps.byString',
+    ts: 'byString: { [key: string]: string }',
+    init: { a: 'x', '': 'y' },
+    decoded: { a: 'x', '': 'y' },
+    absent: 'object',
+    absentValue: {},
+  },
+  {
+    path: 'maps.int64ByString',
+    ts: 'int64ByString: { [key: string]: bigint }',
+    init: { a: -1n, b: 0n },
+    decoded: { a: -1n, b: 0n },
+    absent: 'object',
+    absentValue: {},
+  },
+  {
+    path: 'maps.bytesByString',
+    ts: 'bytesByString: { [key: string]: Uint8Array }',
+    init: { a: new Uint8Array([2]) },
+    decoded: { a: buf(2) },
+    absent: 'object',
+    absentValue: {},
+  },
+  {
+    path: 'maps.messageByString',
+    ts: 'messageByString: { [key: string]: Nested }',
+    init: { a: nested('m', 3n) },
+    decoded: { a: nested('m', 3n) },
+    absent: 'object',
+    absentValue: {},
+  },
   { path: 'maps.enumByString', ts: 'enumByString: { [key: string]: Kind }', init: { a: 1 }, decoded: { a: 1 }, absent: 'object', absentValue: {} },
-  { path: 'maps.stringByInt64', ts: 'stringByInt64: { [key: string]: string }', init: { '-9223372036854775808': 'min', '12345678': 'eight digits', '0': 'zero' }, decoded: { '-9223372036854775808': 'min', '12345678': 'eight digits', '0': 'zero' }, absent: 'object', absentValue: {} },
-  { path: 'maps.messageByInt64', ts: 'messageByInt64: { [key: string]: Nested }', init: { '7': nested('seven', 7n) }, decoded: { '7': nested('seven', 7n) }, absent: 'object', absentValue: {} },
-  { path: 'maps.uint64ByUint64', ts: 'uint64ByUint64: { [key: string]: bigint }', init: { '18446744073709551615': 18_446_744_073_709_551_615n }, decoded: { '18446744073709551615': 18_446_744_073_709_551_615n }, absent: 'object', absentValue: {} },
-  { path: 'maps.boolBySint64', ts: 'boolBySint64: { [key: string]: boolean }', init: { '-2': true }, decoded: { '-2': true }, absent: 'object', absentValue: {} },
-  { path: 'maps.doubleByInt32', ts: 'doubleByInt32: { [key: string]: number }', init: { '-1': 0.5 }, decoded: { '-1': 0.5 }, absent: 'object', absentValue: {} },
-  { path: 'maps.stringByBool', ts: 'stringByBool: { [key: string]: string }', init: { true: 't', false: 'f' }, decoded: { true: 't', false: 'f' }, absent: 'object', absentValue: {} },
+  {
+    path: 'maps.stringByInt64',
+    ts: 'stringByInt64: { [key: string]: string }',
+    init: { '-9223372036854775808': 'min', '12345678': 'eight digits', '0': 'zero' },
+    decoded: { '-9223372036854775808': 'min', '12345678': 'eight digits', '0': 'zero' },
+    absent: 'object',
+    absentValue: {},
+  },
+  {
+    path: 'maps.messageByInt64',
+    ts: 'messageByInt64: { [key: string]: Nested }',
+    init: { '7': nested('seven', 7n) },
+    decoded: { '7': nested('seven', 7n) },
+    absent: 'object',
+    absentValue: {},
+  },
+  {
+    path: 'maps.uint64ByUint64',
+    ts: 'uint64ByUint64: { [key: string]: bigint }',
+    init: { '18446744073709551615': 18_446_744_073_709_551_615n },
+    decoded: { '18446744073709551615': 18_446_744_073_709_551_615n },
+    absent: 'object',
+    absentValue: {},
+  },
+  {
+    path: 'maps.boolBySint64',
+    ts: 'boolBySint64: { [key: string]: boolean }',
+    init: { '-2': true },
+    decoded: { '-2': true },
+    absent: 'object',
+    absentValue: {},
+  },
+  {
+    path: 'maps.doubleByInt32',
+    ts: 'doubleByInt32: { [key: string]: number }',
+    init: { '-1': 0.5 },
+    decoded: { '-1': 0.5 },
+    absent: 'object',
+    absentValue: {},
+  },
+  {
+    path: 'maps.stringByBool',
+    ts: 'stringByBool: { [key: string]: string }',
+    init: { true: 't', false: 'f' },
+    decoded: { true: 't', false: 'f' },
+    absent: 'object',
+    absentValue: {},
+  },
 ];
 
 const ONEOFS: Row[] = [
@@ -154,7 +259,7 @@ function same(actual: unknown, expected: unknown, where: string): void {
   } else if (Array.isArray(expected)) {
     assert.ok(Array.isArray(actual), `${where}: an array`);
     assert.is((actual as unknown[]).length, expected.length, `${where}: length`);
-    expected.forEach((e, i) => same((actual as unknown[])[i], e, `${where}[${i}]`));
+    for (const [i, e] of expected.entries()) same((actual as unknown[])[i], e, `${where}[${i}]`);
   } else if (typeof expected === 'object' && expected !== null) {
     assert.type(actual, 'object', where);
     const own = Object.keys(actual as object);
@@ -204,9 +309,17 @@ test('every field kind at once: encode → decode → encode is byte-equal, and 
   const bytes = encode(init);
   const decoded = decode(bytes);
   assert.ok(encode(decoded).equals(bytes));
-  for (const row of [...SCALARS, ...REPEATED, ...MAPS].filter((r) => r.path.split('.').length === 2 && r.path !== 'scalars.fMessage')) same(get(decoded, row.path), row.decoded, row.path);
+  for (const row of [...SCALARS, ...REPEATED, ...MAPS].filter((r) => r.path.split('.').length === 2 && r.path !== 'scalars.fMessage'))
+    same(get(decoded, row.path), row.decoded, row.path);
   const lines = shapes(AllKindsType, decoded as unknown as Record<string, unknown>);
-  for (const expected of ['scalars.fInt64: bigint', 'scalars.fBytes: Buffer', 'oneofs.cInt64: bigint', 'oneofs.cString: absent', 'oneofs.choice = cInt64', 'wellKnown.at.seconds: bigint']) {
+  for (const expected of [
+    'scalars.fInt64: bigint',
+    'scalars.fBytes: Buffer',
+    'oneofs.cInt64: bigint',
+    'oneofs.cString: absent',
+    'oneofs.choice = cInt64',
+    'wellKnown.at.seconds: bigint',
+  ]) {
     assert.ok(lines.includes(expected), `missing ${expected} in\n${lines.join('\n')}`);
   }
 });
@@ -241,11 +354,18 @@ test('64-bit fields: encode takes bigint, safe integers, decimal strings and Lon
   ] as const) {
     assert.match(String(type.verify({ scalars: init })), message);
   }
-  assert.match(String(type.verify({ maps: { stringByInt64: { '\u0001\u0002\u0003\u0004\u0005\u0006\u0007\u0008': 'hash key' } } })), /stringByInt64: decimal int64 key/);
+  assert.match(
+    String(type.verify({ maps: { stringByInt64: { '\u0001\u0002\u0003\u0004\u0005\u0006\u0007\u0008': 'hash key' } } })),
+    /stringByInt64: decimal int64 key/,
+  );
 });
 
 test('proto3 JSON keeps working with bigints: decoded messages format, parsed ones encode', () => {
-  const init = { scalars: { fInt64: -5n, fUint64: 18_446_744_073_709_551_615n }, maps: { stringByInt64: { '-3': 'x' } }, wellKnown: { at: { seconds: 1_700_000_000n, nanos: 0 } } };
+  const init = {
+    scalars: { fInt64: -5n, fUint64: 18_446_744_073_709_551_615n },
+    maps: { stringByInt64: { '-3': 'x' } },
+    wellKnown: { at: { seconds: 1_700_000_000n, nanos: 0 } },
+  };
   const decoded = decode(encode(init));
   const json = messageToJson(AllKindsType, decoded) as { scalars: Record<string, unknown>; wellKnown: { at: unknown } };
   assert.equal(json.scalars, { fInt64: '-5', fUint64: '18446744073709551615' });
@@ -262,7 +382,9 @@ test('defect 1: an absent bytes field is an empty Buffer, on a Buffer and on a p
     assert.ok(Buffer.isBuffer(request.payload), `absent payload is ${shapeOf(request.payload)}`);
     assert.is(request.payload.length, 0);
   }
-  const present = Bench.methods.echo.requestType.decode(new Uint8Array(Bench.methods.echo.requestType.encode({ payload: Buffer.from('x') }).finish())) as unknown as { payload: Uint8Array };
+  const present = Bench.methods.echo.requestType.decode(
+    new Uint8Array(Bench.methods.echo.requestType.encode({ payload: Buffer.from('x') }).finish()),
+  ) as unknown as { payload: Uint8Array };
   assert.ok(Buffer.isBuffer(present.payload));
 });
 

@@ -35,7 +35,10 @@ test('idempotency_level marks a method idempotent; streaming methods are refused
 });
 
 test('findService lists what exists when the name is wrong', () => {
-  assert.throws(() => findService(loadServices('proto/bench/v1/bench.proto'), 'bench.Bench'), /unknown service bench.Bench \(the .proto defines: bench.v1.Bench\)/);
+  assert.throws(
+    () => findService(loadServices('proto/bench/v1/bench.proto'), 'bench.Bench'),
+    /unknown service bench.Bench \(the .proto defines: bench.v1.Bench\)/,
+  );
   assert.throws(() => loadServices('proto/none.proto'), /proto file proto\/none.proto does not exist/);
 });
 
@@ -43,7 +46,10 @@ test('proto3 JSON mapping: bytes as base64, both ways; misfits are INVALID_ARGUM
   const type = Bench.methods.work.requestType;
   const message = messageFromJson(type, { payload: 'AAEC', rounds: 4 });
   assert.equal(messageToJson(type, message), { payload: 'AAEC', rounds: 4 });
-  assert.throws(() => messageFromJson(type, { rounds: 'many' }), (e: unknown) => e instanceof RpcError && e.code === Status.INVALID_ARGUMENT && /bench.v1.WorkRequest/.test(e.message));
+  assert.throws(
+    () => messageFromJson(type, { rounds: 'many' }),
+    (e: unknown) => e instanceof RpcError && e.code === Status.INVALID_ARGUMENT && /bench.v1.WorkRequest/.test(e.message),
+  );
 });
 
 test('generateTypes covers enums, nested types, maps, repeated, int64, oneof', () => {
@@ -58,15 +64,27 @@ test('generateTypes covers enums, nested types, maps, repeated, int64, oneof', (
   const code = generateTypes(root, { importFrom: 'ringrpc' });
   for (const line of [
     "import { defineService, rootFromJson, type MethodDefinition } from 'ringrpc';",
-    'export const Color = {', '  BLUE: 1,', 'export interface Outer_Inner {', '  big: bigint;',
-    '  items: Outer_Inner[];', '  counts: { [key: string]: number };', "    | { pick: 'a'; a: string; c?: undefined }",
-    "    | { pick: 'c'; c: Color; a?: undefined }", '  one?: Outer_Inner;', '  flag?: boolean;', '  do: MethodDefinition<Outer, Outer_Inner>;',
-  ]) assert.ok(code.includes(line), `missing: ${line}`);
+    'export const Color = {',
+    '  BLUE: 1,',
+    'export interface Outer_Inner {',
+    '  big: bigint;',
+    '  items: Outer_Inner[];',
+    '  counts: { [key: string]: number };',
+    "    | { pick: 'a'; a: string; c?: undefined }",
+    "    | { pick: 'c'; c: Color; a?: undefined }",
+    '  one?: Outer_Inner;',
+    '  flag?: boolean;',
+    '  do: MethodDefinition<Outer, Outer_Inner>;',
+  ])
+    assert.ok(code.includes(line), `missing: ${line}`);
 });
 
 test('addService refuses a handler key that names no method, and non-functions', () => {
   const server = createServer({ port: 0 });
-  assert.throws(() => server.addService(Bench, { echoo: () => ({}) } as never), /implementation of bench.v1.Bench has echoo, which is not a method of it \(methods: echo, work, sleep\)/);
+  assert.throws(
+    () => server.addService(Bench, { echoo: () => ({}) } as never),
+    /implementation of bench.v1.Bench has echoo, which is not a method of it \(methods: echo, work, sleep\)/,
+  );
   assert.throws(() => server.addService(Bench, { echo: 5 } as never), /handler of bench.v1.Bench\/Echo must be a function/);
   server.addService(Bench, {});
   assert.throws(() => server.addService(Bench, {}), /service bench.v1.Bench is already added/);
