@@ -1,6 +1,6 @@
 /**
- * A protobufjs 64-bit integer (`long` package). Decoded int64/uint64/sint64/fixed64
- * fields are `Long` objects; `Number(x)` or `x.toString()` converts them.
+ * A protobufjs 64-bit integer (`long` package). ringrpc decodes 64-bit fields as
+ * `bigint`; a `Long` is still accepted when encoding (it is what `messageFromJson` gives).
  */
 export interface LongLike {
   readonly low: number;
@@ -11,14 +11,20 @@ export interface LongLike {
 }
 
 /**
+ * What a 64-bit integer field accepts when encoding: a `bigint` (what decoding gives), a
+ * safe-integer number, a decimal string or a `Long`, within the field's range.
+ */
+export type Int64Init = bigint | number | string | LongLike;
+
+/**
  * What a caller may pass where a message of type `T` is expected: every field optional
- * (proto3 defaults fill the rest), nested messages likewise, 64-bit integers as numbers,
- * strings or `Long`s.
+ * (proto3 defaults fill the rest), nested messages likewise, 64-bit integers as
+ * {@link Int64Init}. For a oneof, the member set is enough: its name may be left out.
  */
 export type MessageInit<T> = T extends Uint8Array
   ? Uint8Array
-  : T extends LongLike
-    ? LongLike | number | string
+  : T extends bigint | LongLike
+    ? Int64Init
     : T extends ReadonlyArray<infer U>
       ? ReadonlyArray<MessageInit<U>>
       : T extends object

@@ -1,6 +1,7 @@
 import protobuf from 'protobufjs';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
+import { prepareMessageTypes } from './message-codec.js';
 
 /**
  * One unary method of a service, resolved against its protobufjs types.
@@ -53,7 +54,9 @@ export function localMethodName(name: string): string {
  * Builds the definition of service `fullName` from a protobufjs root (parsed from a
  * .proto at run time, or from the JSON descriptor that `ringrpc gen` embeds). Only
  * unary methods are supported: a streaming method is an error naming it, here rather
- * than at the first call.
+ * than at the first call. Every message type of `root` is prepared as
+ * `prepareMessageTypes` describes: absent bytes are an empty `Buffer`, unset oneof
+ * members are absent, 64-bit integers are `bigint`s.
  */
 export function defineService<M extends MethodMap = MethodMap>(root: protobuf.Root, fullName: string): ServiceDefinition<M> {
   const name = fullName.replace(/^\./, '');
@@ -64,6 +67,8 @@ export function defineService<M extends MethodMap = MethodMap>(root: protobuf.Ro
     throw new RpcError(Status.NOT_FOUND, `service ${name} is not defined in the loaded .proto files`);
   }
   root.resolveAll();
+  // Once per root: decoded values then match the generated types (bytes, oneofs, bigint).
+  prepareMessageTypes(root);
   const methods: MethodMap = {};
   for (const method of service.methodsArray) {
     if (method.requestStream || method.responseStream) {

@@ -63,17 +63,17 @@ test('generateTypes covers enums, nested types, maps, repeated, int64, oneof', (
     service G { rpc Do(Outer) returns (Outer.Inner); }`).root;
   const code = generateTypes(root, { importFrom: 'ringrpc' });
   for (const line of [
-    "import { defineService, rootFromJson, type MethodDefinition, type LongLike } from 'ringrpc';",
+    "import { defineService, rootFromJson, type MethodDefinition } from 'ringrpc';",
     'export const Color = {',
     '  BLUE: 1,',
     'export interface Outer_Inner {',
-    '  big: LongLike;',
+    '  big: bigint;',
     '  items: Outer_Inner[];',
-    '  counts: Record<string, number>;',
-    '  a?: string | null;',
-    '  c?: Color | null;',
-    '  one?: Outer_Inner | null;',
-    '  flag?: boolean | null;',
+    '  counts: { [key: string]: number };',
+    "    | { pick: 'a'; a: string; c?: undefined }",
+    "    | { pick: 'c'; c: Color; a?: undefined }",
+    '  one?: Outer_Inner;',
+    '  flag?: boolean;',
     '  do: MethodDefinition<Outer, Outer_Inner>;',
   ])
     assert.ok(code.includes(line), `missing: ${line}`);
