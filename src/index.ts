@@ -41,7 +41,7 @@ export type { StatusName } from './status.js';
 export type { RpcErrorOptions, CallSite, NotRunReason } from './errors.js';
 export type { MethodDefinition, ServiceDefinition, MethodMap, RequestOf, ReplyOf } from './codec/service-definition.js';
 export type { LoadProtoOptions } from './codec/proto-loader.js';
-export type { MessageInit, LongLike } from './codec/message-types.js';
+export type { MessageInit, LongLike, Int64Init } from './codec/message-types.js';
 export type { ServerOptions, ResolvedServerOptions } from './server/server-options.js';
 export type { ServiceImplementation, ServerState, ServerAddress, AddServiceOptions } from './server/server.js';
 export type { WorkerThreadStats } from './worker-lane/worker-lane.js';

@@ -82,7 +82,7 @@ export function decodeBatch(buffer: ArrayBuffer): BatchEntry[] {
       compression: view.getUint32(at + 12, true),
       deadline: deadline === 0 ? Infinity : deadline,
       meta: new Uint8Array(buffer, metaStart, metaLength),
-      body: new Uint8Array(buffer, bodyStart, bodyLength),
+      body: Buffer.from(buffer, bodyStart, bodyLength), // a Buffer view: decoded bytes fields are Buffers without another view
       peer: Buffer.from(buffer, peerStart, peerLength).toString('utf8'),
     };
     at = peerStart + peerLength;
