@@ -14,7 +14,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { encodeFrame, encodeMeta, FrameDecoder, FrameType, HEADER_BYTES } from '../src/internal.js';
+import { encodeFrame, encodeMeta, FrameDecoder, FrameType, HEADER_BYTES, writeHeader } from '../src/internal.js';
 import { Bench } from '../examples/bench/generated.js';
 import { compiled, flags, stop } from './lib/proc.js';
 
@@ -25,15 +25,11 @@ const echoMeta = encodeMeta({ service: 'bench.v1.Bench', method: 'Echo' });
 const echo = (payload: Uint8Array): Uint8Array => Bench.methods.echo.requestType.encode({ payload }).finish();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function header(type: number, id: number, metaLength: number, bodyLength: number): Buffer {
-  const h = Buffer.alloc(HEADER_BYTES);
-  h.writeUInt16BE(0x5252, 0);
-  h[2] = 1;
-  h[3] = type;
-  h.writeUInt32BE(id, 4);
-  h.writeUInt32BE(metaLength, 8);
-  h.writeUInt32BE(bodyLength, 12);
-  return h;
+/** A bare 16-byte header declaring `metaLength` and `bodyLength` (what follows is up to the caller). */
+function header(type: FrameType, requestId: number, metaLength: number, bodyLength: number): Buffer {
+  const head = Buffer.alloc(HEADER_BYTES);
+  writeHeader(head, 0, type, requestId, metaLength, bodyLength);
+  return head;
 }
 
 async function connect(port: number): Promise<net.Socket & { closedAt?: number }> {

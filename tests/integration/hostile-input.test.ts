@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import net from 'node:net';
 import { once } from 'node:events';
 import { Status, type Server } from '../../src/index.js';
-import { encodeFrame, encodeMeta, FrameType, HEADER_BYTES } from '../../src/internal.js';
+import { encodeFrame, encodeMeta, FrameType, HEADER_BYTES, writeHeader } from '../../src/internal.js';
 import { Bench, benchClient, handlers, startBenchServer } from '../helpers/bench-server.js';
 import { RawPeer } from '../helpers/raw-socket.js';
 import { sleep, until } from '../helpers/tcp.js';
@@ -12,15 +12,10 @@ const test = suite('hostile input');
 
 const echoMeta = encodeMeta({ service: 'bench.v1.Bench', method: 'Echo' });
 
-/** A raw 16-byte header declaring `metaLength` and `bodyLength`, with nothing after it. */
-function header(type: number, requestId: number, metaLength: number, bodyLength: number): Buffer {
+/** A bare 16-byte header declaring `metaLength` and `bodyLength` (what follows is up to the caller). */
+function header(type: FrameType, requestId: number, metaLength: number, bodyLength: number): Buffer {
   const head = Buffer.alloc(HEADER_BYTES);
-  head.writeUInt16BE(0x5252, 0);
-  head[2] = 1;
-  head[3] = type;
-  head.writeUInt32BE(requestId, 4);
-  head.writeUInt32BE(metaLength, 8);
-  head.writeUInt32BE(bodyLength, 12);
+  writeHeader(head, 0, type, requestId, metaLength, bodyLength);
   return head;
 }
 
