@@ -144,17 +144,18 @@ function settle(call: PipelineCall, value: unknown, settings: PipelineSettings):
     return undefined;
   }
   const type = call.definition.responseType;
-  const site = `${call.service}/${call.method}`;
   const problem = value === null || typeof value !== 'object' ? 'it is not an object' : type.verify(value as Record<string, unknown>);
   if (problem) {
-    call.replyError(new RpcError(Status.INTERNAL, `handler of ${site} returned a reply that is not a ${type.fullName.slice(1)}: ${problem}`));
+    call.replyError(
+      new RpcError(Status.INTERNAL, `handler of ${call.service}/${call.method} returned a reply that is not a ${type.fullName.slice(1)}: ${problem}`),
+    );
     return undefined;
   }
   let body: Uint8Array;
   try {
     body = type.encode(value as Record<string, unknown>).finish();
   } catch (err) {
-    call.replyError(new RpcError(Status.INTERNAL, `reply of ${site} does not encode: ${(err as Error).message}`));
+    call.replyError(new RpcError(Status.INTERNAL, `reply of ${call.service}/${call.method} does not encode: ${(err as Error).message}`));
     return undefined;
   }
   if (body.length < settings.compressAboveBytes) {

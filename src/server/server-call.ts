@@ -111,7 +111,17 @@ export class ServerCall extends PipelineCall {
   }
 
   override begin(): void {
-    this.state = 'running';
+    if (this.state === 'pending') this.state = 'running';
+  }
+
+  /** A lane handed the call to a thread that may run it (a worker): `running`, unless it ended. */
+  handOff(): void {
+    this.begin();
+  }
+
+  /** The thread it was handed to died before taking it up: `pending` again, unless it ended. */
+  requeue(): void {
+    if (this.state === 'running') this.state = 'pending';
   }
 
   replyOk(body: Uint8Array, compression: Compression): void {

@@ -94,11 +94,6 @@ export class ServerConnection implements CallOwner {
     };
   }
 
-  /** True while calls taken here are unanswered. */
-  get busy(): boolean {
-    return this.calls.size > 0;
-  }
-
   private onData(chunk: Buffer): void {
     this.host.counters.bytesIn += chunk.length;
     this.bytesIn += chunk.length;
@@ -159,6 +154,7 @@ export class ServerConnection implements CallOwner {
       case FrameType.CANCEL: {
         const call = this.calls.get(frame.requestId);
         if (call !== undefined) this.calls.cancel(call, new RpcError(Status.CANCELLED, `${call.service}/${call.method} cancelled by the client`));
+        this.endIfDrained();
         return;
       }
       case FrameType.GOAWAY:
@@ -211,25 +207,24 @@ export class ServerConnection implements CallOwner {
   }
 
   replyOk(call: ServerCall, body: Uint8Array, compression: Compression): void {
-    if (!this.calls.settle(call, Status.OK) || call.oneway) return;
-    this.writeResponse(call.requestId, okMeta(call.responseMetadataIfSet, compression), body);
+    if (!this.calls.settle(call, Status.OK)) return;
+    if (!call.oneway) this.writeResponse(call.requestId, okMeta(call.responseMetadataIfSet, compression), body);
+    this.endIfDrained();
   }
 
   replyError(call: ServerCall, error: RpcError): void {
     if (!this.calls.settle(call, error.code)) return;
-    if (call.oneway) {
-      if (channels.serverOnewayError.hasSubscribers) channels.serverOnewayError.publish({ service: call.service, method: call.method, error });
-      return;
-    }
-    this.writeError(call.requestId, error, call.responseMetadataIfSet);
+    if (!call.oneway) this.writeError(call.requestId, error, call.responseMetadataIfSet);
+    else if (channels.serverOnewayError.hasSubscribers) channels.serverOnewayError.publish({ service: call.service, method: call.method, error });
+    this.endIfDrained();
   }
 
   replyFrame(call: ServerCall, status: number, frame: Buffer): void {
     if (!this.calls.settle(call, status)) return;
-    if (call.oneway || this.state === 'closed' || this.state === 'closing') return;
-    this.writer.push(frame);
-    this.host.counters.bytesOut += frame.length;
-    this.bytesOut += frame.length;
+    if (!call.oneway && this.state !== 'closed' && this.state !== 'closing') {
+      this.writer.push(frame);
+      this.countOut(frame.length);
+    }
     this.endIfDrained();
   }
 
@@ -240,9 +235,13 @@ export class ServerConnection implements CallOwner {
   private writeResponse(requestId: number, meta: Uint8Array, body: Uint8Array): void {
     if (this.state === 'closed' || this.state === 'closing') return;
     this.writer.frame(FrameType.RESPONSE, requestId, meta, body);
-    this.host.counters.bytesOut += 16 + meta.length + body.length;
-    this.bytesOut += 16 + meta.length + body.length;
+    this.countOut(16 + meta.length + body.length);
     this.endIfDrained();
+  }
+
+  private countOut(bytes: number): void {
+    this.host.counters.bytesOut += bytes;
+    this.bytesOut += bytes;
   }
 
   /** Graceful shutdown: the two-step GOAWAY, then answer what was taken, then end. */
@@ -253,6 +252,7 @@ export class ServerConnection implements CallOwner {
       (type, id, meta) => this.writer.frame(type, id, meta, EMPTY),
       () => {
         // Step two: the final GOAWAY; from here on, a new request is neither run nor answered.
+        if (this.state !== 'quiescing') return; // a fault closed it meanwhile
         this.state = 'draining';
         this.writer.frame(
           FrameType.GOAWAY,
@@ -266,7 +266,7 @@ export class ServerConnection implements CallOwner {
   }
 
   private endIfDrained(): void {
-    if (this.state === 'draining' && !this.busy) this.end();
+    if (this.state === 'draining' && this.calls.size === 0) this.end();
   }
 
   /**
@@ -300,7 +300,7 @@ export class ServerConnection implements CallOwner {
     const verdict = this.clock.verdict(now, idleMs, {
       taking,
       open,
-      busy: this.busy,
+      busy: this.calls.size > 0,
       bufferedBytes: this.decoder.bufferedBytes,
       unsentBytes: this.socket.writableLength,
     });
@@ -324,8 +324,7 @@ export class ServerConnection implements CallOwner {
     const ping = open ? this.probe.due(now) : undefined;
     if (ping !== undefined) {
       this.writer.frame(FrameType.PING, ping, EMPTY, EMPTY);
-      this.host.counters.bytesOut += 16;
-      this.bytesOut += 16;
+      this.countOut(16);
     }
   }
 
@@ -339,6 +338,7 @@ export class ServerConnection implements CallOwner {
   private end(): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.state = 'closing';
+    this.handshake?.cancel();
     this.reserveInput(); // nothing more is read: the reservation goes
     this.writer.flush();
     this.socket.end();
@@ -358,7 +358,7 @@ export class ServerConnection implements CallOwner {
       this.socket.once('drain', () => {
         this.clock.stall(false);
         this.host.setStalled(this, false);
-        if (this.state !== 'closed') this.socket.resume();
+        if (this.state === 'open' || this.state === 'quiescing' || this.state === 'draining') this.socket.resume();
       });
     }
     // A peer that is not reading waits, unless all such peers together hold too much.
@@ -382,7 +382,7 @@ export class ServerConnection implements CallOwner {
   private onClose(): void {
     if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
     this.handshake?.cancel();
-    const wasBusy = this.busy;
+    const wasBusy = this.calls.size > 0;
     this.state = 'closed';
     this.reserveInput();
     this.host.setStalled(this, false);

@@ -13,6 +13,20 @@
  * response" record for a cancelled one), which is how the reactor knows a slot is free.
  */
 
+import type { Peer } from '../pipeline/handler-context.js';
+
+const peerBytes = new WeakMap<Peer, Buffer>();
+
+/** A connection's `host:port` as batches carry it, encoded once per connection (its `Peer` object). */
+export function encodedPeer(peer: Peer): Buffer {
+  let bytes = peerBytes.get(peer);
+  if (bytes === undefined) {
+    bytes = Buffer.from(`${peer.address}:${peer.port}`);
+    peerBytes.set(peer, bytes);
+  }
+  return bytes;
+}
+
 /** One request of a batch, as the worker reads it. */
 export interface BatchEntry {
   readonly slot: number;

@@ -59,6 +59,8 @@ const OVERDUE_CHECK_MS = 100;
 export class RunningCalls {
   private readonly calls = new Set<WorkerCall>();
   private timer: NodeJS.Timeout | undefined;
+  /** The call named to the reactor now, if any. */
+  private reported: WorkerCall | undefined;
 
   constructor(private readonly report: (slot: number) => void) {}
 
@@ -66,20 +68,21 @@ export class RunningCalls {
   add(call: WorkerCall, settled: Promise<void>): void {
     this.calls.add(call);
     this.timer ??= setInterval(() => this.check(), OVERDUE_CHECK_MS);
-    void settled.then(() => this.calls.delete(call));
+    void settled.then(() => {
+      this.calls.delete(call);
+      // Its slot may be reused at once: it must not stay named for another call's sake.
+      if (this.reported === call) this.check();
+    });
   }
 
   private check(): void {
     const now = Date.now();
-    let slot = -1;
-    let earliest = Infinity;
+    let overdue: WorkerCall | undefined;
     for (const call of this.calls) {
-      if (call.deadline <= now && call.deadline < earliest) {
-        earliest = call.deadline;
-        slot = call.entry.slot;
-      }
+      if (call.deadline <= now && (overdue === undefined || call.deadline < overdue.deadline)) overdue = call;
     }
-    this.report(slot);
+    this.reported = overdue;
+    this.report(overdue === undefined ? -1 : overdue.entry.slot);
     if (this.calls.size === 0) {
       clearInterval(this.timer);
       this.timer = undefined;

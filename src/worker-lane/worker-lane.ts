@@ -2,7 +2,6 @@ import { Piscina } from 'piscina';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import type { MethodDefinition, ServiceDefinition } from '../codec/service-definition.js';
-import type { Peer } from '../pipeline/handler-context.js';
 import type { CallLane } from '../server/router.js';
 import type { ServerCall } from '../server/server-call.js';
 import type { ResolvedServerOptions } from '../server/server-options.js';
@@ -10,7 +9,7 @@ import type { WorkerLaneStats } from '../server/server-stats.js';
 import { LaneCounters } from './lane-counters.js';
 import { MIN_RING_BYTES, readRecords } from './response-ring.js';
 import { channels } from '../util/diagnostics.js';
-import { encodeBatch } from './batch-codec.js';
+import { encodeBatch, encodedPeer } from './batch-codec.js';
 import { LaneQueue, type QueuedEntry } from './lane-queue.js';
 import { WorkerManifest, workerEntry, type BatchResult, type WorkerInit } from './worker-init.js';
 import { WorkerSlots } from './worker-slots.js';
@@ -76,8 +75,6 @@ export class WorkerLane implements CallLane {
   private readonly queue: LaneQueue;
   /** Batches whose task ended, settled after the drain loop's next drain. */
   private finished: FinishedBatch[] = [];
-  /** Each connection's `host:port` as the batch carries it, encoded once per connection. */
-  private readonly peerBytes = new WeakMap<Peer, Buffer>();
   private pool: Piscina | undefined;
   private state: 'idle' | 'running' | 'closed' = 'idle';
   private tasksInFlight = 0;
@@ -86,6 +83,8 @@ export class WorkerLane implements CallLane {
   private readonly control = new WorkerControl();
   private threads: PoolThreads | undefined;
   private readonly counters = new LaneCounters();
+  /** Workers the overrun watchdog is terminating (by threadId), so each is counted once. */
+  private readonly terminating = new Set<number>();
   private readonly onRecord = (slot: number, status: number, frame: Buffer): void => this.handleRecord(slot, status, frame);
 
   constructor(private readonly settings: WorkerLaneOptions) {
@@ -143,6 +142,7 @@ export class WorkerLane implements CallLane {
       // What it published is delivered, and its ring freed for a successor.
       this.control.forget(threadId);
       this.drain.reclaim(threadId);
+      this.terminating.delete(threadId);
     });
     this.threads = threads;
     this.pool.on('error', (err: Error) => {
@@ -181,7 +181,7 @@ export class WorkerLane implements CallLane {
       deadline: call.deadline,
       meta,
       body,
-      peer: this.encodedPeer(call.peer),
+      peer: encodedPeer(call.peer),
       handOffs: 0,
       queued: true,
     });
@@ -193,15 +193,6 @@ export class WorkerLane implements CallLane {
         this.flush();
       });
     }
-  }
-
-  private encodedPeer(peer: Peer): Buffer {
-    let bytes = this.peerBytes.get(peer);
-    if (bytes === undefined) {
-      bytes = Buffer.from(`${peer.address}:${peer.port}`);
-      this.peerBytes.set(peer, bytes);
-    }
-    return bytes;
   }
 
   /** Counters for `server.stats()`. */
@@ -278,7 +269,7 @@ export class WorkerLane implements CallLane {
     this.counters.batches++;
     const now = performance.now();
     for (const entry of batch) {
-      entry.call.state = 'running';
+      entry.call.handOff();
       // The wait until the first hand-off: a re-run is counted once, not twice.
       if (entry.handOffs++ === 0) this.counters.waits.record((now - entry.call.startedAt) * 1000);
     }
@@ -330,7 +321,13 @@ export class WorkerLane implements CallLane {
   private settleBatch(batch: readonly QueuedEntry[], err: Error | undefined): void {
     const rerun: QueuedEntry[] = [];
     for (const entry of batch) {
-      if (this.slots.get(entry.slot) !== entry.call) continue; // answered
+      if (this.slots.get(entry.slot) !== entry.call) continue; // its record came: answered
+      if (entry.call.ended) {
+        // Answered or cancelled already (callTimeoutMs, the overrun watchdog, CANCEL) while
+        // its worker held it: nothing more is owed, and the slot is free now its worker is done.
+        this.slots.release(entry.slot);
+        continue;
+      }
       const site = `${entry.call.service}/${entry.call.method}`;
       if (err === undefined) {
         this.failSlot(entry.slot, new RpcError(Status.INTERNAL, `the worker answered nothing for ${site}`));
@@ -340,7 +337,7 @@ export class WorkerLane implements CallLane {
           new RpcError(Status.UNAVAILABLE, `the worker thread running ${site} died (${err.message}); the call may be retried`, { cause: err }),
         );
       } else if (this.state === 'running') {
-        entry.call.state = 'pending';
+        entry.call.requeue();
         rerun.push(entry);
       } else {
         this.failSlot(entry.slot, closedBeforeRun());
@@ -369,19 +366,25 @@ export class WorkerLane implements CallLane {
     call.replyError(error);
   }
 
-  /** Terminates a worker whose handler is stuck past its deadline plus the grace period. */
+  /**
+   * Terminates a worker whose handler is stuck past its deadline plus the grace period, and
+   * answers that call DEADLINE_EXCEEDED. Its slot stays taken until the dead worker's batch
+   * is settled: a record the worker published meanwhile must find this call, not a new one.
+   */
   private checkOverruns(): void {
     const now = Date.now();
     for (const { threadId: owner, slot } of this.drain.busyProducers()) {
+      if (this.terminating.has(owner)) continue;
       const call = this.slots.get(slot);
       if (call === undefined || call.deadline === Infinity) continue;
       const over = now - call.deadline;
       if (over < this.settings.overrunGraceMs) continue;
       const worker = this.pool?.threads.find((w) => w.threadId === owner);
       if (worker === undefined) continue;
+      this.terminating.add(owner);
       this.counters.overrunTerminations++;
-      this.failSlot(
-        slot,
+      if (!call.ended) this.counters.failed++;
+      call.replyError(
         new RpcError(Status.DEADLINE_EXCEEDED, `${call.service}/${call.method} overran ${call.deadlineName} by ${over} ms; its worker thread was terminated`),
       );
       void worker.terminate();

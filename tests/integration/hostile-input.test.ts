@@ -42,6 +42,7 @@ test('meta above maxMetaBytes: GOAWAY RESOURCE_EXHAUSTED from the header, before
   const goaway = await peer.next(FrameType.GOAWAY);
   assert.is(goaway.decodedMeta.status, Status.RESOURCE_EXHAUSTED);
   assert.match(goaway.decodedMeta.message, /meta of 1025 bytes exceeds the meta limit of 1024 bytes/);
+  assert.is(server.stats().bufferedInBytes, 0, 'nothing was reserved for it');
   await peer.waitClosed();
   assert.is(server.stats().connections.oversizedClosed, 1);
   assert.is(server.stats().connections.faultClosed, 0);
@@ -57,6 +58,7 @@ test('the default meta limit is 64 KiB: a metadata flood of a million entries is
   peer.write(Buffer.concat([header(FrameType.REQUEST, 1, flood.length, 0), flood]));
   const goaway = await peer.next(FrameType.GOAWAY);
   assert.is(goaway.decodedMeta.status, Status.RESOURCE_EXHAUSTED);
+  assert.match(goaway.decodedMeta.message, /exceeds the meta limit of 65536 bytes/, 'refused by the meta limit, from the header');
   await canary(server);
   peer.destroy();
   await server.close();

@@ -4,6 +4,8 @@ import { createServer, type RpcError, Status, type Server, type ServerOptions } 
 import { Bench, benchClient } from '../helpers/bench-server.js';
 import { Bench as laneHandlers } from '../fixtures/lane-handlers.js';
 import { until } from '../helpers/tcp.js';
+import { RawPeer } from '../helpers/raw-socket.js';
+import { encodeMeta, FrameType } from '../../src/internal.js';
 
 // Async handlers that ignore ctx.signal and never settle must not exhaust the worker lane.
 const test = suite('runaway handlers');
@@ -82,6 +84,28 @@ test('1,100 signal-ignoring calls with callTimeoutMs: the queue is freed at once
   assert.ok(recovered < 300 + 300 + 5000, `Work served again ${recovered} ms after the flood began`);
   assert.ok(server.stats().workerLane!.workersTerminatedForOverrun >= 1);
   await client.$close();
+  await server.close();
+});
+
+test('an overrun worker dies with calls it held: each call is answered exactly once, by its request id', async () => {
+  // One worker: a spinning handler and, held behind it, two quick calls; callTimeoutMs
+  // answers all three, then the watchdog recycles the worker. None may be answered again.
+  const { server, address } = await start({ workers: 1, callTimeoutMs: 500, overrunGraceMs: 200 });
+  const port = Number(address.split(':')[1]);
+  const peer = await RawPeer.connect(port);
+  const meta = (action?: string) => encodeMeta({ service: 'bench.v1.Bench', method: 'Echo', metadata: action ? { 'x-action': action } : undefined });
+  const body = Bench.methods.echo.requestType.encode({ payload: Buffer.from('x') }).finish();
+  peer.send(FrameType.REQUEST, 1, meta('spin'), body);
+  peer.send(FrameType.REQUEST, 2, meta(), body);
+  peer.send(FrameType.REQUEST, 3, meta(), body);
+  await until(() => server.stats().workerLane!.workersTerminatedForOverrun === 1, 5000, 'the worker to be recycled');
+  await until(() => server.stats().workerLane!.inflight === 0, 5000, 'every slot to be freed');
+  await new Promise((r) => setTimeout(r, 300)); // a second answer would have arrived by now
+  const ids = peer.frames.filter((f) => f.type === FrameType.RESPONSE).map((f) => f.requestId);
+  assert.equal(ids.sort(), [1, 2, 3], 'one answer per request');
+  const errors = server.stats().methods['bench.v1.Bench/Echo']!.errors;
+  assert.is(Object.values(errors).reduce((a, b) => a + b, 0), 3, 'each counted once');
+  peer.destroy();
   await server.close();
 });
 

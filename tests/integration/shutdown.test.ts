@@ -105,6 +105,28 @@ test('two-step GOAWAY: a request written before the client read the first GOAWAY
   assert.is(server.stats().methods['bench.v1.Bench/Sleep']!.requests, 2);
 });
 
+for (const last of ['a ONEWAY', 'a cancelled call'] as const) {
+  test(`shutdown ends a connection once ${last}, its last call, is done; it does not wait out the grace`, async () => {
+    const { server, port } = await startBenchServer();
+    const peer = await RawPeer.connect(port);
+    if (last === 'a ONEWAY') {
+      peer.send(FrameType.ONEWAY, 0, sleepMeta, sleepBody(100));
+    } else {
+      peer.send(FrameType.REQUEST, 1, sleepMeta, sleepBody(3000));
+      await until(() => server.stats().inflight === 1, 2000, 'the call to be taken');
+    }
+    const started = Date.now();
+    const closing = server.shutdown({ graceMs: 10_000 });
+    const ping = await peer.next(FrameType.PING);
+    peer.send(FrameType.PONG, ping.requestId);
+    if (last === 'a cancelled call') peer.send(FrameType.CANCEL, 1);
+    await closing;
+    const took = Date.now() - started;
+    assert.ok(took < 5000, `shutdown took ${took} ms of its 10 s grace`);
+    peer.destroy();
+  });
+}
+
 test('two-step GOAWAY: a peer that never answers the PING gets the final GOAWAY after a bounded wait', async () => {
   const { server, port } = await startBenchServer();
   const peer = await RawPeer.connect(port);
