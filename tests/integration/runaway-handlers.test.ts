@@ -104,7 +104,11 @@ test('an overrun worker dies with calls it held: each call is answered exactly o
   const ids = peer.frames.filter((f) => f.type === FrameType.RESPONSE).map((f) => f.requestId);
   assert.equal(ids.sort(), [1, 2, 3], 'one answer per request');
   const errors = server.stats().methods['bench.v1.Bench/Echo']!.errors;
-  assert.is(Object.values(errors).reduce((a, b) => a + b, 0), 3, 'each counted once');
+  assert.is(
+    Object.values(errors).reduce((a, b) => a + b, 0),
+    3,
+    'each counted once',
+  );
   peer.destroy();
   await server.close();
 });
