@@ -6,6 +6,7 @@ import { Bench, benchClient, handlers, startBenchServer } from '../helpers/bench
 import { RawPeer } from '../helpers/raw-socket.js';
 import { sleep, until } from '../helpers/tcp.js';
 import { load } from '../helpers/load.js';
+import { spawnCli } from '../helpers/child.js';
 
 const sleepMeta = encodeMeta({ service: 'bench.v1.Bench', method: 'Sleep' });
 const sleepBody = (ms: number) => Bench.methods.sleep.requestType.encode({ ms }).finish();
@@ -174,6 +175,57 @@ test('rolling restart with retries off: no call fails, and none runs twice', asy
   assert.is(new Set(ran).size, ran.length, 'no call ran twice');
   await client.$close();
   await Promise.all([a.server.close(), b.server.close()]);
+});
+
+test('rolling restart of three servers under `ringrpc bench` (which never retries): every call answered, each run once', async () => {
+  // Echo counts what it runs on every server; with a fixed number of calls, the runs add up
+  // to exactly that number only if no call was lost (bench would count it) or run twice.
+  let runs = 0;
+  const counting = {
+    ...handlers,
+    echo: (request: { payload: Uint8Array }) => {
+      runs++;
+      return { payload: request.payload };
+    },
+  };
+  const servers = [await startBenchServer({}, counting), await startBenchServer({}, counting), await startBenchServer({}, counting)];
+  const targets = servers.map((s) => s.address).join(',');
+  const calls = 150_000;
+  let restartedUnderLoad = 0;
+  const child = spawnCli([
+    'bench',
+    targets,
+    'bench.v1.Bench/Echo',
+    '--proto',
+    'proto/bench/v1/bench.proto',
+    '-n',
+    String(calls),
+    '-c',
+    '32',
+    '--warmup',
+    '0',
+    '--json',
+  ]);
+  try {
+    await until(() => runs > 2000, 20_000, 'the load to start');
+    for (let i = 0; i < servers.length; i++) {
+      const before = runs;
+      await servers[i]!.server.shutdown({ graceMs: 5000 });
+      servers[i] = await startBenchServer({ port: servers[i]!.port }, counting);
+      if (child.process.exitCode === null) restartedUnderLoad++;
+      await until(() => runs > before + 2000 || child.process.exitCode !== null, 20_000, 'the load to go on');
+    }
+    const code = await child.exited;
+    assert.is(code, 0, child.stderr);
+    const result = JSON.parse(child.stdout) as { requests: number; ok: number; errors: Record<string, number> };
+    assert.is(restartedUnderLoad, 3, 'each server restarted while the load ran');
+    assert.equal(result.errors, {}, 'no call failed');
+    assert.is(result.ok, calls);
+    assert.is(runs, calls + 1, 'each call ran exactly once (bench makes one call first, to check the target)');
+  } finally {
+    child.process.kill();
+    await Promise.all(servers.map((s) => s.server.close()));
+  }
 });
 
 test.run();
