@@ -48,6 +48,11 @@ export class ServerCall extends PipelineCall {
   private abortReason: RpcError | undefined;
   /** Set by a lane that must hear of an abort (the worker lane flags it in shared memory). */
   onAbort: (() => void) | undefined;
+  /**
+   * Set by a lane that hands calls to another thread: whether that thread has begun it. A
+   * call handed over but still held behind another is `running` here, yet never began.
+   */
+  hasBegun: (() => boolean) | undefined;
   /** When the call was taken (`performance.now()`), for its latency. */
   readonly startedAt = performance.now();
 
@@ -173,8 +178,14 @@ export class ServerCall extends PipelineCall {
   private limitReached(): void {
     this.deadlineTimer = undefined;
     if (this.state === 'done') return;
-    const what = this.state === 'running' ? 'exceeded' : 'not started: it waited past';
-    const reason = new RpcError(Status.DEADLINE_EXCEEDED, `${this.service}/${this.method} ${what} ${this.deadlineName}`);
+    // The lane hears of the abort first: a worker that has not begun the call by now never
+    // will (it checks the flag this sets), so `hasBegun` below is the truth, not a guess.
+    this.onAbort?.();
+    const begun = this.state === 'running' && (this.hasBegun?.() ?? true);
+    const what = begun ? 'exceeded' : 'not started: it waited past';
+    const reason = new RpcError(Status.DEADLINE_EXCEEDED, `${this.service}/${this.method} ${what} ${this.deadlineName}`, {
+      notRun: begun ? undefined : 'refused',
+    });
     this.owner.replyError(this, reason);
     this.stop(reason);
   }

@@ -1,6 +1,7 @@
 /** What a slot holds: something to tell when its call is aborted. */
 export interface SlotHolder {
   onAbort: (() => void) | undefined;
+  hasBegun: (() => boolean) | undefined;
 }
 
 /**
@@ -45,6 +46,7 @@ export class WorkerSlots<T extends SlotHolder> {
     Atomics.store(this.cancelled, slot, 0);
     Atomics.store(this.started, slot, 0);
     entry.onAbort = () => Atomics.store(this.cancelled, slot, 1);
+    entry.hasBegun = () => Atomics.load(this.started, slot) === 1;
     return slot;
   }
 
@@ -62,6 +64,7 @@ export class WorkerSlots<T extends SlotHolder> {
     const entry = this.entries[slot];
     if (entry === undefined) return undefined;
     entry.onAbort = undefined;
+    entry.hasBegun = undefined;
     this.entries[slot] = undefined;
     Atomics.store(this.cancelled, slot, 0);
     this.free.push(slot);
