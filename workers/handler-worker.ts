@@ -67,6 +67,17 @@ const responseRing = init.responseRing ? ring : undefined;
 
 const stats = { batches: 0, requests: 0, busyMs: 0, ringFallbacks: 0 };
 const running = new RunningCalls((slot) => ring?.setOverdue(slot));
+
+/**
+ * A call's handler is about to run. From here on the call is this thread's: if the thread
+ * dies, it failed with it (it may be what killed it) and is not run again elsewhere. One
+ * that ended before its handler (cancelled, late, undecodable) never counts as begun, so
+ * after a crash it runs elsewhere or is answered as never run.
+ */
+function begin(slot: number): void {
+  Atomics.store(started, slot, 1);
+  stats.requests++;
+}
 /** Busy time not yet added to the ring's whole-millisecond counter. */
 let busyCarry = 0;
 
@@ -99,11 +110,8 @@ export default async function runBatch(task: ArrayBuffer): Promise<BatchResult> 
   const sink = emitter(fallback);
   const pending: Array<Promise<void>> = [];
   for (const entry of decodeBatch(task)) {
-    // From here on the request is this thread's: if the thread dies, the request failed with
-    // it (it may be what killed it) and is not run again elsewhere.
-    Atomics.store(started, entry.slot, 1);
     const method = methods[entry.methodIndex]!;
-    const call = new WorkerCall(entry, method.definition, method.handler, sink, aborts, stats);
+    const call = new WorkerCall(entry, method.definition, method.handler, sink, aborts, begin);
     // The watchdog's marker covers the synchronous part (decode, handler, encode): that is
     // when the thread can be stuck; an async handler that waits is not, and sees its signal.
     ring?.setCurrent(entry.slot);

@@ -28,8 +28,14 @@ export abstract class PipelineCall extends CallContext {
   get waitedIn(): string {
     return '';
   }
-  /** The handler is about to run. */
-  begin(): void {}
+  /**
+   * The handler is about to run; false when the call ended just now and it must not. (A
+   * worker marks the call begun, then looks at its cancel flag: the reactor flags first and
+   * looks at the mark second, so one of them always sees the other.)
+   */
+  begin(): boolean {
+    return true;
+  }
   /** The call ended before it was answered; nothing is sent. */
   drop(): void {}
   /** Answers OK: the encoded reply, gzipped when `compression` says so. */
@@ -106,7 +112,10 @@ function start(call: PipelineCall, bytes: Uint8Array, settings: PipelineSettings
     call.replyError(new RpcError(Status.INVALID_ARGUMENT, `request body does not decode as ${type.fullName.slice(1)}: ${(err as Error).message}`));
     return undefined;
   }
-  call.begin();
+  if (!call.begin()) {
+    call.drop();
+    return undefined;
+  }
   let result: unknown;
   try {
     result = call.handler(request, call);

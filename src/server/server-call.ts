@@ -115,13 +115,15 @@ export class ServerCall extends PipelineCall {
     return this.serverLimitMs === undefined ? 'its deadline' : `the server's callTimeoutMs of ${this.serverLimitMs} ms`;
   }
 
-  override begin(): void {
-    if (this.state === 'pending') this.state = 'running';
+  override begin(): boolean {
+    if (this.state === 'done') return false;
+    this.state = 'running';
+    return true;
   }
 
   /** A lane handed the call to a thread that may run it (a worker): `running`, unless it ended. */
   handOff(): void {
-    this.begin();
+    if (this.state === 'pending') this.state = 'running';
   }
 
   /** The thread it was handed to died before taking it up: `pending` again, unless it ended. */

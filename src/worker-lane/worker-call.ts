@@ -105,8 +105,8 @@ export class WorkerCall extends PipelineCall {
     readonly handler: Handler,
     private readonly sink: RecordSink,
     private readonly aborts: AbortPoll,
-    /** The thread's counters: `requests` counts handlers started. */
-    private readonly counters: { requests: number },
+    /** Told when the handler is about to run (the thread marks the call begun, and counts it). */
+    private readonly onBegin: (slot: number) => void,
   ) {
     super();
   }
@@ -140,8 +140,9 @@ export class WorkerCall extends PipelineCall {
     return ' in the worker queue';
   }
 
-  override begin(): void {
-    this.counters.requests++;
+  override begin(): boolean {
+    this.onBegin(this.entry.slot); // marks it begun, before the cancel flag is read again
+    return !this.ended;
   }
 
   replyOk(body: Uint8Array, compression: Compression): void {

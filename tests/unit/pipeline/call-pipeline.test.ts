@@ -39,8 +39,9 @@ class RecordingCall extends PipelineCall {
   get ended(): boolean {
     return this.cancelled;
   }
-  override begin(): void {
+  override begin(): boolean {
     this.begun = true;
+    return !this.cancelled;
   }
   override drop(): void {
     this.end('dropped');
@@ -173,5 +174,21 @@ for (const zlib of ['async', 'sync'] as const) {
     assert.ok(typeof oneway !== 'string' && 'ok' in oneway && oneway.ok.length === 0);
   });
 }
+
+test('a call that ends as its handler is about to run is dropped; the handler never runs', async () => {
+  let ran = false;
+  const call = new RecordingCall(() => {
+    ran = true;
+    return { payload: new Uint8Array(0) };
+  });
+  // The worker's begin(): it marks the call begun, then finds its cancel flag set.
+  call.begin = function (this: RecordingCall) {
+    this.cancelled = true;
+    return false;
+  };
+  runCall(call, body(Buffer.from('x')), Compression.NONE, { maxFrameBytes: 1024, compressAboveBytes: Infinity, zlib: 'sync' });
+  assert.is(await call.outcome(), 'dropped');
+  assert.not.ok(ran);
+});
 
 test.run();
