@@ -18,8 +18,8 @@ export const BENCH_COMMAND = {
   synopsis: 'bench <host:port[,host:port…]|registry-uri> <package.Service/Method> --proto <file.proto> [options]',
   description: `Runs a load against a method and prints requests, errors by status, req/s and latency
 percentiles (from an HDR histogram). Calls are never retried: what fails is counted.
-With a registry URI (zk://h:p/root, ringrpc://h:p), the load is spread round robin over
-the service's registered instances, following the registry as they come and go.`,
+With several addresses, or a registry URI (zk://h:p/root, ringrpc://h:p), each call goes to
+the less busy of two instances picked at random, following the registry as they come and go.`,
   options: {
     proto: { type: 'string', value: '<file.proto>', required: true, help: '.proto file defining the service (loaded at run time)' },
     data: { type: 'string', value: "'<json>'", byDefault: '{}', help: 'the request as proto3 JSON' },

@@ -114,9 +114,10 @@ export interface ClientOptions extends ConnectionOptions {
    */
   pool?: Pick<PoolOptions, 'enabled' | 'connectionsPerEndpoint' | 'maxIdleMs'> | SharedPool;
   /**
-   * How each call picks an instance: `round_robin` (default), `random`, `weighted_random`
-   * (by instance weight), `least_outstanding` (the less busy of two random picks) or
-   * `consistent_hash` (by the call's `hashKey`, so that a key sticks to one instance).
+   * How each call picks an instance: `least_outstanding` (default: the less busy of two
+   * random picks, so calls stop piling onto a slow or hung instance), `round_robin`,
+   * `random`, `weighted_random` (by instance weight) or `consistent_hash` (by the call's
+   * `hashKey`, so that a key sticks to one instance).
    */
   loadBalancer?: LoadBalancerName;
   /** With `consistent_hash`: the metadata entry whose value is the key of calls given no `hashKey`. */
@@ -209,7 +210,7 @@ export const CLIENT_DEFAULTS = Object.freeze({
   reconnect: Object.freeze({ initialMs: 100, maxMs: 10_000, multiplier: 2, jitter: 0.2 }),
   outlierDetection: Object.freeze({ consecutiveFailures: 5, baseEjectionMs: 1000, maxEjectionMs: 30_000 }),
   pool: Object.freeze({ enabled: true, connectionsPerEndpoint: 1, maxIdleMs: 300_000 }),
-  loadBalancer: 'round_robin' as LoadBalancerName,
+  loadBalancer: 'least_outstanding' as LoadBalancerName,
   maxEjectionPercent: 50,
 });
 

@@ -45,7 +45,9 @@ test('a hung server (SIGSTOP) of three is ejected: throughput recovers, few call
     const failedMeanwhile = tally.failed - before.failed;
     assert.ok(okPerSecond > 100, `${okPerSecond} calls a second succeed on the other two`);
     assert.ok(failedMeanwhile <= 1, `${failedMeanwhile} failed meanwhile: at most the one probe sent when its ejection ends`);
-    assert.ok(tally.failed <= 64 + 3 * 5, `${tally.failed} calls failed in all: those in flight on it, and a few probes`);
+    // About a third of the 64 were on it when it stopped; the default balancer (the less busy
+    // of two) sends it little more once calls pile up there, and then it is ejected.
+    assert.ok(tally.failed <= 50, `${tally.failed} calls failed in all: those in flight on it, and a few more`);
     children[0]!.process.kill('SIGCONT');
     // Probed back once its ejection ends.
     // Probed back once its ejection ends, and answered: back in rotation, calls sent to it again.

@@ -200,7 +200,11 @@ test('GOAWAY: requests above last_request_id are sent again elsewhere, transpare
   await once(fake, 'listening');
   const fakePort = (fake.address() as net.AddressInfo).port;
   const { server, port } = await startBenchServer();
-  const client = benchClient(`127.0.0.1:${fakePort},127.0.0.1:${port}`, { retry: false, retryBudget: { ratio: 0, minPerSecond: 0 } });
+  const client = benchClient(`127.0.0.1:${fakePort},127.0.0.1:${port}`, {
+    retry: false,
+    retryBudget: { ratio: 0, minPerSecond: 0 },
+    loadBalancer: 'round_robin',
+  });
   const first = await client.echo({}); // request 1 → the fake answers it
   assert.ok(first);
   // Round robin sends the next calls to the real server and the fake alternately; the
