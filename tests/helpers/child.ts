@@ -21,6 +21,12 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}, nodeFlags:
   return track(proc);
 }
 
+/** `ringrpc serve` of the bench service and handlers on 127.0.0.1, a free port, and `extra` flags. */
+export function spawnServe(extra: string[], env: NodeJS.ProcessEnv = {}): Child {
+  const base = ['serve', '--proto', 'proto/bench/v1/bench.proto', '--handlers', 'examples/bench/handlers.ts', '--host', '127.0.0.1', '--port', '0'];
+  return spawnCli([...base, ...extra], env);
+}
+
 function track(proc: ChildProcess): Child {
   const child: Child = {
     process: proc,

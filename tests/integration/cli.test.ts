@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { spawnCli, waitForOutput, type Child } from '../helpers/child.js';
+import { spawnCli, waitForOutput, type Child, spawnServe } from '../helpers/child.js';
 import { work } from '../../examples/bench/handlers.js';
 
 /** The built CLI (`dist/src/cli/bin.js`, what `npx ringrpc` runs), end to end. */
@@ -132,21 +132,7 @@ test('serve with a module that implements none of the services says so', async (
 });
 
 test('serve --workers --worker-methods Work runs Work on the worker lane, same answer', async () => {
-  const child = spawnCli([
-    'serve',
-    '--proto',
-    PROTO,
-    '--handlers',
-    'examples/bench/handlers.ts',
-    '--host',
-    '127.0.0.1',
-    '--port',
-    '0',
-    '--workers',
-    '2',
-    '--worker-methods',
-    'Work',
-  ]);
+  const child = spawnServe(['--workers', '2', '--worker-methods', 'Work']);
   const [, host, port] = await waitForOutput(child, /ringrpc listening on ([\d.]+):(\d+)/);
   assert.match(child.stderr, /workerLane=Work/);
   const r = await cli(['call', `${host}:${port}`, 'bench.v1.Bench/Work', '{"payload":"YWJj","rounds":3}', '--proto', PROTO]);
@@ -176,23 +162,7 @@ test("serve under node's V8 and process flags still starts its worker lane", asy
 
 test('serve and call with mutual TLS; a call without a client certificate is refused in one line', async () => {
   const tls = 'tests/fixtures/tls';
-  const child = spawnCli([
-    'serve',
-    '--proto',
-    PROTO,
-    '--handlers',
-    'examples/bench/handlers.ts',
-    '--host',
-    '127.0.0.1',
-    '--port',
-    '0',
-    '--tls-cert',
-    `${tls}/server.pem`,
-    '--tls-key',
-    `${tls}/server-key.pem`,
-    '--tls-ca',
-    `${tls}/ca.pem`,
-  ]);
+  const child = spawnServe(['--tls-cert', `${tls}/server.pem`, '--tls-key', `${tls}/server-key.pem`, '--tls-ca', `${tls}/ca.pem`]);
   const [, , port] = await waitForOutput(child, /ringrpc listening on ([\d.]+):(\d+)/);
   const good = await cli([
     'call',

@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { openRegistry, type Registry } from '../../src/index.js';
 import { benchClient } from '../helpers/bench-server.js';
-import { spawnCli, waitForOutput, type Child } from '../helpers/child.js';
+import { spawnCli, waitForOutput, type Child, spawnServe } from '../helpers/child.js';
 import { load } from '../helpers/load.js';
 import { freePort, sleep, until } from '../helpers/tcp.js';
 import { haveZooKeeper, zkUri, zookeeper, zookeeperIsManaged } from '../helpers/zookeeper.js';
@@ -22,21 +22,7 @@ interface Provider {
 const children = new Set<Child>();
 
 async function startProvider(uri: string): Promise<Provider> {
-  const child = spawnCli([
-    'serve',
-    '--proto',
-    'proto/bench/v1/bench.proto',
-    '--handlers',
-    'examples/bench/handlers.ts',
-    '--host',
-    '127.0.0.1',
-    '--port',
-    '0',
-    '--metrics-port',
-    '0',
-    '--registry',
-    uri,
-  ]);
+  const child = spawnServe(['--metrics-port', '0', '--registry', uri]);
   children.add(child);
   const [, port] = await waitForOutput(child, /ringrpc listening on 127\.0\.0\.1:(\d+)/);
   const [, metrics] = await waitForOutput(child, /ringrpc metrics on (http:\/\/\S+)\/metrics/);

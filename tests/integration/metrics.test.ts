@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { serveMetrics, RpcError, Status } from '../../src/index.js';
 import { benchClient, handlers, startBenchServer } from '../helpers/bench-server.js';
-import { spawnCli, waitForOutput } from '../helpers/child.js';
+import { spawnServe, waitForOutput } from '../helpers/child.js';
 import { until } from '../helpers/tcp.js';
 
 const test = suite('metrics and status page');
@@ -91,23 +91,7 @@ test('the status page shows the server, its connections and per-method numbers; 
 });
 
 test('ringrpc serve --metrics-port serves the worker lane too', async () => {
-  const child = spawnCli([
-    'serve',
-    '--proto',
-    'proto/bench/v1/bench.proto',
-    '--handlers',
-    'examples/bench/handlers.ts',
-    '--host',
-    '127.0.0.1',
-    '--port',
-    '0',
-    '--metrics-port',
-    '0',
-    '--workers',
-    '1',
-    '--worker-methods',
-    'Work',
-  ]);
+  const child = spawnServe(['--metrics-port', '0', '--workers', '1', '--worker-methods', 'Work']);
   const [, host, port] = await waitForOutput(child, /ringrpc listening on ([\d.]+):(\d+)/);
   const [, metricsPort] = await waitForOutput(child, /ringrpc metrics on http:\/\/[\d.]+:(\d+)\/metrics/);
   // 40 calls start at once and queue for one thread: each call's deadline has to cover
