@@ -89,17 +89,19 @@ test('two-step GOAWAY: a request written before the client read the first GOAWAY
   assert.is(first.decodedMeta.lastRequestId, 0xffff_ffff, 'the first GOAWAY takes everything already sent');
   const ping = await peer.next(FrameType.PING);
   // This client wrote request 2 before it read the GOAWAY: it arrives before the PONG.
-  peer.send(FrameType.REQUEST, 2, sleepMeta, sleepBody(10));
+  // Request 2 is long, so the connection is still draining (not yet closing) below.
+  peer.send(FrameType.REQUEST, 2, sleepMeta, sleepBody(500));
   peer.send(FrameType.PONG, ping.requestId);
   const second = await peer.next(FrameType.GOAWAY);
   assert.is(second.decodedMeta.lastRequestId, 2, 'the final GOAWAY names the last request taken');
-  const answers = [await peer.next(FrameType.RESPONSE), await peer.next(FrameType.RESPONSE)];
+  // After the final GOAWAY, a request is neither run nor answered, though the connection is
+  // still open and answering request 2.
+  peer.send(FrameType.REQUEST, 3, sleepMeta, sleepBody(1));
+  const answers = [await peer.next(FrameType.RESPONSE), await peer.next(FrameType.RESPONSE, 3000)];
   assert.equal(answers.map((f) => [f.requestId, f.decodedMeta.status]).sort(), [
     [1, Status.OK],
     [2, Status.OK],
   ]);
-  // After the final GOAWAY, a request is neither run nor answered.
-  peer.send(FrameType.REQUEST, 3, sleepMeta, sleepBody(1));
   await peer.waitClosed(3000);
   assert.not.ok(peer.frames.some((f) => f.requestId === 3));
   await closing;
