@@ -18,13 +18,15 @@ export interface QueuedEntry extends PendingEntry {
  */
 export class LaneQueue {
   private entries: QueuedEntry[] = [];
+  /** Entries still waiting: those ended while queued are left out (they stay in `entries` until their turn). */
+  private waiting = 0;
 
   /** @param free frees a slot whose call ended while queued */
   constructor(private readonly free: (slot: number) => void) {}
 
-  /** Entries waiting (those ended while queued included, until their turn). */
+  /** Entries waiting (not those whose call ended while queued). */
   get length(): number {
-    return this.entries.length;
+    return this.waiting;
   }
 
   /** Queues `entry` at the tail; an abort of its call while queued frees its slot. */
@@ -34,27 +36,39 @@ export class LaneQueue {
       setCancelFlag?.();
       if (!entry.queued) return;
       entry.queued = false;
+      this.waiting--;
       this.free(entry.slot);
     };
     entry.queued = true;
+    this.waiting++;
     this.entries.push(entry);
   }
 
   /** Puts entries back at the head, in their order (their worker died before taking them up). */
   requeue(entries: readonly QueuedEntry[]): void {
     for (const entry of entries) entry.queued = true;
+    this.waiting += entries.length;
     this.entries.unshift(...entries);
   }
 
   /** Takes up to `count` entries from the head, leaving out those whose call ended while queued. */
   take(count: number): QueuedEntry[] {
-    const taken = this.entries.splice(0, count).filter((entry) => entry.queued);
-    for (const entry of taken) entry.queued = false;
+    const taken: QueuedEntry[] = [];
+    let at = 0;
+    while (at < this.entries.length && taken.length < count) {
+      const entry = this.entries[at++]!;
+      if (!entry.queued) continue; // its call ended while queued: its slot is already free
+      entry.queued = false;
+      taken.push(entry);
+    }
+    this.waiting -= taken.length;
+    if (this.waiting === 0) this.entries = []; // only ended ones are left: drop them too
+    else this.entries.splice(0, at);
     return taken;
   }
 
   /** Empties the queue; returns the entries still waiting (the lane is closing). */
   clear(): QueuedEntry[] {
-    return this.take(this.entries.length);
+    return this.take(this.waiting);
   }
 }
