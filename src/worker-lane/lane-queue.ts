@@ -62,7 +62,8 @@ export class LaneQueue {
       taken.push(entry);
     }
     this.waiting -= taken.length;
-    if (this.waiting === 0) this.entries = []; // only ended ones are left: drop them too
+    // With none waiting, only ended entries are left: they go too.
+    if (this.waiting === 0) this.entries = [];
     else this.entries.splice(0, at);
     return taken;
   }
