@@ -117,11 +117,9 @@ export interface ClientOptions extends ConnectionOptions {
    * How each call picks an instance: `least_outstanding` (default: the less busy of two
    * random picks, so calls stop piling onto a slow or hung instance), `round_robin`,
    * `random`, `weighted_random` (by instance weight) or `consistent_hash` (by the call's
-   * `hashKey`, so that a key sticks to one instance).
+   * `key`, so that a key sticks to one instance while it is up).
    */
   loadBalancer?: LoadBalancerName;
-  /** With `consistent_hash`: the metadata entry whose value is the key of calls given no `hashKey`. */
-  hashKeyMetadata?: string;
   /**
    * Instances whose connects fail are ejected (skipped) while in reconnect backoff, but
    * never more than this share of the set, so that a network blip cannot empty it: the
@@ -182,7 +180,6 @@ export interface ResolvedClientOptions {
   /** The client's own pool settings; undefined when it uses a shared pool. */
   readonly pool: ResolvedPoolOptions | undefined;
   readonly loadBalancer: LoadBalancerName;
-  readonly hashKeyMetadata: string | undefined;
   readonly maxEjectionPercent: number;
   readonly registry: RegistryOptions;
 }
@@ -235,7 +232,6 @@ const CLIENT_KEYS = [
   'methods',
   'pool',
   'loadBalancer',
-  'hashKeyMetadata',
   'maxEjectionPercent',
   'registry',
   ...CONNECTION_KEYS,
@@ -317,7 +313,6 @@ export function resolveClientOptions(options: ClientOptions = {}): ResolvedClien
   }
 
   v.oneOf('loadBalancer', o.loadBalancer, LOAD_BALANCERS);
-  if (options.hashKeyMetadata !== undefined) v.nonEmptyString('hashKeyMetadata', options.hashKeyMetadata);
   if (typeof o.maxEjectionPercent !== 'number' || !(o.maxEjectionPercent >= 0 && o.maxEjectionPercent <= 100)) {
     throw v.invalid('maxEjectionPercent', 'a number from 0 to 100', o.maxEjectionPercent);
   }
@@ -334,7 +329,6 @@ export function resolveClientOptions(options: ClientOptions = {}): ResolvedClien
     methods: Object.freeze(methods),
     pool,
     loadBalancer: o.loadBalancer,
-    hashKeyMetadata: options.hashKeyMetadata,
     maxEjectionPercent: o.maxEjectionPercent,
     registry: Object.freeze({ ...registry }),
   });

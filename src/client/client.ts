@@ -24,7 +24,7 @@ export interface UnaryMethod<I, O> {
   (request: MessageInit<I>, callback: Callback<O>): void;
   (request: MessageInit<I>, options: CallOptions, callback: Callback<O>): void;
   /** Sends the request as ONEWAY: the server runs it and answers nothing (never retried). */
-  oneway(request: MessageInit<I>, options?: Pick<CallOptions, 'metadata' | 'hashKey'>): void;
+  oneway(request: MessageInit<I>, options?: Pick<CallOptions, 'metadata' | 'key'>): void;
 }
 
 /** The typed stub of a service: one method per rpc, plus `$`-prefixed controls. */
@@ -181,12 +181,10 @@ function makeMethod(
   const idempotent = own?.idempotent ?? method.idempotent;
   const defaultTimeoutMs = own?.timeoutMs ?? options.timeoutMs;
   const gzipAboveBytes = options.compression === 'gzip' ? options.compressionThresholdBytes : Infinity;
-  const hashKeyOf = (callOptions: CallOptions): string | undefined => {
-    if (options.loadBalancer !== 'consistent_hash') return undefined;
-    const key = callOptions.hashKey ?? (options.hashKeyMetadata === undefined ? undefined : callOptions.metadata?.[options.hashKeyMetadata]);
-    if (key === undefined) {
-      const from = options.hashKeyMetadata === undefined ? 'pass { hashKey }' : `pass { hashKey } or metadata["${options.hashKeyMetadata}"]`;
-      throw new RpcError(Status.INVALID_ARGUMENT, `loadBalancer consistent_hash needs a key for each call: ${from}`, site);
+  const keyOf = (callOptions: CallOptions): string | undefined => {
+    const key = callOptions.key;
+    if (key === undefined && options.loadBalancer === 'consistent_hash') {
+      throw new RpcError(Status.INVALID_ARGUMENT, 'loadBalancer consistent_hash needs a key for each call: pass { key }', site);
     }
     return key;
   };
@@ -209,7 +207,7 @@ function makeMethod(
           gzipAboveBytes,
           retry,
           idempotent,
-          hashKey: hashKeyOf(callOptions),
+          key: keyOf(callOptions),
         },
         calls,
       );
@@ -227,12 +225,13 @@ function makeMethod(
       (err: RpcError) => callback(err),
     );
   }) as UnaryMethod<unknown, unknown>;
-  fn.oneway = (request: unknown, callOptions: Pick<CallOptions, 'metadata' | 'hashKey'> = {}): void => {
+  fn.oneway = (request: unknown, callOptions: Pick<CallOptions, 'metadata' | 'key'> = {}): void => {
     checkCallOptions(callOptions);
     if (isClosed()) throw new RpcError(Status.UNAVAILABLE, 'client is closed', site);
     const body = encodeRequest(method, request, site);
     checkFrameSize(body, callOptions.metadata, calls.connections.options.maxFrameBytes, site);
-    const picked = calls.endpoints.pick(undefined, hashKeyOf(callOptions));
+    const key = keyOf(callOptions);
+    const picked = calls.endpoints.pick(undefined, key);
     if (picked === undefined) {
       throw new RpcError(
         Status.UNAVAILABLE,
@@ -242,7 +241,7 @@ function makeMethod(
     }
     calls.connections
       .acquire(picked.endpoint, picked.connectNow)
-      .notify({ method, body, timeoutMs: 0, signal: undefined, metadata: callOptions.metadata, gzipAboveBytes });
+      .notify({ method, body, timeoutMs: 0, signal: undefined, metadata: callOptions.metadata, key, gzipAboveBytes });
   };
   return fn;
 }

@@ -14,6 +14,8 @@ export interface ChannelCall {
   readonly callTimeoutMs?: number;
   readonly signal: AbortSignal | undefined;
   readonly metadata: Record<string, string> | undefined;
+  /** The routing key, sent as `Meta.key` (the actor lane's address). */
+  readonly key?: string | undefined;
   readonly onMetadata?: ((metadata: Readonly<Record<string, string>>) => void) | undefined;
   /** Bodies at least this large are gzipped (Infinity: never). */
   readonly gzipAboveBytes: number;
@@ -52,8 +54,8 @@ export class RequestWriter {
   private writeFrame(type: FrameType, id: number, prefix: Buffer, call: ChannelCall, body: Uint8Array, compression: Compression): void {
     if (!this.stillWanted(type, id)) return;
     const extra =
-      call.timeoutMs > 0 || call.metadata !== undefined || compression !== Compression.NONE
-        ? encodeMeta({ timeoutMs: call.timeoutMs, metadata: call.metadata, compression })
+      call.timeoutMs > 0 || call.metadata !== undefined || call.key || compression !== Compression.NONE
+        ? encodeMeta({ timeoutMs: call.timeoutMs, metadata: call.metadata, compression, key: call.key })
         : EMPTY;
     const meta = extra.length === 0 ? prefix : Buffer.concat([prefix, extra]);
     this.writer.frame(type, id, meta, body);

@@ -31,8 +31,8 @@ export interface CallPlan {
   readonly retry: ResolvedRetryPolicy;
   /** True when running the method twice is harmless. */
   readonly idempotent: boolean;
-  /** The key of `consistent_hash` balancing. */
-  readonly hashKey: string | undefined;
+  /** The call's key: sent as `Meta.key`, and what `consistent_hash` balances by. */
+  readonly key: string | undefined;
 }
 
 /** What a call runs against. */
@@ -104,7 +104,7 @@ class RetryingCall {
       if (endpoints.error !== undefined) return this.fail(withSite(endpoints.error, this.site()));
       return this.waitForInstances();
     }
-    const picked = endpoints.pick(this.tried, this.plan.hashKey);
+    const picked = endpoints.pick(this.tried, this.plan.key);
     this.sends++;
     if (picked === undefined) return this.onFailure(endpoints.emptyError(this.site()));
     const address = picked.address;
@@ -119,6 +119,7 @@ class RetryingCall {
         callTimeoutMs: this.plan.timeoutMs,
         signal: this.plan.signal,
         metadata: this.plan.metadata,
+        key: this.plan.key,
         onMetadata: this.plan.onMetadata,
         gzipAboveBytes: this.plan.gzipAboveBytes,
       });

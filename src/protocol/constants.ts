@@ -13,6 +13,10 @@ export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
  */
 export const DEFAULT_MAX_META_BYTES = 64 * 1024;
 /** The largest request_id; a client opens a new connection before reaching it. */
+/** Longest routing key (`Meta.key`) in UTF-8 bytes (spec §Keys). */
+export const MAX_KEY_BYTES = 256;
+/** Longest key, in UTF-16 code units, that is surely within {@link MAX_KEY_BYTES} (3 bytes per unit at most). */
+export const SURELY_SHORT_KEY_UNITS = Math.floor(MAX_KEY_BYTES / 3);
 export const MAX_REQUEST_ID = 0xffff_ffff;
 
 /** Frame types 1..7 (spec §Types). */

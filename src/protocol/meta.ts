@@ -14,6 +14,8 @@ export interface Meta {
   compression: number;
   metadata: Record<string, string>;
   lastRequestId: number;
+  /** REQUEST, ONEWAY: the routing key (spec §Keys); `''` for none. */
+  key: string;
 }
 
 /** The fields a sender sets; the rest default. */
@@ -65,6 +67,7 @@ export function decodeMeta(buf: Uint8Array): Meta {
     compression: 0,
     metadata: EMPTY_METADATA,
     lastRequestId: 0,
+    key: '',
   };
   if (buf.length === 0) return meta;
   const r = new Reader(buf, 0, buf.length);
@@ -103,6 +106,9 @@ export function decodeMeta(buf: Uint8Array): Meta {
       }
       case 8:
         meta.lastRequestId = r.expect(wire, VARINT, 'last_request_id').varint32();
+        break;
+      case 9:
+        meta.key = r.expect(wire, LEN, 'key').string();
         break;
       default:
         r.skip(wire);
@@ -200,6 +206,7 @@ export function encodeMeta(meta: MetaInit): Buffer {
   const service = meta.service ? Buffer.from(meta.service, 'utf8') : undefined;
   const method = meta.method ? Buffer.from(meta.method, 'utf8') : undefined;
   const message = meta.message ? Buffer.from(meta.message, 'utf8') : undefined;
+  const key = meta.key ? Buffer.from(meta.key, 'utf8') : undefined;
   if (service) size += 1 + varintSize(service.length) + service.length;
   if (method) size += 1 + varintSize(method.length) + method.length;
   if (meta.timeoutMs) size += 1 + varintSize(meta.timeoutMs);
@@ -217,6 +224,7 @@ export function encodeMeta(meta: MetaInit): Buffer {
     }
   }
   if (meta.lastRequestId) size += 1 + varintSize(meta.lastRequestId);
+  if (key) size += 1 + varintSize(key.length) + key.length;
   if (size === 0) return EMPTY;
 
   const out = Buffer.allocUnsafe(size);
@@ -245,6 +253,7 @@ export function encodeMeta(meta: MetaInit): Buffer {
     }
   }
   if (meta.lastRequestId) varintField(0x40, meta.lastRequestId);
+  if (key) bytesField(0x4a, key);
   return out;
 }
 

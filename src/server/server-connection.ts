@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
-import { FrameType, type Compression } from '../protocol/constants.js';
+import { FrameType, MAX_KEY_BYTES, SURELY_SHORT_KEY_UNITS, type Compression } from '../protocol/constants.js';
 import { RttProbe } from './rtt-probe.js';
 import { ConnectionClock } from './connection-clock.js';
 import { FrameDecoder, FrameError } from '../protocol/frame-decoder.js';
@@ -188,6 +188,11 @@ export class ServerConnection implements CallOwner {
     const route = this.host.router.find(meta.service, meta.method);
     if (route instanceof RpcError) {
       if (!oneway) this.writeError(id, route);
+      return;
+    }
+    if (meta.key.length > SURELY_SHORT_KEY_UNITS && Buffer.byteLength(meta.key) > MAX_KEY_BYTES) {
+      const bytes = Buffer.byteLength(meta.key);
+      if (!oneway) this.writeError(id, new RpcError(Status.INVALID_ARGUMENT, `key of ${meta.service}/${meta.method} is ${bytes} bytes, over the limit of ${MAX_KEY_BYTES}`));
       return;
     }
     const refusal = this.host.admit(route, oneway, this.calls.requests);

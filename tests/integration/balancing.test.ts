@@ -64,10 +64,9 @@ test('client balancers over a registry: weighted_random follows weights, consist
   assert.ok(Math.abs(shares[2]! - 4 / 6) < 0.05 && Math.abs(shares[0]! - 1 / 6) < 0.04, `shares ${shares.map((x) => x.toFixed(3))}`);
   await weighted.$close();
 
-  const hashed = benchClient(registry, { loadBalancer: 'consistent_hash', hashKeyMetadata: 'user' });
+  const hashed = benchClient(registry, { loadBalancer: 'consistent_hash' });
   const before = servers.map((s) => echoes(s.server));
-  await Promise.all(Array.from({ length: 50 }, () => hashed.echo({}, { hashKey: 'alice' })));
-  await Promise.all(Array.from({ length: 50 }, () => hashed.echo({}, { metadata: { user: 'alice' } })));
+  await Promise.all(Array.from({ length: 100 }, () => hashed.echo({}, { key: 'alice' })));
   const got = servers.map((s, i) => echoes(s.server) - before[i]!);
   assert.equal(
     got.filter((n) => n > 0),
@@ -79,7 +78,7 @@ test('client balancers over a registry: weighted_random follows weights, consist
     (e: RpcError) => e,
   );
   assert.is(missing?.code, Status.INVALID_ARGUMENT);
-  assert.match(missing!.message, 'loadBalancer consistent_hash needs a key for each call: pass { hashKey } or metadata["user"]');
+  assert.match(missing!.message, 'loadBalancer consistent_hash needs a key for each call: pass { key }');
   await hashed.$close();
 
   const spread = benchClient(registry, { loadBalancer: 'least_outstanding' });

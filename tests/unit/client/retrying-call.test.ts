@@ -56,7 +56,7 @@ async function callFailingWith(
         gzipAboveBytes: Infinity,
         retry: options.retry,
         idempotent,
-        hashKey: undefined,
+        key: undefined,
       },
       { connections, endpoints, budget: new RetryBudget(1, 1000) },
     );
