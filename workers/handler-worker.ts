@@ -1,9 +1,11 @@
 /**
- * The worker-lane thread (a Piscina worker). It loads the handler modules once, claims a
- * response ring, and for each batch marks each request started and runs it through the
- * call pipeline (the same as the inline lane's; async handlers run concurrently), which
- * writes its whole RESPONSE frame into the ring. It never throws across the thread
- * boundary: every request ends as one record with a status.
+ * A thread of the worker lane or of the actor lane (a Piscina worker). It loads the
+ * handler modules once, claims a response ring, and for each batch runs each request
+ * through the call pipeline (the same as the inline lane's), which writes its whole
+ * RESPONSE frame into the ring. On the worker lane the requests of a batch run at once
+ * (async handlers concurrently); on the actor lane each goes to the actor of its key,
+ * which runs its messages one at a time (actor-host.ts). It never throws across the
+ * thread boundary: every request ends as one record with a status.
  */
 import { threadId, workerData, parentPort, MessageChannel } from 'node:worker_threads';
 import { getHeapStatistics } from 'node:v8';
@@ -21,6 +23,7 @@ import type { BatchResult, WorkerInit } from '../src/worker-lane/worker-init.js'
 import { AbortPoll, RunningCalls, WorkerCall, type RecordSink } from '../src/worker-lane/worker-call.js';
 import { findImplementation } from '../src/server/find-implementation.js';
 import { importUserModule } from '../src/util/import-module.js';
+import { ActorHost, type ActorHooks, type ActorInfo } from '../src/actor-lane/actor-host.js';
 
 const init = workerData as WorkerInit;
 const started = new Int32Array(init.started);
@@ -31,6 +34,9 @@ const settings: PipelineSettings = { ...init.pipeline, zlib: 'sync' };
 interface WorkerMethod {
   readonly definition: MethodDefinition;
   readonly handler: Handler;
+  /** The lifecycle hooks of its module (the actor lane's). */
+  readonly hooks: ActorHooks;
+  readonly info: ActorInfo;
 }
 
 // Resolve every worker-lane method once, at start-up: a module that does not implement
@@ -48,7 +54,12 @@ const methods: WorkerMethod[] = [];
     const impl = findImplementation(modules.get(spec.module)!, serviceName);
     const handler = impl?.[localMethodName(methodName)] ?? impl?.[methodName];
     if (typeof handler !== 'function') throw new Error(`worker module ${spec.module} does not implement ${serviceName}/${methodName}`);
-    methods.push({ definition: definitions.get(serviceName)!.methods[localMethodName(methodName)]!, handler: handler as Handler });
+    methods.push({
+      definition: definitions.get(serviceName)!.methods[localMethodName(methodName)]!,
+      handler: handler as Handler,
+      hooks: actorHooks(modules.get(spec.module)!, spec.module),
+      info: { service: serviceName },
+    });
   }
 }
 
@@ -81,6 +92,27 @@ function begin(slot: number): void {
 /** Busy time not yet added to the ring's whole-millisecond counter. */
 let busyCarry = 0;
 
+function addBusy(ms: number): void {
+  stats.busyMs += ms;
+  busyCarry += ms;
+  const whole = Math.floor(busyCarry);
+  if (whole > 0 && ring !== undefined) {
+    ring.addBusy(whole);
+    busyCarry -= whole;
+  }
+}
+
+/** On the actor lane: this thread's actors; their busy time is each message's synchronous part. */
+const actors = init.actors === undefined ? undefined : new ActorHost(init.actors, addBusy);
+
+/** The `activate` and `deactivate` exports of a handler module, checked once. */
+function actorHooks(module: Record<string, unknown>, path: string): ActorHooks {
+  for (const name of ['activate', 'deactivate']) {
+    if (module[name] !== undefined && typeof module[name] !== 'function') throw new Error(`worker module ${path} exports ${name}, which is not a function`);
+  }
+  return { activate: module['activate'] as ActorHooks['activate'], deactivate: module['deactivate'] as ActorHooks['deactivate'] };
+}
+
 // The control plane: typed calls from the reactor (stats, …) over a dedicated channel,
 // never the data path. The port travels to the reactor as a pool 'message'.
 {
@@ -101,6 +133,26 @@ function emitter(fallback: RecordBuffer): RecordSink {
   };
 }
 
+/**
+ * Runs one call through the pipeline; a promise while its handler is under way. The
+ * watchdog's marker covers the synchronous part (decode, handler, encode): that is when
+ * the thread can be stuck; an async handler that waits is not, and sees its signal.
+ */
+function run(call: WorkerCall): Promise<void> | undefined {
+  ring?.setCurrent(call.entry.slot);
+  try {
+    const settled = runCall(call, call.entry.body, call.entry.compression, settings);
+    if (settled !== undefined) running.add(call, settled);
+    return settled;
+  } catch (err) {
+    // A bug (the pipeline itself never throws): this request fails, the batch goes on.
+    call.replyError(new RpcError(Status.INTERNAL, `worker failed on request ${call.entry.requestId}: ${(err as Error).message}`));
+    return undefined;
+  } finally {
+    ring?.setCurrent(-1);
+  }
+}
+
 /** The Piscina task: one batch in; the records that missed the ring (if any) out. */
 export default async function runBatch(task: ArrayBuffer): Promise<BatchResult> {
   const began = performance.now();
@@ -112,31 +164,24 @@ export default async function runBatch(task: ArrayBuffer): Promise<BatchResult> 
   for (const entry of decodeBatch(task)) {
     const method = methods[entry.methodIndex]!;
     const call = new WorkerCall(entry, method.definition, method.handler, sink, aborts, begin);
-    // The watchdog's marker covers the synchronous part (decode, handler, encode): that is
-    // when the thread can be stuck; an async handler that waits is not, and sees its signal.
-    ring?.setCurrent(entry.slot);
-    try {
-      const settled = runCall(call, entry.body, entry.compression, settings);
-      if (settled !== undefined) {
-        pending.push(settled);
-        running.add(call, settled);
-      }
-    } catch (err) {
-      // A bug (the pipeline itself never throws): this request fails, the batch goes on.
-      call.replyError(new RpcError(Status.INTERNAL, `worker failed on request ${entry.requestId}: ${(err as Error).message}`));
-    } finally {
-      ring?.setCurrent(-1);
+    if (actors === undefined) {
+      const settled = run(call);
+      if (settled !== undefined) pending.push(settled);
+      continue;
     }
+    pending.push(
+      actors.deliver(call.key, method.info, method.hooks, {
+        run: (actor) => {
+          call.actor = actor;
+          return run(call);
+        },
+        fail: (error) => call.replyError(error),
+      }),
+    );
   }
   if (pending.length > 0) await Promise.all(pending);
   ring?.endBatch();
-  const busy = performance.now() - began;
-  stats.busyMs += busy;
-  busyCarry += busy;
-  const whole = Math.floor(busyCarry);
-  if (whole > 0 && ring !== undefined) {
-    ring.addBusy(whole);
-    busyCarry -= whole;
-  }
+  // An actor-lane batch waits on other keys' messages too: its thread's busy time is counted per message.
+  if (actors === undefined) addBusy(performance.now() - began);
   return fallback.isEmpty ? null : (move(fallback.take()) as ArrayBuffer);
 }

@@ -40,12 +40,26 @@ export interface SleepRequest {
 export interface SleepReply {
 }
 
-const root = rootFromJson({"nested":{"bench":{"nested":{"v1":{"nested":{"Bench":{"methods":{"Echo":{"requestType":"EchoRequest","responseType":"EchoReply"},"Work":{"requestType":"WorkRequest","responseType":"WorkReply"},"Sleep":{"requestType":"SleepRequest","responseType":"SleepReply"}}},"EchoRequest":{"fields":{"payload":{"type":"bytes","id":1}}},"EchoReply":{"fields":{"payload":{"type":"bytes","id":1}}},"WorkRequest":{"fields":{"payload":{"type":"bytes","id":1},"rounds":{"type":"uint32","id":2},"kernel":{"type":"WorkKernel","id":3}}},"WorkKernel":{"values":{"WORK_KERNEL_SHA256":0,"WORK_KERNEL_INTEGER":1}},"WorkReply":{"fields":{"digest":{"type":"bytes","id":1}}},"SleepRequest":{"fields":{"ms":{"type":"uint32","id":1}}},"SleepReply":{"fields":{}}}}}}}});
+/** Message `bench.v1.TallyRequest`. */
+export interface TallyRequest {
+  seq: bigint;
+  delayUs: number;
+}
+
+/** Message `bench.v1.TallyReply`. */
+export interface TallyReply {
+  count: bigint;
+  lastSeq: bigint;
+  thread: number;
+}
+
+const root = rootFromJson({"nested":{"bench":{"nested":{"v1":{"nested":{"Bench":{"methods":{"Echo":{"requestType":"EchoRequest","responseType":"EchoReply"},"Work":{"requestType":"WorkRequest","responseType":"WorkReply"},"Sleep":{"requestType":"SleepRequest","responseType":"SleepReply"},"Tally":{"requestType":"TallyRequest","responseType":"TallyReply"}}},"EchoRequest":{"fields":{"payload":{"type":"bytes","id":1}}},"EchoReply":{"fields":{"payload":{"type":"bytes","id":1}}},"WorkRequest":{"fields":{"payload":{"type":"bytes","id":1},"rounds":{"type":"uint32","id":2},"kernel":{"type":"WorkKernel","id":3}}},"WorkKernel":{"values":{"WORK_KERNEL_SHA256":0,"WORK_KERNEL_INTEGER":1}},"WorkReply":{"fields":{"digest":{"type":"bytes","id":1}}},"SleepRequest":{"fields":{"ms":{"type":"uint32","id":1}}},"SleepReply":{"fields":{}},"TallyRequest":{"fields":{"seq":{"type":"uint64","id":1},"delayUs":{"type":"uint32","id":2,"protoName":"delay_us"}}},"TallyReply":{"fields":{"count":{"type":"uint64","id":1},"lastSeq":{"type":"uint64","id":2,"protoName":"last_seq"},"thread":{"type":"uint32","id":3}}}}}}}}});
 
 /** Service `bench.v1.Bench`. */
 export const Bench = defineService<{
   echo: MethodDefinition<EchoRequest, EchoReply>;
   work: MethodDefinition<WorkRequest, WorkReply>;
   sleep: MethodDefinition<SleepRequest, SleepReply>;
+  tally: MethodDefinition<TallyRequest, TallyReply>;
 }>(root, 'bench.v1.Bench');
 

@@ -4,7 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import { RpcError, Status, type ServiceImplementation } from '../../src/index.js';
+import { threadId } from 'node:worker_threads';
+import { RpcError, Status, type Actor, type ServiceImplementation } from '../../src/index.js';
 import { WorkKernel, type Bench as BenchService } from './generated.js';
 
 /** Upper bound of `rounds` (about 1,000 rounds take 1–2 ms of CPU with either kernel); beyond it INVALID_ARGUMENT. */
@@ -75,7 +76,36 @@ export const Bench: ServiceImplementation<typeof BenchService> = {
     }
     return {};
   },
+
+  async tally(request, ctx) {
+    const actor = ctx.actor as Actor<TallyState> | undefined;
+    if (actor === undefined) {
+      throw new RpcError(
+        Status.FAILED_PRECONDITION,
+        `${ctx.service}/${ctx.method} keeps per-key state and runs on the actor lane only (serve --actor-methods Tally)`,
+      );
+    }
+    if (request.delayUs > MAX_SLEEP_MS * 1000) {
+      throw new RpcError(Status.INVALID_ARGUMENT, `delay_us must be at most ${MAX_SLEEP_MS * 1000} (got ${request.delayUs})`);
+    }
+    // Read, wait, write: were two messages of one key ever to overlap, counts would repeat.
+    const { count, lastSeq } = actor.state;
+    if (request.delayUs > 0) await delay(request.delayUs / 1000);
+    actor.state = { count: count + 1n, lastSeq: request.seq };
+    return { count: count + 1n, lastSeq, thread: threadId };
+  },
 };
+
+/** The state of a Tally actor: messages counted, and the `seq` of the last. */
+export interface TallyState {
+  count: bigint;
+  lastSeq: bigint;
+}
+
+/** Builds a Tally actor's state when it is activated (the actor lane calls this export). */
+export function activate(): TallyState {
+  return { count: 0n, lastSeq: 0n };
+}
 
 /**
  * Rounds of {@link work} with `kernel` that take about `targetMs` of one thread's time on

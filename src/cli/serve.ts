@@ -81,6 +81,13 @@ A flag overrides its environment variable, which overrides the config file.`,
       byDefault: 'none, all inline',
       help: 'methods that run on the worker lane;\neach worker loads the handlers module once',
     },
+    'actor-methods': {
+      type: 'string',
+      value: '<A,B>',
+      byDefault: 'none',
+      help: "methods that run on the actor lane: one at a time\nper key (Meta.key), against the key's state",
+    },
+    'actor-workers': { type: 'string', value: '<n>', byDefault: `one per core, ${SERVER_DEFAULTS.actorWorkers} here`, help: 'actor-lane threads' },
     registry: {
       type: 'string',
       value: '<uri>',
@@ -118,6 +125,7 @@ export async function serve(argv: string[], io: CommandIo): Promise<number> {
     maxFrameBytes: config.maxFrameBytes,
     callTimeoutMs: config.callTimeoutMs,
     workers: config.workers,
+    actorWorkers: values['actor-workers'] === undefined ? undefined : parsePositiveInt('--actor-workers', values['actor-workers']),
     maxConnections: values['max-connections'] === undefined ? undefined : Number(values['max-connections']),
     tls: serverTls(values),
     registry: config.registry,
@@ -126,12 +134,17 @@ export async function serve(argv: string[], io: CommandIo): Promise<number> {
       weight: values.weight === undefined ? undefined : parsePositiveInt('--weight', values.weight),
     },
   });
-  const workerMethods = new Set(
-    (values['worker-methods'] ?? '')
-      .split(',')
-      .map((m) => m.trim())
-      .filter(Boolean),
-  );
+  const methodList = (flag: 'worker-methods' | 'actor-methods'): Set<string> =>
+    new Set(
+      (values[flag] ?? '')
+        .split(',')
+        .map((m) => m.trim())
+        .filter(Boolean),
+    );
+  const workerMethods = methodList('worker-methods');
+  const actorMethods = methodList('actor-methods');
+  const both = [...actorMethods].filter((m) => workerMethods.has(m));
+  if (both.length > 0) throw new UsageError(`${both.join(', ')} named by both --worker-methods and --actor-methods`, SERVE_COMMAND);
   const placed = new Set<string>();
   let added = 0;
   for (const service of services) {
@@ -144,15 +157,32 @@ export async function serve(argv: string[], io: CommandIo): Promise<number> {
           lanes[method.name] = 'worker';
           placed.add(name);
         }
+        if (actorMethods.has(name)) {
+          lanes[method.name] = 'actor';
+          placed.add(name);
+        }
       }
     }
     server.addService(service, impl as ServiceImplementation, { lanes, workerModule: values.handlers });
     added++;
-    const onWorkers = Object.keys(lanes);
-    io.logger.info('service added', { service: service.name, methods: Object.keys(service.methods).join(','), workerLane: onWorkers.join(',') || 'none' });
+    const on = (lane: Lane): string =>
+      Object.keys(lanes)
+        .filter((m) => lanes[m] === lane)
+        .join(',') || 'none';
+    io.logger.info('service added', {
+      service: service.name,
+      methods: Object.keys(service.methods).join(','),
+      workerLane: on('worker'),
+      actorLane: on('actor'),
+    });
   }
-  const unknown = [...workerMethods].filter((m) => !placed.has(m));
-  if (unknown.length > 0) throw new RpcError(Status.INVALID_ARGUMENT, `--worker-methods names ${unknown.join(', ')}, not a method of the implemented services`);
+  for (const [flag, names] of [
+    ['--worker-methods', workerMethods],
+    ['--actor-methods', actorMethods],
+  ] as const) {
+    const unknown = [...names].filter((m) => !placed.has(m));
+    if (unknown.length > 0) throw new RpcError(Status.INVALID_ARGUMENT, `${flag} names ${unknown.join(', ')}, not a method of the implemented services`);
+  }
   if (added === 0) {
     const names = services.map((s) => s.name).join(', ') || 'none';
     throw new RpcError(
@@ -164,6 +194,7 @@ export async function serve(argv: string[], io: CommandIo): Promise<number> {
   const unsubscribe = logServerEvents(io);
   const address = await server.listen();
   if (workerMethods.size > 0) io.logger.info('worker lane started', { workers: server.options.workers });
+  if (actorMethods.size > 0) io.logger.info('actor lane started', { workers: server.options.actorWorkers });
   io.stdout.write(`ringrpc listening on ${address.host}:${address.port}\n`);
   let metrics: MetricsServer | undefined;
   if (values['metrics-port'] !== undefined) {

@@ -1,3 +1,14 @@
+/** What a handler on the actor lane reaches through `ctx.actor`. */
+export interface Actor<S = any> {
+  /** The call's key (`Meta.key`): this actor's address. */
+  readonly key: string;
+  /**
+   * The actor's state: what `activate` returned (`{}` without it). It stays in this worker
+   * thread between calls of the key, and handlers may change or replace it.
+   */
+  state: S;
+}
+
 /** Peer of a server connection. */
 export interface Peer {
   readonly address: string;
@@ -28,6 +39,13 @@ export interface HandlerContext {
   readonly peer: Peer;
   /** Metadata to send back with the response (set keys on it). */
   readonly responseMetadata: Record<string, string>;
+  /** On the actor lane: the actor of the call's key (its key and state); undefined elsewhere. */
+  readonly actor?: Actor | undefined;
+}
+
+/** The context of a handler on the actor lane, whose actor's state is of type `S`. */
+export interface ActorContext<S = any> extends HandlerContext {
+  readonly actor: Actor<S>;
 }
 
 /** A unary handler: takes the decoded request, returns the reply (or a promise of it). */

@@ -1,5 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { Status } from '../status.js';
+import { RpcError } from '../errors.js';
+import { MAX_KEY_BYTES, SURELY_SHORT_KEY_UNITS } from './constants.js';
 
 /**
  * The decoded `ringrpc.v1.Meta` (spec §Meta). Absent fields take proto3 defaults,
@@ -41,6 +43,14 @@ export class MetaError extends Error {
  * empty entries cost two bytes each, and each is an object property on the reactor.
  */
 export const MAX_METADATA_ENTRIES = 1024;
+
+/** A request's key over the limit (spec §Keys: answered INVALID_ARGUMENT, the connection stays open); undefined when fine. */
+export function keyError(meta: Meta): RpcError | undefined {
+  if (meta.key.length <= SURELY_SHORT_KEY_UNITS) return undefined;
+  const bytes = Buffer.byteLength(meta.key);
+  if (bytes <= MAX_KEY_BYTES) return undefined;
+  return new RpcError(Status.INVALID_ARGUMENT, `key of ${meta.service}/${meta.method} is ${bytes} bytes, over the limit of ${MAX_KEY_BYTES}`);
+}
 
 const EMPTY_METADATA: Record<string, string> = Object.freeze({}) as Record<string, string>;
 const EMPTY = Buffer.alloc(0);

@@ -3,8 +3,11 @@ import { Status } from '../status.js';
 import type { ServiceDefinition } from '../codec/service-definition.js';
 import type { CallRoute, ServerCall } from './server-call.js';
 
-/** Where a method runs: on the main thread, or on the worker pool. */
-export type Lane = 'inline' | 'worker';
+/**
+ * Where a method runs: on the main thread (`inline`), on the worker pool (`worker`), or in
+ * the worker thread that holds the actor of the call's key (`actor`).
+ */
+export type Lane = 'inline' | 'worker' | 'actor';
 
 /**
  * Runs the calls routed to it. A lane answers every call it is handed, exactly once,

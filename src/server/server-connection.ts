@@ -1,12 +1,12 @@
 import type { Socket } from 'node:net';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
-import { FrameType, MAX_KEY_BYTES, SURELY_SHORT_KEY_UNITS, type Compression } from '../protocol/constants.js';
+import { FrameType, type Compression } from '../protocol/constants.js';
 import { RttProbe } from './rtt-probe.js';
 import { ConnectionClock } from './connection-clock.js';
 import { FrameDecoder, FrameError } from '../protocol/frame-decoder.js';
 import type { Frame } from '../protocol/frame.js';
-import { decodeMeta, encodeMeta, MetaError, type Meta } from '../protocol/meta.js';
+import { decodeMeta, encodeMeta, keyError, MetaError, type Meta } from '../protocol/meta.js';
 import { FrameWriter } from '../transport/frame-writer.js';
 import { channels } from '../util/diagnostics.js';
 import type { Peer } from '../pipeline/handler-context.js';
@@ -190,12 +190,7 @@ export class ServerConnection implements CallOwner {
       if (!oneway) this.writeError(id, route);
       return;
     }
-    if (meta.key.length > SURELY_SHORT_KEY_UNITS && Buffer.byteLength(meta.key) > MAX_KEY_BYTES) {
-      const bytes = Buffer.byteLength(meta.key);
-      if (!oneway) this.writeError(id, new RpcError(Status.INVALID_ARGUMENT, `key of ${meta.service}/${meta.method} is ${bytes} bytes, over the limit of ${MAX_KEY_BYTES}`));
-      return;
-    }
-    const refusal = this.host.admit(route, oneway, this.calls.requests);
+    const refusal = keyError(meta) ?? this.host.admit(route, oneway, this.calls.requests);
     if (refusal !== undefined) {
       if (!oneway) this.writeError(id, refusal);
       return;

@@ -120,10 +120,21 @@ export interface ServerOptions {
   /** Threads of the worker lane (fixed, never idled out). Default `os.availableParallelism()`. */
   workers?: number;
   /**
-   * Worker-lane requests taken and not yet answered (queued or running); beyond it
-   * RESOURCE_EXHAUSTED at once. Default 1024.
+   * Requests taken and not yet answered (queued or running) per pooled lane (the worker
+   * lane, the actor lane); beyond it RESOURCE_EXHAUSTED at once. Default 1024.
    */
   maxQueue?: number;
+  /**
+   * Threads of the actor lane, one shard of the keys each (fixed for the server's life, so a
+   * key always reaches the same thread). Default `os.availableParallelism()`.
+   */
+  actorWorkers?: number;
+  /** An actor without messages for this long is passivated (its `deactivate` hook runs). Default 60000 ms. */
+  actorIdleMs?: number;
+  /** Actors an actor-lane thread holds; past it the least recently used idle one is passivated. Default 10000. */
+  maxActorsPerWorker?: number;
+  /** Messages of one key taken and not yet answered; beyond it RESOURCE_EXHAUSTED at once. Default 256. */
+  maxActorQueue?: number;
   /** Bytes of each worker's response ring (a power of two). Default 1 MiB. */
   ringBytes?: number;
   /** Requests packed into one worker task at most. Default 64. */
@@ -181,6 +192,10 @@ export const SERVER_DEFAULTS: Readonly<Required<Omit<ServerOptions, 'tls' | 'reg
   shutdownGraceMs: 10_000,
   workers: availableParallelism(),
   maxQueue: 1024,
+  actorWorkers: availableParallelism(),
+  actorIdleMs: 60_000,
+  maxActorsPerWorker: 10_000,
+  maxActorQueue: 256,
   ringBytes: 1024 * 1024,
   maxBatch: 64,
   overrunGraceMs: 2000,
@@ -232,6 +247,10 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   v.nonNegativeMs('shutdownGraceMs', o.shutdownGraceMs);
   v.positiveInteger('workers', o.workers);
   v.positiveInteger('maxQueue', o.maxQueue);
+  v.positiveInteger('actorWorkers', o.actorWorkers);
+  v.positiveMs('actorIdleMs', o.actorIdleMs);
+  v.positiveInteger('maxActorsPerWorker', o.maxActorsPerWorker);
+  v.positiveInteger('maxActorQueue', o.maxActorQueue);
   v.positiveInteger('ringBytes', o.ringBytes);
   if (o.ringBytes < 1024 || (o.ringBytes & (o.ringBytes - 1)) !== 0) throw v.invalid('ringBytes', 'a power of two of at least 1024', o.ringBytes);
   v.positiveInteger('maxBatch', o.maxBatch);

@@ -23,29 +23,45 @@ const LATENCY_BUCKETS_US: readonly number[] = [
  * cumulative buckets Prometheus wants.
  */
 export class LatencyHistogram {
-  /** Samples per bucket (last: above the largest bound). */
-  private readonly buckets = new Float64Array(LATENCY_BUCKETS_US.length + 1);
-  private count = 0;
-  private sumUs = 0;
+  /** Float64s a histogram takes: one per bucket and one above the largest, count, sum. */
+  static readonly SLOTS = LATENCY_BUCKETS_US.length + 3;
+  private static readonly COUNT = LATENCY_BUCKETS_US.length + 1;
+  private static readonly SUM = LATENCY_BUCKETS_US.length + 2;
+
+  /**
+   * @param cells where it counts: its own array, or a view of shared memory that one thread
+   *   records into and another reads (a worker's histogram read by the reactor)
+   */
+  constructor(private readonly cells: Float64Array = new Float64Array(LatencyHistogram.SLOTS)) {
+    if (cells.length !== LatencyHistogram.SLOTS) throw new RangeError(`a histogram takes ${LatencyHistogram.SLOTS} cells`);
+  }
+
+  /** Sums histograms (those of several threads) into one snapshot. */
+  static merged(histograms: readonly LatencyHistogram[]): LatencySnapshot {
+    const sum = new LatencyHistogram();
+    for (const h of histograms) for (let i = 0; i < LatencyHistogram.SLOTS; i++) sum.cells[i]! += h.cells[i]!;
+    return sum.snapshot();
+  }
 
   record(us: number): void {
     let i = 0;
     while (i < LATENCY_BUCKETS_US.length && us > LATENCY_BUCKETS_US[i]!) i++;
-    this.buckets[i]!++;
-    this.count++;
-    this.sumUs += us;
+    this.cells[i]!++;
+    this.cells[LatencyHistogram.COUNT]!++;
+    this.cells[LatencyHistogram.SUM]! += us;
   }
 
   snapshot(): LatencySnapshot {
+    const count = this.cells[LatencyHistogram.COUNT]!;
     let cumulative = 0;
-    const buckets = LATENCY_BUCKETS_US.map((le, i): [number, number] => [le, (cumulative += this.buckets[i]!)]);
+    const buckets = LATENCY_BUCKETS_US.map((le, i): [number, number] => [le, (cumulative += this.cells[i]!)]);
     const at = (q: number): number => {
-      if (this.count === 0) return 0;
-      const rank = q * this.count;
+      if (count === 0) return 0;
+      const rank = q * count;
       const hit = buckets.find(([, n]) => n >= rank);
       return hit === undefined ? LATENCY_BUCKETS_US[LATENCY_BUCKETS_US.length - 1]! : hit[0];
     };
-    return { count: this.count, sumUs: Math.round(this.sumUs), p50Us: at(0.5), p99Us: at(0.99), buckets };
+    return { count, sumUs: Math.round(this.cells[LatencyHistogram.SUM]!), p50Us: at(0.5), p99Us: at(0.99), buckets };
   }
 }
 
@@ -148,6 +164,8 @@ export interface ServerStats {
   readonly inflight: number;
   /** The worker lane's queue, utilisation and counts; absent when no method uses it. */
   readonly workerLane: WorkerLaneStats | undefined;
+  /** The actor lane, when a method runs on it. */
+  readonly actorLane: ActorLaneStats | undefined;
   /** Per method, keyed `service/Method`. */
   readonly methods: Readonly<Record<string, MethodStatsSnapshot>>;
 }
@@ -189,4 +207,23 @@ export interface WorkerLaneStats {
   readonly wait: LatencySnapshot;
   /** Mean worker time per request (decode, handler, encode), in µs; 0 until known. */
   readonly runMeanUs: number;
+}
+
+/** The actor lane's counters at one moment: the pooled lane's, and its actors'. */
+export interface ActorLaneStats extends WorkerLaneStats {
+  readonly maxActorQueue: number;
+  /** Actors each thread holds now, by shard. */
+  readonly activeActors: readonly number[];
+  readonly activations: number;
+  readonly passivations: number;
+  /** `activate` hooks that threw (their messages failed). */
+  readonly activationFailures: number;
+  /** `deactivate` hooks that threw (the actor was passivated anyway). */
+  readonly deactivationFailures: number;
+  /** The keys with the most messages taken and not yet answered (at most 10, deepest first). */
+  readonly deepestKeys: ReadonlyArray<{ readonly service: string; readonly key: string; readonly depth: number }>;
+  /** In the thread: from a message's arrival to its handler's start (behind its key's earlier messages). */
+  readonly messageWait: LatencySnapshot;
+  /** In the thread: a message's run, from its handler's start to its answer. */
+  readonly messageRun: LatencySnapshot;
 }

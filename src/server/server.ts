@@ -9,6 +9,7 @@ import type { Handler } from '../pipeline/handler-context.js';
 import { InlineLane } from './inline-lane.js';
 import { Router, type CallLane, type Lane, type Route } from './router.js';
 import { WorkerLane, type WorkerThreadStats } from '../worker-lane/worker-lane.js';
+import { ActorLane } from '../actor-lane/actor-lane.js';
 import { Reactor } from './reactor.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './server-options.js';
 import { MethodStats, type ConnectionStats, type MethodStatsSnapshot, type ServerState, type ServerStats } from './server-stats.js';
@@ -32,10 +33,11 @@ export interface AddServiceOptions {
    */
   lanes?: Record<string, Lane>;
   /**
-   * Module that each worker thread loads once for the worker-lane methods (`.js`, or
-   * `.ts`: natively where Node strips types, else through tsx). It exports the handlers as
-   * `ringrpc serve --handlers` expects: an object named after the service. Required when
-   * any method runs on the worker lane.
+   * Module that each worker and actor thread loads once for the methods on those lanes
+   * (`.js`, or `.ts`: natively where Node strips types, else through tsx). It exports the
+   * handlers as `ringrpc serve --handlers` expects: an object named after the service; for
+   * the actor lane also, optionally, `activate(key, info)` and `deactivate(key, state,
+   * info)` (see `ActorHooks`). Required when any method runs on those lanes.
    */
   workerModule?: string | URL;
 }
@@ -60,6 +62,7 @@ export class Server {
   private closing: Promise<void> | undefined;
   private bound: ServerAddress | undefined;
   private workerLane: WorkerLane | undefined;
+  private actorLane: ActorLane | undefined;
   private readonly registration: ServerRegistration | undefined;
 
   constructor(options: ServerOptions = {}) {
@@ -125,13 +128,16 @@ export class Server {
     }
     const lanes = resolveLanes(service, methods, options.lanes);
     const onWorkers = methods.filter((m) => lanes.get(m) === 'worker');
-    let workerLane: WorkerLane | undefined;
+    const onActors = methods.filter((m) => lanes.get(m) === 'actor');
     if (onWorkers.length > 0) {
-      const module = workerModulePath(options.workerModule, service);
-      workerLane = this.workerLane ??= new WorkerLane(this.options);
-      workerLane.register(service, onWorkers, module);
+      this.workerLane ??= new WorkerLane(this.options);
+      this.workerLane.register(service, onWorkers, workerModulePath(options.workerModule, service));
     }
-    const laneOf = (name: Lane): CallLane => (name === 'worker' ? workerLane! : this.inline);
+    if (onActors.length > 0) {
+      this.actorLane ??= new ActorLane(this.options);
+      this.actorLane.register(service, onActors, workerModulePath(options.workerModule, service));
+    }
+    const laneOf = (name: Lane): CallLane => (name === 'worker' ? this.workerLane! : name === 'actor' ? this.actorLane! : this.inline);
     const routes: Route[] = methods.map((method) => {
       const handler = impl[method.localName] ?? impl[method.name];
       if (handler !== undefined && typeof handler !== 'function') {
@@ -161,9 +167,9 @@ export class Server {
     this.current = 'starting';
     // Workers first: a handler module that fails to load is an error here, not at the first call.
     try {
-      await this.workerLane?.start();
+      await Promise.all([this.workerLane?.start(), this.actorLane?.start()]);
     } catch (err) {
-      await this.workerLane?.close();
+      await this.closeLanes();
       this.current = 'closed';
       throw err;
     }
@@ -172,7 +178,7 @@ export class Server {
     try {
       await once(this.netServer, 'listening');
     } catch (err) {
-      await this.workerLane?.close(); // its threads would keep the process alive
+      await this.closeLanes(); // their threads would keep the process alive
       this.current = 'closed';
       throw new RpcError(Status.UNAVAILABLE, `cannot listen on ${host}:${port}: ${(err as Error).message}`, { cause: err });
     }
@@ -227,7 +233,7 @@ export class Server {
     await closed;
     clearTimeout(timer);
     this.reactor.stopSweeping();
-    await this.workerLane?.close();
+    await this.closeLanes();
     await this.registration?.close();
     this.current = 'closed';
   }
@@ -257,6 +263,7 @@ export class Server {
       bufferedOutBytes: this.reactor.bufferedOutBytes(),
       inflight: this.reactor.inflight,
       workerLane: this.workerLane?.stats(),
+      actorLane: this.actorLane?.stats(),
       methods,
     };
   }
@@ -267,11 +274,16 @@ export class Server {
   }
 
   /**
-   * Per-thread details of the worker lane (tasks, requests, busy time, heap), asked of
-   * each worker over its control channel; empty when no method runs on workers.
+   * Per-thread details of the worker and actor lanes (tasks, requests, busy time, heap),
+   * asked of each thread over its control channel; empty when no method runs on them.
    */
-  workerStats(): Promise<WorkerThreadStats[]> {
-    return this.workerLane?.threadStats() ?? Promise.resolve([]);
+  async workerStats(): Promise<WorkerThreadStats[]> {
+    const [workers = [], actors = []] = await Promise.all([this.workerLane?.threadStats(), this.actorLane?.threadStats()]);
+    return [...workers, ...actors];
+  }
+
+  private async closeLanes(): Promise<void> {
+    await Promise.all([this.workerLane?.close(), this.actorLane?.close()]);
   }
 }
 

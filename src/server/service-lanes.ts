@@ -15,17 +15,20 @@ export function resolveLanes(
   for (const [key, lane] of Object.entries(byName ?? {})) {
     const method = methods.find((m) => m.localName === key || m.name === key);
     if (method === undefined) throw new RpcError(Status.INVALID_ARGUMENT, `lanes of ${service.name} name ${key}, which is not a method of it`);
-    if (lane !== 'inline' && lane !== 'worker')
-      throw new RpcError(Status.INVALID_ARGUMENT, `lane of ${method.path} must be "inline" or "worker" (got ${JSON.stringify(lane)})`);
+    if (lane !== 'inline' && lane !== 'worker' && lane !== 'actor')
+      throw new RpcError(Status.INVALID_ARGUMENT, `lane of ${method.path} must be "inline", "worker" or "actor" (got ${JSON.stringify(lane)})`);
     lanes.set(method, lane);
   }
   return lanes;
 }
 
-/** The absolute path of the module the workers load for a service's worker-lane methods. */
+/** The absolute path of the module the threads load for a service's worker- and actor-lane methods. */
 export function workerModulePath(module: string | URL | undefined, service: ServiceDefinition): string {
   if (module === undefined)
-    throw new RpcError(Status.INVALID_ARGUMENT, `${service.name} has worker-lane methods: options.workerModule must name the module the workers load`);
+    throw new RpcError(
+      Status.INVALID_ARGUMENT,
+      `${service.name} has worker- or actor-lane methods: options.workerModule must name the module their threads load`,
+    );
   const file = module instanceof URL ? fileURLToPath(module) : module.startsWith('file:') ? fileURLToPath(module) : module;
   return path.resolve(file);
 }

@@ -4,6 +4,8 @@ import type { PendingEntry } from './batch-codec.js';
 /** A request of the worker lane, from its admission until its batch is settled. */
 export interface QueuedEntry extends PendingEntry {
   readonly call: ServerCall;
+  /** Admission order on the lane: re-runs after a crash go back in this order. */
+  readonly seq: number;
   /** Times handed to a worker: a re-run (its worker died before taking it up) is the second. */
   handOffs: number;
   /** True while it waits in the reactor's queue. */

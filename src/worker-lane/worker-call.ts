@@ -3,8 +3,8 @@ import { Status } from '../status.js';
 import type { MethodDefinition } from '../codec/service-definition.js';
 import { FrameType, HEADER_BYTES, type Compression } from '../protocol/constants.js';
 import { writeHeader } from '../protocol/frame.js';
-import { decodeMeta } from '../protocol/meta.js';
-import type { Handler, Peer } from '../pipeline/handler-context.js';
+import { decodeMeta, type Meta } from '../protocol/meta.js';
+import type { Actor, Handler, Peer } from '../pipeline/handler-context.js';
 import { PipelineCall } from '../pipeline/call-pipeline.js';
 import { errorMeta, okMeta } from '../pipeline/response-meta.js';
 import type { BatchEntry } from './batch-codec.js';
@@ -96,8 +96,10 @@ export class RunningCalls {
  * whole RESPONSE frame, or an empty record when no answer is owed (it was cancelled).
  */
 export class WorkerCall extends PipelineCall {
-  private decodedMetadata: Record<string, string> | undefined;
+  private decodedMeta: Meta | undefined;
   private parsedPeer: Peer | undefined;
+  /** On the actor lane: the actor of the call's key, once its turn has come. */
+  actor: Actor | undefined;
 
   constructor(
     readonly entry: BatchEntry,
@@ -124,7 +126,11 @@ export class WorkerCall extends PipelineCall {
     return this.entry.deadline;
   }
   get metadata(): Readonly<Record<string, string>> {
-    return (this.decodedMetadata ??= decodeMeta(this.entry.meta).metadata);
+    return (this.decodedMeta ??= decodeMeta(this.entry.meta)).metadata;
+  }
+  /** The call's key (`Meta.key`), `''` for none. */
+  get key(): string {
+    return (this.decodedMeta ??= decodeMeta(this.entry.meta)).key;
   }
   get peer(): Peer {
     if (this.parsedPeer === undefined) {
@@ -137,7 +143,7 @@ export class WorkerCall extends PipelineCall {
     return this.aborts.isCancelled(this.entry.slot);
   }
   override get waitedIn(): string {
-    return ' in the worker queue';
+    return this.actor === undefined ? ' in the worker queue' : ` in the queue of actor ${JSON.stringify(this.actor.key)}`;
   }
 
   override begin(): boolean {

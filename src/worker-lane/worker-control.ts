@@ -57,14 +57,14 @@ export class WorkerControl {
   /**
    * Resolves once `count` workers have loaded their modules (each posts its control port
    * then), or when the control plane is closed first (the lane closed while starting).
-   * Rejects FAILED_PRECONDITION when the pool reports a worker's start-up error,
+   * Rejects FAILED_PRECONDITION when a pool reports a worker's start-up error,
    * UNAVAILABLE after 30 s.
    */
-  whenReady(pool: EventEmitter, count: number): Promise<void> {
+  whenReady(pools: readonly EventEmitter[], count: number): Promise<void> {
     return new Promise((resolve, reject) => {
       const done = (err?: RpcError): void => {
         clearTimeout(timer);
-        pool.off('error', onError);
+        for (const pool of pools) pool.off('error', onError);
         this.waiters.delete(check);
         if (err) reject(err);
         else resolve();
@@ -78,7 +78,7 @@ export class WorkerControl {
         () => done(new RpcError(Status.UNAVAILABLE, `worker threads did not start within 30 s (${this.ready} of ${count} ready)`)),
         30_000,
       );
-      pool.on('error', onError);
+      for (const pool of pools) pool.on('error', onError);
       this.waiters.add(check);
       check();
     });

@@ -11,6 +11,7 @@ import { Status } from '../status.js';
 import type { MethodDefinition, ServiceDefinition } from '../codec/service-definition.js';
 import type { PipelineSettings } from '../pipeline/call-pipeline.js';
 import type { RingMemory } from './response-ring.js';
+import type { ActorThreadInit } from '../actor-lane/actor-host.js';
 
 /** What a worker is started with (Piscina `workerData`; SharedArrayBuffers are shared, not copied). */
 export interface WorkerInit {
@@ -34,6 +35,8 @@ export interface WorkerInit {
   readonly started: SharedArrayBuffer;
   /** How the call pipeline runs in the worker (its zlib is synchronous there). */
   readonly pipeline: Omit<PipelineSettings, 'zlib'>;
+  /** Set for a thread of the actor lane: its shard and how it keeps its actors. */
+  readonly actors: ActorThreadInit | undefined;
 }
 
 /** The services and methods the workers load, and each method's index in a batch. */
