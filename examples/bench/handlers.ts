@@ -91,7 +91,8 @@ export const Bench: ServiceImplementation<typeof BenchService> = {
     // Read, wait, write: were two messages of one key ever to overlap, counts would repeat.
     const { count, lastSeq } = actor.state;
     if (request.delayUs > 0) await delay(request.delayUs / 1000);
-    actor.state = { count: count + 1n, lastSeq: request.seq };
+    actor.state.count = count + 1n;
+    actor.state.lastSeq = request.seq;
     return { count: count + 1n, lastSeq, thread: threadId };
   },
 };

@@ -143,6 +143,17 @@ export class ActorHost {
   private readonly runnable = new Fifo<ActorRecord>();
   private pumping = false;
   private pumpScheduled = false;
+  /**
+   * A turn of the thread's event loop runs messages until `turnEnds`. An async handler's
+   * end wakes its actor's next message in a microtask, and a chain of those would never
+   * let the loop take in new batches (another key's messages): past the slice, the next
+   * message waits for the loop to turn.
+   */
+  private inTurn = false;
+  private turnEnds = 0;
+  private readonly endTurn = (): void => {
+    this.inTurn = false;
+  };
   /** Actors being passivated: they count toward `actors.size` until their hook is done. */
   private deactivating = 0;
   private readonly sweeper: NodeJS.Timeout;
@@ -214,13 +225,8 @@ export class ActorHost {
     this.counters.count('activationFailures');
     this.forget(actor);
     const code = err instanceof RpcError ? err.code : Status.UNAVAILABLE;
-    const error = new RpcError(
-      code,
-      `actor ${JSON.stringify(actor.key)} of ${actor.info.service} failed to activate: ${(err as Error)?.message ?? String(err)}`,
-      {
-        cause: err,
-      },
-    );
+    const reason = err instanceof RpcError ? err.rawMessage : err instanceof Error ? err.message : String(err);
+    const error = new RpcError(code, `actor ${JSON.stringify(actor.key)} of ${actor.info.service} failed to activate: ${reason}`, { cause: err });
     for (let d = actor.mailbox.shift(); d !== undefined; d = actor.mailbox.shift()) {
       d.message.fail(error);
       d.done();
@@ -283,18 +289,24 @@ export class ActorHost {
     this.runnable.push(actor);
     if (this.pumping || this.pumpScheduled) return;
     this.pumpScheduled = true;
-    queueMicrotask(this.pump);
+    // Within the turn's slice, at once (a microtask); past it, once the loop has turned.
+    if (this.inTurn && performance.now() >= this.turnEnds) setImmediate(this.pump);
+    else queueMicrotask(this.pump);
   }
 
-  /** Runs one message of each runnable actor in turn, for at most a slice, then yields. */
+  /** Runs one message of each runnable actor in turn, for at most a slice per loop turn, then yields. */
   private readonly pump = (): void => {
     this.pumpScheduled = false;
+    if (!this.inTurn) {
+      this.inTurn = true;
+      this.turnEnds = performance.now() + SLICE_MS;
+      setImmediate(this.endTurn);
+    }
     this.pumping = true;
-    const until = performance.now() + SLICE_MS;
     try {
       for (let actor = this.runnable.shift(); actor !== undefined; actor = this.runnable.shift()) {
         this.runOne(actor);
-        if (this.runnable.length > 0 && performance.now() >= until) {
+        if (this.runnable.length > 0 && performance.now() >= this.turnEnds) {
           this.pumpScheduled = true;
           setImmediate(this.pump);
           return;
