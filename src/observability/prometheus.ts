@@ -83,6 +83,30 @@ export function prometheusText(stats: ServerStats): string {
     histogram('ringrpc_worker_wait_seconds', 'Time from reading a worker-lane request to handing it to a worker thread.', [[{}, w.wait]]);
     family('ringrpc_worker_run_seconds_mean', 'gauge', 'Mean worker time per request (decode, handler, encode).', [['', w.runMeanUs / 1e6]]);
   }
+  const a = stats.actorLane;
+  if (a !== undefined) {
+    family('ringrpc_actor_threads', 'gauge', 'Threads of the actor lane.', [['', a.workers]]);
+    family('ringrpc_actor_inflight', 'gauge', 'Actor-lane messages taken and not yet answered.', [['', a.inflight]]);
+    family(
+      'ringrpc_actor_active',
+      'gauge',
+      'Actors held, per actor-lane thread.',
+      a.activeActors.map((n, shard) => [labels({ shard: String(shard) }), n]),
+    );
+    family('ringrpc_actor_activations_total', 'counter', 'Actors activated.', [['', a.activations]]);
+    family('ringrpc_actor_passivations_total', 'counter', 'Actors passivated (idle, or over maxActorsPerWorker).', [['', a.passivations]]);
+    family('ringrpc_actor_hook_failures_total', 'counter', 'Lifecycle hooks that threw.', [
+      ['{hook="activate"}', a.activationFailures],
+      ['{hook="deactivate"}', a.deactivationFailures],
+    ]);
+    family('ringrpc_actor_completed_total', 'counter', 'Actor-lane messages answered.', [['', a.completed]]);
+    family('ringrpc_actor_failed_total', 'counter', 'Actor-lane messages answered with an error.', [['', a.failed]]);
+    family('ringrpc_actor_restarts_total', 'counter', 'Actor-lane threads replaced after dying.', [['', a.workerRestarts]]);
+    family('ringrpc_actor_rerun_total', 'counter', 'Messages run on a replacement thread because theirs died before taking them up.', [['', a.rerun]]);
+    family('ringrpc_actor_deepest_queue', 'gauge', 'Messages taken and not answered of the busiest key.', [['', a.deepestKeys[0]?.depth ?? 0]]);
+    histogram('ringrpc_actor_message_wait_seconds', "Time from a message's arrival in its thread to its handler's start.", [[{}, a.messageWait]]);
+    histogram('ringrpc_actor_message_run_seconds', "Time from a message's handler start to its answer.", [[{}, a.messageRun]]);
+  }
   return `${out.join('\n')}\n`;
 }
 

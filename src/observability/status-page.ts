@@ -25,6 +25,7 @@ export function statusPage(stats: ServerStats, connections: readonly ConnectionS
     })
     .join('');
   const w = stats.workerLane;
+  const a = stats.actorLane;
   const rtt = c.keepaliveRtt;
   const listed = [...connections].sort((a, b) => b.bytesIn + b.bytesOut - (a.bytesIn + a.bytesOut)).slice(0, MAX_LISTED_CONNECTIONS);
   const now = Date.now();
@@ -80,6 +81,23 @@ ${
         ['re-run after a worker died', n(w.rerun)],
         ['queue wait', w.wait.count === 0 ? '–' : `mean ${ms(w.wait.sumUs / w.wait.count)}, p50 ≤ ${ms(w.wait.p50Us)}, p99 ≤ ${ms(w.wait.p99Us)}`],
         ['run time per request', w.runMeanUs === 0 ? '–' : `mean ${ms(w.runMeanUs)}`],
+      ])}</table>`
+}
+${
+  a === undefined
+    ? ''
+    : `<h2>Actor lane</h2>
+<table id="actor-lane">${rows([
+        ['threads', n(a.workers)],
+        ['actors per thread', a.activeActors.map((x) => n(x)).join(' · ')],
+        ['in flight', `${n(a.inflight)} (max ${n(a.maxQueue)}, ${n(a.maxActorQueue)} per key)`],
+        ['activations / passivations', `${n(a.activations)} / ${n(a.passivations)}`],
+        ['hook failures (activate / deactivate)', `${n(a.activationFailures)} / ${n(a.deactivationFailures)}`],
+        ['completed / failed', `${n(a.completed)} / ${n(a.failed)}`],
+        ['thread restarts / re-run', `${n(a.workerRestarts)} / ${n(a.rerun)}`],
+        ['deepest keys', a.deepestKeys.length === 0 ? '–' : a.deepestKeys.map((k) => `${k.key} (${n(k.depth)})`).join(', ')],
+        ['message wait', a.messageWait.count === 0 ? '–' : `mean ${ms(a.messageWait.sumUs / a.messageWait.count)}, p99 ≤ ${ms(a.messageWait.p99Us)}`],
+        ['message run', a.messageRun.count === 0 ? '–' : `mean ${ms(a.messageRun.sumUs / a.messageRun.count)}, p99 ≤ ${ms(a.messageRun.p99Us)}`],
       ])}</table>`
 }
 <p><a href="/metrics">/metrics</a> · <a href="/stats.json">/stats.json</a></p>

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createServer, RpcError, Status, type Client, type Server, type ServerOptions } from '../../src/index.js';
+import { createServer, RpcError, serveMetrics, Status, type Client, type Server, type ServerOptions } from '../../src/index.js';
 import { FrameType, decodeMeta } from '../../src/internal.js';
 import { Bench, benchClient } from '../helpers/bench-server.js';
 import { Bench as actorHandlers, type EchoReport } from '../fixtures/actor-handlers.js';
@@ -276,6 +276,16 @@ test('stats: deepest keys and message wait and run', async () => {
   assert.is(lane.messageRun.count, 6);
   assert.ok(lane.messageWait.sumUs > 5 * 30_000 * 0.9, `later messages waited for earlier ones (${lane.messageWait.sumUs} µs)`);
   assert.is(lane.completed, 6);
+
+  const metrics = await serveMetrics(s.server, { port: 0, host: '127.0.0.1' });
+  const text = await (await fetch(`http://127.0.0.1:${metrics.port}/metrics`)).text();
+  assert.match(text, 'ringrpc_actor_active{shard="0"} 1');
+  assert.match(text, 'ringrpc_actor_activations_total 1');
+  assert.match(text, 'ringrpc_actor_message_run_seconds_count 6');
+  const page = await (await fetch(`http://127.0.0.1:${metrics.port}/`)).text();
+  assert.match(page, '<h2>Actor lane</h2>');
+  assert.match(page, '<tr><th>activations / passivations</th><td>1 / 0</td></tr>');
+  await metrics.close();
   await client.$close();
   await s.server.close();
 });
