@@ -118,7 +118,10 @@ function actorHooks(module: Record<string, unknown>, path: string): ActorHooks {
 {
   const { port1, port2 } = new MessageChannel();
   Comlink.expose(
-    { stats: () => ({ threadId, hasRing: responseRing !== undefined, ...stats, heapUsedBytes: getHeapStatistics().used_heap_size }) },
+    {
+      stats: () => ({ threadId, hasRing: responseRing !== undefined, ...stats, heapUsedBytes: getHeapStatistics().used_heap_size }),
+      passivateAll: () => actors?.passivateAll() ?? 0,
+    },
     port1 as unknown as Comlink.Endpoint,
   );
   parentPort!.postMessage({ ringrpcControl: port2, threadId }, [port2]);

@@ -277,6 +277,18 @@ export class ActorHost {
     }
   }
 
+  /**
+   * Passivates every idle actor (the server is closing: their `deactivate` hooks run) and
+   * resolves, with how many, once every hook is done.
+   */
+  async passivateAll(): Promise<number> {
+    clearInterval(this.sweeper);
+    const idle = [...this.actors.values()].filter((actor) => actor.idle);
+    for (const actor of idle) this.passivate(actor);
+    while (this.deactivating > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    return idle.length;
+  }
+
   /** Passivates actors idle for `idleMs`. */
   private sweep(): void {
     const now = performance.now();

@@ -8,6 +8,7 @@ import { encodedPeer } from '../worker-lane/batch-codec.js';
 import { LaneQueue, type QueuedEntry } from '../worker-lane/lane-queue.js';
 import type { WorkerInit } from '../worker-lane/worker-init.js';
 import { PooledLane } from '../worker-lane/pooled-lane.js';
+import type { WorkerControl } from '../worker-lane/worker-control.js';
 import { ActorCounters } from './actor-host.js';
 import { actorId, shardOf } from './actor-key.js';
 
@@ -35,6 +36,9 @@ export type ActorLaneOptions = Pick<
  * shard. The bound that matters is the lane's slots (`maxQueue`).
  */
 const TASKS_PER_THREAD = 1 << 16;
+
+/** How long a close waits for the actors' `deactivate` hooks. */
+const PASSIVATE_ON_CLOSE_MS = 5000;
 
 /** One thread of the actor lane: the keys that hash to it, its pool of one, its queue. */
 interface Shard {
@@ -157,6 +161,14 @@ export class ActorLane extends PooledLane {
       const pool = this.openPool(1, shardInit, { atomics: 'async', concurrentTasksPerWorker: TASKS_PER_THREAD });
       this.shards.push({ index, pool, queue: new LaneQueue((slot) => this.freeSlot(slot)), counters: new ActorCounters(this.memory[index]!), failed: 0 });
     }
+  }
+
+  /**
+   * A graceful close passivates every actor first, so that `deactivate` hooks (which may
+   * persist state) run; a thread that does not answer within the time left is not waited for.
+   */
+  protected override async beforeClose(control: WorkerControl): Promise<void> {
+    await control.passivateAll(PASSIVATE_ON_CLOSE_MS);
   }
 
   protected clearQueues(): readonly QueuedEntry[] {

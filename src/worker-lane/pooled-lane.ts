@@ -61,6 +61,7 @@ export abstract class PooledLane implements CallLane {
   private readonly threads: PoolThreads[] = [];
   private readonly control = new WorkerControl();
   private watchdog: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
   /** Workers the overrun watchdog is terminating (by threadId), so each is counted once. */
   private readonly terminating = new Set<number>();
   private readonly onRecord = (slot: number, status: number, frame: Buffer): void => this.handleRecord(slot, status, frame);
@@ -121,8 +122,13 @@ export abstract class PooledLane implements CallLane {
   }
 
   /** Stops the pools (after the server has answered or abandoned its calls). */
-  async close(): Promise<void> {
-    if (this.state === 'closed') return;
+  close(): Promise<void> {
+    this.closing ??= this.stop();
+    return this.closing;
+  }
+
+  private async stop(): Promise<void> {
+    if (this.state === 'running') await this.beforeClose(this.control);
     this.state = 'closed';
     if (this.watchdog) clearInterval(this.watchdog);
     this.drain.stop();
@@ -133,6 +139,9 @@ export abstract class PooledLane implements CallLane {
     // Every thread exited, not only those Piscina still lists.
     await Promise.all(this.threads.map((t) => t.destroy()));
   }
+
+  /** The last word with the threads before they stop (the actor lane passivates its actors). */
+  protected async beforeClose(_control: WorkerControl): Promise<void> {}
 
   /** Creates the lane's Piscina pool(s) from `init` with {@link openPool}. */
   protected abstract openPools(init: WorkerInit): void;

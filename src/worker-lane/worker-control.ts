@@ -18,6 +18,8 @@ export interface WorkerThreadStats {
 /** What each worker exposes on its control port. */
 interface WorkerControlApi {
   stats(): WorkerThreadStats;
+  /** Actor-lane threads: passivates every idle actor (its `deactivate` hook runs); resolves with how many. */
+  passivateAll(): Promise<number> | number;
 }
 
 /**
@@ -93,10 +95,20 @@ export class WorkerControl {
 
   /** Asks every worker for its stats; a worker that does not answer in `timeoutMs` is left out. */
   async stats(timeoutMs: number): Promise<WorkerThreadStats[]> {
-    const calls = [...this.remotes.values()].map((remote) =>
-      Promise.race([remote.stats(), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), timeoutMs).unref())]),
+    return (await this.askAll((remote) => remote.stats(), timeoutMs)).filter((s): s is WorkerThreadStats => s !== undefined);
+  }
+
+  /** Asks every actor-lane thread to passivate its actors; resolves with how many were, by those that answered in `timeoutMs`. */
+  async passivateAll(timeoutMs: number): Promise<number> {
+    return (await this.askAll((remote) => remote.passivateAll(), timeoutMs)).reduce<number>((sum, n) => sum + (n ?? 0), 0);
+  }
+
+  private askAll<T>(ask: (remote: Comlink.Remote<WorkerControlApi>) => Promise<T>, timeoutMs: number): Promise<Array<T | undefined>> {
+    return Promise.all(
+      [...this.remotes.values()].map((remote) =>
+        Promise.race([ask(remote).catch(() => undefined), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), timeoutMs).unref())]),
+      ),
     );
-    return (await Promise.all(calls)).filter((s): s is WorkerThreadStats => s !== undefined);
   }
 
   close(): void {

@@ -1,4 +1,7 @@
 import { suite } from 'uvu';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import * as assert from 'uvu/assert';
 import { createServer, RpcError, serveMetrics, Status, type Client, type Server, type ServerOptions } from '../../src/index.js';
 import { FrameType, decodeMeta } from '../../src/internal.js';
@@ -145,6 +148,21 @@ test('passivation by idle time: deactivate runs once, and the next message activ
   assert.is(again.deactivated, 1, 'deactivate ran once');
   await client.$close();
   await s.server.close();
+});
+
+test('a graceful shutdown passivates every actor: each deactivate hook runs once, with the final state', async () => {
+  const log = path.join(mkdtempSync(path.join(tmpdir(), 'ringrpc-actors-')), 'deactivated.log');
+  process.env['ACTOR_DEACTIVATE_LOG'] = log;
+  try {
+    const s = await start();
+    const client = benchClient(s.address);
+    await Promise.all(['a', 'b', 'c', 'a', 'a', 'b'].map((key) => probe(client, key)));
+    await client.$close();
+    await s.server.close();
+    assert.equal(readFileSync(log, 'utf8').trim().split('\n').sort(), ['a 3', 'b 2', 'c 1']);
+  } finally {
+    delete process.env['ACTOR_DEACTIVATE_LOG'];
+  }
 });
 
 test('passivation by capacity: the least recently used idle actors go first, each deactivated once', async () => {
