@@ -131,11 +131,13 @@ test('oneofs with too many combinations for a union are optional members named b
   }
 });
 
-test('the committed values fixture and examples/bench/generated.ts are up to date', () => {
+test('the committed values fixture, examples/bench/generated.ts and examples/actors/generated.ts are up to date', () => {
   const values = path.join(CORPUS, 'values/v1/values.proto');
   assert.fixture(readFileSync(path.join(CORPUS, 'values/v1/generated.ts'), 'utf8'), gen(values, '../../../../../src/index.js'));
   const bench = 'proto/bench/v1/bench.proto';
   assert.fixture(readFileSync('examples/bench/generated.ts', 'utf8'), gen(bench, '../../src/index.js'));
+  const accounts = 'proto/accounts/v1/accounts.proto';
+  assert.fixture(readFileSync('examples/actors/generated.ts', 'utf8'), gen(accounts, '../../src/index.js'));
 });
 
 test.run();
