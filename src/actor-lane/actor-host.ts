@@ -42,15 +42,15 @@ export interface ActorThreadInit {
  * wait (arrival in the worker to the handler's start) and run (the handler's whole run).
  */
 export class ActorCounters {
-  static readonly BYTES = (6 + 2 * LatencyHistogram.SLOTS) * 8;
+  static readonly BYTES = (5 + 2 * LatencyHistogram.SLOTS) * 8;
   private readonly cells: Float64Array;
   readonly wait: LatencyHistogram;
   readonly run: LatencyHistogram;
 
   constructor(memory: SharedArrayBuffer) {
-    this.cells = new Float64Array(memory, 0, 6);
-    this.wait = new LatencyHistogram(new Float64Array(memory, 6 * 8, LatencyHistogram.SLOTS));
-    this.run = new LatencyHistogram(new Float64Array(memory, (6 + LatencyHistogram.SLOTS) * 8, LatencyHistogram.SLOTS));
+    this.cells = new Float64Array(memory, 0, 5);
+    this.wait = new LatencyHistogram(new Float64Array(memory, 5 * 8, LatencyHistogram.SLOTS));
+    this.run = new LatencyHistogram(new Float64Array(memory, (5 + LatencyHistogram.SLOTS) * 8, LatencyHistogram.SLOTS));
   }
 
   /** Actors held by the thread now (activating, active or being passivated). */
@@ -72,12 +72,9 @@ export class ActorCounters {
   get deactivationFailures(): number {
     return this.cells[4]!;
   }
-  get messages(): number {
-    return this.cells[5]!;
-  }
   /** Adds one to a total. */
-  count(what: 'activations' | 'passivations' | 'activationFailures' | 'deactivationFailures' | 'messages'): void {
-    const index = { activations: 1, passivations: 2, activationFailures: 3, deactivationFailures: 4, messages: 5 }[what];
+  count(what: 'activations' | 'passivations' | 'activationFailures' | 'deactivationFailures'): void {
+    const index = { activations: 1, passivations: 2, activationFailures: 3, deactivationFailures: 4 }[what];
     this.cells[index]!++;
   }
 }
@@ -334,7 +331,6 @@ export class ActorHost {
     actor.running = true;
     const began = performance.now();
     this.counters.wait.record((began - delivery.arrivedAt) * 1000);
-    this.counters.count('messages');
     const settled = delivery.message.run(actor);
     this.onBusy(performance.now() - began);
     if (settled === undefined) this.ended(actor, delivery, began);
@@ -348,6 +344,8 @@ export class ActorHost {
     actor.lastUsed = now;
     delivery.done();
     if (actor.mailbox.length > 0) this.makeRunnable(actor);
+    // Over capacity while every actor was busy: the first to fall idle may go now.
+    else this.evictOverCapacity();
   }
 }
 

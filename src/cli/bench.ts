@@ -37,6 +37,8 @@ the less busy of two instances picked at random, following the registry as they 
       help: 'open loop: start calls at this constant rate, latency measured\nfrom when each was due (no coordinated omission)',
     },
     metadata: { type: 'string', value: '<k=v>', multiple: true, help: 'request metadata' },
+    key: { type: 'string', value: '<key>', help: 'every call carries this key (Meta.key)' },
+    keys: { type: 'string', value: '<n>', help: 'each call carries one of n keys, uniformly at\nrandom (key-0 … key-<n-1>): load over n actors' },
     json: { type: 'boolean', help: 'print one JSON object: requests, ok, errors, rps, durationMs, latencyUs' },
     html: { type: 'string', value: '<file>', help: 'write a self-contained HTML report (histogram, percentiles and\nthroughput over time, settings, machine)' },
     'server-stats': { type: 'string', value: '<url>', help: "include the server's stats in the report (its --metrics-port /stats.json)" },
@@ -82,11 +84,14 @@ export async function bench(argv: string[], io: CommandIo): Promise<number> {
     tls: clientTls(values),
   });
   const stub = (client as unknown as Record<string, (r: unknown, o: object) => Promise<unknown>>)[method.localName]!;
-  const callOptions = metadata === undefined ? {} : { metadata };
+  if (values.key !== undefined && values.keys !== undefined) throw new UsageError('--key and --keys exclude each other', BENCH_COMMAND);
+  const keyCount = values.keys === undefined ? undefined : parsePositiveInt('--keys', values.keys);
+  const callOptions = { ...(metadata === undefined ? {} : { metadata }), ...(values.key === undefined ? {} : { key: values.key }) };
+  const optionsOfCall = keyCount === undefined ? () => callOptions : () => ({ ...callOptions, key: `key-${Math.floor(Math.random() * keyCount)}` });
   try {
     // One call first: an unreachable target is an error, not a run full of UNAVAILABLE.
     try {
-      await stub(request, callOptions);
+      await stub(request, optionsOfCall());
     } catch (err) {
       const e = RpcError.from(err);
       if (e.code === Status.UNAVAILABLE) throw new RpcError(Status.UNAVAILABLE, `cannot reach ${target}: ${e.rawMessage}`, { cause: e });
@@ -102,6 +107,8 @@ export async function bench(argv: string[], io: CommandIo): Promise<number> {
       'timeout per call': `${client.$options.timeoutMs} ms`,
       ...(rate !== undefined ? { rate: `${rate} req/s (open loop)` } : { mode: 'closed loop' }),
       'request bytes': method.requestType.encode(request as object).finish().length,
+      ...(values.key !== undefined ? { key: values.key } : {}),
+      ...(keyCount !== undefined ? { keys: `${keyCount}, uniformly at random` } : {}),
     };
     const bar = makeProgressBar(io, !values.json, requests ?? durationMs / 1000, requests !== undefined);
     const options: LoadOptions = {
@@ -112,7 +119,7 @@ export async function bench(argv: string[], io: CommandIo): Promise<number> {
       ...(rate !== undefined ? { rate } : {}),
       ...(bar ? { onProgress: bar.update } : {}),
     };
-    const run = await runLoad(() => stub(request, callOptions), options);
+    const run = await runLoad(() => stub(request, optionsOfCall()), options);
     bar?.stop();
 
     if (values.json) io.stdout.write(`${JSON.stringify(run.result)}\n`);

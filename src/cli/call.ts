@@ -20,6 +20,7 @@ On error prints the status name and message, and exits 1.`,
     proto: { type: 'string', value: '<file.proto>', required: true, help: '.proto file defining the service' },
     timeout: { type: 'string', value: '<ms>', byDefault: String(CLIENT_DEFAULTS.timeoutMs), env: envOf('timeout'), help: 'deadline of the call' },
     metadata: { type: 'string', value: '<k=v>', multiple: true, help: 'request metadata' },
+    key: { type: 'string', value: '<key>', help: "the call's key (Meta.key): the actor it reaches\non the actor lane" },
     config: { type: 'string', value: '<file>', env: 'RINGRPC_CONFIG', help: 'JSON config file (timeoutMs, maxFrameBytes)' },
     ...CLIENT_TLS_OPTIONS,
   },
@@ -44,7 +45,7 @@ export async function call(argv: string[], io: CommandIo): Promise<number> {
   const client = createClient(service, target, { timeoutMs: config.timeoutMs, maxFrameBytes: config.maxFrameBytes, tls: clientTls(values) });
   try {
     const stub = client as unknown as Record<string, (r: unknown, o: object) => Promise<object>>;
-    const reply = await stub[method.localName]!(request, { metadata: parseMetadata(values.metadata ?? []) });
+    const reply = await stub[method.localName]!(request, { metadata: parseMetadata(values.metadata ?? []), key: values.key });
     io.stdout.write(`${JSON.stringify(messageToJson(method.responseType, reply), null, 2)}\n`);
     return 0;
   } catch (err) {

@@ -24,6 +24,8 @@ export interface RingConfig {
   callTimeoutMs?: number;
   /** Server: worker-lane threads. */
   workers?: number;
+  /** Server: actor-lane threads. */
+  actorWorkers?: number;
   /** Server: the registry URI to announce its services in. */
   registry?: string;
 }
@@ -40,6 +42,7 @@ export const CONFIG_KEYS: ReadonlyArray<{ readonly key: keyof RingConfig; readon
   { key: 'maxFrameBytes', env: 'RINGRPC_MAX_FRAME_BYTES', flag: 'max-frame-bytes', kind: 'integer' },
   { key: 'callTimeoutMs', env: 'RINGRPC_CALL_TIMEOUT_MS', flag: 'call-timeout', kind: 'integer' },
   { key: 'workers', env: 'RINGRPC_WORKERS', flag: 'workers', kind: 'integer' },
+  { key: 'actorWorkers', env: 'RINGRPC_ACTOR_WORKERS', flag: 'actor-workers', kind: 'integer' },
   { key: 'registry', env: 'RINGRPC_REGISTRY', flag: 'registry', kind: 'string' },
 ];
 

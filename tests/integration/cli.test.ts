@@ -57,7 +57,11 @@ test('a status error prints its name and message and exits non-zero', async () =
 });
 
 for (const [name, args, pattern] of [
-  ['unknown method', ['bench.v1.Bench/Nope', '{}'], /^ringrpc call: UNIMPLEMENTED: unknown method Nope of bench.v1.Bench \(methods: Echo, Work, Sleep\)\n$/],
+  [
+    'unknown method',
+    ['bench.v1.Bench/Nope', '{}'],
+    /^ringrpc call: UNIMPLEMENTED: unknown method Nope of bench.v1.Bench \(methods: Echo, Work, Sleep, Tally\)\n$/,
+  ],
   ['unknown service', ['bench.v1.Other/Echo', '{}'], /^ringrpc call: UNIMPLEMENTED: unknown service bench.v1.Other/],
   ['invalid JSON', ['bench.v1.Bench/Echo', '{nope'], /^ringrpc call: INVALID_ARGUMENT: request is not valid JSON/],
   ['JSON that does not fit the type', ['bench.v1.Bench/Echo', '{"pay":"x"}'], /^ringrpc call: INVALID_ARGUMENT: JSON does not fit bench.v1.EchoRequest/],
@@ -143,6 +147,48 @@ test('serve --workers --worker-methods Work runs Work on the worker lane, same a
   const bad = await cli(['serve', '--proto', PROTO, '--handlers', 'examples/bench/handlers.ts', '--port', '0', '--worker-methods', 'Wrok']);
   assert.is(bad.code, 1);
   assert.match(bad.stderr, /--worker-methods names Wrok, not a method of the implemented services/);
+});
+
+test('serve --actor-methods puts Tally on the actor lane; call --key and bench --keys reach its actors', async () => {
+  const child = spawnCli(
+    ['serve', '--proto', PROTO, '--handlers', 'examples/bench/handlers.ts', '--host', '127.0.0.1', '--port', '0', '--actor-methods', 'Tally'],
+    { RINGRPC_ACTOR_WORKERS: '1' },
+  );
+  const [, host, port] = await waitForOutput(child, /ringrpc listening on ([\d.]+):(\d+)/);
+  const address = `${host}:${port}`;
+  for (const [seq, count] of [
+    [7, '1'],
+    [8, '2'],
+  ] as const) {
+    const r = await cli(['call', address, 'bench.v1.Bench/Tally', `{"seq":"${seq}"}`, '--proto', PROTO, '--key', 'cli']);
+    assert.is(r.code, 0, r.stderr);
+    assert.is(JSON.parse(r.stdout).count, count);
+  }
+  const noKey = await cli(['call', address, 'bench.v1.Bench/Tally', '{}', '--proto', PROTO]);
+  assert.is(noKey.code, 1);
+  assert.match(noKey.stderr, /^INVALID_ARGUMENT: .*runs on the actor lane and needs a key/);
+  const load = await cli(['bench', address, 'bench.v1.Bench/Tally', '--proto', PROTO, '--keys', '20', '--requests', '400', '--json']);
+  assert.is(load.code, 0, load.stderr);
+  const result = JSON.parse(load.stdout) as { ok: number; errors: Record<string, number> };
+  assert.is(result.ok, 400);
+  const both = await cli(['call', address, 'bench.v1.Bench/Tally', '{}', '--proto', PROTO, '--actor-methods', 'Tally']);
+  assert.is(both.code, 2, 'an unknown option of call');
+  child.process.kill('SIGTERM');
+  assert.is(await child.exited, 0);
+  const clash = await cli([
+    'serve',
+    '--proto',
+    PROTO,
+    '--handlers',
+    'examples/bench/handlers.ts',
+    '--port',
+    '0',
+    '--worker-methods',
+    'Tally',
+    '--actor-methods',
+    'Tally',
+  ]);
+  assert.match(clash.stderr, /Tally named by both --worker-methods and --actor-methods/);
 });
 
 test("serve under node's V8 and process flags still starts its worker lane", async () => {
