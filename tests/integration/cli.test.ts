@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
@@ -26,6 +27,15 @@ test.after(async () => {
   assert.match(serveChild.stderr, /shutting down signal=SIGTERM/);
   assert.match(serveChild.stderr, /stopped/);
 });
+
+/** Runs a program to its end. */
+function run(file: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(file, args, { timeout: 30_000 }, (err, stdout, stderr) =>
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr }),
+    );
+  });
+}
 
 async function cli(args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number | string; stdout: string; stderr: string }> {
   const child = spawnCli(args, env);
@@ -171,6 +181,15 @@ test('serve --actor-methods puts Tally on the actor lane; call --key and bench -
   assert.is(load.code, 0, load.stderr);
   const result = JSON.parse(load.stdout) as { ok: number; errors: Record<string, number> };
   assert.is(result.ok, 400);
+  // A peer in another language, written from the wire protocol alone.
+  const python = await run('python3', ['tests/fixtures/tally_peer.py', host!, port!]);
+  assert.is(python.code, 0, python.stdout + python.stderr);
+  assert.equal(JSON.parse(python.stdout), {
+    keys: 8,
+    threads: 1,
+    long_key: { status: 3, message: 'key of bench.v1.Bench/Tally is 300 bytes, over the limit of 256' },
+    problems: [],
+  });
   const both = await cli(['call', address, 'bench.v1.Bench/Tally', '{}', '--proto', PROTO, '--actor-methods', 'Tally']);
   assert.is(both.code, 2, 'an unknown option of call');
   child.process.kill('SIGTERM');
