@@ -223,7 +223,10 @@ export class ActorHost {
     this.forget(actor);
     const code = err instanceof RpcError ? err.code : Status.UNAVAILABLE;
     const reason = err instanceof RpcError ? err.rawMessage : err instanceof Error ? err.message : String(err);
-    const error = new RpcError(code, `actor ${JSON.stringify(actor.key)} of ${actor.info.service} failed to activate: ${reason}`, { cause: err });
+    const error = new RpcError(code, `actor ${JSON.stringify(actor.key)} of ${actor.info.service} failed to activate: ${reason}`, {
+      cause: err,
+      notRun: 'refused', // no handler ran: safe to retry
+    });
     for (let d = actor.mailbox.shift(); d !== undefined; d = actor.mailbox.shift()) {
       d.message.fail(error);
       d.done();

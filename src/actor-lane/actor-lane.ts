@@ -45,7 +45,6 @@ interface Shard {
   readonly index: number;
   readonly pool: Piscina;
   readonly queue: LaneQueue;
-  readonly counters: ActorCounters;
   /**
    * Batches that failed with their thread and are not settled yet. While any is, nothing
    * more is sent: what the dead thread never began must go first, to keep each key's order.
@@ -71,6 +70,8 @@ export class ActorLane extends PooledLane {
   readonly name = 'actor';
   private readonly shards: Shard[] = [];
   private readonly memory: SharedArrayBuffer[];
+  /** Each thread's counters (in `memory`), read for stats. */
+  private readonly threadCounters: ActorCounters[];
   /** Messages taken and not answered, by actor id. */
   private readonly depths = new Map<string, number>();
   private flushScheduled = false;
@@ -80,6 +81,7 @@ export class ActorLane extends PooledLane {
     // Responses drain at once: an actor's next message waits on nothing but its own thread.
     super(options, options.actorWorkers, () => 0);
     this.memory = Array.from({ length: options.actorWorkers }, () => new SharedArrayBuffer(ActorCounters.BYTES));
+    this.threadCounters = this.memory.map((m) => new ActorCounters(m));
   }
 
   /**
@@ -135,7 +137,7 @@ export class ActorLane extends PooledLane {
     const { actorWorkers: workers, maxQueue, maxActorQueue } = this.options;
     let queueDepth = 0;
     for (const shard of this.shards) queueDepth += shard.queue.length;
-    const counters = this.memory.map((m) => new ActorCounters(m));
+    const counters = this.threadCounters;
     const total = (pick: (c: ActorCounters) => number): number => counters.reduce((sum, c) => sum + pick(c), 0);
     return {
       ...this.counters.snapshot({ workers, maxQueue, inflight: this.slots.inUse, queueDepth, busyMs: this.drain.busyMs() }),
@@ -159,7 +161,7 @@ export class ActorLane extends PooledLane {
       };
       // 'async': the thread's event loop must run between tasks (awaiting handlers, timers, the idle sweep).
       const pool = this.openPool(1, shardInit, { atomics: 'async', concurrentTasksPerWorker: TASKS_PER_THREAD });
-      this.shards.push({ index, pool, queue: new LaneQueue((slot) => this.freeSlot(slot)), counters: new ActorCounters(this.memory[index]!), failed: 0 });
+      this.shards.push({ index, pool, queue: new LaneQueue((slot) => this.freeSlot(slot)), failed: 0 });
     }
   }
 

@@ -125,6 +125,7 @@ test('activate is awaited before the first message; a throw fails its waiting me
   const refused = await Promise.all(Array.from({ length: 3 }, () => failure(probe(client, 'refuse-me'))));
   for (const err of refused) {
     assert.is(err.code, Status.NOT_FOUND);
+    assert.is(err.notRun, 'refused', 'no handler ran');
     assert.match(err.message, 'actor "refuse-me" of bench.v1.Bench failed to activate: no record of refuse-me');
   }
   assert.is(s.server.stats().actorLane!.activationFailures, 1, 'the waiting messages shared one activation');
