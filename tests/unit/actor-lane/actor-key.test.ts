@@ -2,6 +2,19 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { actorId, shardOf } from '../../../src/actor-lane/actor-key.js';
 
+test('shardOf: sequential keys spread as a random function would (within 3.5 standard deviations)', () => {
+  for (const shape of [(i: number) => `key-${i}`, (i: number) => `user:${i}`, (i: number) => String(i), (i: number) => `room-${i}`]) {
+    for (const shards of [2, 3, 4, 8]) {
+      for (const n of [1000, 10_000]) {
+        const counts = new Array<number>(shards).fill(0);
+        for (let i = 0; i < n; i++) counts[shardOf(shape(i), shards)]!++;
+        const sd = Math.sqrt((n / shards) * (1 - 1 / shards));
+        for (const c of counts) assert.ok(Math.abs(c - n / shards) < 3.5 * sd, `${shape(0)}…, ${n} keys over ${shards}: ${counts}`);
+      }
+    }
+  }
+});
+
 test('shardOf: stable, in range, and even within 5% over 100,000 keys of several shapes', () => {
   for (const shards of [1, 2, 3, 8]) {
     for (const shape of [(i: number) => `user-${i}`, (i: number) => String(i), (i: number) => `${i}-é-${i * 7}`]) {
