@@ -1,5 +1,6 @@
 // ringrpc bench server: --port 0 [--workers n --worker-methods Work,Echo --ring on|off --atomics async|sync]
-// Prints "READY <port>".
+//   [--actor-methods Work,Tally --actor-workers n --max-actor-queue n --max-queue n]
+// Prints "READY <port>". On SIGUSR2 prints "STATS <json of server.stats()>" (one line).
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServer, type Lane } from '../../src/index.js';
@@ -12,14 +13,18 @@ const f = flags(process.argv.slice(2));
 const workerModule = new URL(`../../examples/bench/handlers${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 const lanes: Record<string, Lane> = {};
 for (const m of (f['worker-methods'] ?? '').split(',').filter(Boolean)) lanes[m] = 'worker';
+for (const m of (f['actor-methods'] ?? '').split(',').filter(Boolean)) lanes[m] = 'actor';
 const server = createServer({
   host: '127.0.0.1',
   port: Number(f['port'] ?? 0),
   workers: f['workers'] ? Number(f['workers']) : undefined,
+  actorWorkers: f['actor-workers'] ? Number(f['actor-workers']) : undefined,
+  maxActorQueue: f['max-actor-queue'] ? Number(f['max-actor-queue']) : undefined,
   responseRing: f['ring'] !== 'off',
   workerAtomics: f['atomics'] === 'sync' ? 'sync' : 'async',
-  maxQueue: 4096,
+  maxQueue: f['max-queue'] ? Number(f['max-queue']) : 4096,
 }).addService(Bench, handlers, { lanes, workerModule });
 const { port } = await server.listen();
 process.stdout.write(`READY ${port}\n`);
+process.on('SIGUSR2', () => process.stdout.write(`STATS ${JSON.stringify(server.stats(), (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}\n`));
 process.on('SIGTERM', () => void server.shutdown({ graceMs: 1000 }).then(() => process.exit(0)));
