@@ -78,8 +78,7 @@ export class ActorLane extends PooledLane {
   private seq = 0;
 
   constructor(private readonly options: ActorLaneOptions) {
-    // Responses drain at once: an actor's next message waits on nothing but its own thread.
-    super(options, options.actorWorkers, () => 0);
+    super(options, options.actorWorkers);
     this.memory = Array.from({ length: options.actorWorkers }, () => new SharedArrayBuffer(ActorCounters.BYTES));
     this.threadCounters = this.memory.map((m) => new ActorCounters(m));
   }

@@ -15,6 +15,7 @@ import { WorkerSlots } from './worker-slots.js';
 import { ResponseDrain } from './response-drain.js';
 import { WorkerControl, type WorkerThreadStats } from './worker-control.js';
 import { PoolThreads } from './pool-threads.js';
+import { lingerMs, type LaneLoad } from './lane-pacing.js';
 
 /** Piscina's constructor options. */
 export type PoolOptions = NonNullable<ConstructorParameters<typeof Piscina>[0]>;
@@ -66,21 +67,23 @@ export abstract class PooledLane implements CallLane {
   private readonly terminating = new Set<number>();
   private readonly onRecord = (slot: number, status: number, frame: Buffer): void => this.handleRecord(slot, status, frame);
 
-  /**
-   * @param threadCount the lane's worker threads in all
-   * @param lingerMs how long the drain loop lets responses gather
-   */
+  /** @param threadCount the lane's worker threads in all */
   constructor(
     protected readonly settings: PooledLaneOptions,
     protected readonly threadCount: number,
-    lingerMs: () => number,
   ) {
     this.slots = new WorkerSlots(settings.maxQueue);
     // A spare ring per worker, so a replacement never waits for a dying worker's ring. The
     // rings exist with responseRing off too: their control blocks drive the watchdog,
     // placement and utilisation; only their data regions go unused.
-    this.drain = new ResponseDrain(threadCount * 2, settings.responseRing ? settings.ringBytes : MIN_RING_BYTES, this.onRecord, lingerMs, () =>
-      this.settleFinished(),
+    this.drain = new ResponseDrain(
+      threadCount * 2,
+      settings.responseRing ? settings.ringBytes : MIN_RING_BYTES,
+      this.onRecord,
+      // Under a backlog, answers gather for a moment: fewer writes, and closed-loop clients
+      // answer in bursts, so their next requests make larger batches (lane-pacing.ts).
+      () => lingerMs(this.load()),
+      () => this.settleFinished(),
     );
   }
 
@@ -114,6 +117,12 @@ export abstract class PooledLane implements CallLane {
     this.watchdog.unref();
     await this.control.whenReady(this.pools, this.threadCount);
     this.counters.started();
+  }
+
+  /** The load that paces batches and draining (lane-pacing.ts); the mean run time counts after 32 answers. */
+  protected load(): LaneLoad {
+    const perRequestMs = this.counters.answered < 32 ? undefined : this.counters.meanRunMs(this.drain.busyMs());
+    return { inflight: this.slots.inUse, workers: this.threadCount, perRequestMs };
   }
 
   /** Per-thread details from each worker, over the comlink control plane. */

@@ -7,7 +7,7 @@ import type { WorkerLaneStats } from '../server/server-stats.js';
 import { encodedPeer } from './batch-codec.js';
 import { LaneQueue, type QueuedEntry } from './lane-queue.js';
 import type { WorkerInit } from './worker-init.js';
-import { batchLimit, lingerMs, pickWorker, TASKS_PER_WORKER, type LaneLoad } from './lane-pacing.js';
+import { batchLimit, pickWorker, TASKS_PER_WORKER } from './lane-pacing.js';
 import { PooledLane, type PoolOptions } from './pooled-lane.js';
 import type { WorkerThreadStats } from './worker-control.js';
 
@@ -56,7 +56,7 @@ export class WorkerLane extends PooledLane {
   private seq = 0;
 
   constructor(private readonly options: WorkerLaneOptions) {
-    super(options, options.workers, () => lingerMs(this.load()));
+    super(options, options.workers);
     this.queue = new LaneQueue((slot) => this.freeSlot(slot));
   }
 
@@ -135,12 +135,6 @@ export class WorkerLane extends PooledLane {
     const usable = workers.filter((w) => !w.terminating && !w.destroyed);
     const index = pickWorker(usable.map((w) => ({ batches: w.currentUsage, batchAgeMs: this.drain.batchAgeMs(w.id, now) })));
     return index < 0 ? null : usable[index]!;
-  }
-
-  /** The load that paces batches and draining (lane-pacing.ts); the mean run time counts after 32 answers. */
-  private load(): LaneLoad {
-    const perRequestMs = this.counters.answered < 32 ? undefined : this.counters.meanRunMs(this.drain.busyMs());
-    return { inflight: this.slots.inUse, workers: this.options.workers, perRequestMs };
   }
 
   private flush(): void {
