@@ -5,7 +5,7 @@ import { FrameType, type Compression } from '../protocol/constants.js';
 import { RttProbe } from './rtt-probe.js';
 import { ConnectionClock } from './connection-clock.js';
 import { FrameDecoder, FrameError } from '../protocol/frame-decoder.js';
-import type { Frame } from '../protocol/frame.js';
+import { bodyLength, type Frame, type FrameBody } from '../protocol/frame.js';
 import { decodeMeta, encodeMeta, keyError, MetaError, type Meta } from '../protocol/meta.js';
 import { FrameWriter } from '../transport/frame-writer.js';
 import { channels } from '../util/diagnostics.js';
@@ -206,7 +206,7 @@ export class ServerConnection implements CallOwner {
     route.lane.submit(call, frame.meta, frame.body);
   }
 
-  replyOk(call: ServerCall, body: Uint8Array, compression: Compression): void {
+  replyOk(call: ServerCall, body: FrameBody, compression: Compression): void {
     if (!this.calls.settle(call, Status.OK)) return;
     if (!call.oneway) this.writeResponse(call.requestId, okMeta(call.responseMetadataIfSet, compression), body);
     this.endIfDrained();
@@ -232,10 +232,10 @@ export class ServerConnection implements CallOwner {
     this.writeResponse(requestId, errorMeta(error, metadata), EMPTY);
   }
 
-  private writeResponse(requestId: number, meta: Uint8Array, body: Uint8Array): void {
+  private writeResponse(requestId: number, meta: Uint8Array, body: FrameBody): void {
     if (this.state === 'closed' || this.state === 'closing') return;
     this.writer.frame(FrameType.RESPONSE, requestId, meta, body);
-    this.countOut(16 + meta.length + body.length);
+    this.countOut(16 + meta.length + bodyLength(body));
     this.endIfDrained();
   }
 
