@@ -10,6 +10,7 @@ export { decodeMeta, encodeMeta, MetaError, type Meta, type MetaInit } from './p
 export { compress, decompress, CompressionError, DEFAULT_COMPRESSION_THRESHOLD_BYTES } from './protocol/compression.js';
 export { RequestIdAllocator } from './protocol/request-id-allocator.js';
 export { FrameWriter } from './transport/frame-writer.js';
+export { ReadGate, READ_BUDGET_BYTES } from './server/read-gate.js';
 export { generateTypes } from './codec/generate-types.js';
 export { encodeSplit } from './codec/split-encode.js';
 export { statusFromSystemError } from './errors.js';
