@@ -2,7 +2,9 @@ import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import type { MethodDefinition } from '../codec/service-definition.js';
 import { Compression } from '../protocol/constants.js';
+import { bodyLength } from '../protocol/frame.js';
 import { compress, compressSync, decompress, decompressSync } from '../protocol/compression.js';
+import { encodeSplit } from '../codec/split-encode.js';
 import { CallContext, type Handler } from './handler-context.js';
 
 /**
@@ -40,6 +42,14 @@ export abstract class PipelineCall extends CallContext {
   drop(): void {}
   /** Answers OK: the encoded reply, gzipped when `compression` says so. */
   abstract replyOk(body: Uint8Array, compression: Compression): void;
+  /**
+   * Answers OK with a reply encoded in pieces (see `encodeSplit`), uncompressed. A call
+   * that cannot send pieces as they are joins them (the pipeline splits a reply only for a
+   * lane whose settings ask for it).
+   */
+  replyOkPieces(pieces: readonly Uint8Array[]): void {
+    this.replyOk(Buffer.concat(pieces), Compression.NONE);
+  }
   /** Answers with an error status (the handler's response metadata goes with it). */
   abstract replyError(error: RpcError): void;
 }
@@ -55,6 +65,13 @@ export interface PipelineSettings {
    * pool); `sync` in a worker thread, which is off the reactor already.
    */
   readonly zlib: 'async' | 'sync';
+  /**
+   * Top-level `bytes` fields of a reply at least this long go to `replyOkPieces` beside the
+   * rest of the encoding instead of being copied into it (`encodeSplit`); unset: never. For
+   * a lane that writes the reply from the same thread, so that the handler's buffer itself
+   * reaches the socket.
+   */
+  readonly splitBytesAbove?: number;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -160,13 +177,20 @@ function settle(call: PipelineCall, value: unknown, settings: PipelineSettings):
     );
     return undefined;
   }
-  let body: Uint8Array;
+  let encoded: Uint8Array | Uint8Array[];
   try {
-    body = type.encode(value as Record<string, unknown>).finish();
+    const split = settings.splitBytesAbove;
+    encoded = split === undefined ? type.encode(value as Record<string, unknown>).finish() : encodeSplit(type, value as Record<string, unknown>, split);
   } catch (err) {
     call.replyError(new RpcError(Status.INTERNAL, `reply of ${call.service}/${call.method} does not encode: ${(err as Error).message}`));
     return undefined;
   }
+  let body: Uint8Array;
+  if (encoded instanceof Uint8Array) body = encoded;
+  else if (bodyLength(encoded) < settings.compressAboveBytes) {
+    call.replyOkPieces(encoded);
+    return undefined;
+  } else body = Buffer.concat(encoded); // gzip takes one buffer: one copy, still one fewer than protobufjs's
   if (body.length < settings.compressAboveBytes) {
     call.replyOk(body, Compression.NONE);
     return undefined;

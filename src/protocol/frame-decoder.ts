@@ -21,17 +21,28 @@ const EMPTY = Buffer.alloc(0);
  * ```
  *  chunks: [ c0 (view, may start mid-chunk) | c1 | c2 ... ]   buffered = sum of lengths
  *           ^ next unread byte
+ *  or, once a straddling frame's header is in (from the read after it):
+ *  assembly: [ header | meta | body ......... |             ]  exact size, `buffered` filled
  * ```
  * A frame wholly inside the first chunk is handed out as views, without copying; only a
  * frame that straddles chunks is copied, once, into an exact-size buffer. The header's
  * magic, version, type and declared length are checked as soon as its 16 bytes are in,
  * so an oversized frame is refused before any of its body is kept.
  *
+ * A straddling frame is copied into its buffer as its reads arrive, not all at once when
+ * its last byte does: a 16 MiB frame would otherwise cost its reader one 16 MiB copy in a
+ * single callback (milliseconds during which no other connection is read), and hold its
+ * reads and the copy, twice its size, at that moment. The buffer is allocated on the read
+ * after the one that brought the header, so a frame its consumer refuses at the header
+ * (and stops the decoder for) never gets one.
+ *
  * After a fault, `push` ignores further input: the connection is going away.
  */
 export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
+  /** The straddling frame being filled in place (`buffered` bytes of it so far), if any. */
+  private assembly: Buffer | undefined;
   private failed = false;
   // Header of the frame being assembled, once its 16 bytes were seen (-1: none yet).
   private type = -1;
@@ -78,6 +89,11 @@ export class FrameDecoder {
     if (this.failed || chunk.length === 0) return;
     if (this.buffered === 0) {
       this.parseInPlace(chunk);
+      return;
+    }
+    if (this.assembly === undefined && this.type >= 0) this.startAssembly();
+    if (this.assembly !== undefined) {
+      this.fill(this.assembly, chunk);
       return;
     }
     this.chunks.push(chunk);
@@ -129,6 +145,30 @@ export class FrameDecoder {
         return;
       }
     }
+  }
+
+  /** Moves the buffered start of the current frame (header known, frame incomplete) into its exact-size buffer. */
+  private startAssembly(): void {
+    const out = Buffer.allocUnsafeSlow(HEADER_BYTES + this.metaLength + this.bodyLength);
+    let filled = 0;
+    for (const c of this.chunks) {
+      c.copy(out, filled);
+      filled += c.length;
+    }
+    this.chunks = [];
+    this.assembly = out;
+  }
+
+  /** Copies what `chunk` holds of the frame being assembled; emits it once whole, then decodes the rest. */
+  private fill(out: Buffer, chunk: Buffer): void {
+    const k = Math.min(chunk.length, out.length - this.buffered);
+    chunk.copy(out, this.buffered, 0, k);
+    this.buffered += k;
+    if (this.buffered < out.length) return;
+    this.assembly = undefined;
+    this.buffered = 0;
+    this.emit(out, HEADER_BYTES, HEADER_BYTES + this.metaLength, out.length);
+    if (!this.failed && k < chunk.length) this.parseInPlace(chunk.subarray(k));
   }
 
   private readHeader(buf: Buffer, at: number): void {
@@ -207,6 +247,7 @@ export class FrameDecoder {
   stop(): void {
     this.failed = true;
     this.chunks = [];
+    this.assembly = undefined;
     this.buffered = 0;
   }
 

@@ -12,6 +12,20 @@ export interface Frame {
   body: Buffer;
 }
 
+/**
+ * A frame's body as it is written: one buffer, or pieces sent one after the other (a reply
+ * whose large `bytes` field goes uncopied, see `encodeSplit`).
+ */
+export type FrameBody = Uint8Array | readonly Uint8Array[];
+
+/** The bytes a {@link FrameBody} holds. */
+export function bodyLength(body: FrameBody): number {
+  if (body instanceof Uint8Array) return body.length;
+  let n = 0;
+  for (const piece of body) n += piece.length;
+  return n;
+}
+
 /** Writes the 16-byte header (spec §Frame) at `offset` of `out`. */
 export function writeHeader(out: Buffer, offset: number, type: FrameType, requestId: number, metaLength: number, bodyLength: number): void {
   out.writeUInt16BE(MAGIC, offset);
@@ -33,11 +47,19 @@ export function encodeFrame(type: FrameType, requestId: number, meta: Uint8Array
 
 /**
  * Encodes header and meta into one buffer and leaves the body as it is, so that a large
- * body goes to the socket without another copy (see `FrameWriter`).
+ * body goes to the socket without another copy (see `FrameWriter`). `prefix`: small
+ * leading pieces of the body, copied in after the meta.
  */
-export function encodeHead(type: FrameType, requestId: number, meta: Uint8Array, bodyLength: number): Buffer {
-  const out = Buffer.allocUnsafe(HEADER_BYTES + meta.length);
+export function encodeHead(type: FrameType, requestId: number, meta: Uint8Array, bodyLength: number, prefix: readonly Uint8Array[] = []): Buffer {
+  let size = HEADER_BYTES + meta.length;
+  for (const piece of prefix) size += piece.length;
+  const out = Buffer.allocUnsafe(size);
   writeHeader(out, 0, type, requestId, meta.length, bodyLength);
   out.set(meta, HEADER_BYTES);
+  let at = HEADER_BYTES + meta.length;
+  for (const piece of prefix) {
+    out.set(piece, at);
+    at += piece.length;
+  }
   return out;
 }

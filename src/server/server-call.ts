@@ -1,7 +1,8 @@
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import type { MethodDefinition } from '../codec/service-definition.js';
-import type { Compression } from '../protocol/constants.js';
+import { Compression } from '../protocol/constants.js';
+import type { FrameBody } from '../protocol/frame.js';
 import type { Meta } from '../protocol/meta.js';
 import type { Handler, Peer } from '../pipeline/handler-context.js';
 import { PipelineCall } from '../pipeline/call-pipeline.js';
@@ -28,8 +29,8 @@ export interface CallRoute {
 /** The connection a call came in on: it writes the answers and keeps the books. */
 export interface CallOwner {
   readonly peer: Peer;
-  /** Answers OK with an encoded reply body. */
-  replyOk(call: ServerCall, body: Uint8Array, compression: Compression): void;
+  /** Answers OK with an encoded reply body (in pieces: uncompressed, see `encodeSplit`). */
+  replyOk(call: ServerCall, body: FrameBody, compression: Compression): void;
   /** Answers with an error status (or reports it, for ONEWAY). */
   replyError(call: ServerCall, error: RpcError): void;
   /** Answers with a whole RESPONSE frame built elsewhere (a worker); `status` is for the counters. */
@@ -133,6 +134,11 @@ export class ServerCall extends PipelineCall {
 
   replyOk(body: Uint8Array, compression: Compression): void {
     this.owner.replyOk(this, body, compression);
+  }
+
+  /** The pieces go to the connection's writer as they are: a large `bytes` field is not copied. */
+  override replyOkPieces(pieces: readonly Uint8Array[]): void {
+    this.owner.replyOk(this, pieces, Compression.NONE);
   }
 
   replyError(error: RpcError): void {

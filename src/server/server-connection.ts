@@ -5,7 +5,7 @@ import { FrameType, type Compression } from '../protocol/constants.js';
 import { RttProbe } from './rtt-probe.js';
 import { ConnectionClock } from './connection-clock.js';
 import { FrameDecoder, FrameError } from '../protocol/frame-decoder.js';
-import type { Frame } from '../protocol/frame.js';
+import { bodyLength, type Frame, type FrameBody } from '../protocol/frame.js';
 import { decodeMeta, encodeMeta, keyError, MetaError, type Meta } from '../protocol/meta.js';
 import { FrameWriter } from '../transport/frame-writer.js';
 import { channels } from '../util/diagnostics.js';
@@ -14,6 +14,7 @@ import { errorMeta, okMeta } from '../pipeline/response-meta.js';
 import { ServerCall, type CallOwner } from './server-call.js';
 import { CallTable } from './call-table.js';
 import { ShutdownHandshake } from './shutdown-handshake.js';
+import { ReadGate } from './read-gate.js';
 import type { ConnectionHost } from './connection-host.js';
 import type { ConnectionStats } from './server-stats.js';
 
@@ -48,6 +49,8 @@ export class ServerConnection implements CallOwner {
   private readonly decoder: FrameDecoder;
   private readonly writer: FrameWriter;
   private readonly clock: ConnectionClock;
+  /** Whether the socket is read: not while the peer ignores its answers, nor past a turn's read budget. */
+  private readonly gate: ReadGate;
   /** This connection's reservation against `maxBufferedInputBytes` (its partial frame's declared size). */
   private reservedIn = 0;
   private lingerTimer: NodeJS.Timeout | undefined;
@@ -70,8 +73,9 @@ export class ServerConnection implements CallOwner {
     this.writer = new FrameWriter(socket, {
       maxBufferedBytes: host.options.maxWriteBufferBytes,
       onBackpressure: () => this.pauseUntilDrained(),
-      onOverflow: (bytes) => this.closeForOverflow(bytes),
+      onOverflow: (bytes) => this.closeStalled(`peer is not reading: ${bytes} bytes unsent (maxWriteBufferBytes ${host.options.maxWriteBufferBytes})`),
     });
+    this.gate = new ReadGate(socket, () => this.state === 'open' || this.state === 'quiescing' || this.state === 'draining');
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => {}); // 'close' follows and does the work
     socket.on('close', () => this.onClose());
@@ -99,6 +103,7 @@ export class ServerConnection implements CallOwner {
     this.bytesIn += chunk.length;
     const now = Date.now();
     this.clock.readAt = now;
+    this.gate.spend(chunk.length);
     try {
       this.decoder.push(chunk);
     } catch (err) {
@@ -206,7 +211,7 @@ export class ServerConnection implements CallOwner {
     route.lane.submit(call, frame.meta, frame.body);
   }
 
-  replyOk(call: ServerCall, body: Uint8Array, compression: Compression): void {
+  replyOk(call: ServerCall, body: FrameBody, compression: Compression): void {
     if (!this.calls.settle(call, Status.OK)) return;
     if (!call.oneway) this.writeResponse(call.requestId, okMeta(call.responseMetadataIfSet, compression), body);
     this.endIfDrained();
@@ -232,10 +237,10 @@ export class ServerConnection implements CallOwner {
     this.writeResponse(requestId, errorMeta(error, metadata), EMPTY);
   }
 
-  private writeResponse(requestId: number, meta: Uint8Array, body: Uint8Array): void {
+  private writeResponse(requestId: number, meta: Uint8Array, body: FrameBody): void {
     if (this.state === 'closed' || this.state === 'closing') return;
     this.writer.frame(FrameType.RESPONSE, requestId, meta, body);
-    this.countOut(16 + meta.length + body.length);
+    this.countOut(16 + meta.length + bodyLength(body));
     this.endIfDrained();
   }
 
@@ -354,11 +359,11 @@ export class ServerConnection implements CallOwner {
     if (!this.clock.stalled) {
       this.clock.stall(true);
       this.host.setStalled(this, true);
-      this.socket.pause();
+      this.gate.hold('output');
       this.socket.once('drain', () => {
         this.clock.stall(false);
         this.host.setStalled(this, false);
-        if (this.state === 'open' || this.state === 'quiescing' || this.state === 'draining') this.socket.resume();
+        this.gate.release('output');
       });
     }
     // A peer that is not reading waits, unless all such peers together hold too much.
@@ -367,10 +372,6 @@ export class ServerConnection implements CallOwner {
     if (total > maxBufferedOutputBytes) {
       this.closeStalled(`peer is not reading, and the server holds ${total} unsent bytes for such peers (maxBufferedOutputBytes ${maxBufferedOutputBytes})`);
     }
-  }
-
-  private closeForOverflow(bytes: number): void {
-    this.closeStalled(`peer is not reading: ${bytes} bytes unsent (maxWriteBufferBytes ${this.host.options.maxWriteBufferBytes})`);
   }
 
   private closeStalled(message: string): void {

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { encodeFrame, encodeHead } from '../protocol/frame.js';
+import { bodyLength, encodeFrame, encodeHead, type FrameBody } from '../protocol/frame.js';
 import type { FrameType } from '../protocol/constants.js';
 
 /** Bodies at least this large are handed to the socket as they are, not copied. */
@@ -36,12 +36,30 @@ export class FrameWriter {
   ) {}
 
   /** Queues one frame. */
-  frame(type: FrameType, requestId: number, meta: Uint8Array, body: Uint8Array): void {
+  frame(type: FrameType, requestId: number, meta: Uint8Array, body: FrameBody): void {
+    if (!(body instanceof Uint8Array)) {
+      this.pieces(type, requestId, meta, body);
+      return;
+    }
     if (body.length >= COPY_BELOW_BYTES) {
       this.push(encodeHead(type, requestId, meta, body.length));
       this.push(Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
     } else {
       this.push(encodeFrame(type, requestId, meta, body));
+    }
+  }
+
+  /**
+   * A body in pieces: the small ones before the first large one are copied in with the
+   * header; from there on, each piece is queued as it is (empty ones left out).
+   */
+  private pieces(type: FrameType, requestId: number, meta: Uint8Array, body: readonly Uint8Array[]): void {
+    let first = 0;
+    while (first < body.length && body[first]!.length < COPY_BELOW_BYTES) first++;
+    this.push(encodeHead(type, requestId, meta, bodyLength(body), first === 0 ? [] : body.slice(0, first)));
+    for (let i = first; i < body.length; i++) {
+      const piece = body[i]!;
+      if (piece.length > 0) this.push(Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength));
     }
   }
 

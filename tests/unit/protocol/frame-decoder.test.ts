@@ -85,6 +85,46 @@ test('frames split at every possible point', () => {
   }
 });
 
+test('a large frame is copied into its buffer read by read: no read is kept past the next one', () => {
+  const frames: Frame[] = [];
+  const decoder = new FrameDecoder((f) => frames.push(f));
+  const body = Buffer.alloc(300_000);
+  for (let i = 0; i < body.length; i++) body[i] = (i * 7) & 0xff;
+  const big = encodeFrame(FrameType.REQUEST, 9, Buffer.from('meta'), body);
+  const after = sample(12);
+  const stream = Buffer.concat([big, after]);
+  // After each read but the first, every earlier read is overwritten: a decoder that still
+  // referred to one instead of having copied it would assemble garbage.
+  const reads: Buffer[] = [];
+  for (let at = 0; at < stream.length; at += 64 * 1024) {
+    const read = Buffer.from(stream.subarray(at, at + 64 * 1024));
+    decoder.push(read);
+    if (reads.length > 0) for (const r of reads) r.fill(0xee);
+    reads.push(read);
+    if (frames.length === 0) assert.ok(decoder.bufferedBytes <= at + read.length, 'holds no more than was read');
+  }
+  assert.is(frames.length, 2);
+  assert.is(frames[0]!.requestId, 9);
+  assert.is(frames[0]!.meta.toString(), 'meta');
+  assert.ok(frames[0]!.body.equals(body), 'the body survives the reuse of every read');
+  assert.is(frames[0]!.body.buffer.byteLength, big.length, 'one exact-size buffer');
+  assert.is(frames[1]!.requestId, 13, 'the frame behind it in the last read is decoded too');
+  assert.is(decoder.bufferedBytes, 0);
+});
+
+test('stop() while a large frame is being filled drops it; later reads are ignored', () => {
+  const { decoder, frames } = collect();
+  const big = encodeFrame(FrameType.REQUEST, 1, Buffer.alloc(0), Buffer.alloc(200_000, 1));
+  decoder.push(big.subarray(0, 1000));
+  decoder.push(big.subarray(1000, 5000));
+  assert.is(decoder.bufferedBytes, 5000);
+  assert.is(decoder.pendingFrameBytes, big.length);
+  decoder.stop();
+  assert.is(decoder.bufferedBytes, 0);
+  decoder.push(big.subarray(5000));
+  assert.is(frames.length, 0);
+});
+
 const faults: Array<[string, Buffer, number, RegExp]> = [
   ['bad magic', Buffer.from('GET / HTTP/1.1\r\n\r\n'), Status.INTERNAL, /bad magic/],
   ['unknown version', Buffer.from([0x52, 0x52, 2, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]), Status.INTERNAL, /version 2/],

@@ -1,0 +1,86 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import net from 'node:net';
+import { once } from 'node:events';
+import { FrameDecoder, FrameType, FrameWriter, encodeFrame, type Frame } from '../../../src/internal.js';
+import { until } from '../../helpers/tcp.js';
+
+const test = suite('frame-writer');
+
+/** A connected pair of sockets on 127.0.0.1, and everything the far end decodes. */
+async function pair(): Promise<{ near: net.Socket; frames: Frame[]; close: () => Promise<void> }> {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const near = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  const [far] = (await once(server, 'connection')) as [net.Socket];
+  await once(near, 'connect');
+  const frames: Frame[] = [];
+  const decoder = new FrameDecoder((f) => frames.push({ ...f, meta: Buffer.from(f.meta), body: Buffer.from(f.body) }));
+  far.on('data', (chunk: Buffer) => decoder.push(chunk));
+  return {
+    near,
+    frames,
+    close: async () => {
+      near.destroy();
+      far.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** Records every buffer handed to `socket.write`. */
+function spyWrites(socket: net.Socket): Buffer[] {
+  const written: Buffer[] = [];
+  const write = socket.write.bind(socket) as (chunk: Buffer) => boolean;
+  socket.write = ((chunk: Buffer) => {
+    written.push(chunk);
+    return write(chunk);
+  }) as typeof socket.write;
+  return written;
+}
+
+test('a body in pieces arrives as one frame; its large piece reaches the socket as it is', async () => {
+  const { near, frames, close } = await pair();
+  try {
+    const written = spyWrites(near);
+    const writer = new FrameWriter(near);
+    const large = Buffer.alloc(200_000, 7);
+    const pieces = [Buffer.from('lead'), Buffer.from([1, 2]), large, Buffer.from('tail'), Buffer.alloc(0)];
+    writer.frame(FrameType.RESPONSE, 5, Buffer.from('meta'), pieces);
+    await until(() => frames.length === 1, 5000, 'the frame');
+    const expected = encodeFrame(FrameType.RESPONSE, 5, Buffer.from('meta'), Buffer.concat(pieces));
+    assert.is(frames[0]!.requestId, 5);
+    assert.is(frames[0]!.meta.toString(), 'meta');
+    assert.ok(frames[0]!.body.equals(expected.subarray(16 + 4)), 'the body is the pieces in order');
+    assert.ok(written.includes(large), 'the large piece is written itself, not a copy of it');
+    assert.is(
+      written.reduce((n, b) => n + b.length, 0),
+      expected.length,
+      'nothing more is written (the empty piece is left out)',
+    );
+  } finally {
+    await close();
+  }
+});
+
+test('frames in pieces and whole ones queued in one tick keep their order', async () => {
+  const { near, frames, close } = await pair();
+  try {
+    const writer = new FrameWriter(near);
+    writer.frame(FrameType.RESPONSE, 1, Buffer.alloc(0), Buffer.from('one'));
+    writer.frame(FrameType.RESPONSE, 2, Buffer.alloc(0), [Buffer.from('t'), Buffer.alloc(100_000, 2)]);
+    writer.frame(FrameType.RESPONSE, 3, Buffer.alloc(0), [Buffer.from('small'), Buffer.from('pieces')]);
+    await until(() => frames.length === 3, 5000, 'three frames');
+    assert.equal(
+      frames.map((f) => f.requestId),
+      [1, 2, 3],
+    );
+    assert.is(frames[1]!.body.length, 100_001);
+    assert.is(frames[2]!.body.toString(), 'smallpieces');
+  } finally {
+    await close();
+  }
+});
+
+test.run();
