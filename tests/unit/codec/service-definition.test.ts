@@ -16,7 +16,7 @@ test('generated and dynamically loaded definitions agree', () => {
     assert.is(d.requestType.fullName, m.requestType.fullName);
     assert.is(d.localName, key);
   }
-  assert.equal(Object.keys(Bench.methods), ['echo', 'work', 'sleep']);
+  assert.equal(Object.keys(Bench.methods), ['echo', 'work', 'sleep', 'tally']);
 });
 
 test('idempotency_level marks a method idempotent; streaming methods are refused by name', () => {
@@ -83,7 +83,7 @@ test('addService refuses a handler key that names no method, and non-functions',
   const server = createServer({ port: 0 });
   assert.throws(
     () => server.addService(Bench, { echoo: () => ({}) } as never),
-    /implementation of bench.v1.Bench has echoo, which is not a method of it \(methods: echo, work, sleep\)/,
+    /implementation of bench.v1.Bench has echoo, which is not a method of it \(methods: echo, work, sleep, tally\)/,
   );
   assert.throws(() => server.addService(Bench, { echo: 5 } as never), /handler of bench.v1.Bench\/Echo must be a function/);
   server.addService(Bench, {});

@@ -15,13 +15,14 @@ const full = {
   compression: 1,
   metadata: { 'x-trace': 'abc', empty: '' },
   lastRequestId: 0xffff_fffe,
+  key: 'acct-✓',
 };
 
 test('empty meta decodes to proto3 defaults', () => {
   const m = decodeMeta(Buffer.alloc(0));
   assert.equal(
     { ...m, metadata: { ...m.metadata } },
-    { service: '', method: '', timeoutMs: 0, status: 0, message: '', compression: 0, metadata: {}, lastRequestId: 0 },
+    { service: '', method: '', timeoutMs: 0, status: 0, message: '', compression: 0, metadata: {}, lastRequestId: 0, key: '' },
   );
   assert.is(encodeMeta({}).length, 0);
 });
@@ -45,10 +46,11 @@ test('protobufjs encoding decodes with ours', () => {
 test('unknown fields of every wire type are skipped', () => {
   const known = encodeMeta({ service: 's', method: 'm' });
   const extra = Buffer.from([
-    0x48,
+    0x78,
     0x96,
-    0x01, // field 9, varint
-    0x51,
+    0x01, // field 15, varint
+    0x81,
+    0x01,
     1,
     2,
     3,
@@ -56,16 +58,18 @@ test('unknown fields of every wire type are skipped', () => {
     5,
     6,
     7,
-    8, // field 10, i64
-    0x5a,
+    8, // field 16, i64
+    0x8a,
+    0x01,
     0x02,
     0x61,
-    0x62, // field 11, len
-    0x65,
+    0x62, // field 17, len
+    0x95,
+    0x01,
     1,
     2,
     3,
-    4, // field 12, i32
+    4, // field 18, i32
   ]);
   const m = decodeMeta(Buffer.concat([extra, known]));
   assert.is(m.service, 's');
@@ -77,6 +81,7 @@ const invalid: Array<[string, number[]]> = [
   ['truncated string', [0x0a, 0x05, 0x61]],
   ['service with varint wire type', [0x08, 0x01]],
   ['timeout with length wire type', [0x1a, 0x01, 0x00]],
+  ['key with varint wire type', [0x48, 0x01]],
   ['invalid UTF-8 in method', [0x12, 0x02, 0xc3, 0x28]],
   ['invalid UTF-8 in a metadata key', [0x3a, 0x04, 0x0a, 0x02, 0xff, 0xfe]],
   ['group wire type', [0x4b]],
