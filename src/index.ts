@@ -21,6 +21,8 @@ export { SERVER_DEFAULTS } from './server/server-options.js';
 // Observability
 export { serveMetrics } from './observability/metrics-server.js';
 export { prometheusText } from './observability/prometheus.js';
+export { bearerAuth, bearerToken, tokensFromFile, type BearerAuthOptions } from './interceptors/bearer-auth.js';
+export type { ServerInterceptor, ClientInterceptor, ServerCallInfo, ClientCallInfo, CallOutcome } from './pipeline/interceptor.js';
 
 // Client
 export { createClient } from './client/client.js';
@@ -45,7 +47,7 @@ export type { MessageInit, LongLike, Int64Init } from './codec/message-types.js'
 export type { ServerOptions, ResolvedServerOptions } from './server/server-options.js';
 export type { ServiceImplementation, ServerState, ServerAddress, AddServiceOptions } from './server/server.js';
 export type { WorkerThreadStats } from './worker-lane/worker-lane.js';
-export type { HandlerContext, Handler, Peer, Actor, ActorContext } from './pipeline/handler-context.js';
+export type { HandlerContext, Handler, Peer, PeerCertificate, Actor, ActorContext } from './pipeline/handler-context.js';
 export type { ActorHooks, ActorInfo } from './actor-lane/actor-host.js';
 export type { Lane } from './server/router.js';
 export type { MethodStatsSnapshot, ServerStats, ConnectionStats, WorkerLaneStats, ActorLaneStats } from './server/server-stats.js';

@@ -124,7 +124,7 @@ export class ActorLane extends PooledLane {
       deadline: call.deadline,
       meta,
       body,
-      peer: encodedPeer(call.peer),
+      peer: encodedPeer(call.peer, call.identity),
       handOffs: 0,
       queued: true,
     });

@@ -1,3 +1,4 @@
+import type { ClientInterceptor } from '../pipeline/interceptor.js';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import * as v from '../util/validate.js';
 import { resolveOutlierDetection, type OutlierDetection } from './outlier-detection.js';
@@ -121,6 +122,11 @@ export interface ClientOptions extends ConnectionOptions {
    */
   loadBalancer?: LoadBalancerName;
   /**
+   * Interceptors of every call of this client, first outermost; each wraps a call with all
+   * its attempts (see `ClientInterceptor`). None by default.
+   */
+  interceptors?: readonly ClientInterceptor[];
+  /**
    * Instances whose connects fail are ejected (skipped) while in reconnect backoff, but
    * never more than this share of the set, so that a network blip cannot empty it: the
    * others stay in rotation and are tried for real. Default 50.
@@ -182,6 +188,7 @@ export interface ResolvedClientOptions {
   readonly loadBalancer: LoadBalancerName;
   readonly maxEjectionPercent: number;
   readonly registry: RegistryOptions;
+  readonly interceptors: readonly ClientInterceptor[];
 }
 
 /** The defaults of {@link ClientOptions} and {@link PoolOptions}, in one place. */
@@ -234,6 +241,7 @@ const CLIENT_KEYS = [
   'loadBalancer',
   'maxEjectionPercent',
   'registry',
+  'interceptors',
   ...CONNECTION_KEYS,
 ];
 
@@ -331,6 +339,7 @@ export function resolveClientOptions(options: ClientOptions = {}): ResolvedClien
     loadBalancer: o.loadBalancer,
     maxEjectionPercent: o.maxEjectionPercent,
     registry: Object.freeze({ ...registry }),
+    interceptors: v.functions<ClientInterceptor>('interceptors', options.interceptors),
   });
 }
 

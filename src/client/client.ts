@@ -1,3 +1,4 @@
+import { compose, type ClientCallInfo } from '../pipeline/interceptor.js';
 import type { MethodDefinition, MethodMap, ServiceDefinition } from '../codec/service-definition.js';
 import type { MessageInit } from '../codec/message-types.js';
 import { RpcError } from '../errors.js';
@@ -181,6 +182,7 @@ function makeMethod(
   const idempotent = own?.idempotent ?? method.idempotent;
   const defaultTimeoutMs = own?.timeoutMs ?? options.timeoutMs;
   const gzipAboveBytes = options.compression === 'gzip' ? options.compressionThresholdBytes : Infinity;
+  const interceptors = options.interceptors;
   const keyOf = (callOptions: CallOptions): string | undefined => {
     const key = callOptions.key;
     if (key === undefined && options.loadBalancer === 'consistent_hash') {
@@ -194,26 +196,40 @@ function makeMethod(
       if (isClosed()) throw new RpcError(Status.UNAVAILABLE, 'client is closed', site);
       if (callOptions.signal?.aborted)
         throw new RpcError(Status.CANCELLED, 'call cancelled by the caller before it was sent', { ...site, cause: callOptions.signal.reason });
-      const body = encodeRequest(method, request, site);
-      checkFrameSize(body, callOptions.metadata, calls.connections.options.maxFrameBytes, site);
-      return runCall(
-        {
-          method,
-          body,
-          timeoutMs: callOptions.timeoutMs ?? defaultTimeoutMs,
-          signal: callOptions.signal,
-          metadata: callOptions.metadata,
-          onMetadata: callOptions.onMetadata,
-          gzipAboveBytes,
-          retry,
-          idempotent,
-          key: keyOf(callOptions),
-        },
-        calls,
-      );
+      if (interceptors.length === 0) return send(request, callOptions);
+      const info: ClientCallInfo = {
+        service: method.service,
+        method: method.name,
+        request,
+        metadata: { ...callOptions.metadata },
+        key: callOptions.key,
+        timeoutMs: callOptions.timeoutMs ?? defaultTimeoutMs,
+      };
+      const sent = (): Promise<unknown> => send(request, { ...callOptions, metadata: info.metadata, key: info.key, timeoutMs: info.timeoutMs });
+      // Whatever an interceptor throws reaches the caller as an RpcError, like any failure.
+      return compose(interceptors, info, sent).catch((err: unknown) => Promise.reject(RpcError.from(err, Status.UNKNOWN, site)));
     } catch (err) {
       return Promise.reject(RpcError.from(err, Status.INVALID_ARGUMENT, site));
     }
+  };
+  const send = (request: unknown, callOptions: CallOptions): Promise<unknown> => {
+    const body = encodeRequest(method, request, site);
+    checkFrameSize(body, callOptions.metadata, calls.connections.options.maxFrameBytes, site);
+    return runCall(
+      {
+        method,
+        body,
+        timeoutMs: callOptions.timeoutMs ?? defaultTimeoutMs,
+        signal: callOptions.signal,
+        metadata: callOptions.metadata,
+        onMetadata: callOptions.onMetadata,
+        gzipAboveBytes,
+        retry,
+        idempotent,
+        key: keyOf(callOptions),
+      },
+      calls,
+    );
   };
   const fn = ((request: unknown, a?: CallOptions | Callback<unknown>, b?: Callback<unknown>): Promise<unknown> | undefined => {
     const callback = typeof a === 'function' ? a : b;
@@ -228,6 +244,26 @@ function makeMethod(
   fn.oneway = (request: unknown, callOptions: Pick<CallOptions, 'metadata' | 'key'> = {}): void => {
     checkCallOptions(callOptions);
     if (isClosed()) throw new RpcError(Status.UNAVAILABLE, 'client is closed', site);
+    if (interceptors.length === 0) {
+      notify(request, callOptions);
+      return;
+    }
+    const info: ClientCallInfo = {
+      service: method.service,
+      method: method.name,
+      request,
+      metadata: { ...callOptions.metadata },
+      key: callOptions.key,
+      timeoutMs: 0,
+    };
+    const sent = (): Promise<unknown> => {
+      notify(request, { metadata: info.metadata, key: info.key });
+      return Promise.resolve(undefined);
+    };
+    // A notification has no answer to fail: a refusal by an interceptor drops it, as the server would.
+    compose(interceptors, info, sent).catch(() => {});
+  };
+  const notify = (request: unknown, callOptions: Pick<CallOptions, 'metadata' | 'key'>): void => {
     const body = encodeRequest(method, request, site);
     checkFrameSize(body, callOptions.metadata, calls.connections.options.maxFrameBytes, site);
     const key = keyOf(callOptions);

@@ -9,10 +9,22 @@ export interface Actor<S = any> {
   state: S;
 }
 
+/** The identity in a client's TLS certificate (mutual TLS), as the server verified it. */
+export interface PeerCertificate {
+  /** The subject's attributes (`CN`, `O`, `OU`, …). */
+  readonly subject: Readonly<Record<string, string>>;
+  /** Subject alternative names as Node lists them: `DNS:api.example`, `URI:spiffe://…`, `IP Address:…`. */
+  readonly subjectAltNames: readonly string[];
+  /** SHA-256 fingerprint, `AA:BB:…`. */
+  readonly fingerprint256: string;
+}
+
 /** Peer of a server connection. */
 export interface Peer {
   readonly address: string;
   readonly port: number;
+  /** Under mutual TLS: the verified client certificate's identity; absent otherwise. */
+  readonly certificate?: PeerCertificate;
 }
 
 /**
@@ -39,6 +51,8 @@ export interface HandlerContext {
   readonly peer: Peer;
   /** Metadata to send back with the response (set keys on it). */
   readonly responseMetadata: Record<string, string>;
+  /** Who the caller is, as a server interceptor (bearer-token authentication, say) set it; undefined without one. */
+  readonly identity?: unknown;
   /** On the actor lane: the actor of the call's key (its key and state); undefined elsewhere. */
   readonly actor?: Actor | undefined;
 }

@@ -43,7 +43,7 @@ export class CallTable {
    * false when it had already ended, and nothing may be written for it.
    */
   settle(call: ServerCall, status: number): boolean {
-    if (!call.finish()) return false;
+    if (!call.finish(status)) return false;
     this.remove(call);
     if (status === Status.OK) call.route.stats.ok++;
     else call.route.stats.recordError(status);

@@ -2,6 +2,7 @@ import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import type { ServiceDefinition } from '../codec/service-definition.js';
 import type { CallRoute, ServerCall } from './server-call.js';
+import type { ServerInterceptor } from '../pipeline/interceptor.js';
 
 /**
  * Where a method runs: on the main thread (`inline`), on the worker pool (`worker`), or in
@@ -19,9 +20,11 @@ export interface CallLane {
   submit(call: ServerCall, meta: Uint8Array, body: Uint8Array): void;
 }
 
-/** A routable method: its definition, its handler, its counters and the lane that runs it. */
+/** A routable method: its definition, its handler, its counters, the lane that runs it and the interceptors before it. */
 export interface Route extends CallRoute {
   readonly lane: CallLane;
+  /** Server-wide interceptors, then the service's own; empty (most often) costs nothing. */
+  readonly interceptors: readonly ServerInterceptor[];
 }
 
 /**

@@ -56,6 +56,10 @@ export class ServerCall extends PipelineCall {
   hasBegun: (() => boolean) | undefined;
   /** When the call was taken (`performance.now()`), for its latency. */
   readonly startedAt = performance.now();
+  /** Who the caller is, as a server interceptor set it (`ctx.identity`). */
+  identity: unknown = undefined;
+  /** Told once, with its status, when the call ends (answered, cancelled or abandoned); set by interception. */
+  onEnd: ((status: number) => void) | undefined;
 
   constructor(
     private readonly owner: CallOwner,
@@ -77,6 +81,17 @@ export class ServerCall extends PipelineCall {
       this.deadlineTimer = setTimeout(() => this.limitReached(), Math.max(0, deadline - Date.now()));
       this.deadlineTimer.unref();
     }
+  }
+
+  /**
+   * A call read at `readAt` (epoch ms): its deadline is the client's (`meta.timeoutMs`),
+   * unless the server's own limit (`callTimeoutMs`, 0 for none) comes first.
+   */
+  static take(owner: CallOwner, requestId: number, route: CallRoute, meta: Meta, oneway: boolean, readAt: number, limitMs: number): ServerCall {
+    const clientDeadline = meta.timeoutMs > 0 ? readAt + meta.timeoutMs : Infinity;
+    return limitMs > 0 && readAt + limitMs < clientDeadline
+      ? new ServerCall(owner, requestId, route, meta, readAt + limitMs, oneway, limitMs)
+      : new ServerCall(owner, requestId, route, meta, clientDeadline, oneway);
   }
 
   get definition(): MethodDefinition {
@@ -163,15 +178,17 @@ export class ServerCall extends PipelineCall {
     if (this.state === 'done') return false;
     this.state = 'done';
     this.clearTimer();
+    this.onEnd?.(reason.code);
     this.stop(reason);
     return true;
   }
 
-  /** Claims the right to answer; false when the call already ended. */
-  finish(): boolean {
+  /** Claims the right to answer with `status`; false when the call already ended. */
+  finish(status: number): boolean {
     if (this.state === 'done') return false;
     this.state = 'done';
     this.clearTimer();
+    this.onEnd?.(status);
     return true;
   }
 

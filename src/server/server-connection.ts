@@ -3,6 +3,8 @@ import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import { FrameType, type Compression } from '../protocol/constants.js';
 import { RttProbe } from './rtt-probe.js';
+import { peerOf } from './peer-of.js';
+import { interceptCall } from './intercept.js';
 import { ConnectionClock } from './connection-clock.js';
 import { FrameDecoder, FrameError } from '../protocol/frame-decoder.js';
 import { bodyLength, type Frame, type FrameBody } from '../protocol/frame.js';
@@ -68,7 +70,7 @@ export class ServerConnection implements CallOwner {
     this.probe = new RttProbe(host.options.heartbeatIntervalMs);
     this.clock = new ConnectionClock(host.options);
     this.calls = new CallTable(() => host.release());
-    this.peer = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+    this.peer = peerOf(socket);
     this.decoder = new FrameDecoder((frame) => this.onFrame(frame), host.options.maxFrameBytes, host.options.maxMetaBytes);
     this.writer = new FrameWriter(socket, {
       maxBufferedBytes: host.options.maxWriteBufferBytes,
@@ -200,15 +202,10 @@ export class ServerConnection implements CallOwner {
       if (!oneway) this.writeError(id, refusal);
       return;
     }
-    // The client's deadline, unless the server's own limit comes first.
-    const clientDeadline = meta.timeoutMs > 0 ? this.clock.readAt + meta.timeoutMs : Infinity;
-    const limitMs = this.host.options.callTimeoutMs;
-    const call =
-      limitMs > 0 && this.clock.readAt + limitMs < clientDeadline
-        ? new ServerCall(this, id, route, meta, this.clock.readAt + limitMs, oneway, limitMs)
-        : new ServerCall(this, id, route, meta, clientDeadline, oneway);
+    const call = ServerCall.take(this, id, route, meta, oneway, this.clock.readAt, this.host.options.callTimeoutMs);
     this.calls.add(call);
-    route.lane.submit(call, frame.meta, frame.body);
+    if (route.interceptors.length === 0) route.lane.submit(call, frame.meta, frame.body);
+    else interceptCall(call, route, frame.meta, frame.body);
   }
 
   replyOk(call: ServerCall, body: FrameBody, compression: Compression): void {

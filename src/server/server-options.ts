@@ -1,3 +1,4 @@
+import type { ServerInterceptor } from '../pipeline/interceptor.js';
 import { availableParallelism } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import type { TlsOptions } from 'node:tls';
@@ -164,13 +165,19 @@ export interface ServerOptions {
    * `Atomics.wait` (their stats then time out). Default `"async"`.
    */
   workerAtomics?: 'async' | 'sync';
+  /**
+   * Interceptors of every call, on every lane, run on the reactor before the call's lane has
+   * it (see `ServerInterceptor`); a service's own (`addService`'s `interceptors`) run after
+   * these. None by default.
+   */
+  interceptors?: readonly ServerInterceptor[];
 }
 
 /** 256 MiB, or a quarter of this process's heap limit if that is less. */
 const DEFAULT_MAX_BUFFERED_BYTES = Math.min(256 * 1024 * 1024, Math.floor(getHeapStatistics().heap_size_limit / 4));
 
 /** The defaults of {@link ServerOptions}, in one place (`tls`, `registry` and `advertise` are unset by default). */
-export const SERVER_DEFAULTS: Readonly<Required<Omit<ServerOptions, 'tls' | 'registry' | 'advertise'>>> = Object.freeze({
+export const SERVER_DEFAULTS: Readonly<Required<Omit<ServerOptions, 'tls' | 'registry' | 'advertise' | 'interceptors'>>> = Object.freeze({
   host: '0.0.0.0',
   port: 0,
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
@@ -205,7 +212,8 @@ export const SERVER_DEFAULTS: Readonly<Required<Omit<ServerOptions, 'tls' | 'reg
 });
 
 /** Validated server options with every default filled in. */
-export type ResolvedServerOptions = Readonly<Required<Omit<ServerOptions, 'tls' | 'registry' | 'advertise'>>> & {
+export type ResolvedServerOptions = Readonly<Required<Omit<ServerOptions, 'tls' | 'registry' | 'advertise' | 'interceptors'>>> & {
+  readonly interceptors: readonly ServerInterceptor[];
   readonly tls: TlsOptions | undefined;
   readonly registry: string | Registry | undefined;
   readonly advertise: Readonly<AdvertiseOptions>;
@@ -217,7 +225,7 @@ export type ResolvedServerOptions = Readonly<Required<Omit<ServerOptions, 'tls' 
 
 /** Validates `options` once, with messages naming the field, and fills defaults. */
 export function resolveServerOptions(options: ServerOptions = {}): ResolvedServerOptions {
-  v.knownKeys(options, [...Object.keys(SERVER_DEFAULTS), 'tls', 'registry', 'advertise']);
+  v.knownKeys(options, [...Object.keys(SERVER_DEFAULTS), 'tls', 'registry', 'advertise', 'interceptors']);
   const o = { ...SERVER_DEFAULTS, ...v.stripUndefined(options) };
   v.nonEmptyString('host', o.host);
   v.port('port', o.port);
@@ -279,6 +287,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     tls,
     registry,
     advertise: Object.freeze({ ...advertise }),
+    interceptors: v.functions<ServerInterceptor>('interceptors', options.interceptors),
     idleTimeoutMs: o.heartbeatIntervalMs * (o.heartbeatMissLimit + 1),
     compressAboveBytes: o.compression === 'gzip' ? o.compressionThresholdBytes : Infinity,
   });

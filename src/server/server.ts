@@ -17,6 +17,7 @@ import type { MessageInit } from '../codec/message-types.js';
 import { ServerRegistration } from './server-registration.js';
 import { resolveLanes, workerModulePath } from './service-lanes.js';
 import * as v from '../util/validate.js';
+import type { ServerInterceptor } from '../pipeline/interceptor.js';
 
 export type { ServerState };
 
@@ -40,6 +41,8 @@ export interface AddServiceOptions {
    * info)` (see `ActorHooks`). Required when any method runs on those lanes.
    */
   workerModule?: string | URL;
+  /** Interceptors of this service's calls, after the server's own (`ServerOptions.interceptors`). */
+  interceptors?: readonly ServerInterceptor[];
 }
 
 /** Where a listening server is reachable. */
@@ -127,6 +130,7 @@ export class Server {
       }
     }
     const lanes = resolveLanes(service, methods, options.lanes);
+    const interceptors = [...this.options.interceptors, ...v.functions<ServerInterceptor>(`interceptors of ${service.name}`, options.interceptors)];
     const onWorkers = methods.filter((m) => lanes.get(m) === 'worker');
     const onActors = methods.filter((m) => lanes.get(m) === 'actor');
     if (onWorkers.length > 0) {
@@ -147,6 +151,7 @@ export class Server {
         method,
         handler: (handler as Handler | undefined) ?? unimplemented(method),
         lane: laneOf(lanes.get(method) ?? 'inline'),
+        interceptors,
         stats: new MethodStats(),
       };
     });

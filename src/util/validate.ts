@@ -78,3 +78,13 @@ export function stripUndefined<T extends object>(options: T): Partial<T> {
   for (const key of Object.keys(options) as Array<keyof T>) if (options[key] !== undefined) out[key] = options[key];
   return out;
 }
+
+/** An array of functions (interceptors), `[]` when absent. */
+export function functions<F extends (...args: never[]) => unknown>(name: string, value: unknown): readonly F[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw invalid(name, 'an array of functions', value);
+  value.forEach((f, i) => {
+    if (typeof f !== 'function') throw invalid(`${name}[${i}]`, 'a function', f);
+  });
+  return [...value] as F[];
+}

@@ -17,14 +17,29 @@ import type { Peer } from '../pipeline/handler-context.js';
 
 const peerBytes = new WeakMap<Peer, Buffer>();
 
-/** A connection's `host:port` as batches carry it, encoded once per connection (its `Peer` object). */
-export function encodedPeer(peer: Peer): Buffer {
+/**
+ * A call's peer as batches carry it: `host:port`, encoded once per connection (its `Peer`
+ * object); as JSON when there is more to carry, the client certificate's identity (also
+ * once per connection) or the caller's identity an interceptor set (per call).
+ */
+export function encodedPeer(peer: Peer, identity?: unknown): Buffer {
+  if (identity !== undefined) return Buffer.from(JSON.stringify({ ...peer, identity }));
   let bytes = peerBytes.get(peer);
   if (bytes === undefined) {
-    bytes = Buffer.from(`${peer.address}:${peer.port}`);
+    bytes = Buffer.from(peer.certificate === undefined ? `${peer.address}:${peer.port}` : JSON.stringify(peer));
     peerBytes.set(peer, bytes);
   }
   return bytes;
+}
+
+/** Reads what {@link encodedPeer} wrote: the peer, and the caller's identity if one was set. */
+export function decodePeer(encoded: string): { peer: Peer; identity: unknown } {
+  if (!encoded.startsWith('{')) {
+    const colon = encoded.lastIndexOf(':');
+    return { peer: { address: encoded.slice(0, colon), port: Number(encoded.slice(colon + 1)) }, identity: undefined };
+  }
+  const { identity, ...peer } = JSON.parse(encoded) as Peer & { identity?: unknown };
+  return { peer, identity };
 }
 
 /** One request of a batch, as the worker reads it. */

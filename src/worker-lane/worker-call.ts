@@ -7,7 +7,7 @@ import { decodeMeta, type Meta } from '../protocol/meta.js';
 import type { Actor, Handler, Peer } from '../pipeline/handler-context.js';
 import { PipelineCall } from '../pipeline/call-pipeline.js';
 import { errorMeta, okMeta } from '../pipeline/response-meta.js';
-import type { BatchEntry } from './batch-codec.js';
+import { decodePeer, type BatchEntry } from './batch-codec.js';
 
 /** Where a worker writes a call's one record: its ring, or the batch's fallback buffer. */
 export type RecordSink = (slot: number, status: number, parts: readonly Uint8Array[]) => void;
@@ -97,7 +97,7 @@ export class RunningCalls {
  */
 export class WorkerCall extends PipelineCall {
   private decodedMeta: Meta | undefined;
-  private parsedPeer: Peer | undefined;
+  private parsedPeer: ReturnType<typeof decodePeer> | undefined;
   /** On the actor lane: the actor of the call's key, once its turn has come. */
   actor: Actor | undefined;
 
@@ -133,11 +133,10 @@ export class WorkerCall extends PipelineCall {
     return (this.decodedMeta ??= decodeMeta(this.entry.meta)).key;
   }
   get peer(): Peer {
-    if (this.parsedPeer === undefined) {
-      const colon = this.entry.peer.lastIndexOf(':');
-      this.parsedPeer = { address: this.entry.peer.slice(0, colon), port: Number(this.entry.peer.slice(colon + 1)) };
-    }
-    return this.parsedPeer;
+    return (this.parsedPeer ??= decodePeer(this.entry.peer)).peer;
+  }
+  get identity(): unknown {
+    return (this.parsedPeer ??= decodePeer(this.entry.peer)).identity;
   }
   get ended(): boolean {
     return this.aborts.isCancelled(this.entry.slot);

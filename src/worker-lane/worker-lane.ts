@@ -81,7 +81,7 @@ export class WorkerLane extends PooledLane {
       deadline: call.deadline,
       meta,
       body,
-      peer: encodedPeer(call.peer),
+      peer: encodedPeer(call.peer, call.identity),
       handOffs: 0,
       queued: true,
     });

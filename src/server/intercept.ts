@@ -1,0 +1,68 @@
+import { RpcError } from '../errors.js';
+import { Status } from '../status.js';
+import { encodeMeta } from '../protocol/meta.js';
+import { compose, type CallOutcome, type ServerCallInfo } from '../pipeline/interceptor.js';
+import type { Route } from './router.js';
+import type { ServerCall } from './server-call.js';
+
+/**
+ * Hands an admitted call to its lane through the route's interceptors. Only routes with
+ * interceptors come here (the connection hands the others over directly, at no cost).
+ *
+ * `meta` and `body` are views of the socket's read chunk, valid in this tick only, and an
+ * interceptor may await: they are copied first. When an interceptor changed the metadata,
+ * the Meta is encoded again, so that a worker or actor thread (which decodes it itself)
+ * sees the change too.
+ */
+export function interceptCall(call: ServerCall, route: Route, meta: Uint8Array, body: Uint8Array): void {
+  const ownBody = Buffer.from(body);
+  const original = call.meta.metadata;
+  const info: ServerCallInfo = {
+    service: call.service,
+    method: call.method,
+    requestId: call.requestId,
+    protocol: 'ringrpc',
+    metadata: Object.assign(Object.create(null) as Record<string, string>, original),
+    key: call.meta.key,
+    deadline: call.deadline,
+    peer: call.peer,
+    identity: undefined,
+  };
+  const outcome = new Promise<CallOutcome>((resolve) => {
+    call.onEnd = (status) => {
+      call.onEnd = undefined;
+      resolve({ status });
+    };
+  });
+  let handedOver = false;
+  const next = (): Promise<CallOutcome> => {
+    if (handedOver || call.ended) return outcome;
+    handedOver = true;
+    call.identity = info.identity;
+    let ownMeta: Uint8Array = Buffer.from(meta);
+    if (!sameMetadata(original, info.metadata)) {
+      call.meta.metadata = info.metadata;
+      ownMeta = encodeMeta({ ...call.meta, timeoutMs: 0, status: 0, message: '', lastRequestId: 0 });
+    }
+    route.lane.submit(call, ownMeta, ownBody);
+    return outcome;
+  };
+  compose(route.interceptors, info, next).then(
+    () => {
+      if (!handedOver && !call.ended) {
+        call.replyError(new RpcError(Status.INTERNAL, `an interceptor of ${call.service}/${call.method} returned without calling next() or throwing`));
+      }
+    },
+    (err: unknown) => {
+      // Refused before its lane had it; after that the call answers for itself.
+      if (!handedOver && !call.ended) call.replyError(RpcError.from(err, Status.UNKNOWN));
+    },
+  );
+}
+
+function sameMetadata(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const k of keys) if (a[k] !== b[k]) return false;
+  return true;
+}
