@@ -1,3 +1,4 @@
+import { bearerToken } from '../interceptors/bearer-auth.js';
 import { writeFileSync } from 'node:fs';
 import cliProgress from 'cli-progress';
 import { RpcError } from '../errors.js';
@@ -37,6 +38,7 @@ the less busy of two instances picked at random, following the registry as they 
       help: 'open loop: start calls at this constant rate, latency measured\nfrom when each was due (no coordinated omission)',
     },
     metadata: { type: 'string', value: '<k=v>', multiple: true, help: 'request metadata' },
+    token: { type: 'string', value: '<token>', help: 'send authorization: Bearer <token>' },
     key: { type: 'string', value: '<key>', help: 'every call carries this key (Meta.key)' },
     keys: { type: 'string', value: '<n>', help: 'each call carries one of n keys, uniformly at\nrandom (key-0 … key-<n-1>): load over n actors' },
     json: { type: 'boolean', help: 'print one JSON object: requests, ok, errors, rps, durationMs, latencyUs' },
@@ -82,6 +84,7 @@ export async function bench(argv: string[], io: CommandIo): Promise<number> {
     pool: { connectionsPerEndpoint: connections },
     retry: false,
     tls: clientTls(values),
+    interceptors: values.token === undefined ? [] : [bearerToken(values.token)],
   });
   const stub = (client as unknown as Record<string, (r: unknown, o: object) => Promise<unknown>>)[method.localName]!;
   if (values.key !== undefined && values.keys !== undefined) throw new UsageError('--key and --keys exclude each other', BENCH_COMMAND);

@@ -2,6 +2,7 @@ import { RpcError } from '../errors.js';
 import { messageToJson } from '../codec/json.js';
 import { loadConfig } from '../config/config.js';
 import { createClient } from '../client/client.js';
+import { bearerToken } from '../interceptors/bearer-auth.js';
 import { CLIENT_DEFAULTS } from '../client/client-options.js';
 import { UsageError, envOf, parseCommand, printHelp, type CommandIo, type CommandSpec } from './command.js';
 import { CLIENT_TLS_OPTIONS, clientTls } from './tls-flags.js';
@@ -20,6 +21,7 @@ On error prints the status name and message, and exits 1.`,
     proto: { type: 'string', value: '<file.proto>', required: true, help: '.proto file defining the service' },
     timeout: { type: 'string', value: '<ms>', byDefault: String(CLIENT_DEFAULTS.timeoutMs), env: envOf('timeout'), help: 'deadline of the call' },
     metadata: { type: 'string', value: '<k=v>', multiple: true, help: 'request metadata' },
+    token: { type: 'string', value: '<token>', help: 'send authorization: Bearer <token>' },
     key: { type: 'string', value: '<key>', help: "the call's key (Meta.key): the actor it reaches\non the actor lane" },
     config: { type: 'string', value: '<file>', env: 'RINGRPC_CONFIG', help: 'JSON config file (timeoutMs, maxFrameBytes)' },
     ...CLIENT_TLS_OPTIONS,
@@ -42,7 +44,12 @@ export async function call(argv: string[], io: CommandIo): Promise<number> {
   );
   const request = requestFromJson(method, json);
   const config = loadConfig({ flags: values, env: io.env, file: values.config });
-  const client = createClient(service, target, { timeoutMs: config.timeoutMs, maxFrameBytes: config.maxFrameBytes, tls: clientTls(values) });
+  const client = createClient(service, target, {
+    timeoutMs: config.timeoutMs,
+    maxFrameBytes: config.maxFrameBytes,
+    tls: clientTls(values),
+    interceptors: values.token === undefined ? [] : [bearerToken(values.token)],
+  });
   try {
     const stub = client as unknown as Record<string, (r: unknown, o: object) => Promise<object>>;
     const reply = await stub[method.localName]!(request, { metadata: parseMetadata(values.metadata ?? []), key: values.key });

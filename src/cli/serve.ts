@@ -1,3 +1,4 @@
+import { bearerAuth, tokensFromFile } from '../interceptors/bearer-auth.js';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import { loadServices } from '../codec/proto-loader.js';
@@ -81,6 +82,12 @@ A flag overrides its environment variable, which overrides the config file.`,
       byDefault: 'none, all inline',
       help: 'methods that run on the worker lane;\neach worker loads the handlers module once',
     },
+    'auth-tokens': {
+      type: 'string',
+      value: '<file>',
+      byDefault: 'none: calls need no token',
+      help: 'accept only calls with one of these bearer tokens\n(one a line: <token> [name]); others UNAUTHENTICATED',
+    },
     'actor-methods': {
       type: 'string',
       value: '<A,B>',
@@ -134,6 +141,7 @@ export async function serve(argv: string[], io: CommandIo): Promise<number> {
     actorWorkers: config.actorWorkers,
     maxConnections: values['max-connections'] === undefined ? undefined : Number(values['max-connections']),
     tls: serverTls(values),
+    interceptors: values['auth-tokens'] === undefined ? [] : [bearerAuth({ verify: tokensFromFile(values['auth-tokens']) })],
     registry: config.registry,
     advertise: {
       host: values['advertise-host'],

@@ -210,6 +210,31 @@ test('serve --actor-methods puts Tally on the actor lane; call --key and bench -
   assert.match(clash.stderr, /Tally named by both --worker-methods and --actor-methods/);
 });
 
+test('serve --auth-tokens refuses calls without an accepted token; call and bench send --token', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ringrpc-cli-tokens-'));
+  const tokens = path.join(dir, 'tokens');
+  writeFileSync(tokens, 'letmein ci\n');
+  const child = spawnServe(['--auth-tokens', tokens]);
+  const [, host, port] = await waitForOutput(child, /ringrpc listening on ([\d.]+):(\d+)/);
+  const address = `${host}:${port}`;
+  const anonymous = await cli(['call', address, 'bench.v1.Bench/Echo', '{}', '--proto', PROTO]);
+  assert.is(anonymous.code, 1);
+  assert.match(anonymous.stderr, /^UNAUTHENTICATED: .*needs a bearer token/);
+  const wrong = await cli(['call', address, 'bench.v1.Bench/Echo', '{}', '--proto', PROTO, '--token', 'nope']);
+  assert.match(wrong.stderr, /^UNAUTHENTICATED: .*the bearer token was refused/);
+  const ok = await cli(['call', address, 'bench.v1.Bench/Echo', '{"payload":"b2s="}', '--proto', PROTO, '--token', 'letmein']);
+  assert.is(ok.code, 0, ok.stderr);
+  assert.equal(JSON.parse(ok.stdout), { payload: 'b2s=' });
+  const load = await cli(['bench', address, 'bench.v1.Bench/Echo', '--proto', PROTO, '--token', 'letmein', '--requests', '200', '--json']);
+  assert.is(load.code, 0, load.stderr);
+  assert.is((JSON.parse(load.stdout) as { ok: number }).ok, 200);
+  child.process.kill('SIGTERM');
+  assert.is(await child.exited, 0);
+  const missing = await cli(['serve', '--proto', PROTO, '--handlers', 'examples/bench/handlers.ts', '--port', '0', '--auth-tokens', path.join(dir, 'none')]);
+  assert.is(missing.code, 1);
+  assert.match(missing.stderr, /cannot read the tokens file/);
+});
+
 test("serve under node's V8 and process flags still starts its worker lane", async () => {
   // Such flags are process-wide; a worker handed them again in its execArgv would refuse to start.
   const child = spawnCli(
