@@ -51,7 +51,7 @@ export function prometheusText(stats: ServerStats): string {
   family(
     'ringrpc_method_responses_total',
     'counter',
-    'Requests answered, per method and status.',
+    'Calls ended, per method and status: answered, cancelled by the client (CANCELLED), past their deadline (DEADLINE_EXCEEDED), or abandoned with their connection.',
     methods.flatMap(([m, s]) => [
       [labels({ method: m, status: 'OK' }), s.ok] as [string, number],
       ...Object.entries(s.errors).map(([status, n]): [string, number] => [labels({ method: m, status }), n]),
@@ -65,7 +65,7 @@ export function prometheusText(stats: ServerStats): string {
   );
   histogram(
     'ringrpc_method_duration_seconds',
-    'Time from reading a request to answering it, per method.',
+    'Time from reading a request to its end (answer, cancel or abandonment), per method.',
     methods.map(([m, s]) => [{ method: m }, s.latency]),
   );
 
