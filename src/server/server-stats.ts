@@ -209,6 +209,12 @@ export interface WorkerLaneStats {
   readonly maxQueue: number;
   /** Share of the workers' time spent running batches since the lane started (0..1). */
   readonly utilization: number;
+  /**
+   * The same share over about the last 10 s (0..1), measured between `stats()` reads
+   * without a timer: read at least every 10 s (the status page reads every 2 s) it covers
+   * the last 10 to 12 s; read more rarely, the time since the previous read.
+   */
+  readonly recentUtilization: number;
   readonly completed: number;
   readonly failed: number;
   readonly batches: number;
