@@ -176,9 +176,12 @@ test('CANCEL frames: plain is CANCELLED; with status DEADLINE_EXCEEDED, or after
     hang(2);
     await until(() => inflight() === 1 && server.stats().methods[ECHO]!.requests === 2, 10_000, 'call 2 to be taken');
     peer.send(FrameType.CANCEL, 2, encodeMeta({ status: Status.DEADLINE_EXCEEDED }));
+    // Taken on the inline lane is running (its handler starts as the frame is read); a
+    // handler that never reads ctx.signal arms no timer, so only the CANCEL ends it.
     const sentAt = Date.now();
-    hang(3, 1);
-    await until(() => inflight() === 1 && Date.now() > sentAt + 20, 10_000, "call 3's deadline to pass");
+    hang(3, 200);
+    await until(() => server.stats().methods[ECHO]!.requests === 3 && inflight() === 1, 10_000, 'call 3 to be taken');
+    await until(() => Date.now() > sentAt + 250, 10_000, "call 3's deadline to pass");
     peer.send(FrameType.CANCEL, 3);
     await settled(server);
     assert.equal(server.stats().methods[ECHO]!.errors, { CANCELLED: 1, DEADLINE_EXCEEDED: 2 });
