@@ -38,3 +38,14 @@ export function createLogger(stream: NodeJS.WritableStream = process.stderr, env
     error: (m, f) => write('error', m, f),
   };
 }
+
+/**
+ * A line that scripts and supervisors wait for on stdout, such as `ringrpc listening on
+ * host:port`: as `plain`, or, with `RINGRPC_LOG_FORMAT=json`, a JSON line like the
+ * logger's (`{"time","level":"info","msg",...fields}`), so that a JSON log pipeline reads
+ * every line the CLI prints.
+ */
+export function announcement(plain: string, message: string, fields: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): string {
+  if (env['RINGRPC_LOG_FORMAT'] !== 'json') return `${plain}\n`;
+  return `${JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: message, ...fields })}\n`;
+}

@@ -9,6 +9,7 @@ import { DEFAULT_WEIGHT } from '../registry/registry.js';
 import type { Lane } from '../server/router.js';
 import { channels } from '../util/diagnostics.js';
 import { UsageError, envOf, parseCommand, printHelp, type CommandIo, type CommandSpec } from './command.js';
+import { announcement } from './logger.js';
 import { importUserModule } from '../util/import-module.js';
 import { findImplementation } from '../server/find-implementation.js';
 import { SERVER_TLS_OPTIONS, serverTls } from './tls-flags.js';
@@ -209,12 +210,14 @@ export async function serve(argv: string[], io: CommandIo): Promise<number> {
   const address = await server.listen();
   if (workerMethods.size > 0) io.logger.info('worker lane started', { workers: server.options.workers });
   if (actorMethods.size > 0) io.logger.info('actor lane started', { workers: server.options.actorWorkers });
-  io.stdout.write(`ringrpc listening on ${address.host}:${address.port}\n`);
+  const { host, port } = address;
+  io.stdout.write(announcement(`ringrpc listening on ${host}:${port}`, 'ringrpc listening', { address: `${host}:${port}`, host, port }, io.env));
   let metrics: MetricsServer | undefined;
   if (values['metrics-port'] !== undefined) {
     const metricsHost = values['metrics-host'] ?? '127.0.0.1';
     metrics = await serveMetrics(server, { port: Number(values['metrics-port']), host: metricsHost });
-    io.stdout.write(`ringrpc metrics on http://${metricsHost}:${metrics.port}/metrics\n`);
+    const url = `http://${metricsHost}:${metrics.port}/metrics`;
+    io.stdout.write(announcement(`ringrpc metrics on ${url}`, 'ringrpc metrics', { url, host: metricsHost, port: metrics.port }, io.env));
   }
   await waitForSignal(server, io);
   await metrics?.close();

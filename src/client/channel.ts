@@ -8,7 +8,7 @@ import { Compression, FrameType, NOT_RUN_METADATA_KEY } from '../protocol/consta
 import { decompress } from '../protocol/compression.js';
 import { FrameDecoder, FrameError } from '../protocol/frame-decoder.js';
 import type { Frame } from '../protocol/frame.js';
-import { decodeMeta, type Meta } from '../protocol/meta.js';
+import { decodeMeta, encodeMeta, type Meta } from '../protocol/meta.js';
 import { RequestIdAllocator } from '../protocol/request-id-allocator.js';
 import { channels } from '../util/diagnostics.js';
 import type { ResolvedConnectionOptions } from './client-options.js';
@@ -55,6 +55,8 @@ export interface ChannelEvents {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** A CANCEL's Meta when the call's deadline passed, so that the server counts DEADLINE_EXCEEDED (an empty one: CANCELLED). */
+const DEADLINE_CANCEL_META = encodeMeta({ status: Status.DEADLINE_EXCEEDED });
 
 /**
  * One multiplexed connection to one server: thousands of calls in flight, matched by
@@ -178,7 +180,7 @@ export class Channel {
         pending.timer = setTimeout(() => {
           if (pending.done) return;
           pending.reject(new RpcError(Status.DEADLINE_EXCEEDED, `deadline of ${call.callTimeoutMs ?? call.timeoutMs} ms exceeded`, site));
-          this.cancel(id);
+          this.cancel(id, DEADLINE_CANCEL_META);
         }, call.timeoutMs);
       }
       if (call.signal !== undefined) {
@@ -214,9 +216,9 @@ export class Channel {
     if (this.singleUse) void this.close();
   }
 
-  /** Tells the server a call was given up (no RESPONSE is owed). */
-  private cancel(id: number): void {
-    if (this.state !== 'closed') this.writer.frame(FrameType.CANCEL, id, EMPTY, EMPTY);
+  /** Tells the server a call was given up (no RESPONSE is owed); `meta` says why, for its counters. */
+  private cancel(id: number, meta: Uint8Array = EMPTY): void {
+    if (this.state !== 'closed') this.writer.frame(FrameType.CANCEL, id, meta, EMPTY);
   }
 
   private onData(chunk: Buffer): void {

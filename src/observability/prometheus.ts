@@ -51,7 +51,7 @@ export function prometheusText(stats: ServerStats): string {
   family(
     'ringrpc_method_responses_total',
     'counter',
-    'Requests answered, per method and status.',
+    'Calls ended, per method and status: answered, cancelled by the client (CANCELLED), past their deadline (DEADLINE_EXCEEDED), or abandoned with their connection.',
     methods.flatMap(([m, s]) => [
       [labels({ method: m, status: 'OK' }), s.ok] as [string, number],
       ...Object.entries(s.errors).map(([status, n]): [string, number] => [labels({ method: m, status }), n]),
@@ -65,7 +65,7 @@ export function prometheusText(stats: ServerStats): string {
   );
   histogram(
     'ringrpc_method_duration_seconds',
-    'Time from reading a request to answering it, per method.',
+    'Time from reading a request to its end (answer, cancel or abandonment), per method.',
     methods.map(([m, s]) => [{ method: m }, s.latency]),
   );
 
@@ -75,6 +75,9 @@ export function prometheusText(stats: ServerStats): string {
     family('ringrpc_worker_inflight', 'gauge', 'Worker-lane requests taken and not yet answered.', [['', w.inflight]]);
     family('ringrpc_worker_queue_depth', 'gauge', 'Worker-lane requests waiting for a batch.', [['', w.queueDepth]]);
     family('ringrpc_worker_utilization_ratio', 'gauge', 'Share of worker time spent running batches since start.', [['', w.utilization]]);
+    family('ringrpc_worker_recent_utilization_ratio', 'gauge', 'Share of worker time spent running batches over about the last 10 s.', [
+      ['', w.recentUtilization],
+    ]);
     family('ringrpc_worker_completed_total', 'counter', 'Worker-lane requests answered.', [['', w.completed]]);
     family('ringrpc_worker_failed_total', 'counter', 'Worker-lane requests answered with an error.', [['', w.failed]]);
     family('ringrpc_worker_batches_total', 'counter', 'Batches sent to workers.', [['', w.batches]]);
@@ -87,6 +90,10 @@ export function prometheusText(stats: ServerStats): string {
   if (a !== undefined) {
     family('ringrpc_actor_threads', 'gauge', 'Threads of the actor lane.', [['', a.workers]]);
     family('ringrpc_actor_inflight', 'gauge', 'Actor-lane messages taken and not yet answered.', [['', a.inflight]]);
+    family('ringrpc_actor_utilization_ratio', 'gauge', 'Share of actor-lane thread time spent running batches since start.', [['', a.utilization]]);
+    family('ringrpc_actor_recent_utilization_ratio', 'gauge', 'Share of actor-lane thread time spent running batches over about the last 10 s.', [
+      ['', a.recentUtilization],
+    ]);
     family(
       'ringrpc_actor_active',
       'gauge',

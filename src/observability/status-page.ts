@@ -11,6 +11,7 @@ const MAX_LISTED_CONNECTIONS = 50;
  */
 export function statusPage(stats: ServerStats, connections: readonly ConnectionStats[], info: { address: string; startedAt: Date }): string {
   const n = (v: number): string => Math.round(v).toLocaleString('en-US');
+  const pct = (ratio: number): string => `${(ratio * 100).toFixed(1)} %`;
   const ms = (us: number): string => (us >= 1000 ? `${+(us / 1000).toFixed(1)} ms` : `${Math.round(us)} µs`);
   const c = stats.connections;
   const rows = (pairs: Array<[string, string]>): string => pairs.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('');
@@ -73,7 +74,8 @@ ${
         ['threads', n(w.workers)],
         ['in flight', n(w.inflight)],
         ['queue depth', `${n(w.queueDepth)} (max ${n(w.maxQueue)})`],
-        ['utilisation', `${(w.utilization * 100).toFixed(1)} %`],
+        ['utilisation, last 10 s', pct(w.recentUtilization)],
+        ['utilisation since start', pct(w.utilization)],
         ['completed', n(w.completed)],
         ['failed', n(w.failed)],
         ['batches', n(w.batches)],
@@ -91,6 +93,7 @@ ${
         ['threads', n(a.workers)],
         ['actors per thread', a.activeActors.map((x) => n(x)).join(' · ')],
         ['in flight', `${n(a.inflight)} (max ${n(a.maxQueue)}, ${n(a.maxActorQueue)} per key)`],
+        ['utilisation, last 10 s / since start', `${pct(a.recentUtilization)} / ${pct(a.utilization)}`],
         ['activations / passivations', `${n(a.activations)} / ${n(a.passivations)}`],
         ['hook failures (activate / deactivate)', `${n(a.activationFailures)} / ${n(a.deactivationFailures)}`],
         ['completed / failed', `${n(a.completed)} / ${n(a.failed)}`],

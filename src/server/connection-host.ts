@@ -12,10 +12,11 @@ export interface ConnectionHost<C> {
   readonly router: Router;
   readonly counters: ConnectionCounters;
   /**
-   * Admits a call of `route` on a connection with `requests` REQUESTs in flight, taking a
-   * slot of the server-wide limit; else its refusal (RESOURCE_EXHAUSTED, not run), counted.
+   * Counts a call of `route` and admits it on a connection with `requests` REQUESTs in
+   * flight, taking a slot of the server-wide limit; else its refusal, counted: `invalid`
+   * when the request was found malformed before (its key), else RESOURCE_EXHAUSTED (not run).
    */
-  admit(route: Route, oneway: boolean, requests: number): RpcError | undefined;
+  admit(route: Route, oneway: boolean, requests: number, invalid?: RpcError): RpcError | undefined;
   /** Gives a slot back. */
   release(): void;
   /**

@@ -35,8 +35,12 @@ export class Reactor implements ConnectionHost<ServerConnection> {
     return this.admitted;
   }
 
-  admit(route: Route, oneway: boolean, requests: number): RpcError | undefined {
+  admit(route: Route, oneway: boolean, requests: number, invalid?: RpcError): RpcError | undefined {
     route.stats.requests++;
+    if (invalid !== undefined) {
+      route.stats.recordRefusal(invalid.code);
+      return invalid;
+    }
     const { maxConcurrentRequestsPerConnection: perConnection, maxConcurrentRequests } = this.options;
     let refusal: string;
     if (!oneway && requests >= perConnection) refusal = `too many requests in flight on this connection (limit ${perConnection})`;
@@ -45,7 +49,7 @@ export class Reactor implements ConnectionHost<ServerConnection> {
       this.admitted++;
       return undefined;
     }
-    route.stats.recordError(Status.RESOURCE_EXHAUSTED);
+    route.stats.recordRefusal(Status.RESOURCE_EXHAUSTED);
     return new RpcError(Status.RESOURCE_EXHAUSTED, refusal, { notRun: 'refused' });
   }
 

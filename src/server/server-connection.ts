@@ -158,12 +158,10 @@ export class ServerConnection implements CallOwner {
         if (rttMs !== undefined) this.host.counters.keepaliveRtt.record(rttMs * 1000);
         return;
       }
-      case FrameType.CANCEL: {
-        const call = this.calls.get(frame.requestId);
-        if (call !== undefined) this.calls.cancel(call, new RpcError(Status.CANCELLED, `${call.service}/${call.method} cancelled by the client`));
+      case FrameType.CANCEL:
+        this.calls.cancelFrame(frame.requestId, frame.meta);
         this.endIfDrained();
         return;
-      }
       case FrameType.GOAWAY:
         // The client sends nothing more here; finish what it asked, then close.
         this.handshake?.finish();
@@ -197,7 +195,7 @@ export class ServerConnection implements CallOwner {
       if (!oneway) this.writeError(id, route);
       return;
     }
-    const refusal = keyError(meta) ?? this.host.admit(route, oneway, this.calls.requests);
+    const refusal = this.host.admit(route, oneway, this.calls.requests, keyError(meta));
     if (refusal !== undefined) {
       if (!oneway) this.writeError(id, refusal);
       return;

@@ -77,7 +77,12 @@ export interface LatencySnapshot {
   readonly buckets: ReadonlyArray<readonly [number, number]>;
 }
 
-/** Counters of one method. */
+/**
+ * Counters of one method. Every call counted in `requests` ends in exactly one of `ok` or
+ * `errors` (answered; cancelled; past its deadline; abandoned with its connection), or is
+ * still `inflight`: `requests === ok + sum(errors) + inflight`, and the latency histogram
+ * holds one entry per ended call.
+ */
 export class MethodStats {
   requests = 0;
   ok = 0;
@@ -90,9 +95,15 @@ export class MethodStats {
     this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
   }
 
-  /** Records the time from reading a request to answering it. */
+  /** Records the time from reading a request to its end (answered, cancelled or abandoned). */
   recordLatency(startedAt: number): void {
     this.latency.record((performance.now() - startedAt) * 1000);
+  }
+
+  /** A call refused as it was read (admission, a bad key): an error, and a latency of 0. */
+  recordRefusal(code: number): void {
+    this.recordError(code);
+    this.latency.record(0);
   }
 
   snapshot(): MethodStatsSnapshot {
@@ -106,10 +117,14 @@ export class MethodStats {
 export interface MethodStatsSnapshot {
   readonly requests: number;
   readonly ok: number;
-  /** Error answers by status name, e.g. `{ DEADLINE_EXCEEDED: 2 }`. */
+  /**
+   * Calls ended otherwise, by status name, e.g. `{ DEADLINE_EXCEEDED: 2 }`: error answers,
+   * and calls that ended unanswered (CANCELLED: the client cancelled, or went away;
+   * DEADLINE_EXCEEDED: the client gave up at its deadline).
+   */
   readonly errors: Readonly<Record<string, number>>;
   readonly inflight: number;
-  /** Time from reading each request to answering it. */
+  /** Time from reading each request to its end, answered or not (a refusal: 0). */
   readonly latency: LatencySnapshot;
 }
 
@@ -194,6 +209,12 @@ export interface WorkerLaneStats {
   readonly maxQueue: number;
   /** Share of the workers' time spent running batches since the lane started (0..1). */
   readonly utilization: number;
+  /**
+   * The same share over about the last 10 s (0..1), measured between `stats()` reads
+   * without a timer: read at least every 10 s (the status page reads every 2 s) it covers
+   * the last 10 to 12 s; read more rarely, the time since the previous read.
+   */
+  readonly recentUtilization: number;
   readonly completed: number;
   readonly failed: number;
   readonly batches: number;

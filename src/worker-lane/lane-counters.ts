@@ -1,4 +1,5 @@
 import { LatencyHistogram, type WorkerLaneStats } from '../server/server-stats.js';
+import { BusyWindow } from './busy-window.js';
 
 /** The moment's facts the counters are reported with. */
 export interface LaneNow {
@@ -23,10 +24,13 @@ export class LaneCounters {
   /** Time from reading a request to its first hand-off to a worker, in µs. */
   readonly waits = new LatencyHistogram();
   private startedAt = 0;
+  /** Utilisation over about the last 10 s, from the busy time each snapshot reads. */
+  private readonly recent = new BusyWindow();
 
   /** The pool is up: utilisation counts from now. */
   started(): void {
     this.startedAt = performance.now();
+    this.recent.start(this.startedAt);
   }
 
   /** Requests answered so far (by a worker's record or by the lane itself). */
@@ -40,13 +44,15 @@ export class LaneCounters {
   }
 
   snapshot(now: LaneNow): WorkerLaneStats {
-    const elapsed = this.startedAt === 0 ? 0 : (performance.now() - this.startedAt) * now.workers;
+    const at = performance.now();
+    const elapsed = this.startedAt === 0 ? 0 : (at - this.startedAt) * now.workers;
     return {
       workers: now.workers,
       inflight: now.inflight,
       queueDepth: now.queueDepth,
       maxQueue: now.maxQueue,
       utilization: elapsed > 0 ? Math.min(1, now.busyMs / elapsed) : 0,
+      recentUtilization: this.recent.read(at, now.busyMs, now.workers),
       completed: this.completed,
       failed: this.failed,
       batches: this.batches,

@@ -50,3 +50,10 @@ export async function waitForOutput(child: Child, pattern: RegExp, ms = 15_000):
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** Waits until the child prints a JSON line (`RINGRPC_LOG_FORMAT=json`) whose `msg` is `msg`; returns it parsed. */
+export async function waitForJsonLine(child: Child, msg: string, ms = 15_000): Promise<Record<string, unknown>> {
+  const quoted = JSON.stringify(msg).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const [line] = await waitForOutput(child, new RegExp(`^\\{.*"msg":${quoted}.*\\}$`, 'm'), ms);
+  return JSON.parse(line) as Record<string, unknown>;
+}

@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { spawnCli, waitForOutput, type Child, spawnServe } from '../helpers/child.js';
+import { spawnCli, waitForOutput, waitForJsonLine, type Child, spawnServe } from '../helpers/child.js';
 import { work } from '../../examples/bench/handlers.js';
 
 /** The built CLI (`dist/src/cli/bin.js`, what `npx ringrpc` runs), end to end. */
@@ -247,6 +247,26 @@ test("serve under node's V8 and process flags still starts its worker lane", asy
   assert.is(r.code, 0, r.stderr);
   assert.is(JSON.parse(r.stdout).digest, Buffer.from(work(Buffer.from('abc'), 3)).toString('base64'));
   child.process.kill('SIGTERM');
+  assert.is(await child.exited, 0);
+});
+
+test('RINGRPC_LOG_FORMAT=json: serve prints its listening and metrics lines as JSON log lines, and no plain line', async () => {
+  const child = spawnServe(['--metrics-port', '0'], { RINGRPC_LOG_FORMAT: 'json' });
+  try {
+    const listening = await waitForJsonLine(child, 'ringrpc listening');
+    assert.is(listening['level'], 'info');
+    assert.is(listening['host'], '127.0.0.1');
+    assert.ok(Number(listening['port']) > 0);
+    assert.is(listening['address'], `127.0.0.1:${listening['port']}`);
+    const metrics = await waitForJsonLine(child, 'ringrpc metrics');
+    assert.match(String(metrics['url']), /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    const r = await cli(['call', String(listening['address']), 'bench.v1.Bench/Echo', '{}', '--proto', PROTO]);
+    assert.is(r.code, 0, r.stderr);
+    assert.not.match(child.stdout, /ringrpc listening on/);
+    for (const line of child.stdout.trim().split('\n')) JSON.parse(line); // every stdout line is JSON
+  } finally {
+    child.process.kill('SIGTERM');
+  }
   assert.is(await child.exited, 0);
 });
 
