@@ -4,8 +4,7 @@ import { Status } from '../status.js';
 import type { ServerCall } from '../server/server-call.js';
 import type { ResolvedServerOptions } from '../server/server-options.js';
 import { LatencyHistogram, type ActorLaneStats } from '../server/server-stats.js';
-import { encodedPeer } from '../worker-lane/batch-codec.js';
-import { LaneQueue, type QueuedEntry } from '../worker-lane/lane-queue.js';
+import { LaneQueue, queuedEntry, type QueuedEntry } from '../worker-lane/lane-queue.js';
 import type { WorkerInit } from '../worker-lane/worker-init.js';
 import { PooledLane } from '../worker-lane/pooled-lane.js';
 import type { WorkerControl } from '../worker-lane/worker-control.js';
@@ -114,20 +113,8 @@ export class ActorLane extends PooledLane {
       return;
     }
     this.depths.set(id, depth + 1);
-    this.shards[shardOf(key, this.shards.length)]!.queue.push({
-      call,
-      slot,
-      seq: this.seq++,
-      requestId: call.requestId,
-      methodIndex: this.manifest.indexOf(call.route.method),
-      compression: call.meta.compression,
-      deadline: call.deadline,
-      meta,
-      body,
-      peer: encodedPeer(call.peer, call.identity),
-      handOffs: 0,
-      queued: true,
-    });
+    const entry = queuedEntry(call, slot, this.seq++, this.manifest.indexOf(call.route.method), meta, body);
+    this.shards[shardOf(key, this.shards.length)]!.queue.push(entry);
     this.scheduleFlush();
   }
 

@@ -183,6 +183,15 @@ function makeMethod(
   const defaultTimeoutMs = own?.timeoutMs ?? options.timeoutMs;
   const gzipAboveBytes = options.compression === 'gzip' ? options.compressionThresholdBytes : Infinity;
   const interceptors = options.interceptors;
+  /** What client interceptors see of a call: a copy of its metadata, which they may change. */
+  const callInfo = (request: unknown, callOptions: Pick<CallOptions, 'metadata' | 'key'>, timeoutMs: number): ClientCallInfo => ({
+    service: method.service,
+    method: method.name,
+    request,
+    metadata: { ...callOptions.metadata },
+    key: callOptions.key,
+    timeoutMs,
+  });
   const keyOf = (callOptions: CallOptions): string | undefined => {
     const key = callOptions.key;
     if (key === undefined && options.loadBalancer === 'consistent_hash') {
@@ -197,14 +206,7 @@ function makeMethod(
       if (callOptions.signal?.aborted)
         throw new RpcError(Status.CANCELLED, 'call cancelled by the caller before it was sent', { ...site, cause: callOptions.signal.reason });
       if (interceptors.length === 0) return send(request, callOptions);
-      const info: ClientCallInfo = {
-        service: method.service,
-        method: method.name,
-        request,
-        metadata: { ...callOptions.metadata },
-        key: callOptions.key,
-        timeoutMs: callOptions.timeoutMs ?? defaultTimeoutMs,
-      };
+      const info = callInfo(request, callOptions, callOptions.timeoutMs ?? defaultTimeoutMs);
       const sent = (): Promise<unknown> => send(request, { ...callOptions, metadata: info.metadata, key: info.key, timeoutMs: info.timeoutMs });
       // Whatever an interceptor throws reaches the caller as an RpcError, like any failure.
       return compose(interceptors, info, sent).catch((err: unknown) => Promise.reject(RpcError.from(err, Status.UNKNOWN, site)));
@@ -248,14 +250,7 @@ function makeMethod(
       notify(request, callOptions);
       return;
     }
-    const info: ClientCallInfo = {
-      service: method.service,
-      method: method.name,
-      request,
-      metadata: { ...callOptions.metadata },
-      key: callOptions.key,
-      timeoutMs: 0,
-    };
+    const info = callInfo(request, callOptions, 0);
     const sent = (): Promise<unknown> => {
       notify(request, { metadata: info.metadata, key: info.key });
       return Promise.resolve(undefined);

@@ -1,5 +1,5 @@
 import type { ServerCall } from '../server/server-call.js';
-import type { PendingEntry } from './batch-codec.js';
+import { encodedPeer, type PendingEntry } from './batch-codec.js';
 
 /** A request of the worker lane, from its admission until its batch is settled. */
 export interface QueuedEntry extends PendingEntry {
@@ -10,6 +10,24 @@ export interface QueuedEntry extends PendingEntry {
   handOffs: number;
   /** True while it waits in the reactor's queue. */
   queued: boolean;
+}
+
+/** A call taken into a pooled lane's `slot`, `seq`-th in its admission order, ready to queue; `meta` and `body` are uncopied. */
+export function queuedEntry(call: ServerCall, slot: number, seq: number, methodIndex: number, meta: Uint8Array, body: Uint8Array): QueuedEntry {
+  return {
+    call,
+    slot,
+    seq,
+    requestId: call.requestId,
+    methodIndex,
+    compression: call.meta.compression,
+    deadline: call.deadline,
+    meta,
+    body,
+    peer: encodedPeer(call.peer, call.identity),
+    handOffs: 0,
+    queued: true,
+  };
 }
 
 /**

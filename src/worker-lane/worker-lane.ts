@@ -4,8 +4,7 @@ import { Status } from '../status.js';
 import type { ServerCall } from '../server/server-call.js';
 import type { ResolvedServerOptions } from '../server/server-options.js';
 import type { WorkerLaneStats } from '../server/server-stats.js';
-import { encodedPeer } from './batch-codec.js';
-import { LaneQueue, type QueuedEntry } from './lane-queue.js';
+import { LaneQueue, queuedEntry, type QueuedEntry } from './lane-queue.js';
 import type { WorkerInit } from './worker-init.js';
 import { batchLimit, pickWorker, TASKS_PER_WORKER } from './lane-pacing.js';
 import { PooledLane, type PoolOptions } from './pooled-lane.js';
@@ -71,20 +70,7 @@ export class WorkerLane extends PooledLane {
       call.replyError(new RpcError(Status.RESOURCE_EXHAUSTED, `worker queue is full (maxQueue ${this.options.maxQueue})`, { notRun: 'refused' }));
       return;
     }
-    this.queue.push({
-      call,
-      slot,
-      seq: this.seq++,
-      requestId: call.requestId,
-      methodIndex: this.manifest.indexOf(call.route.method),
-      compression: call.meta.compression,
-      deadline: call.deadline,
-      meta,
-      body,
-      peer: encodedPeer(call.peer, call.identity),
-      handOffs: 0,
-      queued: true,
-    });
+    this.queue.push(queuedEntry(call, slot, this.seq++, this.manifest.indexOf(call.route.method), meta, body));
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       // setImmediate: every request read in this turn of the loop joins the same batch.
