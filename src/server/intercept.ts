@@ -38,6 +38,12 @@ export function interceptCall(call: ServerCall, route: Route, meta: Uint8Array, 
   const next = (): Promise<CallOutcome> => {
     if (handedOver || call.ended) return outcome;
     handedOver = true;
+    // Worker and actor threads get the identity as JSON: one that is not JSON would fail
+    // inside the lane, after the call took a slot, and leave it unanswered.
+    if (info.identity !== undefined && !serializable(info.identity)) {
+      call.replyError(new RpcError(Status.INTERNAL, `an interceptor of ${call.service}/${call.method} set an identity that is not JSON-serialisable`));
+      return outcome;
+    }
     call.identity = info.identity;
     let ownMeta: Uint8Array = Buffer.from(meta);
     if (!sameMetadata(original, info.metadata)) {
@@ -58,6 +64,15 @@ export function interceptCall(call: ServerCall, route: Route, meta: Uint8Array, 
       if (!handedOver && !call.ended) call.replyError(RpcError.from(err, Status.UNKNOWN));
     },
   );
+}
+
+function serializable(value: unknown): boolean {
+  try {
+    JSON.stringify(value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function sameMetadata(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {

@@ -170,6 +170,25 @@ test('mutual TLS: the client certificate’s identity reaches handlers on the in
   }
 });
 
+test('an identity that is not JSON (a bigint) is refused INTERNAL, not left unanswered; the server serves on', async () => {
+  const s = await start({
+    interceptors: [
+      async (call, next) => {
+        if (call.metadata['x-bad'] !== undefined) call.identity = { id: 1n };
+        return next();
+      },
+    ],
+  });
+  const c = benchClient(s.address, { retry: false });
+  const err = await failure(c.echo({}, { metadata: { 'x-bad': '1' } }));
+  assert.is(err.code, Status.INTERNAL);
+  assert.match(err.message, 'set an identity that is not JSON-serialisable');
+  await c.echo({});
+  assert.is(s.server.stats().workerLane!.inflight, 0, 'no slot held');
+  await c.$close();
+  await s.server.close();
+});
+
 test('options: interceptors must be functions, named in the error', () => {
   assert.throws(() => createServer({ interceptors: [42 as never] }), /options.interceptors\[0\] must be a function/);
   assert.throws(() => benchClient('127.0.0.1:1', { interceptors: 'x' as never }), /options.interceptors must be an array of functions/);
