@@ -197,7 +197,7 @@ test('an interceptor that awaits before next(): every request of a crowded read 
     const client = benchClient(s.address);
     const payloads = Array.from({ length: 200 }, (_, i) => new Uint8Array(700 + i).fill(i));
     const replies = await Promise.all(payloads.map((payload) => client.echo({ payload })));
-    replies.forEach((r, i) => assert.ok(Buffer.from(r.payload).equals(Buffer.from(payloads[i]!)), `reply ${i} on ${JSON.stringify(lanes)}`));
+    for (const [i, r] of replies.entries()) assert.ok(Buffer.from(r.payload).equals(Buffer.from(payloads[i]!)), `reply ${i} on ${JSON.stringify(lanes)}`);
     await client.$close();
     await s.server.close();
   }
