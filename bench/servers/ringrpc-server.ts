@@ -1,6 +1,6 @@
 // ringrpc bench server: --port 0 [--workers n --worker-methods Work,Echo --ring on|off --atomics async|sync]
 //   [--actor-methods Work,Tally --actor-workers n --max-actor-queue n --max-queue n]
-//   [--worker-nice n (options.workerNice)]
+//   [--worker-nice n (options.workerNice)] [--max-connections n]
 //   [--interceptor none|pass: 'pass' installs one server interceptor that only calls next()]
 // Prints "READY <port>". On SIGUSR2 prints "STATS <json of server.stats()>" (one line).
 import path from 'node:path';
@@ -28,6 +28,7 @@ const server = createServer({
   responseRing: f['ring'] !== 'off',
   workerAtomics: f['atomics'] === 'sync' ? 'sync' : 'async',
   workerNice: f['worker-nice'] ? Number(f['worker-nice']) : undefined,
+  maxConnections: f['max-connections'] ? Number(f['max-connections']) : undefined,
   maxQueue: f['max-queue'] ? Number(f['max-queue']) : 4096,
   interceptors,
 }).addService(Bench, handlers, { lanes, workerModule });
