@@ -113,8 +113,8 @@ const lines = [
   '',
   `Node ${process.version}, ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? 'cpu'}). Server: Echo inline, Work (integer kernel, ${workRounds} rounds ≈ 1 ms) on the worker lane, ${workers} workers unless the setting says otherwise. Raw-protocol load clients in their own processes: Echo 64 B c=8 over 1 connection, Work c=64 over 4. ${rounds} interleaved rounds of ${duration} ms after ${warmup} ms warm-up; medians.`,
   '',
-  '| setting | Echo alone req/s | Echo alone p99 µs | Echo under Work req/s | Echo under Work p99 µs | p99 ratio | Work alone req/s | Work under Echo req/s | Work kept | Echo errors | Work errors |',
-  '|---|---|---|---|---|---|---|---|---|---|---|',
+  '| setting | Echo alone req/s | Echo alone p99 µs | Echo under Work req/s | Echo under Work p99 µs | p99 ratio | Work alone req/s | Work under Echo req/s | Work kept | CPU % under both: server (Work) / Echo client / Work client / left | Echo errors | Work errors |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|',
 ];
 for (const s of settings) {
   const x = runs.get(s)!;
@@ -124,8 +124,16 @@ for (const s of settings) {
   const workAlone = med(x.workAlone, (r) => r.rps);
   const workBoth = med(x.workBoth, (r) => r.rps);
   const errors = (rs: ClientResult[]): number => rs.reduce((sum, r) => sum + r.requests - r.ok, 0);
+  // Where the machine's CPU went while both ran (% of one core; the machine has cores × 100):
+  // Work's own share is its req/s × its ≈1 ms; what is left unused shows whether Work took
+  // all the CPU that Echo (the reactor and its load client) left.
+  const server = med(x.echoBoth, (r) => r.serverCpu);
+  const echoClient = med(x.echoBoth, (r) => r.clientCpu);
+  const workClient = med(x.workBoth, (r) => r.clientCpu);
+  const left = os.availableParallelism() * 100 - server - echoClient - workClient;
+  const cpu = `${n(server)} (${n(workBoth / 10)}) / ${n(echoClient)} / ${n(workClient)} / ${n(Math.max(0, left))}`;
   lines.push(
-    `| ${s} | ${n(med(x.echoAlone, (r) => r.rps))} | ${n(p99Alone)} | ${n(med(x.echoBoth, (r) => r.rps))} | ${n(p99Both)} | ${(p99Both / p99Alone).toFixed(1)}× | ${n(workAlone)} | ${n(workBoth)} | ${(workBoth / workAlone).toFixed(2)} | ${errors([...x.echoAlone, ...x.echoBoth])} | ${errors([...x.workAlone, ...x.workBoth])} |`,
+    `| ${s} | ${n(med(x.echoAlone, (r) => r.rps))} | ${n(p99Alone)} | ${n(med(x.echoBoth, (r) => r.rps))} | ${n(p99Both)} | ${(p99Both / p99Alone).toFixed(1)}× | ${n(workAlone)} | ${n(workBoth)} | ${(workBoth / workAlone).toFixed(2)} | ${cpu} | ${errors([...x.echoAlone, ...x.echoBoth])} | ${errors([...x.workAlone, ...x.workBoth])} |`,
   );
 }
 const md = `${lines.join('\n')}\n`;
