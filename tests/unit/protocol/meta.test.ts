@@ -99,6 +99,23 @@ for (const [name, bytes] of invalid) {
   });
 }
 
+test('repeated service and method names: the same strings, and no look-alike or invalid bytes mistaken for them', () => {
+  const names = ['Echo', 'Ecto', 'Exho', 'Eкho', 'Work', 'E', '', 'EchoEcho'];
+  for (let round = 0; round < 3; round++) {
+    for (const method of names) {
+      const m = decodeMeta(encodeMeta({ service: `svc.${method}`, method }));
+      assert.is(m.method, method);
+      assert.is(m.service, `svc.${method}`);
+    }
+  }
+  // Same length, first and last byte as the cached "Echo", not valid UTF-8: refused still.
+  const echo = encodeMeta({ method: 'Echo' });
+  const bad = Buffer.from(echo);
+  bad[bad.indexOf(0x63)] = 0xc3; // 'c' → a lead byte with no continuation
+  assert.throws(() => decodeMeta(bad), (e: unknown) => e instanceof MetaError && /UTF-8/.test(e.message));
+  assert.is(decodeMeta(echo).method, 'Echo');
+});
+
 test('a 10-byte varint is truncated to 32 bits, as protobuf requires for uint32', () => {
   const bytes = Buffer.from([0x18, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
   assert.is(decodeMeta(bytes).timeoutMs, 0xffff_ffff);
