@@ -13,7 +13,9 @@
  *   by a raw-protocol client (bench/clients/raw-client.ts: the server alone). grpc-js and
  *   raw net use one connection each.
  * - work: Work (sha256 kernel) calibrated to ~1 ms of CPU, concurrency 64: ringrpc inline,
- *   worker lane with 1 and 2 workers, grpc-js inline, grpc-js + piscina (2 workers);
+ *   worker lane with 1 and 2 workers (and with 2 driven by the raw-protocol client, whose own
+ *   CPU is a fraction of the library client's: the server's efficiency alone), grpc-js
+ *   inline, grpc-js + piscina (2 workers);
  *   efficiency = req/s ÷ what 2 bare worker threads do with the same work and no RPC.
  *   This kernel's own speed shifts by up to a half from one run to the next (it is bound
  *   by the memory allocator), so the ceiling is measured right before and right after
@@ -99,6 +101,13 @@ for (const [suite, kernel, label] of [
     name: '(b) ringrpc worker lane, 2 workers',
     server: [RINGRPC, ['--workers', '2', '--worker-methods', 'Work']],
     client: ring('bench/clients/ringrpc-client.ts'),
+    baseline: b,
+  });
+  cases.push({
+    group,
+    name: '(b) ringrpc worker lane, 2 workers, raw load client',
+    server: [RINGRPC, ['--workers', '2', '--worker-methods', 'Work']],
+    client: ring('bench/clients/raw-client.ts'),
     baseline: b,
   });
   cases.push({ group, name: '(c) grpc-js inline', server: [GRPC, ['--mode', 'inline']], client: ring('bench/clients/grpc-client.ts'), baseline: b });
