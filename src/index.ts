@@ -22,7 +22,7 @@ export { SERVER_DEFAULTS } from './server/server-options.js';
 export { serveMetrics } from './observability/metrics-server.js';
 export { prometheusText } from './observability/prometheus.js';
 export { bearerAuth, bearerToken, tokensFromFile, type BearerAuthOptions } from './interceptors/bearer-auth.js';
-export type { ServerInterceptor, ClientInterceptor, ServerCallInfo, ClientCallInfo, CallOutcome } from './pipeline/interceptor.js';
+export type { ServerInterceptor, ClientInterceptor, ServerCallInfo, ClientCallInfo, CallOutcome, ClientAttempt, AttemptHook } from './pipeline/interceptor.js';
 
 // Client
 export { createClient } from './client/client.js';
