@@ -31,6 +31,12 @@ export interface CallOutcome {
   readonly queuedMs?: number;
   /** Worker and actor lanes: ms from the handler's start to the response's being written by its thread (decode excluded, encode included). */
   readonly runMs?: number;
+  /**
+   * Worker and actor lanes: when the thread began the handler, on this (the reactor's)
+   * thread's `performance.now()` clock; `performance.timeOrigin + beganAt` is epoch ms.
+   * The queue wait ends and the run starts here.
+   */
+  readonly beganAt?: number;
 }
 
 /**

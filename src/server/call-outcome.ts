@@ -13,6 +13,7 @@ import type { ServerCall } from './server-call.js';
 class InterceptedOutcome implements CallOutcome {
   readonly queuedMs: number | undefined;
   readonly runMs: number | undefined;
+  readonly beganAt: number | undefined;
   private readMessage: string | undefined;
 
   constructor(
@@ -27,6 +28,7 @@ class InterceptedOutcome implements CallOutcome {
     const timed = beganAt > 0 && submittedAt > 0;
     this.queuedMs = timed ? Math.max(0, beganAt - submittedAt) : undefined;
     this.runMs = timed ? Math.max(0, endedAt - beganAt) : undefined;
+    this.beganAt = timed ? beganAt : undefined;
   }
 
   get message(): string {
