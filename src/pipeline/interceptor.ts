@@ -24,8 +24,8 @@ export interface CallOutcome {
   /**
    * Worker and actor lanes: ms from the call's hand-over to its lane (when the innermost
    * interceptor called `next()`) until a thread began its handler: the reactor's queue,
-   * the batch's trip to the thread, and on the actor lane the wait behind the key's
-   * earlier messages. Undefined when no thread began it (the inline lane, a refusal, a
+   * the batch's trip to the thread, the request's decoding there, and on the actor lane
+   * the wait behind the key's earlier messages. Undefined when no thread began it (the inline lane, a refusal, a
    * call cancelled or out of time while it waited).
    */
   readonly queuedMs?: number;
@@ -91,7 +91,7 @@ export interface ClientCallInfo {
    * interceptor that sets it keeps the one it found and calls it too, so that several may
    * follow attempts. Undefined: nobody follows them.
    */
-  onAttempt: AttemptHook | undefined;
+  onAttempt?: AttemptHook | undefined;
 }
 
 /** One attempt of a client call as it is sent: the first, a retry, or a transparent resend. */

@@ -50,7 +50,9 @@ test('worker lane: a handler that blocks 40 ms runs about 40 ms; the call behind
   const s = await start({ echo: 'worker' });
   const c = benchClient(s.address);
   const block = (id: string) => c.echo({}, { metadata: { 'x-id': id, 'x-action': 'block', 'x-ms': '40' } });
+  const sent = performance.now();
   await Promise.all([block('first'), block('second')]);
+  const answered = performance.now();
   const first = s.outcomes.get('first')!;
   const second = s.outcomes.get('second')!;
   assert.is(first.lane, 'worker');
@@ -59,6 +61,11 @@ test('worker lane: a handler that blocks 40 ms runs about 40 ms; the call behind
   for (const o of [first, second]) {
     assert.ok(o.runMs! >= 39 && o.runMs! < 1000, `runMs ${o.runMs}`);
     assert.ok(o.queuedMs! >= 0, `queuedMs ${o.queuedMs}`);
+    // The thread's stamps, on this thread's clock: the queue wait starts after the calls were sent, the run ends before they were answered.
+    assert.ok(
+      o.beganAt! - o.queuedMs! >= sent && o.beganAt! + o.runMs! <= answered,
+      `${sent} ≤ ${o.beganAt! - o.queuedMs!}, ${o.beganAt! + o.runMs!} ≤ ${answered}`,
+    );
   }
   // One thread: whichever ran second waited for the other to run.
   const later = Math.max(first.queuedMs!, second.queuedMs!);
