@@ -38,14 +38,15 @@ export function clientTracing(tools: TraceTools): ClientInterceptor {
     tools.inject(context, call.metadata);
     const previous = call.onAttempt;
     call.onAttempt = (attempt) => {
+      // The follower set before this one goes first: if it throws, the call fails unsent and no span is left open.
+      const previousEnded = previous?.(attempt);
       const where = { [ATTR.serverAddress]: attempt.host, [ATTR.serverPort]: attempt.port };
       span.setAttributes(where); // the call's instance is the last attempt's
       const attemptSpan = tracer.startSpan(`${name} attempt`, { kind: SpanKind.INTERNAL, attributes: { ...where, [ATTR.attempt]: attempt.attempt } }, context);
       tools.inject(api.trace.setSpan(context, attemptSpan), attempt.metadata);
-      const previousEnded = previous?.(attempt);
       return (error) => {
-        previousEnded?.(error);
         endWithStatus(attemptSpan, statusAttribute, error?.code ?? Status.OK, error?.rawMessage ?? '', 'client');
+        previousEnded?.(error);
       };
     };
     return api.context.with(context, next).then(
