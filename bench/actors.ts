@@ -21,12 +21,13 @@ import net from 'node:net';
 import os from 'node:os';
 import { once } from 'node:events';
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { decodeMeta, encodeFrame, encodeMeta, FrameDecoder, FrameType, statusName } from '../src/internal.js';
 import { Bench } from '../examples/bench/generated.js';
 import { calibrateRounds } from '../examples/bench/handlers.js';
 import { WorkKernel } from '../examples/bench/generated.js';
 import { compiled, flags, processCpuMs, startNode, stop } from './lib/proc.js';
+import { machineJiffies, waitForIdle } from './lib/machine.js';
 
 const f = flags(process.argv.slice(2));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -70,12 +71,6 @@ interface LoadResult {
   readonly otherCpuPct: number;
   /** OK answers in each second of the warm-up and the measured window (is it still warming up?). */
   readonly perSecond: number[];
-}
-
-/** [total, idle] jiffies of the whole machine, from /proc/stat. */
-function machineJiffies(): [number, number] {
-  const v = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  return [v.reduce((a, b) => a + b, 0), v[3]! + v[4]!];
 }
 
 const pct = (sorted: Float64Array, q: number): number => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!);
@@ -234,38 +229,6 @@ const ALL_CASES: Case[] = [
 ];
 // --only 0,1: a subset, for a quick look (the tables then skip what is missing)
 const CASES = f['only'] === undefined ? ALL_CASES : f['only'].split(',').map((i) => ALL_CASES[Number(i)]!);
-
-/** Busy cores of the whole machine over `ms`, from /proc/stat. */
-async function busyCores(ms: number): Promise<number> {
-  const [t0, i0] = machineJiffies();
-  await sleep(ms);
-  const [t1, i1] = machineJiffies();
-  return ((t1 - t0 - (i1 - i0)) / (t1 - t0)) * os.availableParallelism();
-}
-
-const loadavg = (): number => os.loadavg()[0]!;
-
-/**
- * Waits until no one else uses the machine: under 0.3 busy cores over 2 s while nothing of
- * this bench runs, checked every 10 s for up to 4 minutes. The 1-minute load average is
- * recorded too, but not used: right after a round it still holds this bench's own load
- * (3 busy processes) for a minute or more.
- */
-async function waitForIdle(): Promise<{ load1: number; busy: number; waitedS: number }> {
-  const started = Date.now();
-  let waited = false;
-  for (;;) {
-    const busy = await busyCores(2000);
-    const waitedS = Math.round((Date.now() - started) / 1000);
-    if (busy < 0.3 || waitedS > 240) {
-      if (busy >= 0.3) process.stderr.write(`machine still busy (${busy.toFixed(2)} cores) after ${waitedS} s: running anyway\n`);
-      return { load1: loadavg(), busy, waitedS: waited ? waitedS : 0 };
-    }
-    waited = true;
-    process.stderr.write(`machine busy (${busy.toFixed(2)} cores, load ${loadavg().toFixed(2)}): waiting\n`);
-    await sleep(10_000);
-  }
-}
 
 interface Run {
   readonly result: LoadResult;

@@ -8,7 +8,10 @@
  *   --cases <text|text>: only the cases whose name contains one of these (a group's
  *     ceiling is always kept), e.g. --suite work --cases "lane, 2 workers|piscina" --runs 15
  *
- * - echo: ringrpc vs @grpc/grpc-js vs raw net, Echo 64 B at concurrency 1, 32, 256.
+ * - echo: ringrpc vs @grpc/grpc-js vs raw net, Echo 64 B at concurrency 1, 32, 256. ringrpc
+ *   twice, over 4 connections: driven by its own client (the library's cost included) and
+ *   by a raw-protocol client (bench/clients/raw-client.ts: the server alone). grpc-js and
+ *   raw net use one connection each.
  * - work: Work (sha256 kernel) calibrated to ~1 ms of CPU, concurrency 64: ringrpc inline,
  *   worker lane with 1 and 2 workers, grpc-js inline, grpc-js + piscina (2 workers);
  *   efficiency = req/s ÷ what 2 bare worker threads do with the same work and no RPC.
@@ -58,8 +61,10 @@ const cases: Case[] = [];
 if (suites.includes('echo')) {
   for (const c of [1, 32, 256]) {
     const group = `Echo 64 B, concurrency ${c}`;
-    const client = (s: string): [string, string[]] => [s, ['--method', 'echo', '--concurrency', String(c)]];
+    const client = (s: string): [string, string[]] => [s, ['--method', 'echo', '--concurrency', String(c), '--connections', '4']];
     cases.push({ group, name: 'ringrpc', server: [RINGRPC, []], client: client('bench/clients/ringrpc-client.ts'), baseline: 'grpc-js' });
+    // The server alone: the same server driven by a raw-protocol client (no ringrpc client code).
+    cases.push({ group, name: 'ringrpc, raw load client', server: [RINGRPC, []], client: client('bench/clients/raw-client.ts'), baseline: 'grpc-js' });
     cases.push({ group, name: 'grpc-js', server: [GRPC, ['--mode', 'inline']], client: client('bench/clients/grpc-client.ts'), baseline: 'grpc-js' });
     cases.push({
       group,

@@ -25,8 +25,10 @@ import { AbortPoll, RunningCalls, WorkerCall, type RecordSink } from '../src/wor
 import { findImplementation } from '../src/server/find-implementation.js';
 import { importUserModule } from '../src/util/import-module.js';
 import { ActorHost, type ActorHooks, type ActorInfo } from '../src/actor-lane/actor-host.js';
+import { lowerThreadPriority } from '../src/worker-lane/thread-priority.js';
 
 const init = workerData as WorkerInit;
+lowerThreadPriority(init.nice); // the reactor comes first (options.workerNice)
 const started = new Int32Array(init.started);
 const shared = new Int32Array(init.sharedControl);
 const aborts = new AbortPoll(new Int32Array(init.cancelled));

@@ -1,9 +1,11 @@
 // ringrpc bench server: --port 0 [--workers n --worker-methods Work,Echo --ring on|off --atomics async|sync]
 //   [--actor-methods Work,Tally --actor-workers n --max-actor-queue n --max-queue n]
+//   [--worker-nice n (options.workerNice)] [--max-connections n]
+//   [--interceptor none|pass: 'pass' installs one server interceptor that only calls next()]
 // Prints "READY <port>". On SIGUSR2 prints "STATS <json of server.stats()>" (one line).
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createServer, type Lane } from '../../src/index.js';
+import { createServer, type Lane, type ServerInterceptor } from '../../src/index.js';
 import { Bench } from '../../examples/bench/generated.js';
 import { Bench as handlers } from '../../examples/bench/handlers.js';
 import { flags } from '../lib/proc.js';
@@ -13,6 +15,9 @@ const f = flags(process.argv.slice(2));
 const workerModule = new URL(`../../examples/bench/handlers${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 const lanes: Record<string, Lane> = {};
 for (const m of (f['worker-methods'] ?? '').split(',').filter(Boolean)) lanes[m] = 'worker';
+const interceptors: ServerInterceptor[] = [];
+if (f['interceptor'] === 'pass') interceptors.push((_call, next) => next());
+else if (f['interceptor'] !== undefined && f['interceptor'] !== 'none') throw new Error(`--interceptor ${f['interceptor']}: none or pass`);
 for (const m of (f['actor-methods'] ?? '').split(',').filter(Boolean)) lanes[m] = 'actor';
 const server = createServer({
   host: '127.0.0.1',
@@ -22,7 +27,10 @@ const server = createServer({
   maxActorQueue: f['max-actor-queue'] ? Number(f['max-actor-queue']) : undefined,
   responseRing: f['ring'] !== 'off',
   workerAtomics: f['atomics'] === 'sync' ? 'sync' : 'async',
+  workerNice: f['worker-nice'] ? Number(f['worker-nice']) : undefined,
+  maxConnections: f['max-connections'] ? Number(f['max-connections']) : undefined,
   maxQueue: f['max-queue'] ? Number(f['max-queue']) : 4096,
+  interceptors,
 }).addService(Bench, handlers, { lanes, workerModule });
 const { port } = await server.listen();
 process.stdout.write(`READY ${port}\n`);

@@ -236,10 +236,11 @@ export class ActorHost {
   private passivate(actor: ActorRecord): void {
     actor.phase = 'deactivating';
     this.deactivating++;
-    this.counters.count('passivations');
     const finish = (): void => {
       this.deactivating--;
       this.forget(actor);
+      // Counted once it is gone, after `active` dropped: a reader that sees the count sees the drop.
+      this.counters.count('passivations');
       if (actor.mailbox.length === 0) return;
       // Messages came while it deactivated: they go, in order, to its next activation.
       const next = this.activate(actor.id, actor.key, actor.info, actor.hooks);

@@ -26,6 +26,7 @@ export type ActorLaneOptions = Pick<
   | 'compressAboveBytes'
   | 'workerMaxHeapMb'
   | 'responseRing'
+  | 'workerNice'
 >;
 
 /**

@@ -8,6 +8,8 @@ export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
   error(message: string, fields?: Record<string, unknown>): void;
+  /** Whether `level` is printed: the CLI installs costly sources (an access log) only then. */
+  enabled(level: LogLevel): boolean;
 }
 
 /**
@@ -36,6 +38,7 @@ export function createLogger(stream: NodeJS.WritableStream = process.stderr, env
     info: (m, f) => write('info', m, f),
     warn: (m, f) => write('warn', m, f),
     error: (m, f) => write('error', m, f),
+    enabled: (level) => ORDER[level] >= threshold,
   };
 }
 

@@ -1,3 +1,4 @@
+import { accessLog } from '../interceptors/access-log.js';
 import { bearerAuth, tokensFromFile } from '../interceptors/bearer-auth.js';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
@@ -117,7 +118,7 @@ A flag overrides its environment variable, which overrides the config file.`,
     },
     weight: { type: 'string', value: '<n>', byDefault: String(DEFAULT_WEIGHT), help: "the instance's weight in the registry" },
   },
-  footer: 'Stops gracefully on SIGINT or SIGTERM.',
+  footer: 'Stops gracefully on SIGINT or SIGTERM. RINGRPC_LOG_LEVEL=debug logs one line per call (an access log).',
 } as const satisfies CommandSpec;
 
 /** `ringrpc serve`. Resolves when the server has shut down after a signal. */
@@ -142,7 +143,11 @@ export async function serve(argv: string[], io: CommandIo): Promise<number> {
     actorWorkers: config.actorWorkers,
     maxConnections: values['max-connections'] === undefined ? undefined : Number(values['max-connections']),
     tls: serverTls(values),
-    interceptors: values['auth-tokens'] === undefined ? [] : [bearerAuth({ verify: tokensFromFile(values['auth-tokens']) })],
+    interceptors: [
+      // First, so that it logs the calls authentication refuses too.
+      ...(io.logger.enabled('debug') ? [accessLog((entry) => io.logger.debug('call', { ...entry }))] : []),
+      ...(values['auth-tokens'] === undefined ? [] : [bearerAuth({ verify: tokensFromFile(values['auth-tokens']) })]),
+    ],
     registry: config.registry,
     advertise: {
       host: values['advertise-host'],

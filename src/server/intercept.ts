@@ -10,13 +10,17 @@ import { callOutcome } from './call-outcome.js';
  * Hands an admitted call to its lane through the route's interceptors. Only routes with
  * interceptors come here (the connection hands the others over directly, at no cost).
  *
- * `meta` and `body` are views of the socket's read chunk, valid in this tick only, and an
- * interceptor may await: they are copied first. When an interceptor changed the metadata,
- * the Meta is encoded again, so that a worker or actor thread (which decodes it itself)
- * sees the change too.
+ * `meta` and `body` are views of the socket's read chunk, valid in this tick only. When
+ * every interceptor calls `next()` at once (no await before it: the common pass-through,
+ * logging or timing interceptor), the call reaches its lane within this tick and the views
+ * go as they are; when one awaits first, they are copied before this function returns.
+ * When an interceptor changed the metadata, the Meta is encoded again, so that a worker or
+ * actor thread (which decodes it itself) sees the change too.
  */
 export function interceptCall(call: ServerCall, route: Route, meta: Uint8Array, body: Uint8Array): void {
-  const ownBody = Buffer.from(body);
+  /** The request's bytes: the read chunk's views until this function returns, then copies if still needed. */
+  let ownMeta = meta;
+  let ownBody = body;
   const original = call.meta.metadata;
   const info: ServerCallInfo = {
     service: call.service,
@@ -49,7 +53,6 @@ export function interceptCall(call: ServerCall, route: Route, meta: Uint8Array, 
       return outcome;
     }
     call.identity = info.identity;
-    let ownMeta: Uint8Array = Buffer.from(meta);
     if (!sameMetadata(original, info.metadata)) {
       call.meta.metadata = info.metadata;
       ownMeta = encodeMeta({ ...call.meta, timeoutMs: 0, status: 0, message: '', lastRequestId: 0 });
@@ -69,6 +72,11 @@ export function interceptCall(call: ServerCall, route: Route, meta: Uint8Array, 
       if (!handedOver && !call.ended) call.replyError(RpcError.from(err, Status.UNKNOWN));
     },
   );
+  if (!handedOver && !call.ended) {
+    // An interceptor is awaiting something: the read chunk will be reused, keep copies.
+    ownMeta = Buffer.from(meta);
+    ownBody = Buffer.from(body);
+  }
 }
 
 function serializable(value: unknown): boolean {

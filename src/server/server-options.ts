@@ -166,6 +166,13 @@ export interface ServerOptions {
    */
   workerAtomics?: 'async' | 'sync';
   /**
+   * How many steps (0–19) below the reactor the worker and actor lanes' threads run, in CPU
+   * scheduling priority (Linux `nice`; ignored elsewhere). When the workers fill every core,
+   * the reactor, which answers inline calls and writes every lane's responses, still gets the
+   * CPU the moment it needs it; the workers take all it leaves. 0: same priority. Default 10.
+   */
+  workerNice?: number;
+  /**
    * Interceptors of every call, on every lane, run on the reactor before the call's lane has
    * it (see `ServerInterceptor`); a service's own (`addService`'s `interceptors`) run after
    * these. None by default.
@@ -209,6 +216,7 @@ export const SERVER_DEFAULTS: Readonly<Required<Omit<ServerOptions, 'tls' | 'reg
   workerMaxHeapMb: Math.max(512, Math.round(getHeapStatistics().heap_size_limit / 2 / 1024 / 1024)),
   responseRing: true,
   workerAtomics: 'async',
+  workerNice: 10,
 });
 
 /** Validated server options with every default filled in. */
@@ -266,6 +274,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   v.nonNegativeInteger('workerMaxHeapMb', o.workerMaxHeapMb);
   v.boolean('responseRing', o.responseRing);
   v.oneOf('workerAtomics', o.workerAtomics, ['async', 'sync'] as const);
+  if (v.nonNegativeInteger('workerNice', o.workerNice) > 19) throw v.invalid('workerNice', 'an integer from 0 to 19', o.workerNice);
   const registry = options.registry;
   if (registry !== undefined) {
     if (typeof registry === 'string') {

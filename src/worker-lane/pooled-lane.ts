@@ -27,7 +27,7 @@ export const closedBeforeRun = (): RpcError => new RpcError(Status.UNAVAILABLE, 
 /** The server options every pooled lane reads (resolved once, by the server). */
 export type PooledLaneOptions = Pick<
   ResolvedServerOptions,
-  'maxQueue' | 'ringBytes' | 'overrunGraceMs' | 'maxFrameBytes' | 'compressAboveBytes' | 'workerMaxHeapMb' | 'responseRing'
+  'maxQueue' | 'ringBytes' | 'overrunGraceMs' | 'maxFrameBytes' | 'compressAboveBytes' | 'workerMaxHeapMb' | 'responseRing' | 'workerNice'
 >;
 
 /** A batch whose task ended: with the records that missed the ring, or the worker's death. */
@@ -113,6 +113,7 @@ export abstract class PooledLane implements CallLane {
       reactorClockOrigin: clockOrigin(),
       pipeline: { maxFrameBytes: this.settings.maxFrameBytes, compressAboveBytes: this.settings.compressAboveBytes },
       actors: undefined,
+      nice: this.settings.workerNice,
     };
     this.openPools(init);
     this.drain.start();

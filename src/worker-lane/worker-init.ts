@@ -41,6 +41,8 @@ export interface WorkerInit {
   readonly pipeline: Omit<PipelineSettings, 'zlib'>;
   /** Set for a thread of the actor lane: its shard and how it keeps its actors. */
   readonly actors: ActorThreadInit | undefined;
+  /** Steps below the reactor's CPU priority the thread runs at (`workerNice`; thread-priority.ts). */
+  readonly nice: number;
 }
 
 /** The services and methods the workers load, and each method's index in a batch. */

@@ -29,6 +29,7 @@ const LANE_OPTIONS = [
   'workerMaxHeapMb',
   'responseRing',
   'workerAtomics',
+  'workerNice',
 ] as const;
 
 /**

@@ -230,9 +230,41 @@ test('serve --auth-tokens refuses calls without an accepted token; call and benc
   assert.is((JSON.parse(load.stdout) as { ok: number }).ok, 200);
   child.process.kill('SIGTERM');
   assert.is(await child.exited, 0);
+  assert.not.match(child.stderr, /DEBUG|call method=/, 'no access log below debug level');
   const missing = await cli(['serve', '--proto', PROTO, '--handlers', 'examples/bench/handlers.ts', '--port', '0', '--auth-tokens', path.join(dir, 'none')]);
   assert.is(missing.code, 1);
   assert.match(missing.stderr, /cannot read the tokens file/);
+});
+
+test('RINGRPC_LOG_LEVEL=debug: serve logs one access-log line per call, refused calls included, as JSON', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ringrpc-cli-access-'));
+  const tokens = path.join(dir, 'tokens');
+  writeFileSync(tokens, 'letmein ci-bot\n');
+  const child = spawnServe(['--auth-tokens', tokens], { RINGRPC_LOG_FORMAT: 'json', RINGRPC_LOG_LEVEL: 'debug' });
+  try {
+    const listening = await waitForJsonLine(child, 'ringrpc listening');
+    const address = String(listening['address']);
+    assert.is((await cli(['call', address, 'bench.v1.Bench/Echo', '{}', '--proto', PROTO, '--token', 'letmein', '--key', 'k7'])).code, 0);
+    assert.is((await cli(['call', address, 'bench.v1.Bench/Echo', '{}', '--proto', PROTO])).code, 1);
+    // The log is on stderr, written when each call has ended.
+    for (let i = 0; i < 250 && !child.stderr.includes('"code":"UNAUTHENTICATED"'); i++) await new Promise((r) => setTimeout(r, 20));
+    const calls = child.stderr
+      .split('\n')
+      .filter((l) => l.includes('"msg":"call"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.is(calls.length, 2, child.stderr);
+    assert.is(calls[0]!['level'], 'debug');
+    assert.is(calls[0]!['method'], 'bench.v1.Bench/Echo');
+    assert.is(calls[0]!['code'], 'OK');
+    assert.is(calls[0]!['subject'], 'ci-bot');
+    assert.is(calls[0]!['key'], 'k7');
+    assert.is(typeof calls[0]!['durationMs'], 'number');
+    assert.is(calls[1]!['code'], 'UNAUTHENTICATED');
+    assert.match(String(calls[1]!['message']), /needs a bearer token/);
+  } finally {
+    child.process.kill('SIGTERM');
+  }
+  assert.is(await child.exited, 0);
 });
 
 test("serve under node's V8 and process flags still starts its worker lane", async () => {

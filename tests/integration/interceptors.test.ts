@@ -189,6 +189,20 @@ test('an identity that is not JSON (a bigint) is refused INTERNAL, not left unan
   await s.server.close();
 });
 
+test('an interceptor that awaits before next(): every request of a crowded read still reaches its handler intact', async () => {
+  // Many frames arrive in one read; the interceptor hands each over later, after the read's
+  // chunk is gone from the reactor's hands, on the inline and the worker lane.
+  for (const lanes of [{}, { echo: 'worker' }] as Array<Record<string, Lane>>) {
+    const s = await start({ interceptors: [async (_call, next) => (await new Promise((r) => setTimeout(r, 5)), next())] }, lanes);
+    const client = benchClient(s.address);
+    const payloads = Array.from({ length: 200 }, (_, i) => new Uint8Array(700 + i).fill(i));
+    const replies = await Promise.all(payloads.map((payload) => client.echo({ payload })));
+    for (const [i, r] of replies.entries()) assert.ok(Buffer.from(r.payload).equals(Buffer.from(payloads[i]!)), `reply ${i} on ${JSON.stringify(lanes)}`);
+    await client.$close();
+    await s.server.close();
+  }
+});
+
 test('options: interceptors must be functions, named in the error', () => {
   assert.throws(() => createServer({ interceptors: [42 as never] }), /options.interceptors\[0\] must be a function/);
   assert.throws(() => benchClient('127.0.0.1:1', { interceptors: 'x' as never }), /options.interceptors must be an array of functions/);

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -426,6 +426,37 @@ async function listenWithModule(name: string, source: string): Promise<{ server:
   );
   return { server, err };
 }
+
+/** The nice value of each thread of this process, from /proc/self/task/<tid>/stat (field 19). */
+function threadNices(): Map<number, number> {
+  const nices = new Map<number, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const fields = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      nices.set(Number(tid), Number(fields[16]));
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return nices;
+}
+
+test('workerNice: the worker and actor threads run below the reactor (Linux); 0 leaves them level', async () => {
+  if (process.platform !== 'linux') return;
+  const before = new Set(threadNices().keys());
+  const niced = () => [...threadNices()].filter(([tid, nice]) => !before.has(tid) && nice > 0).map(([, nice]) => nice);
+  const s = await start({ workers: 2, actorWorkers: 1 }, { echo: 'worker', work: 'actor' });
+  assert.equal(niced(), [10, 10, 10], 'two worker threads and one actor thread at nice 10');
+  assert.is(threadNices().get(process.pid), 0, 'the reactor keeps its priority');
+  await s.server.close();
+  const level = await start({ workers: 2, workerNice: 0 }, { echo: 'worker' });
+  assert.equal(niced(), []);
+  await level.server.close();
+  assert.throws(
+    () => createServer({ workerNice: 20 }),
+    (e: RpcError) => e.code === Status.INVALID_ARGUMENT && /options\.workerNice must be an integer from 0 to 19/.test(e.message),
+  );
+});
 
 test('a worker module that lacks a worker-lane method fails listen() with a clear error', async () => {
   const { server, err } = await listenWithModule('partial.mjs', 'export const Bench = { echo: (r) => r };\n');
