@@ -23,7 +23,9 @@ export { serveMetrics } from './observability/metrics-server.js';
 export { prometheusText } from './observability/prometheus.js';
 export { bearerAuth, bearerToken, tokensFromFile, type BearerAuthOptions } from './interceptors/bearer-auth.js';
 export { accessLog, type AccessLogEntry } from './interceptors/access-log.js';
-export type { ServerInterceptor, ClientInterceptor, ServerCallInfo, ClientCallInfo, CallOutcome } from './pipeline/interceptor.js';
+export { createTracing, loadTracing, type Tracing, type TracingOptions } from './tracing/tracing.js';
+export type { OpenTelemetryApi, OtelTracerProvider, OtelPropagator } from './tracing/otel-api.js';
+export type { ServerInterceptor, ClientInterceptor, ServerCallInfo, ClientCallInfo, CallOutcome, ClientAttempt, AttemptHook } from './pipeline/interceptor.js';
 
 // Client
 export { createClient } from './client/client.js';

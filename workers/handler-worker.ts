@@ -18,6 +18,7 @@ import { defineService, localMethodName, type MethodDefinition } from '../src/co
 import { runCall, type PipelineSettings } from '../src/pipeline/call-pipeline.js';
 import type { Handler } from '../src/pipeline/handler-context.js';
 import { RecordBuffer, RingProducer } from '../src/worker-lane/response-ring.js';
+import { RunStamps } from '../src/worker-lane/run-times.js';
 import { decodeBatch } from '../src/worker-lane/batch-codec.js';
 import type { BatchResult, WorkerInit } from '../src/worker-lane/worker-init.js';
 import { AbortPoll, RunningCalls, WorkerCall, type RecordSink } from '../src/worker-lane/worker-call.js';
@@ -31,6 +32,7 @@ lowerThreadPriority(init.nice); // the reactor comes first (options.workerNice)
 const started = new Int32Array(init.started);
 const shared = new Int32Array(init.sharedControl);
 const aborts = new AbortPoll(new Int32Array(init.cancelled));
+const stamps = new RunStamps(init.runTimes, init.reactorClockOrigin);
 const settings: PipelineSettings = { ...init.pipeline, zlib: 'sync' };
 
 interface WorkerMethod {
@@ -90,6 +92,7 @@ const running = new RunningCalls((slot) => ring?.setOverdue(slot));
 function begin(slot: number): void {
   Atomics.store(started, slot, 1);
   stats.requests++;
+  stamps.began(slot);
 }
 /** Busy time not yet added to the ring's whole-millisecond counter. */
 let busyCarry = 0;
@@ -132,6 +135,7 @@ function actorHooks(module: Record<string, unknown>, path: string): ActorHooks {
 /** Writes one record: into the ring, or into the fallback when the ring is off or refuses it. */
 function emitter(fallback: RecordBuffer): RecordSink {
   return (slot, status, parts) => {
+    stamps.ended(slot);
     if (responseRing?.write(slot, status, parts) === true) return;
     stats.ringFallbacks++;
     fallback.add(slot, status, parts);

@@ -1,7 +1,8 @@
 // ringrpc bench server: --port 0 [--workers n --worker-methods Work,Echo --ring on|off --atomics async|sync]
 //   [--actor-methods Work,Tally --actor-workers n --max-actor-queue n --max-queue n]
 //   [--worker-nice n (options.workerNice)] [--max-connections n]
-//   [--interceptor none|pass: 'pass' installs one server interceptor that only calls next()]
+//   [--interceptor none|pass|tracing: 'pass' installs one server interceptor that only calls next(),
+//    'tracing' ringrpc's tracing over the OpenTelemetry SDK with an exporter that drops spans]
 // Prints "READY <port>". On SIGUSR2 prints "STATS <json of server.stats()>" (one line).
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,8 +17,11 @@ const workerModule = new URL(`../../examples/bench/handlers${path.extname(fileUR
 const lanes: Record<string, Lane> = {};
 for (const m of (f['worker-methods'] ?? '').split(',').filter(Boolean)) lanes[m] = 'worker';
 const interceptors: ServerInterceptor[] = [];
+// Imported only for its case: the other cases load no OpenTelemetry module.
+const tracing = f['interceptor'] === 'tracing' ? await (await import('../lib/tracing.js')).benchTracing() : undefined;
 if (f['interceptor'] === 'pass') interceptors.push((_call, next) => next());
-else if (f['interceptor'] !== undefined && f['interceptor'] !== 'none') throw new Error(`--interceptor ${f['interceptor']}: none or pass`);
+else if (tracing !== undefined) interceptors.push(tracing.server);
+else if (f['interceptor'] !== undefined && f['interceptor'] !== 'none') throw new Error(`--interceptor ${f['interceptor']}: none, pass or tracing`);
 for (const m of (f['actor-methods'] ?? '').split(',').filter(Boolean)) lanes[m] = 'actor';
 const server = createServer({
   host: '127.0.0.1',
@@ -35,4 +39,11 @@ const server = createServer({
 const { port } = await server.listen();
 process.stdout.write(`READY ${port}\n`);
 process.on('SIGUSR2', () => process.stdout.write(`STATS ${JSON.stringify(server.stats(), (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}\n`));
-process.on('SIGTERM', () => void server.shutdown({ graceMs: 1000 }).then(() => process.exit(0)));
+process.on(
+  'SIGTERM',
+  () =>
+    void server
+      .shutdown({ graceMs: 1000 })
+      .then(() => tracing?.shutdown())
+      .then(() => process.exit(0)),
+);

@@ -1,4 +1,4 @@
-import { compose, type ClientCallInfo } from '../pipeline/interceptor.js';
+import { compose, type AttemptHook, type ClientCallInfo } from '../pipeline/interceptor.js';
 import type { MethodDefinition, MethodMap, ServiceDefinition } from '../codec/service-definition.js';
 import type { MessageInit } from '../codec/message-types.js';
 import { RpcError } from '../errors.js';
@@ -191,6 +191,7 @@ function makeMethod(
     metadata: { ...callOptions.metadata },
     key: callOptions.key,
     timeoutMs,
+    onAttempt: undefined,
   });
   const keyOf = (callOptions: CallOptions): string | undefined => {
     const key = callOptions.key;
@@ -207,14 +208,14 @@ function makeMethod(
         throw new RpcError(Status.CANCELLED, 'call cancelled by the caller before it was sent', { ...site, cause: callOptions.signal.reason });
       if (interceptors.length === 0) return send(request, callOptions);
       const info = callInfo(request, callOptions, callOptions.timeoutMs ?? defaultTimeoutMs);
-      const sent = (): Promise<unknown> => send(request, { ...callOptions, metadata: info.metadata, key: info.key, timeoutMs: info.timeoutMs });
+      const sent = (): Promise<unknown> => send(request, { ...callOptions, metadata: info.metadata, key: info.key, timeoutMs: info.timeoutMs }, info.onAttempt);
       // Whatever an interceptor throws reaches the caller as an RpcError, like any failure.
       return compose(interceptors, info, sent).catch((err: unknown) => Promise.reject(RpcError.from(err, Status.UNKNOWN, site)));
     } catch (err) {
       return Promise.reject(RpcError.from(err, Status.INVALID_ARGUMENT, site));
     }
   };
-  const send = (request: unknown, callOptions: CallOptions): Promise<unknown> => {
+  const send = (request: unknown, callOptions: CallOptions, onAttempt?: AttemptHook): Promise<unknown> => {
     const body = encodeRequest(method, request, site);
     checkFrameSize(body, callOptions.metadata, calls.connections.options.maxFrameBytes, site);
     return runCall(
@@ -229,6 +230,7 @@ function makeMethod(
         retry,
         idempotent,
         key: keyOf(callOptions),
+        onAttempt,
       },
       calls,
     );

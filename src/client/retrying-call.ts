@@ -1,4 +1,5 @@
 import type { MethodDefinition } from '../codec/service-definition.js';
+import type { AttemptHook } from '../pipeline/interceptor.js';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import { backoffDelay } from '../util/backoff.js';
@@ -33,6 +34,8 @@ export interface CallPlan {
   readonly idempotent: boolean;
   /** The call's key: sent as `Meta.key`, and what `consistent_hash` balances by. */
   readonly key: string | undefined;
+  /** Told of each attempt as it is sent, and of how it ended (client interceptors set it: tracing). */
+  readonly onAttempt?: AttemptHook | undefined;
 }
 
 /** What a call runs against. */
@@ -109,6 +112,17 @@ class RetryingCall {
     if (picked === undefined) return this.onFailure(endpoints.emptyError(this.site()));
     const address = picked.address;
     this.tried.add(address);
+    let metadata = this.plan.metadata;
+    let ended: ((error?: RpcError) => void) | undefined;
+    if (this.plan.onAttempt !== undefined) {
+      // Each attempt gets its own copy, so that what a follower sets (its span's traceparent) goes with this one only.
+      metadata = { ...metadata };
+      try {
+        ended = this.plan.onAttempt({ attempt: this.sends, host: picked.endpoint.host, port: picked.endpoint.port, metadata }) ?? undefined;
+      } catch (err) {
+        return this.fail(RpcError.from(err, Status.UNKNOWN, this.site(address))); // as an interceptor's throw would
+      }
+    }
     let reply: Promise<unknown>;
     try {
       const channel = this.target.connections.acquire(picked.endpoint, picked.connectNow);
@@ -118,22 +132,26 @@ class RetryingCall {
         timeoutMs: this.deadline === Infinity ? 0 : Math.max(1, Math.ceil(this.deadline - Date.now())),
         callTimeoutMs: this.plan.timeoutMs,
         signal: this.plan.signal,
-        metadata: this.plan.metadata,
+        metadata,
         key: this.plan.key,
         onMetadata: this.plan.onMetadata,
         gzipAboveBytes: this.plan.gzipAboveBytes,
       });
     } catch (err) {
-      this.onFailure(withSite(RpcError.from(err, Status.UNAVAILABLE, this.site(address)), this.site(address)));
+      const error = withSite(RpcError.from(err, Status.UNAVAILABLE, this.site(address)), this.site(address));
+      attemptEnded(ended, error);
+      this.onFailure(error);
       return;
     }
     reply.then(
       (value) => {
         this.target.connections.record(address, undefined);
+        attemptEnded(ended, undefined);
         this.succeed(value);
       },
       (err: RpcError) => {
         this.target.connections.record(address, err);
+        attemptEnded(ended, err);
         this.onFailure(err);
       },
     );
@@ -228,6 +246,14 @@ class RetryingCall {
     this.plan.signal?.removeEventListener('abort', this.onAbort);
     return true;
   }
+}
+
+/** Tells an attempt's follower how it ended; what the follower throws cannot change the call's outcome, so it is dropped. */
+function attemptEnded(ended: ((error?: RpcError) => void) | undefined, error: RpcError | undefined): void {
+  if (ended === undefined) return;
+  try {
+    ended(error);
+  } catch {}
 }
 
 /** `error` naming the call's service and method (the pool's errors name only the address). */

@@ -1,8 +1,42 @@
+import type { RpcError } from '../errors.js';
 import type { Peer } from './handler-context.js';
 
-/** How an intercepted call ended: its status (0 OK). */
+/**
+ * Where a method runs: on the main thread (`inline`), on the worker pool (`worker`), or in
+ * the worker thread that holds the actor of the call's key (`actor`).
+ */
+export type Lane = 'inline' | 'worker' | 'actor';
+
+/**
+ * How an intercepted call ended, as a server interceptor's `next()` resolves with it.
+ * The server fills in every field it knows; only `status` is required, so that an
+ * interceptor that answers by itself may return just `{ status }` (its outer ones then see
+ * no more). `queuedMs` and `runMs` come from the thread that ran the handler, on the
+ * reactor's clock: they are set only when a worker or actor thread began the handler.
+ */
 export interface CallOutcome {
+  /** Its status, 0 for OK. */
   readonly status: number;
+  /** Why it failed (the error's message), `''` for OK; decoded when first read, since a worker's answer holds it encoded. */
+  readonly message?: string;
+  /** The lane the call was routed to. */
+  readonly lane?: Lane;
+  /**
+   * Worker and actor lanes: ms from the call's hand-over to its lane (when the innermost
+   * interceptor called `next()`) until a thread began its handler: the reactor's queue,
+   * the batch's trip to the thread, the request's decoding there, and on the actor lane
+   * the wait behind the key's earlier messages. Undefined when no thread began it (the inline lane, a refusal, a
+   * call cancelled or out of time while it waited).
+   */
+  readonly queuedMs?: number;
+  /** Worker and actor lanes: ms from the handler's start to the response's being written by its thread (decode excluded, encode included). */
+  readonly runMs?: number;
+  /**
+   * Worker and actor lanes: when the thread began the handler, on this (the reactor's)
+   * thread's `performance.now()` clock; `performance.timeOrigin + beganAt` is epoch ms.
+   * The queue wait ends and the run starts here.
+   */
+  readonly beganAt?: number;
 }
 
 /**
@@ -16,6 +50,8 @@ export interface ServerCallInfo {
   readonly requestId: number;
   /** The protocol the call came by. */
   readonly protocol: 'ringrpc';
+  /** The lane the call goes to once every interceptor has called `next()`. */
+  readonly lane: Lane;
   /** The call's metadata, as the client sent it; interceptors may set and delete keys. */
   readonly metadata: Record<string, string>;
   /** The call's key (`Meta.key`), `''` for none. */
@@ -50,7 +86,31 @@ export interface ClientCallInfo {
   key: string | undefined;
   /** The call's deadline in ms from now (0: none); an interceptor may shorten or set it. */
   timeoutMs: number;
+  /**
+   * Follows the call's attempts (tracing sets it): called as each attempt is sent. An
+   * interceptor that sets it keeps the one it found and calls it too, so that several may
+   * follow attempts. Undefined: nobody follows them.
+   */
+  onAttempt?: AttemptHook | undefined;
 }
+
+/** One attempt of a client call as it is sent: the first, a retry, or a transparent resend. */
+export interface ClientAttempt {
+  /** 1 for the first send of the call, 2 for the next, and so on (retries and transparent resends alike). */
+  readonly attempt: number;
+  /** The instance the attempt goes to. */
+  readonly host: string;
+  readonly port: number;
+  /** This attempt's own copy of the call's metadata: keys set here go with this attempt only (a `traceparent`). */
+  readonly metadata: Record<string, string>;
+}
+
+/**
+ * Called as an attempt is sent. A function it returns is told once how the attempt ended:
+ * with no argument for OK, else with the error the attempt failed with (which may or may
+ * not be retried).
+ */
+export type AttemptHook = (attempt: ClientAttempt) => ((error?: RpcError) => void) | undefined;
 
 /**
  * A client interceptor: wraps each call of a client, all of its attempts included. It

@@ -4,6 +4,7 @@ import { encodeMeta } from '../protocol/meta.js';
 import { compose, type CallOutcome, type ServerCallInfo } from '../pipeline/interceptor.js';
 import type { Route } from './router.js';
 import type { ServerCall } from './server-call.js';
+import { callOutcome } from './call-outcome.js';
 
 /**
  * Hands an admitted call to its lane through the route's interceptors. Only routes with
@@ -26,16 +27,19 @@ export function interceptCall(call: ServerCall, route: Route, meta: Uint8Array, 
     method: call.method,
     requestId: call.requestId,
     protocol: 'ringrpc',
+    lane: route.lane.name,
     metadata: Object.assign(Object.create(null) as Record<string, string>, original),
     key: call.meta.key,
     deadline: call.deadline,
     peer: call.peer,
     identity: undefined,
   };
+  /** When the call went to its lane (`performance.now()`), the start of its `queuedMs`; 0 until then. */
+  let submittedAt = 0;
   const outcome = new Promise<CallOutcome>((resolve) => {
     call.onEnd = (status) => {
       call.onEnd = undefined;
-      resolve({ status });
+      resolve(callOutcome(call, status, route.lane.name, submittedAt));
     };
   });
   let handedOver = false;
@@ -53,6 +57,7 @@ export function interceptCall(call: ServerCall, route: Route, meta: Uint8Array, 
       call.meta.metadata = info.metadata;
       ownMeta = encodeMeta({ ...call.meta, timeoutMs: 0, status: 0, message: '', lastRequestId: 0 });
     }
+    submittedAt = performance.now();
     route.lane.submit(call, ownMeta, ownBody);
     return outcome;
   };

@@ -2,13 +2,9 @@ import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import type { ServiceDefinition } from '../codec/service-definition.js';
 import type { CallRoute, ServerCall } from './server-call.js';
-import type { ServerInterceptor } from '../pipeline/interceptor.js';
+import type { Lane, ServerInterceptor } from '../pipeline/interceptor.js';
 
-/**
- * Where a method runs: on the main thread (`inline`), on the worker pool (`worker`), or in
- * the worker thread that holds the actor of the call's key (`actor`).
- */
-export type Lane = 'inline' | 'worker' | 'actor';
+export type { Lane };
 
 /**
  * Runs the calls routed to it. A lane answers every call it is handed, exactly once,

@@ -60,6 +60,14 @@ export class ServerCall extends PipelineCall {
   identity: unknown = undefined;
   /** Told once, with its status, when the call ends (answered, cancelled or abandoned); set by interception. */
   onEnd: ((status: number) => void) | undefined;
+  /**
+   * For an intercepted call that failed, what it failed with: the error, or the worker's
+   * whole RESPONSE frame (whose Meta holds the message), so an interceptor may read why.
+   */
+  failure: RpcError | Buffer | undefined;
+  /** When a worker or actor thread began its handler and wrote its response (this thread's `performance.now()`); 0: none did. */
+  threadBeganAt = 0;
+  threadEndedAt = 0;
 
   constructor(
     private readonly owner: CallOwner,
@@ -126,6 +134,11 @@ export class ServerCall extends PipelineCall {
     return this.state === 'done';
   }
 
+  /** True when someone awaits the call's outcome (an interceptor): a worker then times its run for it. */
+  get timed(): boolean {
+    return this.onEnd !== undefined;
+  }
+
   /** The deadline as messages name it: the client's, or the server's limit. */
   override get deadlineName(): string {
     return this.serverLimitMs === undefined ? 'its deadline' : `the server's callTimeoutMs of ${this.serverLimitMs} ms`;
@@ -157,11 +170,13 @@ export class ServerCall extends PipelineCall {
   }
 
   replyError(error: RpcError): void {
+    if (this.onEnd !== undefined && this.state !== 'done') this.failure = error;
     this.owner.replyError(this, error);
   }
 
   /** Answers with a whole RESPONSE frame a worker built; `status` is for the counters. */
   replyFrame(status: number, frame: Buffer): void {
+    if (status !== Status.OK && this.onEnd !== undefined && this.state !== 'done') this.failure = frame;
     this.owner.replyFrame(this, status, frame);
   }
 
@@ -178,7 +193,10 @@ export class ServerCall extends PipelineCall {
     if (this.state === 'done') return false;
     this.state = 'done';
     this.clearTimer();
-    this.onEnd?.(reason.code);
+    if (this.onEnd !== undefined) {
+      this.failure = reason;
+      this.onEnd(reason.code);
+    }
     this.stop(reason);
     return true;
   }
@@ -211,7 +229,7 @@ export class ServerCall extends PipelineCall {
     const reason = new RpcError(Status.DEADLINE_EXCEEDED, `${this.service}/${this.method} ${what} ${this.deadlineName}`, {
       notRun: begun ? undefined : 'refused',
     });
-    this.owner.replyError(this, reason);
+    this.replyError(reason);
     this.stop(reason);
   }
 

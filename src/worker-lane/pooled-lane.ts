@@ -16,6 +16,7 @@ import { ResponseDrain } from './response-drain.js';
 import { WorkerControl, type WorkerThreadStats } from './worker-control.js';
 import { PoolThreads } from './pool-threads.js';
 import { lingerMs, type LaneLoad } from './lane-pacing.js';
+import { clockOrigin } from './run-times.js';
 
 /** Piscina's constructor options. */
 export type PoolOptions = NonNullable<ConstructorParameters<typeof Piscina>[0]>;
@@ -108,6 +109,8 @@ export abstract class PooledLane implements CallLane {
       sharedControl: this.drain.sharedMemory,
       cancelled: this.slots.memory,
       started: this.slots.startedMemory,
+      runTimes: this.slots.runTimesMemory,
+      reactorClockOrigin: clockOrigin(),
       pipeline: { maxFrameBytes: this.settings.maxFrameBytes, compressAboveBytes: this.settings.compressAboveBytes },
       actors: undefined,
       nice: this.settings.workerNice,
@@ -331,8 +334,13 @@ export abstract class PooledLane implements CallLane {
   }
 
   private handleRecord(slot: number, status: number, frame: Buffer): void {
+    const beganAt = this.slots.beganAt(slot);
     const call = this.freeSlot(slot);
     if (call === undefined) return;
+    if (beganAt > 0) {
+      call.threadBeganAt = beganAt;
+      call.threadEndedAt = this.slots.endedAt(slot);
+    }
     if (frame.length === 0) return; // cancelled: no response owed
     if (status === Status.OK) this.counters.completed++;
     else this.counters.failed++;

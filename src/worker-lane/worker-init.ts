@@ -33,6 +33,10 @@ export interface WorkerInit {
   readonly cancelled: SharedArrayBuffer;
   /** Int32 per slot: the worker sets 1 when it takes the request up. */
   readonly started: SharedArrayBuffer;
+  /** Two Float64 per slot: when a timed call's handler began and its response was written (run-times.ts). */
+  readonly runTimes: SharedArrayBuffer;
+  /** The reactor's `clockOrigin()`, to put the worker's stamps on the reactor's clock. */
+  readonly reactorClockOrigin: number;
   /** How the call pipeline runs in the worker (its zlib is synchronous there). */
   readonly pipeline: Omit<PipelineSettings, 'zlib'>;
   /** Set for a thread of the actor lane: its shard and how it keeps its actors. */

@@ -1,7 +1,11 @@
+import { RUN_TIME_WORDS } from './run-times.js';
+
 /** What a slot holds: something to tell when its call is aborted. */
 export interface SlotHolder {
   onAbort: (() => void) | undefined;
   hasBegun: (() => boolean) | undefined;
+  /** True when the thread that runs it should stamp its run times (run-times.ts). */
+  readonly timed: boolean;
 }
 
 /**
@@ -12,15 +16,19 @@ export interface SlotHolder {
  *   shutdown), so a queued request is skipped and a running async handler sees
  *   `ctx.signal` abort;
  * - started flags, which a worker sets when it takes the request up, so when a worker dies
- *   the reactor knows which of its requests never began and can run them elsewhere.
+ *   the reactor knows which of its requests never began and can run them elsewhere;
+ * - run times, which a worker stamps for a timed call (run-times.ts).
  */
 export class WorkerSlots<T extends SlotHolder> {
   /** The cancel flags, shared with the workers. */
   readonly memory: SharedArrayBuffer;
   /** The started flags, shared with the workers. */
   readonly startedMemory: SharedArrayBuffer;
+  /** The run times, shared with the workers. */
+  readonly runTimesMemory: SharedArrayBuffer;
   private readonly cancelled: Int32Array;
   private readonly started: Int32Array;
+  private readonly runTimes: Float64Array;
   private readonly entries: Array<T | undefined>;
   private readonly free: number[];
 
@@ -29,6 +37,8 @@ export class WorkerSlots<T extends SlotHolder> {
     this.cancelled = new Int32Array(this.memory);
     this.startedMemory = new SharedArrayBuffer(size * 4);
     this.started = new Int32Array(this.startedMemory);
+    this.runTimesMemory = new SharedArrayBuffer(size * RUN_TIME_WORDS * 8);
+    this.runTimes = new Float64Array(this.runTimesMemory);
     this.entries = new Array(size).fill(undefined);
     this.free = Array.from({ length: size }, (_, i) => size - 1 - i);
   }
@@ -45,6 +55,8 @@ export class WorkerSlots<T extends SlotHolder> {
     this.entries[slot] = entry;
     Atomics.store(this.cancelled, slot, 0);
     Atomics.store(this.started, slot, 0);
+    // Published to the worker with the batch that carries the call (postMessage orders it).
+    this.runTimes[RUN_TIME_WORDS * slot] = entry.timed ? 0 : -1;
     entry.onAbort = () => Atomics.store(this.cancelled, slot, 1);
     entry.hasBegun = () => Atomics.load(this.started, slot) === 1;
     return slot;
@@ -57,6 +69,16 @@ export class WorkerSlots<T extends SlotHolder> {
   /** True once a worker took the request in `slot` up (it may have run, or be running, its handler). */
   hasStarted(slot: number): boolean {
     return Atomics.load(this.started, slot) === 1;
+  }
+
+  /** When a worker began the timed call in `slot` (the reactor's `performance.now()`), or 0: not timed, or not begun. */
+  beganAt(slot: number): number {
+    return Math.max(0, this.runTimes[RUN_TIME_WORDS * slot]!);
+  }
+
+  /** When its worker wrote its response; meaningful only when {@link beganAt} is not 0. */
+  endedAt(slot: number): number {
+    return this.runTimes[RUN_TIME_WORDS * slot + 1]!;
   }
 
   /** Frees a slot (its record arrived, or its batch ended); returns what it held. */

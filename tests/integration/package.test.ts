@@ -113,10 +113,12 @@ test('every subpath in exports resolves and loads from the installed package', a
   await node(['--input-type=module', '-e', script]);
 });
 
-test('the optional peers, tsx and zookeeper, are not installed with it', () => {
+test('the optional peers, tsx, zookeeper and @opentelemetry/api, are not installed with it', () => {
   assert.ok(existsSync(path.join(project, 'node_modules', 'piscina')), 'dependencies are installed');
   assert.not.ok(existsSync(path.join(project, 'node_modules', 'tsx')), 'tsx is not');
   assert.not.ok(existsSync(path.join(project, 'node_modules', 'zookeeper')), 'zookeeper is not');
+  // So the runs below, and the TypeScript check against the installed types, are without it.
+  assert.not.ok(existsSync(path.join(project, 'node_modules', '@opentelemetry')), 'no OpenTelemetry package is');
 });
 
 const PROTO = `syntax = "proto3";
