@@ -112,7 +112,10 @@ test('repeated service and method names: the same strings, and no look-alike or 
   const echo = encodeMeta({ method: 'Echo' });
   const bad = Buffer.from(echo);
   bad[bad.indexOf(0x63)] = 0xc3; // 'c' → a lead byte with no continuation
-  assert.throws(() => decodeMeta(bad), (e: unknown) => e instanceof MetaError && /UTF-8/.test(e.message));
+  assert.throws(
+    () => decodeMeta(bad),
+    (e: unknown) => e instanceof MetaError && /UTF-8/.test(e.message),
+  );
   assert.is(decodeMeta(echo).method, 'Echo');
 });
 
