@@ -1,6 +1,6 @@
 import { RpcError } from '../errors.js';
 import { Status, statusName } from '../status.js';
-import type { ServerInterceptor } from '../pipeline/interceptor.js';
+import type { CallOutcome, ServerInterceptor } from '../pipeline/interceptor.js';
 
 /** One call, as {@link accessLog} reports it when the call has ended. */
 export interface AccessLogEntry {
@@ -19,10 +19,15 @@ export interface AccessLogEntry {
   /** How the call ended: its status code and name (`OK`, `DEADLINE_EXCEEDED`, …). */
   readonly status: number;
   readonly code: string;
-  /** The error's message, when an interceptor refused the call. */
+  /** Why it failed, for a failure. */
   readonly message?: string;
+  /** The lane the call was routed to. */
+  readonly lane: string;
   /** From when the call was admitted on the reactor to when it ended, in ms (3 decimals). */
   readonly durationMs: number;
+  /** Worker and actor lanes: the wait for a thread, and the handler's run, in ms (3 decimals), when a thread began it. */
+  readonly queuedMs?: number;
+  readonly runMs?: number;
 }
 
 /**
@@ -37,7 +42,8 @@ export function accessLog(write: (entry: AccessLogEntry) => void): ServerInterce
   if (typeof write !== 'function') throw new RpcError(Status.INVALID_ARGUMENT, 'accessLog needs a function to write each entry to');
   return async (call, next) => {
     const started = performance.now();
-    const report = (status: number, message?: string): void => {
+    const report = (outcome: CallOutcome): void => {
+      const { status, message, queuedMs, runMs } = outcome;
       const subject = subjectOf(call.identity) ?? call.peer.certificate?.subject['CN'];
       const entry: AccessLogEntry = {
         method: `${call.service}/${call.method}`,
@@ -47,8 +53,11 @@ export function accessLog(write: (entry: AccessLogEntry) => void): ServerInterce
         ...(subject === undefined ? {} : { subject }),
         status,
         code: statusName(status),
-        ...(message === undefined ? {} : { message }),
-        durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+        ...(message === undefined || message === '' ? {} : { message }),
+        lane: outcome.lane ?? call.lane,
+        durationMs: ms(performance.now() - started),
+        ...(queuedMs === undefined ? {} : { queuedMs: ms(queuedMs) }),
+        ...(runMs === undefined ? {} : { runMs: ms(runMs) }),
       };
       try {
         write(entry);
@@ -58,15 +67,17 @@ export function accessLog(write: (entry: AccessLogEntry) => void): ServerInterce
     };
     try {
       const outcome = await next();
-      report(outcome.status);
+      report(outcome);
       return outcome;
     } catch (err) {
       const error = RpcError.from(err, Status.UNKNOWN);
-      report(error.code, error.message);
+      report({ status: error.code, message: error.message });
       throw err;
     }
   };
 }
+
+const ms = (x: number): number => Math.round(x * 1000) / 1000;
 
 function subjectOf(identity: unknown): string | undefined {
   if (typeof identity !== 'object' || identity === null) return typeof identity === 'string' ? identity : undefined;

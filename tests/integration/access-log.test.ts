@@ -67,6 +67,14 @@ for (const lane of ['inline', 'worker'] as const) {
       assert.match(refused!.message ?? '', /bench\.v1\.Bench\/Echo needs a bearer token/);
       assert.is(refused!.key, undefined);
       assert.ok(entries[4]!.durationMs >= 40, `the deadline's call took ${entries[4]!.durationMs} ms`);
+      assert.is(ok!.lane, lane);
+      assert.is(entries[3]!.message, 'nothing here', "a handler's error message");
+      if (lane === 'worker') {
+        assert.ok(ok!.queuedMs! >= 0 && ok!.runMs! >= 0, `queued ${ok!.queuedMs} ms, ran ${ok!.runMs} ms`);
+        assert.ok(ok!.queuedMs! + ok!.runMs! <= ok!.durationMs + 1, 'within the call');
+      } else {
+        assert.is(ok!.queuedMs, undefined);
+      }
     } finally {
       await anonymous.$close();
       await client.$close();
