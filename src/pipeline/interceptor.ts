@@ -1,4 +1,4 @@
-import type { Peer } from './handler-context.js';
+import type { CallProtocol, Peer } from './handler-context.js';
 
 /** How an intercepted call ended: its status (0 OK). */
 export interface CallOutcome {
@@ -15,7 +15,7 @@ export interface ServerCallInfo {
   readonly method: string;
   readonly requestId: number;
   /** The protocol the call came by. */
-  readonly protocol: 'ringrpc';
+  readonly protocol: CallProtocol;
   /** The call's metadata, as the client sent it; interceptors may set and delete keys. */
   readonly metadata: Record<string, string>;
   /** The call's key (`Meta.key`), `''` for none. */

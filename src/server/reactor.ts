@@ -6,7 +6,7 @@ import { encodeFrame } from '../protocol/frame.js';
 import { encodeMeta } from '../protocol/meta.js';
 import { channels } from '../util/diagnostics.js';
 import type { Route, Router } from './router.js';
-import type { ConnectionHost } from './connection-host.js';
+import type { ConnectionHost, HostedConnection } from './connection-host.js';
 import { ServerConnection } from './server-connection.js';
 import type { ResolvedServerOptions } from './server-options.js';
 import { ConnectionCounters, type ConnectionStats } from './server-stats.js';
@@ -17,11 +17,11 @@ import { ConnectionCounters, type ConnectionStats } from './server-stats.js';
  * PINGs). It is what each {@link ServerConnection} talks to; the server façade owns
  * the listening socket and the lifecycle.
  */
-export class Reactor implements ConnectionHost<ServerConnection> {
+export class Reactor implements ConnectionHost<HostedConnection> {
   readonly counters = new ConnectionCounters();
-  private readonly connections = new Set<ServerConnection>();
+  private readonly connections = new Set<HostedConnection>();
   /** Connections whose peer is not reading: their unsent bytes count against `maxBufferedOutputBytes`. */
-  private readonly stalled = new Set<ServerConnection>();
+  private readonly stalled = new Set<HostedConnection>();
   private admitted = 0;
   private sweepTimer: NodeJS.Timeout | undefined;
 
@@ -64,7 +64,12 @@ export class Reactor implements ConnectionHost<ServerConnection> {
     return true;
   }
 
-  setStalled(connection: ServerConnection, stalled: boolean): void {
+  /** Connections open now. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  setStalled(connection: HostedConnection, stalled: boolean): void {
     if (stalled) this.stalled.add(connection);
     else this.stalled.delete(connection);
   }
@@ -75,21 +80,44 @@ export class Reactor implements ConnectionHost<ServerConnection> {
     return total;
   }
 
-  connectionClosed(connection: ServerConnection): void {
+  connectionClosed(connection: HostedConnection): void {
     if (this.connections.delete(connection)) this.counters.open--;
   }
 
-  /** A new socket: served, or refused with GOAWAY RESOURCE_EXHAUSTED past `maxConnections`. */
+  /** A new ringrpc socket: served, or refused with GOAWAY RESOURCE_EXHAUSTED past `maxConnections`. */
   accept(socket: net.Socket): void {
+    this.adopt(
+      socket,
+      (host, s) => new ServerConnection(host, s),
+      (s) => this.refuse(s),
+    );
+  }
+
+  /**
+   * A new socket of either protocol: `open` serves it and the reactor keeps it (sweep,
+   * shutdown, counters); past `maxConnections` it is counted as refused and handed to
+   * `refuse`, which tells the peer in its protocol.
+   */
+  adopt(socket: net.Socket, open: (host: Reactor, socket: net.Socket) => HostedConnection, refuse: (socket: net.Socket, message: string) => void): void {
     if (this.connections.size >= this.options.maxConnections) {
-      this.refuse(socket);
+      this.counters.refused++;
+      const message = `server is at its limit of ${this.options.maxConnections} connections`;
+      refuse(socket, message);
+      if (channels.serverConnectionClose.hasSubscribers) {
+        channels.serverConnectionClose.publish({
+          peer: `${socket.remoteAddress}:${socket.remotePort}`,
+          reason: 'max-connections',
+          status: Status.RESOURCE_EXHAUSTED,
+          message,
+        });
+      }
       return;
     }
-    const connection = new ServerConnection(this, socket);
+    const connection = open(this, socket);
     this.connections.add(connection);
     this.counters.open++;
     this.counters.accepted++;
-    if (channels.serverConnectionOpen.hasSubscribers) channels.serverConnectionOpen.publish({ peer: connection.peerAddress });
+    if (channels.serverConnectionOpen.hasSubscribers) channels.serverConnectionOpen.publish({ peer: `${socket.remoteAddress}:${socket.remotePort}` });
   }
 
   /** Starts the periodic sweep, often enough for the shortest of the limits it enforces. */
@@ -128,22 +156,15 @@ export class Reactor implements ConnectionHost<ServerConnection> {
     return [...this.connections].map((c) => c.stats());
   }
 
-  /** One connection too many: GOAWAY RESOURCE_EXHAUSTED (nothing taken), then close. */
-  private refuse(socket: net.Socket): void {
-    this.counters.refused++;
-    const message = `server is at its limit of ${this.options.maxConnections} connections`;
+  /**
+   * One ringrpc connection too many (or one that cannot be told apart yet): GOAWAY
+   * RESOURCE_EXHAUSTED (nothing taken), then close. Counted by the caller.
+   */
+  refuse(socket: net.Socket, message = `server is at its limit of ${this.options.maxConnections} connections`): void {
     const meta = encodeMeta({ status: Status.RESOURCE_EXHAUSTED, message, lastRequestId: 0 });
     socket.on('error', () => {});
     socket.end(encodeFrame(FrameType.GOAWAY, 0, meta, Buffer.alloc(0)));
     // A peer that never reads must not hold the socket open.
     setTimeout(() => socket.destroy(), 1000).unref();
-    if (channels.serverConnectionClose.hasSubscribers) {
-      channels.serverConnectionClose.publish({
-        peer: `${socket.remoteAddress}:${socket.remotePort}`,
-        reason: 'max-connections',
-        status: Status.RESOURCE_EXHAUSTED,
-        message,
-      });
-    }
   }
 }

@@ -45,6 +45,7 @@ const LINGER_MS = 1000;
  */
 export class ServerConnection implements CallOwner {
   state: ServerConnectionState = 'open';
+  readonly protocol = 'ringrpc';
   readonly peer: Peer;
   /** The calls taken here and not yet answered. */
   private readonly calls: CallTable;

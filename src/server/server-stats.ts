@@ -146,6 +146,10 @@ export class ConnectionCounters {
   refused = 0;
   /** TLS handshakes that failed (bad or missing client certificate, not TLS at all, timeout). */
   tlsFailed = 0;
+  /** Connections accepted that speak gRPC (HTTP/2); the rest of `accepted` speak ringrpc. */
+  grpcAccepted = 0;
+  /** gRPC calls received (every stream with a gRPC request, built-in services' included). */
+  grpcCalls = 0;
   bytesIn = 0;
   bytesOut = 0;
   /** Bytes reserved now for frames still arriving, over all connections (see `maxBufferedInputBytes`). */
@@ -167,6 +171,8 @@ export interface ServerStats {
     readonly slowClosed: number;
     readonly oversizedClosed: number;
     readonly tlsFailed: number;
+    /** Of `accepted`, the connections that speak gRPC (HTTP/2). */
+    readonly grpc: number;
     /** Round trips of the server's keepalive PINGs (one per connection every `heartbeatIntervalMs`). */
     readonly keepaliveRtt: LatencySnapshot;
   };
@@ -177,6 +183,8 @@ export interface ServerStats {
   /** Response bytes held now for peers that are not reading fast enough, over all connections. */
   readonly bufferedOutBytes: number;
   readonly inflight: number;
+  /** gRPC calls received (built-in health and reflection calls included); every call is also counted in `methods`, by protocol-blind method. */
+  readonly grpcCalls: number;
   /** The worker lane's queue, utilisation and counts; absent when no method uses it. */
   readonly workerLane: WorkerLaneStats | undefined;
   /** The actor lane, when a method runs on it. */

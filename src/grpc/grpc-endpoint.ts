@@ -1,0 +1,149 @@
+import http2, { type ServerSessionOptions } from 'node:http2';
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import type protobuf from 'protobufjs';
+import { Status } from '../status.js';
+import { RINGRPC_ALPN } from '../protocol/constants.js';
+import { channels } from '../util/diagnostics.js';
+import type { Reactor } from '../server/reactor.js';
+import type { Router } from '../server/router.js';
+import type { ResolvedServerOptions } from '../server/server-options.js';
+import { DescriptorCatalog } from './descriptor-catalog.js';
+import { GrpcSession, type BuiltinService, type GrpcSessionContext } from './grpc-session.js';
+import { HealthService } from './health-service.js';
+import { ReflectionService } from './reflection-service.js';
+import { HEALTH_SERVICE, REFLECTION_SERVICES, standardRoot } from './standard-protos.js';
+
+const { NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
+/** The first byte of the HTTP/2 client preface (`PRI * HTTP/2.0…`); every ringrpc frame starts with `R`. */
+const PREFACE_FIRST_BYTE = 0x50;
+const MIB = 1024 * 1024;
+
+/**
+ * gRPC on the server's port. Each accepted socket is told apart by its first byte (the
+ * HTTP/2 preface's `P`, or ringrpc's `RR`) or, under TLS, by the ALPN protocol the client
+ * negotiated (`h2` or `ringrpc/1`; with neither, by the first byte too). A ringrpc socket
+ * goes to the reactor as it would without gRPC; an HTTP/2 one becomes a
+ * {@link GrpcSession}, which the reactor keeps like any connection (sweep, shutdown,
+ * `maxConnections`, counters). The built-in services (health, reflection) live here.
+ */
+export class GrpcEndpoint implements GrpcSessionContext {
+  readonly http2Options: ServerSessionOptions;
+  private readonly builtins = new Map<string, BuiltinService>();
+  /** Sockets whose first byte has not arrived: they count against `maxConnections` too. */
+  private readonly sniffing = new Set<Socket>();
+
+  /**
+   * @param serving whether the server is listening (health: SERVING, else NOT_SERVING)
+   */
+  constructor(
+    private readonly reactor: Reactor,
+    router: Router,
+    private readonly options: ResolvedServerOptions,
+    serving: () => boolean,
+  ) {
+    this.http2Options = {
+      settings: {
+        enablePush: false,
+        maxConcurrentStreams: options.maxConcurrentRequestsPerConnection,
+        maxHeaderListSize: options.maxMetaBytes,
+      },
+      // node's default (10 MB) refuses streams long before 10,000 calls are in flight on
+      // one connection; the server's own bounds (in-flight calls, buffered input) apply.
+      maxSessionMemory: Math.max(10, Math.ceil(options.maxWriteBufferBytes / MIB)),
+    };
+    const builtinNames: string[] = [];
+    if (options.grpcHealth) builtinNames.push(HEALTH_SERVICE);
+    if (options.grpcReflection) builtinNames.push(...REFLECTION_SERVICES);
+    const served = (): string[] => [...new Set([...router.serviceNames(), ...builtinNames])];
+    if (options.grpcHealth) {
+      this.builtins.set(HEALTH_SERVICE, new HealthService(serving, (service) => served().includes(service)));
+    }
+    if (options.grpcReflection) {
+      const roots = function* (): Iterable<protobuf.Root> {
+        for (const route of router.routes()) yield route.method.requestType.root;
+        yield standardRoot();
+      };
+      const reflection = new ReflectionService(new DescriptorCatalog(roots, served));
+      for (const name of REFLECTION_SERVICES) this.builtins.set(name, reflection);
+    }
+  }
+
+  builtin(service: string): BuiltinService | undefined {
+    return this.builtins.get(service);
+  }
+
+  /** A socket accepted on the shared port (after its TLS handshake, under TLS). */
+  accept(socket: Socket): void {
+    if (socket instanceof TLSSocket) {
+      if (socket.alpnProtocol === 'h2') return this.openGrpc(socket);
+      if (socket.alpnProtocol === RINGRPC_ALPN) return this.reactor.accept(socket);
+    }
+    if (this.reactor.connectionCount + this.sniffing.size >= this.options.maxConnections) {
+      this.reactor.counters.refused++;
+      this.reactor.refuse(socket);
+      return;
+    }
+    this.sniff(socket);
+  }
+
+  /** Waits for the first byte (at most `firstFrameTimeoutMs`), puts it back, and hands the socket on. */
+  private sniff(socket: Socket): void {
+    this.sniffing.add(socket);
+    socket.on('error', () => {}); // before the hand-over; 'close' follows
+    const timer = setTimeout(() => {
+      this.sniffing.delete(socket);
+      this.reactor.counters.slowClosed++;
+      if (channels.serverConnectionClose.hasSubscribers) {
+        const message = `nothing received within ${this.options.firstFrameTimeoutMs} ms of connecting (firstFrameTimeoutMs)`;
+        channels.serverConnectionClose.publish({
+          peer: `${socket.remoteAddress}:${socket.remotePort}`,
+          reason: 'first-frame-timeout',
+          status: Status.DEADLINE_EXCEEDED,
+          message,
+        });
+      }
+      socket.destroy();
+    }, this.options.firstFrameTimeoutMs);
+    timer.unref();
+    const onClose = (): void => {
+      clearTimeout(timer);
+      this.sniffing.delete(socket);
+    };
+    socket.once('close', onClose);
+    socket.once('data', (chunk: Buffer) => {
+      clearTimeout(timer);
+      this.sniffing.delete(socket);
+      socket.off('close', onClose);
+      socket.pause();
+      socket.unshift(chunk);
+      if (chunk[0] === PREFACE_FIRST_BYTE) {
+        this.openGrpc(socket);
+      } else {
+        this.reactor.accept(socket);
+        socket.resume(); // the connection's read gate pauses it again when it must
+      }
+    });
+  }
+
+  private openGrpc(socket: Socket): void {
+    this.reactor.adopt(
+      socket,
+      (host, s) => {
+        host.counters.grpcAccepted++;
+        return new GrpcSession(host, s, this);
+      },
+      (s, message) => this.refuse(s, message),
+    );
+  }
+
+  /** One HTTP/2 connection too many: GOAWAY ENHANCE_YOUR_CALM with the reason, then close. */
+  private refuse(socket: Socket, message: string): void {
+    socket.on('error', () => {});
+    const session = http2.performServerHandshake(socket, this.http2Options);
+    session.on('error', () => {});
+    session.on('stream', (stream) => stream.close(http2.constants.NGHTTP2_REFUSED_STREAM));
+    session.goaway(NGHTTP2_ENHANCE_YOUR_CALM, 0, Buffer.from(message));
+    setTimeout(() => session.destroy(), 1000).unref();
+  }
+}
