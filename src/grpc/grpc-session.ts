@@ -23,6 +23,13 @@ const { NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 const EMPTY = new Uint8Array(0);
 /** The first GOAWAY of a graceful shutdown names the highest stream id there can be: "all you sent will be taken". */
 const ANY_STREAM_ID = 2 ** 31 - 1;
+/**
+ * A stream reset this close to its deadline (or later) is the client giving up at its
+ * deadline, not a cancel. HTTP/2 says only CANCEL either way, and the server's deadline
+ * (the read time plus `grpc-timeout`) trails the client's by the request's transit, about
+ * what the reset's own transit takes: without slack, which comes first is a coin toss.
+ */
+const DEADLINE_SLACK_MS = 20;
 /** How long a closing session may linger before its socket is destroyed. */
 const LINGER_MS = 1000;
 
@@ -215,7 +222,7 @@ export class GrpcSession implements CallOwner, HostedConnection {
         const site = `${service}/${method}`;
         this.calls.cancel(
           call,
-          Date.now() >= call.deadline
+          Date.now() >= call.deadline - DEADLINE_SLACK_MS
             ? new RpcError(Status.DEADLINE_EXCEEDED, `${site} cancelled by the client: its deadline passed`)
             : new RpcError(Status.CANCELLED, `${site} cancelled by the client`),
         );
