@@ -30,7 +30,7 @@ const MIB = 1024 * 1024;
 export class GrpcEndpoint implements GrpcSessionContext {
   readonly http2Options: ServerSessionOptions;
   private readonly builtins = new Map<string, BuiltinService>();
-  /** Sockets whose first byte has not arrived: they count against `maxConnections` too. */
+  /** Sockets whose first byte has not arrived (at most `maxConnections` of them, for at most `firstFrameTimeoutMs`). */
   private readonly sniffing = new Set<Socket>();
 
   /**
@@ -79,9 +79,11 @@ export class GrpcEndpoint implements GrpcSessionContext {
       if (socket.alpnProtocol === 'h2') return this.openGrpc(socket);
       if (socket.alpnProtocol === RINGRPC_ALPN) return this.reactor.accept(socket);
     }
-    if (this.reactor.connectionCount + this.sniffing.size >= this.options.maxConnections) {
+    // A socket is refused in its own protocol, so past `maxConnections` it is still sniffed
+    // (the reactor refuses it then); only as many sockets as that limit may wait silent.
+    if (this.sniffing.size >= this.options.maxConnections) {
       this.reactor.counters.refused++;
-      this.reactor.refuse(socket);
+      socket.destroy();
       return;
     }
     this.sniff(socket);
@@ -143,7 +145,8 @@ export class GrpcEndpoint implements GrpcSessionContext {
     const session = http2.performServerHandshake(socket, this.http2Options);
     session.on('error', () => {});
     session.on('stream', (stream) => stream.close(http2.constants.NGHTTP2_REFUSED_STREAM));
-    session.goaway(NGHTTP2_ENHANCE_YOUR_CALM, 0, Buffer.from(message));
+    // After the client's SETTINGS: a GOAWAY before them reads to node's client as a protocol error.
+    session.once('remoteSettings', () => session.goaway(NGHTTP2_ENHANCE_YOUR_CALM, 0, Buffer.from(message)));
     setTimeout(() => session.destroy(), 1000).unref();
   }
 }

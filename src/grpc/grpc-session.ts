@@ -102,6 +102,7 @@ export class GrpcSession implements CallOwner, HostedConnection {
     this.session.on('error', () => {}); // 'close' follows and does the work
     this.session.on('stream', (stream, headers) => this.onStream(stream, headers));
     this.session.on('close', () => this.onClose());
+    socket.once('close', () => this.onClose()); // first, at times: the server's close waits on the socket, not the session
     // The client will open no more streams: finish what it asked (node closes the session after).
     this.session.on('goaway', () => {
       if (this.state === 'open') this.state = 'draining';
