@@ -17,7 +17,8 @@ import { ServerCall, type CallOwner } from '../server/server-call.js';
 import type { ConnectionStats } from '../server/server-stats.js';
 import { SHUTDOWN_PONG_WAIT_MS } from '../server/shutdown-handshake.js';
 import { GrpcExchange } from './grpc-exchange.js';
-import { acceptsGzip, GrpcFault, headerValue, GrpcMessageReader, parsePath, parseTimeout, readRequestMetadata, type GrpcMessage } from './grpc-wire.js';
+import { GrpcUpload } from './grpc-upload.js';
+import { acceptsGzip, GrpcFault, headerValue, parsePath, parseTimeout, readRequestMetadata, type GrpcMessage } from './grpc-wire.js';
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 const EMPTY = new Uint8Array(0);
@@ -74,6 +75,8 @@ export class GrpcSession implements CallOwner, HostedConnection {
   private readonly calls: CallTable;
   /** The stream of each call in {@link calls}. */
   private readonly exchanges = new Map<number, GrpcExchange>();
+  /** Calls whose request is still arriving, and since when (`frameTimeoutMs` bounds it, as it bounds a frame). */
+  private readonly uploads = new Map<ServerCall, GrpcUpload>();
   /** Streams open (calls, and built-in services' streams, which the call table does not hold). */
   private streams = 0;
   /** This session's reservation against `maxBufferedInputBytes` (messages still arriving, by declared size). */
@@ -171,44 +174,25 @@ export class GrpcSession implements CallOwner, HostedConnection {
     this.calls.add(call);
     this.exchanges.set(call.requestId, exchange);
 
-    let reserved = 0;
-    const release = (): void => {
-      if (reserved === 0) return;
-      this.host.reserveInput(-reserved);
-      this.reservedIn -= reserved;
-      reserved = 0;
-    };
-    const reader = new GrpcMessageReader(this.host.options.maxFrameBytes, (bytes) => {
-      if (!this.host.reserveInput(bytes)) {
-        const { maxBufferedInputBytes } = this.host.options;
-        throw new GrpcFault(
-          Status.RESOURCE_EXHAUSTED,
-          `message of ${bytes} bytes refused: the server holds ${this.host.counters.bufferedIn} bytes of incomplete messages (maxBufferedInputBytes ${maxBufferedInputBytes})`,
-        );
-      }
-      reserved = bytes;
-      this.reservedIn += bytes;
-    });
+    const upload = new GrpcUpload(this.host, readAt, (delta) => (this.reservedIn += delta));
+    this.uploads.set(call, upload);
     stream.on('data', (chunk: Buffer) => {
       this.active = true;
       this.bytesIn += chunk.length;
       this.host.counters.bytesIn += chunk.length;
       if (call.ended) return;
       try {
-        reader.push(chunk);
+        upload.push(chunk);
       } catch (err) {
-        release();
         this.fail(call, err as GrpcFault, true);
-        return;
       }
-      if (reader.pendingBytes === 0) release();
     });
     stream.on('end', () => {
+      this.uploads.delete(call);
       if (call.ended) return;
-      let message: GrpcMessage | undefined;
+      let message: GrpcMessage;
       try {
-        message = reader.end();
-        if (message === undefined) throw new GrpcFault(Status.INTERNAL, 'request stream ended without a message: a unary call takes one');
+        message = upload.end();
       } catch (err) {
         this.fail(call, err as GrpcFault, false);
         return;
@@ -216,7 +200,8 @@ export class GrpcSession implements CallOwner, HostedConnection {
       this.submit(call, route, message, headerValue(headers['grpc-encoding']));
     });
     stream.once('close', () => {
-      release();
+      upload.release();
+      this.uploads.delete(call);
       this.exchanges.delete(call.requestId);
       if (!call.ended) {
         // The client reset the stream (a cancel, its deadline) or the connection is going.
@@ -249,6 +234,7 @@ export class GrpcSession implements CallOwner, HostedConnection {
 
   /** A call whose request is at fault: answered with the fault's status; `stop`: the client's upload is cut short too. */
   private fail(call: ServerCall, fault: GrpcFault, stop: boolean): void {
+    this.uploads.delete(call);
     const exchange = this.exchanges.get(call.requestId);
     this.replyError(call, new RpcError(fault.status, fault.message));
     if (stop) exchange?.stopUpload();
@@ -296,12 +282,19 @@ export class GrpcSession implements CallOwner, HostedConnection {
   }
 
   /**
-   * The periodic sweep: a session with no stream open and no DATA for the idle limit is
-   * closed (GOAWAY, as for a ringrpc connection); otherwise a keepalive PING when due,
-   * timing the round trip.
+   * The periodic sweep: a call whose request has not arrived whole within `frameTimeoutMs`
+   * is answered DEADLINE_EXCEEDED and its upload cut (slowloris, per call); a session with
+   * no stream open and no DATA for the idle limit is closed (GOAWAY, as a ringrpc
+   * connection is); otherwise a keepalive PING when due, timing the round trip.
    */
   sweep(now: number, idleMs: number): void {
     if (this.state === 'closing' || this.state === 'closed') return;
+    const { frameTimeoutMs } = this.host.options;
+    for (const [call, upload] of this.uploads) {
+      if (now - upload.since < frameTimeoutMs) continue;
+      const message = `request incomplete after ${now - upload.since} ms (frameTimeoutMs ${frameTimeoutMs})`;
+      this.fail(call, new GrpcFault(Status.DEADLINE_EXCEEDED, message), true);
+    }
     if (this.active || this.streams > 0) {
       this.active = false;
       this.lastActive = now;

@@ -118,6 +118,24 @@ test('messages still arriving count against maxBufferedInputBytes: one that woul
   await server.close();
 });
 
+test('a request dribbled slower than frameTimeoutMs is answered DEADLINE_EXCEEDED, its slot freed', async () => {
+  const { server, port } = await startBenchServer({ frameTimeoutMs: 200 });
+  const session = await connect(port);
+  const stream = session.request({ ':method': 'POST', ':path': ECHO, 'content-type': 'application/grpc' });
+  stream.on('error', () => {});
+  let trailers: http2.IncomingHttpHeaders = {};
+  stream.on('response', (h) => (trailers = h));
+  stream.resume();
+  stream.write(frameMessage(Buffer.alloc(10), { declared: 1000 }));
+  await once(stream, 'close');
+  assert.is(Number(trailers['grpc-status']), Status.DEADLINE_EXCEEDED);
+  assert.match(String(trailers['grpc-message']), 'frameTimeoutMs 200');
+  assert.is(server.stats().inflight, 0);
+  assert.is(server.stats().bufferedInBytes, 0);
+  session.close();
+  await server.close();
+});
+
 test('bytes that are neither protocol, or an HTTP/2 connection gone bad, never stop the server', async () => {
   const { server, port } = await startBenchServer();
   for (const garbage of [
