@@ -1,9 +1,17 @@
 import protobuf from 'protobufjs';
 import descriptor from 'protobufjs/ext/descriptor/index.js';
 
+/** A `DescriptorProto` as protobufjs's descriptor extension builds it (the parts mended here). */
+interface MessageDescriptor {
+  name: string;
+  field: Array<{ name: string; typeName?: string; label?: number }>;
+  nestedType: MessageDescriptor[];
+  options?: { mapEntry?: boolean };
+}
+
 /** What protobufjs's descriptor extension adds to a root. */
 interface DescribedRoot {
-  toDescriptor(syntax: string): { file: Array<{ name?: string; package?: string; dependency?: string[] }> };
+  toDescriptor(syntax: string): { file: Array<{ name?: string; package?: string; dependency?: string[]; messageType: MessageDescriptor[] }> };
 }
 interface DescriptorCodec {
   FileDescriptorProto: { encode(file: object): { finish(): Uint8Array } };
@@ -13,6 +21,23 @@ interface DescriptorCodec {
 interface CatalogFile {
   readonly bytes: Uint8Array;
   readonly dependencies: readonly string[];
+}
+
+/**
+ * Renames the map entry types protobufjs writes (`Fields` for a map field `fields`) to the
+ * names protobuf requires (`FieldsEntry`: the field's name in CamelCase, then `Entry`), or
+ * protobuf's own descriptor pools (grpcurl's, protoc's) refuse the file.
+ */
+function mendMapEntries(message: MessageDescriptor): void {
+  for (const nested of message.nestedType) {
+    mendMapEntries(nested);
+    if (nested.options?.mapEntry !== true) continue;
+    const field = message.field.find((f) => f.typeName === nested.name && f.label === 3);
+    if (field === undefined) continue;
+    const entry = `${field.name.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase()).replace(/^[a-z]/, (c) => c.toUpperCase())}Entry`;
+    field.typeName = entry;
+    nested.name = entry;
+  }
 }
 
 /** The file of a package: `bench.v1` → `bench/v1.proto` (`_root.proto` for types in no package). */
@@ -127,6 +152,7 @@ export class DescriptorCatalog {
       const deps = [...(dependencies.get(name) ?? [])];
       file.name = name;
       file.dependency = deps;
+      for (const message of file.messageType) mendMapEntries(message);
       this.files.set(name, { bytes: codec.FileDescriptorProto.encode(file).finish(), dependencies: deps });
     }
     for (const [symbol, file] of symbols) if (!this.symbols.has(symbol) && this.files.has(file)) this.symbols.set(symbol, file);

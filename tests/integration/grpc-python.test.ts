@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
-import { createServer } from '../../src/index.js';
+import { createServer, findService, loadServices } from '../../src/index.js';
 import { Bench } from '../helpers/bench-server.js';
 import { Bench as handlers } from '../fixtures/grpc-handlers.js';
 
@@ -27,7 +27,7 @@ async function grpcioAvailable(): Promise<boolean> {
   return false;
 }
 
-test('a Python grpcio client calls Echo (inline) and Work (worker lane), and gets gRPC statuses', async () => {
+test('a Python grpcio client calls Echo (inline) and Work (worker lane), gets gRPC statuses, and reads the schema by reflection', async () => {
   if (!(await grpcioAvailable())) return;
   const server = createServer({ host: '127.0.0.1', port: 0, workers: 1 }).addService(Bench, handlers, {
     lanes: { work: 'worker' },
@@ -43,8 +43,31 @@ test('a Python grpcio client calls Echo (inline) and Work (worker lane), and get
       work_digest_matches: true,
       failed: ['FAILED_PRECONDITION', 'from python'],
       unknown: 'UNIMPLEMENTED',
+      services: ['bench.v1.Bench', 'grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'],
+      methods: [
+        'Echo(bench.v1.EchoRequest) bench.v1.EchoReply',
+        'Work(bench.v1.WorkRequest) bench.v1.WorkReply',
+        'Sleep(bench.v1.SleepRequest) bench.v1.SleepReply',
+        'Tally(bench.v1.TallyRequest) bench.v1.TallyReply',
+      ],
     });
     assert.is(server.stats().methods['bench.v1.Bench/Work']!.ok, 1);
+  } finally {
+    await server.close();
+  }
+});
+
+test('reflection of a service whose types come from other packages and files: the dependencies resolve in a DescriptorPool of the protobuf library', async () => {
+  if (!(await grpcioAvailable())) return;
+  const orders = findService(loadServices('tests/fixtures/protos/shop/orders/v1/orders.proto'), 'shop.orders.v1.OrderService');
+  const server = createServer({ host: '127.0.0.1', port: 0 }).addService(orders, {});
+  const { port } = await server.listen();
+  try {
+    const python = await run(PYTHON, ['tests/fixtures/grpc_peer.py', 'reflect', `127.0.0.1:${port}`, 'shop.orders.v1.OrderService']);
+    assert.is(python.code, 0, python.stdout + python.stderr);
+    const { services, methods } = JSON.parse(python.stdout) as { services: string[]; methods: string[] };
+    assert.ok(services.includes('shop.orders.v1.OrderService'));
+    assert.ok(methods.includes('GetOrder(shop.orders.v1.GetOrderRequest) shop.orders.v1.Order'), methods.join('\n'));
   } finally {
     await server.close();
   }
