@@ -5,6 +5,7 @@ import type protobuf from 'protobufjs';
 import { Status } from '../status.js';
 import { RINGRPC_ALPN } from '../protocol/constants.js';
 import { channels } from '../util/diagnostics.js';
+import { SHUTDOWN_PONG_WAIT_MS } from '../server/shutdown-handshake.js';
 import type { Reactor } from '../server/reactor.js';
 import type { Router } from '../server/router.js';
 import type { ResolvedServerOptions } from '../server/server-options.js';
@@ -30,8 +31,8 @@ const MIB = 1024 * 1024;
 export class GrpcEndpoint implements GrpcSessionContext {
   readonly http2Options: ServerSessionOptions;
   private readonly builtins = new Map<string, BuiltinService>();
-  /** Sockets whose first byte has not arrived (at most `maxConnections` of them, for at most `firstFrameTimeoutMs`). */
-  private readonly sniffing = new Set<Socket>();
+  /** Sockets whose first byte has not arrived, and the timer that closes each if none comes. */
+  private readonly sniffing = new Map<Socket, NodeJS.Timeout>();
 
   /**
    * @param serving whether the server is listening (health: SERVING, else NOT_SERVING)
@@ -69,6 +70,23 @@ export class GrpcEndpoint implements GrpcSessionContext {
     }
   }
 
+  /**
+   * Shutdown: a socket that has said nothing yet gets as long as a connection's shutdown
+   * handshake waits (its first bytes may be on their way: it is handed over, and drained,
+   * when they come), then is closed; it took nothing.
+   */
+  drain(): void {
+    for (const [socket, timer] of this.sniffing) {
+      clearTimeout(timer);
+      const last = setTimeout(() => {
+        this.sniffing.delete(socket);
+        socket.destroy();
+      }, SHUTDOWN_PONG_WAIT_MS);
+      last.unref();
+      this.sniffing.set(socket, last);
+    }
+  }
+
   builtin(service: string): BuiltinService | undefined {
     return this.builtins.get(service);
   }
@@ -79,44 +97,70 @@ export class GrpcEndpoint implements GrpcSessionContext {
       if (socket.alpnProtocol === 'h2') return this.openGrpc(socket);
       if (socket.alpnProtocol === RINGRPC_ALPN) return this.reactor.accept(socket);
     }
-    // A socket is refused in its own protocol, so past `maxConnections` it is still sniffed
-    // (the reactor refuses it then); only as many sockets as that limit may wait silent.
-    if (this.sniffing.size >= this.options.maxConnections) {
+    // Past `maxConnections` a socket is refused at once, before it sends anything, as the
+    // ringrpc protocol says (an HTTP/2 client reads that GOAWAY frame as a protocol error:
+    // UNAVAILABLE); waiting sockets count, so silent ones cannot pile up.
+    if (this.reactor.connectionCount + this.sniffing.size >= this.options.maxConnections) {
       this.reactor.counters.refused++;
-      socket.destroy();
+      this.reactor.refuse(socket);
+      if (channels.serverConnectionClose.hasSubscribers) {
+        channels.serverConnectionClose.publish({
+          peer: `${socket.remoteAddress}:${socket.remotePort}`,
+          reason: 'max-connections',
+          status: Status.RESOURCE_EXHAUSTED,
+          message: `server is at its limit of ${this.options.maxConnections} connections`,
+        });
+      }
       return;
     }
     this.sniff(socket);
   }
 
-  /** Waits for the first byte (at most `firstFrameTimeoutMs`), puts it back, and hands the socket on. */
+  /**
+   * Waits for the first byte, puts it back, and hands the socket on. A socket that stays
+   * silent is closed as a ringrpc connection would be, ringrpc being the protocol a socket
+   * that says nothing is taken to speak: after the idle limit (ended, counted idle) or
+   * `firstFrameTimeoutMs` (GOAWAY DEADLINE_EXCEEDED, counted slow), whichever is shorter.
+   */
   private sniff(socket: Socket): void {
-    this.sniffing.add(socket);
     socket.on('error', () => {}); // before the hand-over; 'close' follows
-    const timer = setTimeout(() => {
-      this.sniffing.delete(socket);
-      this.reactor.counters.slowClosed++;
-      if (channels.serverConnectionClose.hasSubscribers) {
-        const message = `nothing received within ${this.options.firstFrameTimeoutMs} ms of connecting (firstFrameTimeoutMs)`;
-        channels.serverConnectionClose.publish({
-          peer: `${socket.remoteAddress}:${socket.remotePort}`,
-          reason: 'first-frame-timeout',
-          status: Status.DEADLINE_EXCEEDED,
-          message,
-        });
-      }
-      socket.destroy();
-    }, this.options.firstFrameTimeoutMs);
+    const { idleTimeoutMs, firstFrameTimeoutMs } = this.options;
+    const idle = idleTimeoutMs < firstFrameTimeoutMs;
+    const timer = setTimeout(
+      () => {
+        this.sniffing.delete(socket);
+        const message = idle
+          ? `no frame for ${idleTimeoutMs} ms`
+          : `no REQUEST, ONEWAY or PING within ${firstFrameTimeoutMs} ms of connecting (firstFrameTimeoutMs ${firstFrameTimeoutMs})`;
+        if (idle) {
+          this.reactor.counters.idleClosed++;
+          socket.end();
+          setTimeout(() => socket.destroy(), 1000).unref();
+        } else {
+          this.reactor.counters.slowClosed++;
+          this.reactor.refuse(socket, message, Status.DEADLINE_EXCEEDED);
+        }
+        if (channels.serverConnectionClose.hasSubscribers) {
+          channels.serverConnectionClose.publish({
+            peer: `${socket.remoteAddress}:${socket.remotePort}`,
+            reason: idle ? 'idle' : 'first-frame-timeout',
+            status: idle ? undefined : Status.DEADLINE_EXCEEDED,
+            message,
+          });
+        }
+      },
+      Math.min(idleTimeoutMs, firstFrameTimeoutMs),
+    );
     timer.unref();
-    const onClose = (): void => {
-      clearTimeout(timer);
+    this.sniffing.set(socket, timer);
+    const done = (): void => {
+      clearTimeout(this.sniffing.get(socket));
       this.sniffing.delete(socket);
     };
-    socket.once('close', onClose);
+    socket.once('close', done);
     socket.once('data', (chunk: Buffer) => {
-      clearTimeout(timer);
-      this.sniffing.delete(socket);
-      socket.off('close', onClose);
+      done();
+      socket.off('close', done);
       socket.pause();
       socket.unshift(chunk);
       if (chunk[0] === PREFACE_FIRST_BYTE) {

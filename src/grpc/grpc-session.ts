@@ -133,10 +133,12 @@ export class GrpcSession implements CallOwner, HostedConnection {
       stream.close(NGHTTP2_REFUSED_STREAM); // after the final GOAWAY: never run, safe to send again
       return;
     }
-    if (headers[':method'] !== 'POST') return exchange.sendHttpError(405);
     const contentType = headers['content-type'] ?? '';
-    if (contentType !== 'application/grpc' && !contentType.startsWith('application/grpc+proto') && !contentType.startsWith('application/grpc;')) {
-      return exchange.sendHttpError(415);
+    const grpc = contentType === 'application/grpc' || contentType.startsWith('application/grpc+proto') || contentType.startsWith('application/grpc;');
+    if (headers[':method'] !== 'POST' || !grpc) {
+      exchange.sendHttpError(headers[':method'] !== 'POST' ? 405 : 415);
+      stream.resume(); // discard whatever of the request is still coming
+      return;
     }
     const path = parsePath(headers[':path']);
     this.host.counters.grpcCalls++;
@@ -184,7 +186,7 @@ export class GrpcSession implements CallOwner, HostedConnection {
       try {
         upload.push(chunk);
       } catch (err) {
-        this.fail(call, err as GrpcFault, true);
+        this.fail(call, err);
       }
     });
     stream.on('end', () => {
@@ -194,7 +196,7 @@ export class GrpcSession implements CallOwner, HostedConnection {
       try {
         message = upload.end();
       } catch (err) {
-        this.fail(call, err as GrpcFault, false);
+        this.fail(call, err);
         return;
       }
       this.submit(call, route, message, headerValue(headers['grpc-encoding']));
@@ -219,7 +221,7 @@ export class GrpcSession implements CallOwner, HostedConnection {
   /** The request's one message is in: to the lane, through the route's interceptors if it has any. */
   private submit(call: ServerCall, route: Route, message: GrpcMessage, encoding: string | undefined): void {
     if (message.compressed && encoding !== 'gzip') {
-      return this.fail(call, new GrpcFault(Status.INTERNAL, 'compressed message with grpc-encoding identity (or none)'), false);
+      return this.fail(call, new GrpcFault(Status.INTERNAL, 'compressed message with grpc-encoding identity (or none)'));
     }
     const meta = call.meta;
     meta.compression = message.compressed ? Compression.GZIP : Compression.NONE;
@@ -232,12 +234,10 @@ export class GrpcSession implements CallOwner, HostedConnection {
     else interceptCall(call, route, metaBytes, message.body);
   }
 
-  /** A call whose request is at fault: answered with the fault's status; `stop`: the client's upload is cut short too. */
-  private fail(call: ServerCall, fault: GrpcFault, stop: boolean): void {
-    this.uploads.delete(call);
-    const exchange = this.exchanges.get(call.requestId);
+  /** A call whose request is at fault: answered with the fault's status (an upload still under way is cut, see {@link answer}). */
+  private fail(call: ServerCall, err: unknown): void {
+    const fault = err instanceof GrpcFault ? err : new GrpcFault(Status.INTERNAL, (err as Error).message);
     this.replyError(call, new RpcError(fault.status, fault.message));
-    if (stop) exchange?.stopUpload();
   }
 
   /** A call answered before it was taken (unknown method, refused); the rest of its request is not read. */
@@ -269,10 +269,20 @@ export class GrpcSession implements CallOwner, HostedConnection {
     else exchange.sendError(meta.status, meta.message, metadata);
   }
 
-  /** The stream a settled call answers on (none if it was reset meanwhile). */
+  /**
+   * The stream a settled call answers on (none if it was reset meanwhile). A call answered
+   * before its request arrived whole (a refusal, the server's `callTimeoutMs`) has its
+   * upload cut once the answer is out, and its reservation given back.
+   */
   private answer(call: ServerCall): GrpcExchange | undefined {
     const exchange = this.exchanges.get(call.requestId);
     this.exchanges.delete(call.requestId);
+    const upload = this.uploads.get(call);
+    if (upload !== undefined && exchange !== undefined) {
+      upload.release();
+      this.uploads.delete(call);
+      queueMicrotask(() => exchange.stopUpload());
+    }
     return exchange;
   }
 
@@ -293,7 +303,7 @@ export class GrpcSession implements CallOwner, HostedConnection {
     for (const [call, upload] of this.uploads) {
       if (now - upload.since < frameTimeoutMs) continue;
       const message = `request incomplete after ${now - upload.since} ms (frameTimeoutMs ${frameTimeoutMs})`;
-      this.fail(call, new GrpcFault(Status.DEADLINE_EXCEEDED, message), true);
+      this.fail(call, new GrpcFault(Status.DEADLINE_EXCEEDED, message));
     }
     if (this.active || this.streams > 0) {
       this.active = false;

@@ -24,6 +24,8 @@ export class Reactor implements ConnectionHost<HostedConnection> {
   private readonly stalled = new Set<HostedConnection>();
   private admitted = 0;
   private sweepTimer: NodeJS.Timeout | undefined;
+  /** Shutdown has begun: a connection adopted from now on (its protocol told late) is drained at once. */
+  private draining = false;
 
   constructor(
     readonly options: ResolvedServerOptions,
@@ -118,6 +120,7 @@ export class Reactor implements ConnectionHost<HostedConnection> {
     this.counters.open++;
     this.counters.accepted++;
     if (channels.serverConnectionOpen.hasSubscribers) channels.serverConnectionOpen.publish({ peer: `${socket.remoteAddress}:${socket.remotePort}` });
+    if (this.draining) connection.drain();
   }
 
   /** Starts the periodic sweep, often enough for the shortest of the limits it enforces. */
@@ -143,6 +146,7 @@ export class Reactor implements ConnectionHost<HostedConnection> {
 
   /** Graceful shutdown, step one on every connection: GOAWAY, answer what was taken, then end. */
   drainAll(): void {
+    this.draining = true;
     for (const connection of this.connections) connection.drain();
   }
 
@@ -157,11 +161,16 @@ export class Reactor implements ConnectionHost<HostedConnection> {
   }
 
   /**
-   * One ringrpc connection too many (or one that cannot be told apart yet): GOAWAY
-   * RESOURCE_EXHAUSTED (nothing taken), then close. Counted by the caller.
+   * Closes a ringrpc socket before it is a connection (nothing taken): GOAWAY with `status`
+   * (by default RESOURCE_EXHAUSTED: one connection too many) and `message`, then end.
+   * Counted by the caller.
    */
-  refuse(socket: net.Socket, message = `server is at its limit of ${this.options.maxConnections} connections`): void {
-    const meta = encodeMeta({ status: Status.RESOURCE_EXHAUSTED, message, lastRequestId: 0 });
+  refuse(
+    socket: net.Socket,
+    message = `server is at its limit of ${this.options.maxConnections} connections`,
+    status: Status = Status.RESOURCE_EXHAUSTED,
+  ): void {
+    const meta = encodeMeta({ status, message, lastRequestId: 0 });
     socket.on('error', () => {});
     socket.end(encodeFrame(FrameType.GOAWAY, 0, meta, Buffer.alloc(0)));
     // A peer that never reads must not hold the socket open.

@@ -241,6 +241,7 @@ export class Server {
     await this.registration?.withdraw();
     const closed = wasListening ? new Promise<void>((resolve) => this.netServer.close(() => resolve())) : Promise.resolve();
     this.reactor.drainAll();
+    this.grpc?.drain();
     const timer = setTimeout(() => {
       this.reactor.destroyAll(new RpcError(Status.UNAVAILABLE, `server shut down before the call finished (grace ${graceMs} ms)`));
     }, graceMs);

@@ -177,15 +177,30 @@ test('idle eviction and maxConnections cover HTTP/2 connections', async () => {
   const first = http2.connect(`http://127.0.0.1:${port}`);
   first.on('error', () => {});
   await rawCall(first, '/bench.v1.Bench/Echo', [frameMessage(new Uint8Array(0))]);
+  // One too many is refused at once, before it sends anything, with ringrpc's GOAWAY frame
+  // (the protocol cannot be told yet): to an HTTP/2 client, a protocol error.
   const third = http2.connect(`http://127.0.0.1:${port}`);
-  third.on('error', () => {});
-  const [code] = (await once(third, 'goaway')) as [number];
-  assert.is(code, http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, 'the third connection is refused with GOAWAY');
+  let thirdError: Error | undefined;
+  third.on('error', (e) => (thirdError = e));
+  await new Promise((resolve) => third.on('close', resolve));
+  assert.match(String(thirdError?.message), /Protocol error/);
   assert.is(server.stats().connections.refused, 1);
-  third.destroy();
   first.close();
   await ringrpc.$close();
   await server.close();
+
+  // Under TLS, ALPN names the protocol before a byte is read: an HTTP/2 GOAWAY, then.
+  const secure = await startBenchServer({ maxConnections: 1, tls: { cert: pem('server'), key: pem('server-key') } });
+  const one = grpcClient(`localhost:${secure.port}`, {}, grpc.credentials.createSsl(pem('ca')));
+  assert.is((await grpcCall(one, 'Echo', {})).error, undefined);
+  const two = http2.connect(`https://localhost:${secure.port}`, { ca: pem('ca') });
+  two.on('error', () => {});
+  const [code, , data] = (await once(two, 'goaway')) as [number, number, Buffer];
+  assert.is(code, http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+  assert.is(data.toString(), 'server is at its limit of 1 connections');
+  two.destroy();
+  one.close();
+  await secure.server.close();
 });
 
 test('TLS: ALPN h2 is gRPC, ringrpc/1 (or none) is ringrpc, on one port', async () => {
