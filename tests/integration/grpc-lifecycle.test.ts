@@ -13,6 +13,7 @@ import { grpcCall, grpcClient } from '../helpers/grpc-client.js';
 import { frameMessage, rawCall } from '../helpers/raw-grpc.js';
 import { load } from '../helpers/load.js';
 import { sleep, until } from '../helpers/tcp.js';
+import { spawnServe, waitForOutput } from '../helpers/child.js';
 
 const test = suite('grpc lifecycle');
 const pem = (name: string) => readFileSync(new URL(`../fixtures/tls/${name}.pem`, import.meta.url));
@@ -228,6 +229,20 @@ test('TLS: ALPN h2 is gRPC, ringrpc/1 (or none) is ringrpc, on one port', async 
   client.close();
   await ringrpc.$close();
   await server.close();
+});
+
+test('ringrpc serve answers gRPC clients; with --no-grpc it does not', async () => {
+  for (const flags of [[], ['--no-grpc']]) {
+    const child = spawnServe(flags);
+    const [, host, port] = await waitForOutput(child, /ringrpc listening on ([\d.]+):(\d+)/);
+    const client = grpcClient(`${host}:${port}`);
+    const r = await grpcCall<{ payload: Buffer }>(client, 'Echo', { payload: Buffer.from('cli') }, { deadlineMs: 5000 });
+    if (flags.length === 0) assert.is(r.reply?.payload.toString(), 'cli');
+    else assert.is(r.error?.code, Status.UNAVAILABLE);
+    client.close();
+    child.process.kill('SIGTERM');
+    assert.is(await child.exited, 0);
+  }
 });
 
 test.run();
