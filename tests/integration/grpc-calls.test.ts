@@ -175,6 +175,19 @@ test('a deadline is DEADLINE_EXCEEDED, and a cancel aborts the handler: ctx.sign
   await server.close();
 });
 
+test("the server's callTimeoutMs ends a gRPC call too: DEADLINE_EXCEEDED, the handler's signal aborted", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ringrpc-grpc-'));
+  const { server, address } = await start({ callTimeoutMs: 150 });
+  const client = grpcClient(address);
+  const marker = path.join(dir, 'limit');
+  const r = await grpcCall(client, 'Sleep', { ms: 5000 }, { metadata: { 'x-marker': marker } });
+  assert.is(r.error!.code, Status.DEADLINE_EXCEEDED);
+  assert.match(r.error!.details, "the server's callTimeoutMs of 150 ms");
+  await until(() => existsSync(marker), 2000, "the handler's signal");
+  client.close();
+  await server.close();
+});
+
 test('gzip both ways: a compressed request is read, a large reply goes compressed to a client that takes gzip', async () => {
   const { server, address } = await start({ compression: 'gzip', compressionThresholdBytes: 100 });
   const client = grpcClient(address, { 'grpc.default_compression_algorithm': 2 });

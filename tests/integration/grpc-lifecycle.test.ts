@@ -169,6 +169,8 @@ test('idle eviction and maxConnections cover HTTP/2 connections', async () => {
   const session = http2.connect(`http://127.0.0.1:${port}`);
   session.on('error', () => {});
   await rawCall(session, '/bench.v1.Bench/Echo', [frameMessage(new Uint8Array(0))]);
+  const pinged = await new Promise<boolean>((resolve) => session.ping((err) => resolve(err === null)));
+  assert.ok(pinged, 'an HTTP/2 PING is answered');
   const closed = once(session, 'close');
   await closed;
   assert.is(server.stats().connections.idleClosed, 1, 'an idle HTTP/2 connection is closed like an idle ringrpc one');
