@@ -115,6 +115,7 @@ export class GrpcSession implements CallOwner, HostedConnection {
   stats(): ConnectionStats {
     return {
       peer: `${this.peer.address}:${this.peer.port}`,
+      protocol: this.protocol,
       openedAt: this.openedAt,
       inflight: this.calls.size,
       bytesIn: this.bytesIn,

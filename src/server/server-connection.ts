@@ -93,6 +93,7 @@ export class ServerConnection implements CallOwner {
   stats(): ConnectionStats {
     return {
       peer: this.peerAddress,
+      protocol: this.protocol,
       openedAt: this.clock.openedAt,
       inflight: this.calls.size,
       bytesIn: this.bytesIn,

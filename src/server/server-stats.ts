@@ -1,4 +1,5 @@
 import { statusName } from '../status.js';
+import type { CallProtocol } from '../pipeline/handler-context.js';
 
 /**
  * - `idle`: created, not listening;
@@ -197,6 +198,8 @@ export interface ServerStats {
 export interface ConnectionStats {
   /** `host:port` of the client. */
   readonly peer: string;
+  /** What it speaks: ringrpc's protocol, or gRPC over HTTP/2. */
+  readonly protocol: CallProtocol;
   /** When it was accepted (ms since the epoch). */
   readonly openedAt: number;
   /** Calls taken and not yet answered. */

@@ -73,6 +73,13 @@ test('both protocols on one port at once; the handler sees ctx.protocol, on ever
   assert.ok(many.every((payload, i) => payload[0] === i));
   assert.is(server.stats().connections.accepted, 2);
   assert.is(server.stats().connections.grpc, 1);
+  assert.equal(
+    server
+      .connectionStats()
+      .map((c) => c.protocol)
+      .sort(),
+    ['grpc', 'ringrpc'],
+  );
   client.close();
   await ringrpc.$close();
   await server.close();
