@@ -4,7 +4,7 @@ import { Status } from '../status.js';
 import { Compression } from '../protocol/constants.js';
 import { bodyLength, type FrameBody } from '../protocol/frame.js';
 import { decompress } from '../protocol/compression.js';
-import { encodeStatusMessage, GRPC_ACCEPT_ENCODING, GRPC_CONTENT_TYPE, messagePrefix, writeMetadata } from './grpc-wire.js';
+import { encodeStatusMessage, GRPC_ACCEPT_ENCODING, GRPC_CONTENT_TYPE, MESSAGE_PREFIX_BYTES, messagePrefix, writeMetadata } from './grpc-wire.js';
 
 const { NGHTTP2_NO_ERROR } = http2.constants;
 const debug = debuglog('ringrpc');
@@ -122,14 +122,15 @@ export class GrpcExchange {
   /** One more message of a streaming answer (after {@link open}). */
   writeMessage(body: FrameBody, gzip = false): void {
     const length = bodyLength(body);
-    const prefix = messagePrefix(gzip, length);
     if (body instanceof Uint8Array && length < JOIN_BELOW_BYTES) {
-      this.stream.write(Buffer.concat([prefix, body], prefix.length + length));
+      const message = messagePrefix(gzip, length, MESSAGE_PREFIX_BYTES + length);
+      message.set(body, MESSAGE_PREFIX_BYTES);
+      this.stream.write(message);
     } else {
-      this.stream.write(prefix);
+      this.stream.write(messagePrefix(gzip, length));
       for (const piece of body instanceof Uint8Array ? [body] : body) this.stream.write(piece);
     }
-    this.countOut(prefix.length + length);
+    this.countOut(MESSAGE_PREFIX_BYTES + length);
   }
 
   /** Ends a streaming answer OK (its trailers follow, when the stream asks for them). */

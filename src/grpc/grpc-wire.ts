@@ -120,9 +120,9 @@ export function encodeStatusMessage(message: string): string {
   return out;
 }
 
-/** The 5-byte prefix of a message of `length` bytes. */
-export function messagePrefix(compressed: boolean, length: number): Buffer {
-  const prefix = Buffer.allocUnsafe(MESSAGE_PREFIX_BYTES);
+/** The 5-byte prefix of a message of `length` bytes, in a buffer of `size` bytes (room for the message after it). */
+export function messagePrefix(compressed: boolean, length: number, size = MESSAGE_PREFIX_BYTES): Buffer {
+  const prefix = Buffer.allocUnsafe(size);
   prefix[0] = compressed ? 1 : 0;
   prefix.writeUInt32BE(length, 1);
   return prefix;
@@ -142,8 +142,8 @@ export interface GrpcMessage {
  * is a fault either way.
  */
 export class GrpcMessageReader {
-  /** The prefix (or its first bytes) of the message being read. */
-  private readonly prefix = Buffer.alloc(MESSAGE_PREFIX_BYTES);
+  /** The first bytes of a prefix split across chunks (made only then: most prefixes arrive whole). */
+  private prefix: Buffer | undefined;
   private prefixBytes = 0;
   private compressed = false;
   /** Declared length of the message being read; -1 while its prefix is incomplete. */
@@ -175,12 +175,18 @@ export class GrpcMessageReader {
     let at = 0;
     while (at < chunk.length) {
       if (this.length < 0) {
-        const n = Math.min(MESSAGE_PREFIX_BYTES - this.prefixBytes, chunk.length - at);
-        chunk.copy(this.prefix, this.prefixBytes, at, at + n);
-        this.prefixBytes += n;
-        at += n;
-        if (this.prefixBytes < MESSAGE_PREFIX_BYTES) return;
-        this.startMessage();
+        if (this.prefixBytes === 0 && chunk.length - at >= MESSAGE_PREFIX_BYTES) {
+          this.startMessage(chunk, at);
+          at += MESSAGE_PREFIX_BYTES;
+        } else {
+          const n = Math.min(MESSAGE_PREFIX_BYTES - this.prefixBytes, chunk.length - at);
+          this.prefix ??= Buffer.alloc(MESSAGE_PREFIX_BYTES);
+          chunk.copy(this.prefix, this.prefixBytes, at, at + n);
+          this.prefixBytes += n;
+          at += n;
+          if (this.prefixBytes < MESSAGE_PREFIX_BYTES) return;
+          this.startMessage(this.prefix, 0);
+        }
         if (this.length > 0) continue;
       } else {
         const n = Math.min(this.length - this.received, chunk.length - at);
@@ -200,11 +206,12 @@ export class GrpcMessageReader {
     return this.message;
   }
 
-  private startMessage(): void {
-    const flag = this.prefix[0]!;
+  /** A whole prefix is in, at `at` of `bytes`. */
+  private startMessage(bytes: Buffer, at: number): void {
+    const flag = bytes[at]!;
     if (flag > 1) throw new GrpcFault(Status.INTERNAL, `invalid compressed flag ${flag} in a message prefix (must be 0 or 1)`);
     if (this.message !== undefined) throw new GrpcFault(Status.INTERNAL, 'a second request message on a unary call');
-    const length = this.prefix.readUInt32BE(1);
+    const length = bytes.readUInt32BE(at + 1);
     if (length > this.maxBytes) {
       throw new GrpcFault(Status.RESOURCE_EXHAUSTED, `request message of ${length} bytes is larger than the server's limit of ${this.maxBytes} bytes`);
     }

@@ -138,4 +138,28 @@ test('message reader, streaming: each message to onMessage, any number of them',
   assert.equal(seen, ['a', 'bc', 'd']);
 });
 
+test('message reader: any split of a stream of messages reads the same messages', () => {
+  const messages = Array.from({ length: 20 }, (_, i) => Buffer.alloc(i * 7, i));
+  const stream = Buffer.concat(messages.flatMap((m, i) => [messagePrefix(i % 3 === 0, m.length), m]));
+  let seed = 7;
+  const random = (n: number): number => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    return seed % n;
+  };
+  for (let round = 0; round < 200; round++) {
+    const seen: Buffer[] = [];
+    const reader = new GrpcMessageReader(1024, undefined, (m) => seen.push(m.body));
+    for (let at = 0; at < stream.length; ) {
+      const n = 1 + random(round % 2 === 0 ? 8 : 200);
+      reader.push(stream.subarray(at, at + n));
+      at += n;
+    }
+    reader.end();
+    assert.equal(
+      seen.map((b) => b.toString('hex')),
+      messages.map((b) => b.toString('hex')),
+    );
+  }
+});
+
 test.run();
