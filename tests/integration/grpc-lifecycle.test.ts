@@ -5,10 +5,11 @@ import tls from 'node:tls';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { Status } from '../../src/index.js';
+import { createServer, Status } from '../../src/index.js';
 import { RINGRPC_ALPN } from '../../src/internal.js';
 import { standardRoot } from '../../src/grpc/standard-protos.js';
-import { benchClient, startBenchServer } from '../helpers/bench-server.js';
+import { Bench, benchClient, startBenchServer } from '../helpers/bench-server.js';
+import { Bench as laneHandlers } from '../fixtures/lane-handlers.js';
 import { grpcCall, grpcClient } from '../helpers/grpc-client.js';
 import { frameMessage, rawCall } from '../helpers/raw-grpc.js';
 import { load } from '../helpers/load.js';
@@ -230,6 +231,26 @@ test('TLS: ALPN h2 is gRPC, ringrpc/1 (or none) is ringrpc, on one port', async 
   for (const socket of sockets) socket.destroy();
   client.close();
   await ringrpc.$close();
+  await server.close();
+});
+
+test('mutual TLS over gRPC: the handler sees the client certificate, on the worker lane too', async () => {
+  const server = createServer({
+    host: '127.0.0.1',
+    port: 0,
+    workers: 1,
+    tls: { cert: pem('server'), key: pem('server-key'), ca: pem('ca'), requestCert: true },
+  }).addService(Bench, laneHandlers, { lanes: { echo: 'worker' }, workerModule: 'tests/fixtures/lane-handlers.ts' });
+  const { port } = await server.listen();
+  const client = grpcClient(`localhost:${port}`, {}, grpc.credentials.createSsl(pem('ca'), pem('client-key'), pem('client')));
+  const r = await grpcCall(client, 'Echo', {}, { metadata: { 'x-action': 'whoami' } });
+  assert.is(r.error, undefined);
+  assert.is(r.headers['cert-cn'], 'ringrpc test client', 'the certificate subject reaches the handler');
+  assert.is(r.headers['main'], 'false', 'it ran in a worker thread');
+  const stranger = grpcClient(`localhost:${port}`, {}, grpc.credentials.createSsl(pem('ca')));
+  assert.is((await grpcCall(stranger, 'Echo', {}, { deadlineMs: 3000 })).error?.code, Status.UNAVAILABLE, 'no certificate: refused');
+  stranger.close();
+  client.close();
   await server.close();
 });
 
