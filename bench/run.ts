@@ -31,10 +31,8 @@
  *
  * Writes bench/results/<date>.json and .md and prints the markdown.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import { startNode, stop, flags } from './lib/proc.js';
-import type { ClientResult } from './lib/client-main.js';
+import { flags } from './lib/proc.js';
+import { runSideBySide, writeResults, type Case } from './lib/side-by-side.js';
 import { calibrateRounds } from '../examples/bench/handlers.js';
 import { WorkKernel } from '../examples/bench/generated.js';
 
@@ -43,18 +41,6 @@ const suites = (f['suite'] ?? 'all') === 'all' ? ['echo', 'work', 'work-integer'
 const runs = Number(f['runs'] ?? 3);
 const duration = Number(f['duration'] ?? 5000);
 const warmup = Number(f['warmup'] ?? 1000);
-
-interface Case {
-  readonly group: string;
-  readonly name: string;
-  /** Server script and args; undefined for the bare-threads ceiling. */
-  readonly server?: readonly [string, readonly string[]];
-  readonly client: readonly [string, readonly string[]];
-  /** Compare req/s to this case of the group. */
-  readonly baseline?: string;
-  /** This case is measured right before and after each other case of its group, which it is the ceiling of. */
-  readonly brackets?: boolean;
-}
 
 const RINGRPC = 'bench/servers/ringrpc-server.ts';
 const GRPC = 'bench/servers/grpc-server.ts';
@@ -148,122 +134,6 @@ if (f['cases'] !== undefined) {
   cases.splice(0, cases.length, ...keep);
 }
 
-async function runCase(c: Case): Promise<ClientResult> {
-  if (c.server === undefined) {
-    const ceiling = await startNode(c.client[0], [...c.client[1], '--duration', String(duration)], /RESULT (.+)/, duration + 30_000);
-    await stop(ceiling.proc);
-    const { rps } = JSON.parse(ceiling.match[1]!) as { rps: number };
-    return {
-      requests: 0,
-      ok: 0,
-      errors: {},
-      rps,
-      durationMs: duration,
-      latencyUs: { min: 0, mean: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 },
-      clientCpu: 0,
-      serverCpu: 0,
-    };
-  }
-  const server = await startNode(c.server[0], ['--port', '0', ...c.server[1]], /READY (\d+)/);
-  try {
-    const args = [...c.client[1], '--port', server.match[1]!, '--pid', String(server.proc.pid), '--duration', String(duration), '--warmup', String(warmup)];
-    const client = await startNode(c.client[0], args, /RESULT (.+)/, duration + warmup + 60_000);
-    await stop(client.proc);
-    return JSON.parse(client.match[1]!) as ClientResult;
-  } finally {
-    await stop(server.proc);
-  }
-}
-
-const results = new Map<Case, ClientResult[]>();
-/** Per case, each run's req/s ÷ the mean of the ceilings measured right before and after it. */
-const efficiencies = new Map<Case, number[]>();
-const append = <T>(map: Map<Case, T[]>, c: Case, value: T): void => void map.set(c, [...(map.get(c) ?? []), value]);
-async function measure(c: Case, run: number): Promise<number> {
-  process.stderr.write(`run ${run + 1}/${runs}: ${c.group} / ${c.name}\n`);
-  const result = await runCase(c);
-  append(results, c, result);
-  return result.rps;
-}
-for (let r = 0; r < runs; r++) {
-  for (const group of new Set(cases.map((c) => c.group))) {
-    const inGroup = cases.filter((c) => c.group === group);
-    const ceiling = inGroup.find((c) => c.brackets === true);
-    if (ceiling === undefined) {
-      for (const c of inGroup) await measure(c, r);
-      continue;
-    }
-    let before = await measure(ceiling, r);
-    for (const c of inGroup.filter((x) => x !== ceiling)) {
-      const rps = await measure(c, r);
-      const after = await measure(ceiling, r);
-      append(efficiencies, c, rps / ((before + after) / 2));
-      before = after;
-    }
-  }
-}
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2; // an even count: the mean of the middle two
-};
-const n = (x: number): string => (x === 0 ? '–' : Math.round(x).toLocaleString('en-US'));
-const lines: string[] = [`# ringrpc bench, ${new Date().toISOString()}`, ''];
-lines.push(
-  `Node ${process.version}, ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? 'cpu'}), medians of ${runs} runs, ${duration} ms measured after ${warmup} ms warm-up; every server and load generator in its own process. CPU % is of one core (200 % = both).`,
-);
-const summary: Record<string, Record<string, unknown>> = {};
-for (const group of [...new Set(cases.map((c) => c.group))]) {
-  const inGroup = cases.filter((c) => c.group === group);
-  const base = inGroup.find((c) => c.name === inGroup[0]!.baseline);
-  const ceiling = inGroup.find((c) => c.brackets === true);
-  const ratioName = ceiling ? 'efficiency (÷ ceiling), median (range)' : `req/s vs ${base?.name ?? '-'}`;
-  lines.push('', `## ${group}`, '');
-  if (ceiling)
-    lines.push(
-      `Each run of a case is divided by the mean of the ceilings measured right before and right after it; the ceiling row shows the median of its ${results.get(ceiling)!.length} measurements.`,
-      '',
-    );
-  lines.push(
-    `| case | req/s | p50 µs | p99 µs | server CPU % | server CPU µs/req | client CPU % | errors | ${ratioName} |`,
-    '|---|---|---|---|---|---|---|---|---|',
-  );
-  summary[group] = {};
-  const med = (c: Case, pick: (r: ClientResult) => number): number => median(results.get(c)!.map(pick));
-  for (const c of inGroup) {
-    const rps = med(c, (r) => r.rps);
-    const bracketed = efficiencies.get(c);
-    const ratio = c.brackets === true ? 1 : bracketed ? median(bracketed) : base ? rps / med(base, (r) => r.rps) : NaN;
-    const row = {
-      rps,
-      p50: med(c, (r) => r.latencyUs.p50),
-      p99: med(c, (r) => r.latencyUs.p99),
-      serverCpu: med(c, (r) => r.serverCpu),
-      clientCpu: med(c, (r) => r.clientCpu),
-      errors: results.get(c)!.reduce((s, r) => s + (r.requests - r.ok), 0),
-      ratio,
-      ...(bracketed ? { efficiencies: bracketed } : {}),
-      runs: results.get(c),
-    };
-    summary[group]![c.name] = row;
-    const range = bracketed ? ` (${Math.min(...bracketed).toFixed(2)}–${Math.max(...bracketed).toFixed(2)})` : '';
-    const ratioText = ceiling ? `${ratio.toFixed(2)}${range}` : `${ratio.toFixed(2)}×`;
-    const perRequest = row.serverCpu > 0 ? ((row.serverCpu * 10_000) / rps).toFixed(1) : '–';
-    lines.push(
-      `| ${c.name} | ${n(rps)} | ${n(row.p50)} | ${n(row.p99)} | ${n(row.serverCpu)} | ${perRequest} | ${n(row.clientCpu)} | ${row.errors} | ${ratioText} |`,
-    );
-  }
-}
-const table = lines.join('\n');
-process.stdout.write(`${table}\n`);
-mkdirSync('bench/results', { recursive: true });
-const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-writeFileSync(`bench/results/${stamp}.md`, `${table}\n`);
-writeFileSync(
-  `bench/results/${stamp}.json`,
-  JSON.stringify(
-    { date: new Date().toISOString(), node: process.version, cores: os.availableParallelism(), runs, duration, warmup, results: summary },
-    null,
-    2,
-  ),
-);
+const options = { runs, duration, warmup };
+const { markdown, summary } = await runSideBySide(cases, options);
+writeResults(markdown, summary, options);

@@ -50,7 +50,7 @@ export type { MessageInit, LongLike, Int64Init } from './codec/message-types.js'
 export type { ServerOptions, ResolvedServerOptions } from './server/server-options.js';
 export type { ServiceImplementation, ServerState, ServerAddress, AddServiceOptions } from './server/server.js';
 export type { WorkerThreadStats } from './worker-lane/worker-lane.js';
-export type { HandlerContext, Handler, Peer, PeerCertificate, Actor, ActorContext } from './pipeline/handler-context.js';
+export type { HandlerContext, Handler, Peer, PeerCertificate, Actor, ActorContext, CallProtocol } from './pipeline/handler-context.js';
 export type { ActorHooks, ActorInfo } from './actor-lane/actor-host.js';
 export type { Lane } from './server/router.js';
 export type { MethodStatsSnapshot, ServerStats, ConnectionStats, WorkerLaneStats, ActorLaneStats } from './server/server-stats.js';

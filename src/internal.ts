@@ -3,7 +3,17 @@
  * @internal Not part of the public API; does not follow semantic versioning.
  */
 export * from './index.js';
-export { MAGIC, VERSION, HEADER_BYTES, DEFAULT_MAX_FRAME_BYTES, MAX_REQUEST_ID, FrameType, Compression, frameTypeName } from './protocol/constants.js';
+export {
+  MAGIC,
+  VERSION,
+  HEADER_BYTES,
+  DEFAULT_MAX_FRAME_BYTES,
+  MAX_REQUEST_ID,
+  FrameType,
+  Compression,
+  frameTypeName,
+  RINGRPC_ALPN,
+} from './protocol/constants.js';
 export { bodyLength, encodeFrame, encodeHead, writeHeader, type Frame, type FrameBody } from './protocol/frame.js';
 export { FrameDecoder, FrameError } from './protocol/frame-decoder.js';
 export { decodeMeta, encodeMeta, MetaError, type Meta, type MetaInit } from './protocol/meta.js';

@@ -84,6 +84,7 @@ A flag overrides its environment variable, which overrides the config file.`,
       byDefault: 'none, all inline',
       help: 'methods that run on the worker lane;\neach worker loads the handlers module once',
     },
+    'no-grpc': { type: 'boolean', help: 'serve ringrpc only: no gRPC clients (HTTP/2) on the port' },
     'auth-tokens': {
       type: 'string',
       value: '<file>',
@@ -143,6 +144,7 @@ export async function serve(argv: string[], io: CommandIo): Promise<number> {
     actorWorkers: config.actorWorkers,
     maxConnections: values['max-connections'] === undefined ? undefined : Number(values['max-connections']),
     tls: serverTls(values),
+    grpc: values['no-grpc'] !== true,
     interceptors: [
       // First, so that it logs the calls authentication refuses too.
       ...(io.logger.enabled('debug') ? [accessLog((entry) => io.logger.debug('call', { ...entry }))] : []),

@@ -4,7 +4,7 @@ import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import { formatEndpoint, type Endpoint } from '../transport/endpoint.js';
 import { FrameWriter } from '../transport/frame-writer.js';
-import { Compression, FrameType, NOT_RUN_METADATA_KEY } from '../protocol/constants.js';
+import { Compression, FrameType, NOT_RUN_METADATA_KEY, RINGRPC_ALPN } from '../protocol/constants.js';
 import { decompress } from '../protocol/compression.js';
 import { FrameDecoder, FrameError } from '../protocol/frame-decoder.js';
 import type { Frame } from '../protocol/frame.js';
@@ -101,7 +101,13 @@ export class Channel {
     this.ids = new RequestIdAllocator(0);
     const secure = options.tls !== undefined;
     this.socket = secure
-      ? tls.connect({ servername: net.isIP(endpoint.host) ? undefined : endpoint.host, ...options.tls, host: endpoint.host, port: endpoint.port })
+      ? tls.connect({
+          servername: net.isIP(endpoint.host) ? undefined : endpoint.host,
+          ALPNProtocols: [RINGRPC_ALPN],
+          ...options.tls,
+          host: endpoint.host,
+          port: endpoint.port,
+        })
       : net.connect({ host: endpoint.host, port: endpoint.port });
     this.socket.setNoDelay(true);
     this.decoder = new FrameDecoder((frame) => this.onFrame(frame), options.maxFrameBytes);

@@ -25,6 +25,8 @@ export function prometheusText(stats: ServerStats): string {
   const c = stats.connections;
   family('ringrpc_connections_open', 'gauge', 'Open client connections.', [['', c.open]]);
   family('ringrpc_connections_accepted_total', 'counter', 'Connections accepted.', [['', c.accepted]]);
+  family('ringrpc_grpc_connections_accepted_total', 'counter', 'Connections accepted that speak gRPC (HTTP/2).', [['', c.grpc]]);
+  family('ringrpc_grpc_calls_total', 'counter', 'gRPC calls received, built-in health and reflection calls included.', [['', stats.grpcCalls]]);
   family('ringrpc_connections_closed_total', 'counter', 'Connections the server closed itself, by reason.', [
     ['{reason="idle"}', c.idleClosed],
     ['{reason="protocol_error"}', c.faultClosed],

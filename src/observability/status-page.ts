@@ -54,6 +54,7 @@ td,th{padding:3px 10px;border-bottom:1px solid #e9ecef;text-align:left}td{font-v
 <table id="connections">${rows([
     ['open', n(c.open)],
     ['accepted', n(c.accepted)],
+    ['of which gRPC (HTTP/2)', `${n(c.grpc)} (${n(stats.grpcCalls)} gRPC calls)`],
     ['refused (maxConnections)', n(c.refused)],
     ['idle closes', n(c.idleClosed)],
     ['protocol errors', n(c.faultClosed)],

@@ -26,6 +26,13 @@ export abstract class PipelineCall extends CallContext {
   get deadlineName(): string {
     return 'its deadline';
   }
+  /**
+   * The status of a request body that does not decompress or decode: INVALID_ARGUMENT (spec
+   * §bad input), or INTERNAL for a gRPC call, as gRPC servers answer it (grpc-go, grpc-js).
+   */
+  get undecodableStatus(): Status {
+    return this.protocol === 'grpc' ? Status.INTERNAL : Status.INVALID_ARGUMENT;
+  }
   /** Where a call waited before it ran, for the message of one whose deadline passed there. */
   get waitedIn(): string {
     return '';
@@ -79,7 +86,7 @@ const EMPTY = new Uint8Array(0);
 /**
  * Runs one call: decompress (capped), check that it is still wanted and in time, decode,
  * run the handler, check and encode the reply, gzip it if large. Every way a call can end
- * maps to one answer: a body that does not decompress or decode is INVALID_ARGUMENT, a
+ * maps to one answer: a body that does not decompress or decode is INVALID_ARGUMENT (INTERNAL under gRPC), a
  * deadline passed before the handler DEADLINE_EXCEEDED, a handler's throw its own status
  * (UNKNOWN for a plain Error), a reply that is not the method's message INTERNAL.
  *
@@ -92,17 +99,22 @@ export function runCall(call: PipelineCall, body: Uint8Array, compression: numbe
   if (settings.zlib === 'async') {
     return decompress(body, compression, settings.maxFrameBytes).then(
       (plain) => start(call, plain, settings),
-      (err: unknown) => call.replyError(RpcError.from(err, Status.INVALID_ARGUMENT)),
+      (err: unknown) => call.replyError(undecodable(call, err)),
     );
   }
   let plain: Uint8Array;
   try {
     plain = decompressSync(body, compression, settings.maxFrameBytes);
   } catch (err) {
-    call.replyError(RpcError.from(err, Status.INVALID_ARGUMENT));
+    call.replyError(undecodable(call, err));
     return undefined;
   }
   return start(call, plain, settings);
+}
+
+/** A body that does not decompress, as the call answers it. */
+function undecodable(call: PipelineCall, err: unknown): RpcError {
+  return new RpcError(call.undecodableStatus, (err as Error).message, { cause: err });
 }
 
 /** False (and the call answered or dropped) when it ended or its deadline passed before it ran. */
@@ -126,7 +138,7 @@ function start(call: PipelineCall, bytes: Uint8Array, settings: PipelineSettings
   try {
     request = type.decode(bytes);
   } catch (err) {
-    call.replyError(new RpcError(Status.INVALID_ARGUMENT, `request body does not decode as ${type.fullName.slice(1)}: ${(err as Error).message}`));
+    call.replyError(new RpcError(call.undecodableStatus, `request body does not decode as ${type.fullName.slice(1)}: ${(err as Error).message}`));
     return undefined;
   }
   if (!call.begin()) {

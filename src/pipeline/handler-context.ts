@@ -19,6 +19,9 @@ export interface PeerCertificate {
   readonly fingerprint256: string;
 }
 
+/** The protocol a call came by: ringrpc's own framing, or gRPC over HTTP/2. */
+export type CallProtocol = 'ringrpc' | 'grpc';
+
 /** Peer of a server connection. */
 export interface Peer {
   readonly address: string;
@@ -36,8 +39,10 @@ export interface HandlerContext {
   readonly service: string;
   /** Method name, e.g. `Echo`. */
   readonly method: string;
-  /** The request's id on its connection. */
+  /** The request's id on its connection (under gRPC, its HTTP/2 stream id). */
   readonly requestId: number;
+  /** The protocol the call came by, for logging: the handler runs the same either way. */
+  readonly protocol: CallProtocol;
   /** Application metadata sent by the client. */
   readonly metadata: Readonly<Record<string, string>>;
   /** When the client stops waiting, in ms since the epoch; `Infinity` when it set no deadline. */
@@ -81,6 +86,11 @@ export abstract class CallContext implements HandlerContext {
   abstract readonly peer: Peer;
   private controller: AbortController | undefined;
   private outgoing: Record<string, string> | undefined;
+
+  /** ringrpc unless the call says otherwise (a gRPC call's owner does). */
+  get protocol(): CallProtocol {
+    return 'ringrpc';
+  }
 
   get responseMetadata(): Record<string, string> {
     return (this.outgoing ??= {});

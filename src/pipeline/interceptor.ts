@@ -1,5 +1,5 @@
 import type { RpcError } from '../errors.js';
-import type { Peer } from './handler-context.js';
+import type { CallProtocol, Peer } from './handler-context.js';
 
 /**
  * Where a method runs: on the main thread (`inline`), on the worker pool (`worker`), or in
@@ -49,7 +49,7 @@ export interface ServerCallInfo {
   readonly method: string;
   readonly requestId: number;
   /** The protocol the call came by. */
-  readonly protocol: 'ringrpc';
+  readonly protocol: CallProtocol;
   /** The lane the call goes to once every interceptor has called `next()`. */
   readonly lane: Lane;
   /** The call's metadata, as the client sent it; interceptors may set and delete keys. */

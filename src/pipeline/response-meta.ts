@@ -21,10 +21,20 @@ export function okMeta(metadata: Metadata | undefined, compression: Compression)
  * which only the server's own layers set (the pipeline clears it on a handler's error).
  */
 export function errorMeta(error: RpcError, metadata?: Metadata): Uint8Array {
+  return encodeMeta({ status: error.code, message: error.rawMessage, metadata: errorMetadata(error, metadata) });
+}
+
+/** The metadata of an error answer, as {@link errorMeta} encodes it (a gRPC answer sends it as trailers). */
+export function errorMetadata(error: RpcError, metadata?: Metadata): Metadata {
   let md = withoutReserved(error.metadata);
   if (metadata !== undefined) md = { ...md, ...withoutReserved(metadata) };
   if (error.notRun !== undefined) md = { ...md, [NOT_RUN_METADATA_KEY]: '1' };
-  return encodeMeta({ status: error.code, message: error.rawMessage, metadata: md });
+  return md;
+}
+
+/** The metadata of an OK answer without ringrpc's reserved keys, as {@link okMeta} encodes it. */
+export function okMetadata(metadata: Metadata): Metadata {
+  return withoutReserved(metadata);
 }
 
 /** `metadata` without keys under {@link RESERVED_METADATA_PREFIX} (the same object when it has none). */

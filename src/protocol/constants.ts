@@ -19,6 +19,12 @@ export const MAX_KEY_BYTES = 256;
 export const SURELY_SHORT_KEY_UNITS = Math.floor(MAX_KEY_BYTES / 3);
 export const MAX_REQUEST_ID = 0xffff_ffff;
 
+/**
+ * ringrpc's ALPN protocol identifier under TLS: a client offers it, and a server that also
+ * serves gRPC (ALPN `h2`) on the port tells the two apart by it.
+ */
+export const RINGRPC_ALPN = 'ringrpc/1';
+
 /** Frame types 1..7 (spec §Types). */
 export const FrameType = {
   REQUEST: 1,

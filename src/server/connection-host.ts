@@ -1,7 +1,20 @@
+import type { Socket } from 'node:net';
 import type { RpcError } from '../errors.js';
 import type { Route, Router } from './router.js';
 import type { ResolvedServerOptions } from './server-options.js';
-import type { ConnectionCounters } from './server-stats.js';
+import type { ConnectionCounters, ConnectionStats } from './server-stats.js';
+
+/** A connection the reactor keeps, of either protocol (a ringrpc `ServerConnection`, a gRPC session). */
+export interface HostedConnection {
+  readonly socket: Socket;
+  /** The periodic sweep: idle eviction, timeouts, keepalive PINGs. */
+  sweep(now: number, idleMs: number): void;
+  /** Graceful shutdown: GOAWAY in two steps, answer what was taken, then close. */
+  drain(): void;
+  /** Force-close (end of the shutdown grace): taken calls are abandoned with `reason`. */
+  destroy(reason: RpcError): void;
+  stats(): ConnectionStats;
+}
 
 /**
  * What a connection needs from its server (the reactor): options, routes, counters,

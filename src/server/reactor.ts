@@ -6,7 +6,7 @@ import { encodeFrame } from '../protocol/frame.js';
 import { encodeMeta } from '../protocol/meta.js';
 import { channels } from '../util/diagnostics.js';
 import type { Route, Router } from './router.js';
-import type { ConnectionHost } from './connection-host.js';
+import type { ConnectionHost, HostedConnection } from './connection-host.js';
 import { ServerConnection } from './server-connection.js';
 import type { ResolvedServerOptions } from './server-options.js';
 import { ConnectionCounters, type ConnectionStats } from './server-stats.js';
@@ -17,13 +17,15 @@ import { ConnectionCounters, type ConnectionStats } from './server-stats.js';
  * PINGs). It is what each {@link ServerConnection} talks to; the server façade owns
  * the listening socket and the lifecycle.
  */
-export class Reactor implements ConnectionHost<ServerConnection> {
+export class Reactor implements ConnectionHost<HostedConnection> {
   readonly counters = new ConnectionCounters();
-  private readonly connections = new Set<ServerConnection>();
+  private readonly connections = new Set<HostedConnection>();
   /** Connections whose peer is not reading: their unsent bytes count against `maxBufferedOutputBytes`. */
-  private readonly stalled = new Set<ServerConnection>();
+  private readonly stalled = new Set<HostedConnection>();
   private admitted = 0;
   private sweepTimer: NodeJS.Timeout | undefined;
+  /** Shutdown has begun: a connection adopted from now on (its protocol told late) is drained at once. */
+  private draining = false;
 
   constructor(
     readonly options: ResolvedServerOptions,
@@ -64,7 +66,12 @@ export class Reactor implements ConnectionHost<ServerConnection> {
     return true;
   }
 
-  setStalled(connection: ServerConnection, stalled: boolean): void {
+  /** Connections open now. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  setStalled(connection: HostedConnection, stalled: boolean): void {
     if (stalled) this.stalled.add(connection);
     else this.stalled.delete(connection);
   }
@@ -75,21 +82,45 @@ export class Reactor implements ConnectionHost<ServerConnection> {
     return total;
   }
 
-  connectionClosed(connection: ServerConnection): void {
+  connectionClosed(connection: HostedConnection): void {
     if (this.connections.delete(connection)) this.counters.open--;
   }
 
-  /** A new socket: served, or refused with GOAWAY RESOURCE_EXHAUSTED past `maxConnections`. */
+  /** A new ringrpc socket: served, or refused with GOAWAY RESOURCE_EXHAUSTED past `maxConnections`. */
   accept(socket: net.Socket): void {
+    this.adopt(
+      socket,
+      (host, s) => new ServerConnection(host, s),
+      (s) => this.refuse(s),
+    );
+  }
+
+  /**
+   * A new socket of either protocol: `open` serves it and the reactor keeps it (sweep,
+   * shutdown, counters); past `maxConnections` it is counted as refused and handed to
+   * `refuse`, which tells the peer in its protocol.
+   */
+  adopt(socket: net.Socket, open: (host: Reactor, socket: net.Socket) => HostedConnection, refuse: (socket: net.Socket, message: string) => void): void {
     if (this.connections.size >= this.options.maxConnections) {
-      this.refuse(socket);
+      this.counters.refused++;
+      const message = `server is at its limit of ${this.options.maxConnections} connections`;
+      refuse(socket, message);
+      if (channels.serverConnectionClose.hasSubscribers) {
+        channels.serverConnectionClose.publish({
+          peer: `${socket.remoteAddress}:${socket.remotePort}`,
+          reason: 'max-connections',
+          status: Status.RESOURCE_EXHAUSTED,
+          message,
+        });
+      }
       return;
     }
-    const connection = new ServerConnection(this, socket);
+    const connection = open(this, socket);
     this.connections.add(connection);
     this.counters.open++;
     this.counters.accepted++;
-    if (channels.serverConnectionOpen.hasSubscribers) channels.serverConnectionOpen.publish({ peer: connection.peerAddress });
+    if (channels.serverConnectionOpen.hasSubscribers) channels.serverConnectionOpen.publish({ peer: `${socket.remoteAddress}:${socket.remotePort}` });
+    if (this.draining) connection.drain();
   }
 
   /** Starts the periodic sweep, often enough for the shortest of the limits it enforces. */
@@ -115,6 +146,7 @@ export class Reactor implements ConnectionHost<ServerConnection> {
 
   /** Graceful shutdown, step one on every connection: GOAWAY, answer what was taken, then end. */
   drainAll(): void {
+    this.draining = true;
     for (const connection of this.connections) connection.drain();
   }
 
@@ -128,22 +160,20 @@ export class Reactor implements ConnectionHost<ServerConnection> {
     return [...this.connections].map((c) => c.stats());
   }
 
-  /** One connection too many: GOAWAY RESOURCE_EXHAUSTED (nothing taken), then close. */
-  private refuse(socket: net.Socket): void {
-    this.counters.refused++;
-    const message = `server is at its limit of ${this.options.maxConnections} connections`;
-    const meta = encodeMeta({ status: Status.RESOURCE_EXHAUSTED, message, lastRequestId: 0 });
+  /**
+   * Closes a ringrpc socket before it is a connection (nothing taken): GOAWAY with `status`
+   * (by default RESOURCE_EXHAUSTED: one connection too many) and `message`, then end.
+   * Counted by the caller.
+   */
+  refuse(
+    socket: net.Socket,
+    message = `server is at its limit of ${this.options.maxConnections} connections`,
+    status: Status = Status.RESOURCE_EXHAUSTED,
+  ): void {
+    const meta = encodeMeta({ status, message, lastRequestId: 0 });
     socket.on('error', () => {});
     socket.end(encodeFrame(FrameType.GOAWAY, 0, meta, Buffer.alloc(0)));
     // A peer that never reads must not hold the socket open.
     setTimeout(() => socket.destroy(), 1000).unref();
-    if (channels.serverConnectionClose.hasSubscribers) {
-      channels.serverConnectionClose.publish({
-        peer: `${socket.remoteAddress}:${socket.remotePort}`,
-        reason: 'max-connections',
-        status: Status.RESOURCE_EXHAUSTED,
-        message,
-      });
-    }
   }
 }

@@ -4,7 +4,7 @@ import type { MethodDefinition } from '../codec/service-definition.js';
 import { Compression } from '../protocol/constants.js';
 import type { FrameBody } from '../protocol/frame.js';
 import type { Meta } from '../protocol/meta.js';
-import type { Handler, Peer } from '../pipeline/handler-context.js';
+import type { CallProtocol, Handler, Peer } from '../pipeline/handler-context.js';
 import { PipelineCall } from '../pipeline/call-pipeline.js';
 import type { MethodStats } from './server-stats.js';
 import { MAX_TIMER_MS } from '../util/validate.js';
@@ -29,6 +29,8 @@ export interface CallRoute {
 /** The connection a call came in on: it writes the answers and keeps the books. */
 export interface CallOwner {
   readonly peer: Peer;
+  /** The protocol of the connection: every call on it came by it. */
+  readonly protocol: CallProtocol;
   /** Answers OK with an encoded reply body (in pieces: uncompressed, see `encodeSplit`). */
   replyOk(call: ServerCall, body: FrameBody, compression: Compression): void;
   /** Answers with an error status (or reports it, for ONEWAY). */
@@ -124,6 +126,10 @@ export class ServerCall extends PipelineCall {
 
   get peer(): Peer {
     return this.owner.peer;
+  }
+
+  override get protocol(): CallProtocol {
+    return this.owner.protocol;
   }
 
   override get oneway(): boolean {

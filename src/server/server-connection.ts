@@ -45,6 +45,7 @@ const LINGER_MS = 1000;
  */
 export class ServerConnection implements CallOwner {
   state: ServerConnectionState = 'open';
+  readonly protocol = 'ringrpc';
   readonly peer: Peer;
   /** The calls taken here and not yet answered. */
   private readonly calls: CallTable;
@@ -92,6 +93,7 @@ export class ServerConnection implements CallOwner {
   stats(): ConnectionStats {
     return {
       peer: this.peerAddress,
+      protocol: this.protocol,
       openedAt: this.clock.openedAt,
       inflight: this.calls.size,
       bytesIn: this.bytesIn,

@@ -178,6 +178,25 @@ export interface ServerOptions {
    * these. None by default.
    */
   interceptors?: readonly ServerInterceptor[];
+  /**
+   * Serve gRPC (HTTP/2) on the same port: a connection that opens with the HTTP/2 preface
+   * (or, under TLS, negotiates ALPN `h2`) is a gRPC connection, served from the same
+   * services, lanes, limits and interceptors; one that opens with `RR` (ALPN `ringrpc/1`, or
+   * none) is a ringrpc connection. `false`: ringrpc only. Default true.
+   */
+  grpc?: boolean;
+  /**
+   * With `grpc`: answer `grpc.health.v1.Health/Check` (SERVING while listening, NOT_SERVING
+   * while shutting down; per service, `NOT_FOUND` for one the server does not serve) unless
+   * a service of that name was added. Default true.
+   */
+  grpcHealth?: boolean;
+  /**
+   * With `grpc`: answer the server reflection service (`grpc.reflection.v1` and
+   * `v1alpha`), so that tools such as `grpcurl` can list and describe the services without
+   * their .proto files. Default true.
+   */
+  grpcReflection?: boolean;
 }
 
 /** 256 MiB, or a quarter of this process's heap limit if that is less. */
@@ -217,6 +236,9 @@ export const SERVER_DEFAULTS: Readonly<Required<Omit<ServerOptions, 'tls' | 'reg
   responseRing: true,
   workerAtomics: 'async',
   workerNice: 10,
+  grpc: true,
+  grpcHealth: true,
+  grpcReflection: true,
 });
 
 /** Validated server options with every default filled in. */
@@ -275,6 +297,9 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   v.boolean('responseRing', o.responseRing);
   v.oneOf('workerAtomics', o.workerAtomics, ['async', 'sync'] as const);
   if (v.nonNegativeInteger('workerNice', o.workerNice) > 19) throw v.invalid('workerNice', 'an integer from 0 to 19', o.workerNice);
+  v.boolean('grpc', o.grpc);
+  v.boolean('grpcHealth', o.grpcHealth);
+  v.boolean('grpcReflection', o.grpcReflection);
   const registry = options.registry;
   if (registry !== undefined) {
     if (typeof registry === 'string') {

@@ -1,4 +1,5 @@
 import { statusName } from '../status.js';
+import type { CallProtocol } from '../pipeline/handler-context.js';
 
 /**
  * - `idle`: created, not listening;
@@ -146,6 +147,10 @@ export class ConnectionCounters {
   refused = 0;
   /** TLS handshakes that failed (bad or missing client certificate, not TLS at all, timeout). */
   tlsFailed = 0;
+  /** Connections accepted that speak gRPC (HTTP/2); the rest of `accepted` speak ringrpc. */
+  grpcAccepted = 0;
+  /** gRPC calls received (every stream with a gRPC request, built-in services' included). */
+  grpcCalls = 0;
   bytesIn = 0;
   bytesOut = 0;
   /** Bytes reserved now for frames still arriving, over all connections (see `maxBufferedInputBytes`). */
@@ -167,6 +172,8 @@ export interface ServerStats {
     readonly slowClosed: number;
     readonly oversizedClosed: number;
     readonly tlsFailed: number;
+    /** Of `accepted`, the connections that speak gRPC (HTTP/2). */
+    readonly grpc: number;
     /** Round trips of the server's keepalive PINGs (one per connection every `heartbeatIntervalMs`). */
     readonly keepaliveRtt: LatencySnapshot;
   };
@@ -177,6 +184,8 @@ export interface ServerStats {
   /** Response bytes held now for peers that are not reading fast enough, over all connections. */
   readonly bufferedOutBytes: number;
   readonly inflight: number;
+  /** gRPC calls received (built-in health and reflection calls included); every call is also counted in `methods`, by protocol-blind method. */
+  readonly grpcCalls: number;
   /** The worker lane's queue, utilisation and counts; absent when no method uses it. */
   readonly workerLane: WorkerLaneStats | undefined;
   /** The actor lane, when a method runs on it. */
@@ -189,6 +198,8 @@ export interface ServerStats {
 export interface ConnectionStats {
   /** `host:port` of the client. */
   readonly peer: string;
+  /** What it speaks: ringrpc's protocol, or gRPC over HTTP/2. */
+  readonly protocol: CallProtocol;
   /** When it was accepted (ms since the epoch). */
   readonly openedAt: number;
   /** Calls taken and not yet answered. */

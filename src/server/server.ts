@@ -18,6 +18,8 @@ import { ServerRegistration } from './server-registration.js';
 import { resolveLanes, workerModulePath } from './service-lanes.js';
 import * as v from '../util/validate.js';
 import type { ServerInterceptor } from '../pipeline/interceptor.js';
+import { RINGRPC_ALPN } from '../protocol/constants.js';
+import { GrpcEndpoint } from '../grpc/grpc-endpoint.js';
 
 export type { ServerState };
 
@@ -67,21 +69,28 @@ export class Server {
   private workerLane: WorkerLane | undefined;
   private actorLane: ActorLane | undefined;
   private readonly registration: ServerRegistration | undefined;
+  /** gRPC on the same port (`options.grpc`): tells the protocols apart and serves HTTP/2 connections. */
+  private readonly grpc: GrpcEndpoint | undefined;
 
   constructor(options: ServerOptions = {}) {
     this.options = resolveServerOptions(options);
     this.reactor = new Reactor(this.options, this.router);
     this.inline = new InlineLane(this.options);
     this.registration = this.options.registry === undefined ? undefined : new ServerRegistration(this.options.registry, this.options.advertise);
+    this.grpc = this.options.grpc ? new GrpcEndpoint(this.reactor, this.router, this.options, () => this.current === 'listening') : undefined;
     const accept = (socket: net.Socket): void => {
-      if (this.current === 'listening') this.reactor.accept(socket);
-      else socket.destroy();
+      if (this.current !== 'listening') socket.destroy();
+      else if (this.grpc === undefined) this.reactor.accept(socket);
+      else this.grpc.accept(socket);
     };
     const tlsOptions = this.options.tls;
     if (tlsOptions === undefined) {
       this.netServer = net.createServer({ noDelay: true }, accept);
     } else {
-      const server = tls.createServer({ handshakeTimeout: this.options.frameTimeoutMs, ...tlsOptions }, accept);
+      // ALPN: `h2` for gRPC clients, ringrpc's own identifier for its clients; a client that
+      // offers neither (older ringrpc clients) is told apart by its first bytes.
+      const ALPNProtocols = this.grpc === undefined ? [RINGRPC_ALPN] : ['h2', RINGRPC_ALPN];
+      const server = tls.createServer({ handshakeTimeout: this.options.frameTimeoutMs, ALPNProtocols, ...tlsOptions }, accept);
       // A failed handshake (no or bad client certificate, plain TCP, timeout) is the
       // peer's problem: count it and carry on (the socket is already destroyed).
       server.on('tlsClientError', (err, socket) => {
@@ -232,6 +241,7 @@ export class Server {
     await this.registration?.withdraw();
     const closed = wasListening ? new Promise<void>((resolve) => this.netServer.close(() => resolve())) : Promise.resolve();
     this.reactor.drainAll();
+    this.grpc?.drain();
     const timer = setTimeout(() => {
       this.reactor.destroyAll(new RpcError(Status.UNAVAILABLE, `server shut down before the call finished (grace ${graceMs} ms)`));
     }, graceMs);
@@ -260,6 +270,7 @@ export class Server {
         slowClosed: c.slowClosed,
         oversizedClosed: c.oversizedClosed,
         tlsFailed: c.tlsFailed,
+        grpc: c.grpcAccepted,
         keepaliveRtt: c.keepaliveRtt.snapshot(),
       },
       bytesIn: c.bytesIn,
@@ -267,6 +278,7 @@ export class Server {
       bufferedInBytes: c.bufferedIn,
       bufferedOutBytes: this.reactor.bufferedOutBytes(),
       inflight: this.reactor.inflight,
+      grpcCalls: c.grpcCalls,
       workerLane: this.workerLane?.stats(),
       actorLane: this.actorLane?.stats(),
       methods,

@@ -13,33 +13,35 @@
  * response" record for a cancelled one), which is how the reactor knows a slot is free.
  */
 
-import type { Peer } from '../pipeline/handler-context.js';
+import type { CallProtocol, Peer } from '../pipeline/handler-context.js';
 
 const peerBytes = new WeakMap<Peer, Buffer>();
 
 /**
  * A call's peer as batches carry it: `host:port`, encoded once per connection (its `Peer`
- * object); as JSON when there is more to carry, the client certificate's identity (also
- * once per connection) or the caller's identity an interceptor set (per call).
+ * object); as JSON when there is more to carry, the client certificate's identity or a
+ * gRPC call's protocol (also once per connection) or the caller's identity an interceptor
+ * set (per call).
  */
-export function encodedPeer(peer: Peer, identity?: unknown): Buffer {
-  if (identity !== undefined) return Buffer.from(JSON.stringify({ ...peer, identity }));
+export function encodedPeer(peer: Peer, identity?: unknown, protocol: CallProtocol = 'ringrpc'): Buffer {
+  const grpc = protocol === 'grpc' ? { protocol } : undefined;
+  if (identity !== undefined) return Buffer.from(JSON.stringify({ ...peer, ...grpc, identity }));
   let bytes = peerBytes.get(peer);
   if (bytes === undefined) {
-    bytes = Buffer.from(peer.certificate === undefined ? `${peer.address}:${peer.port}` : JSON.stringify(peer));
+    bytes = Buffer.from(peer.certificate === undefined && grpc === undefined ? `${peer.address}:${peer.port}` : JSON.stringify({ ...peer, ...grpc }));
     peerBytes.set(peer, bytes);
   }
   return bytes;
 }
 
-/** Reads what {@link encodedPeer} wrote: the peer, and the caller's identity if one was set. */
-export function decodePeer(encoded: string): { peer: Peer; identity: unknown } {
+/** Reads what {@link encodedPeer} wrote: the peer, the caller's identity if one was set, and the protocol. */
+export function decodePeer(encoded: string): { peer: Peer; identity: unknown; protocol: CallProtocol } {
   if (!encoded.startsWith('{')) {
     const colon = encoded.lastIndexOf(':');
-    return { peer: { address: encoded.slice(0, colon), port: Number(encoded.slice(colon + 1)) }, identity: undefined };
+    return { peer: { address: encoded.slice(0, colon), port: Number(encoded.slice(colon + 1)) }, identity: undefined, protocol: 'ringrpc' };
   }
-  const { identity, ...peer } = JSON.parse(encoded) as Peer & { identity?: unknown };
-  return { peer, identity };
+  const { identity, protocol, ...peer } = JSON.parse(encoded) as Peer & { identity?: unknown; protocol?: CallProtocol };
+  return { peer, identity, protocol: protocol === 'grpc' ? 'grpc' : 'ringrpc' };
 }
 
 /** One request of a batch, as the worker reads it. */

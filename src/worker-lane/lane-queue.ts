@@ -24,7 +24,7 @@ export function queuedEntry(call: ServerCall, slot: number, seq: number, methodI
     deadline: call.deadline,
     meta,
     body,
-    peer: encodedPeer(call.peer, call.identity),
+    peer: encodedPeer(call.peer, call.identity, call.protocol),
     handOffs: 0,
     queued: true,
   };

@@ -4,7 +4,7 @@ import type { MethodDefinition } from '../codec/service-definition.js';
 import { FrameType, HEADER_BYTES, type Compression } from '../protocol/constants.js';
 import { writeHeader } from '../protocol/frame.js';
 import { decodeMeta, type Meta } from '../protocol/meta.js';
-import type { Actor, Handler, Peer } from '../pipeline/handler-context.js';
+import type { Actor, CallProtocol, Handler, Peer } from '../pipeline/handler-context.js';
 import { PipelineCall } from '../pipeline/call-pipeline.js';
 import { errorMeta, okMeta } from '../pipeline/response-meta.js';
 import { decodePeer, type BatchEntry } from './batch-codec.js';
@@ -137,6 +137,9 @@ export class WorkerCall extends PipelineCall {
   }
   get identity(): unknown {
     return (this.parsedPeer ??= decodePeer(this.entry.peer)).identity;
+  }
+  override get protocol(): CallProtocol {
+    return (this.parsedPeer ??= decodePeer(this.entry.peer)).protocol;
   }
   get ended(): boolean {
     return this.aborts.isCancelled(this.entry.slot);

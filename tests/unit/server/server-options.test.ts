@@ -12,6 +12,9 @@ test('defaults, and the derived idle limit', () => {
   assert.is(o.idleTimeoutMs, 20_000);
   assert.is(o.maxFrameBytes, 16 * 1024 * 1024);
   assert.is(o.callTimeoutMs, 0, 'no server limit unless asked');
+  assert.is(o.grpc, true, 'gRPC is served on the same port unless turned off');
+  assert.is(o.grpcHealth, true);
+  assert.is(o.grpcReflection, true);
   assert.ok(Object.isFrozen(o));
   assert.ok(Object.isFrozen(SERVER_DEFAULTS));
   assert.is(resolveServerOptions({ port: undefined }).port, SERVER_DEFAULTS.port, 'undefined does not hide a default');
@@ -36,6 +39,9 @@ const bad: Array<[object, RegExp]> = [
   [{ maxWriteBufferBytes: -1 }, /options.maxWriteBufferBytes must be a positive integer/],
   [{ compression: 'brotli' }, /options.compression must be one of "none", "gzip" \(got "brotli"\)/],
   [{ shutdownGraceMs: null }, /options.shutdownGraceMs must be a non-negative integer/],
+  [{ grpc: 'yes' }, /options.grpc must be true or false \(got "yes"\)/],
+  [{ grpcHealth: 1 }, /options.grpcHealth must be true or false \(got 1\)/],
+  [{ grpcReflection: null }, /options.grpcReflection must be true or false/],
   [{ maxframebytes: 1 }, /options.maxframebytes is not a known option \(did you mean maxFrameBytes\?\)/],
 ];
 for (const [options, message] of bad) {

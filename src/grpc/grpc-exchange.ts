@@ -1,0 +1,152 @@
+import http2, { type ServerHttp2Stream } from 'node:http2';
+import { debuglog } from 'node:util';
+import { Status } from '../status.js';
+import { Compression } from '../protocol/constants.js';
+import { bodyLength, type FrameBody } from '../protocol/frame.js';
+import { decompress } from '../protocol/compression.js';
+import { encodeStatusMessage, GRPC_ACCEPT_ENCODING, GRPC_CONTENT_TYPE, MESSAGE_PREFIX_BYTES, messagePrefix, writeMetadata } from './grpc-wire.js';
+
+const { NGHTTP2_NO_ERROR } = http2.constants;
+const debug = debuglog('ringrpc');
+type Metadata = Readonly<Record<string, string>>;
+/** Replies up to this size leave as one buffer with their prefix; larger ones are not copied. */
+const JOIN_BELOW_BYTES = 64 * 1024;
+
+/**
+ * The answering side of one gRPC call's HTTP/2 stream: response headers, the
+ * length-prefixed reply, and the trailers that carry the status. It writes each answer at
+ * most once, and never throws: a stream the client reset is simply not written to.
+ */
+export class GrpcExchange {
+  /** Whether the response headers are out (a message stream's; a unary answer sends all at once). */
+  private opened = false;
+  /** The status the trailers carry, sent when the stream asks for them (after its last DATA). */
+  private final: { status: number; message: string; metadata: Metadata | undefined } = { status: Status.OK, message: '', metadata: undefined };
+
+  /**
+   * @param stream the call's stream
+   * @param gzipAccepted the client listed gzip in `grpc-accept-encoding`: a gzipped reply may go as it is
+   * @param countOut told the bytes of each message written
+   */
+  constructor(
+    readonly stream: ServerHttp2Stream,
+    private readonly gzipAccepted: boolean,
+    private readonly countOut: (bytes: number) => void,
+  ) {}
+
+  /** False once the stream is closed or reset: nothing more can be written. */
+  get writable(): boolean {
+    return !this.stream.destroyed && !this.stream.closed && !this.stream.sentTrailers;
+  }
+
+  /**
+   * Answers OK: headers (with the response metadata), the reply as one message, trailers
+   * `grpc-status: 0`. A reply gzipped for a client that does not take gzip is unzipped
+   * first (the lanes compress by the server's option, before they know the client).
+   */
+  sendOk(body: FrameBody, compression: number, metadata: Metadata | undefined): void {
+    if (!this.writable || this.stream.headersSent) return;
+    if (compression === Compression.GZIP && !this.gzipAccepted) {
+      decompress(body as Uint8Array, Compression.GZIP, Number.MAX_SAFE_INTEGER).then(
+        (plain) => this.sendOk(plain, Compression.NONE, metadata),
+        (err: unknown) => this.sendError(Status.INTERNAL, `reply does not unzip: ${(err as Error).message}`, undefined),
+      );
+      return;
+    }
+    const gzip = compression === Compression.GZIP;
+    const headers: Record<string, string | number> = { ':status': 200, 'content-type': GRPC_CONTENT_TYPE, 'grpc-accept-encoding': GRPC_ACCEPT_ENCODING };
+    if (gzip) headers['grpc-encoding'] = 'gzip';
+    try {
+      this.stream.respond(writeMetadata(metadata, headers), { waitForTrailers: true });
+      this.stream.once('wantTrailers', () => this.trailers());
+      this.writeMessage(body, gzip);
+      this.stream.end();
+    } catch (err) {
+      debug('grpc: reply on stream %d not written: %s', this.stream.id, (err as Error).message);
+    }
+  }
+
+  /**
+   * Answers with an error status: as a trailers-only response (one HEADERS frame with
+   * `grpc-status`, `grpc-message` and the metadata), or as trailers when headers went out.
+   */
+  sendError(status: number, message: string, metadata: Metadata | undefined): void {
+    if (!this.writable) return;
+    try {
+      if (this.opened) {
+        this.final = { status, message, metadata };
+        this.stream.end();
+        return;
+      }
+      if (this.stream.headersSent) return;
+      const headers: Record<string, string | number> = {
+        ':status': 200,
+        'content-type': GRPC_CONTENT_TYPE,
+        'grpc-accept-encoding': GRPC_ACCEPT_ENCODING,
+        'grpc-status': status,
+      };
+      if (message !== '') headers['grpc-message'] = encodeStatusMessage(message);
+      this.stream.respond(writeMetadata(metadata, headers), { endStream: true });
+    } catch (err) {
+      debug('grpc: status on stream %d not written: %s', this.stream.id, (err as Error).message);
+    }
+  }
+
+  /**
+   * Stops the client's upload after the answer (RST_STREAM NO_ERROR, as HTTP/2 lets a
+   * server that has answered do): for a message too large or malformed to read, whose rest
+   * would otherwise still arrive.
+   */
+  stopUpload(): void {
+    if (!this.stream.destroyed && !this.stream.closed) this.stream.close(NGHTTP2_NO_ERROR);
+  }
+
+  /** An answer that is not gRPC's, for a request that is not gRPC (wrong method or content type). */
+  sendHttpError(httpStatus: number): void {
+    if (!this.writable || this.stream.headersSent) return;
+    try {
+      this.stream.respond({ ':status': httpStatus }, { endStream: true });
+    } catch (err) {
+      debug('grpc: HTTP %d on stream %d not written: %s', httpStatus, this.stream.id, (err as Error).message);
+    }
+  }
+
+  /** A streaming answer: sends the response headers, once. */
+  open(): void {
+    if (this.opened || !this.writable) return;
+    this.opened = true;
+    this.stream.respond({ ':status': 200, 'content-type': GRPC_CONTENT_TYPE, 'grpc-accept-encoding': GRPC_ACCEPT_ENCODING }, { waitForTrailers: true });
+    this.stream.once('wantTrailers', () => this.trailers());
+  }
+
+  /** One more message of a streaming answer (after {@link open}). */
+  writeMessage(body: FrameBody, gzip = false): void {
+    const length = bodyLength(body);
+    if (body instanceof Uint8Array && length < JOIN_BELOW_BYTES) {
+      const message = messagePrefix(gzip, length, MESSAGE_PREFIX_BYTES + length);
+      message.set(body, MESSAGE_PREFIX_BYTES);
+      this.stream.write(message);
+    } else {
+      this.stream.write(messagePrefix(gzip, length));
+      for (const piece of body instanceof Uint8Array ? [body] : body) this.stream.write(piece);
+    }
+    this.countOut(MESSAGE_PREFIX_BYTES + length);
+  }
+
+  /** Ends a streaming answer OK (its trailers follow, when the stream asks for them). */
+  end(): void {
+    if (this.writable) this.stream.end();
+  }
+
+  private trailers(): void {
+    if (this.stream.destroyed || this.stream.closed || this.stream.sentTrailers) return;
+    const { status, message, metadata } = this.final;
+    const trailers: Record<string, string | number> = { 'grpc-status': status };
+    if (message !== '') trailers['grpc-message'] = encodeStatusMessage(message);
+    try {
+      this.stream.sendTrailers(writeMetadata(metadata, trailers));
+    } catch (err) {
+      debug('grpc: trailers on stream %d not written: %s', this.stream.id, (err as Error).message);
+    }
+  }
+}
