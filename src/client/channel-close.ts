@@ -1,6 +1,17 @@
 import { RpcError, statusFromSystemError } from '../errors.js';
 import { Status } from '../status.js';
 
+/**
+ * Why a channel closed, for its pool:
+ * - `connect-failed`: it never became ready (nothing was sent);
+ * - `lost`: a ready connection broke (reset, keepalive timeout, protocol error);
+ * - `ended`: the server closed it cleanly while no call was pending (idle eviction);
+ * - `goaway`: the server asked it to go away (shutting down) and it drained;
+ * - `refused`: the server sent GOAWAY with a fault status (connection limit, protocol error);
+ * - `closed`: this process closed it.
+ */
+export type ChannelCloseReason = 'connect-failed' | 'lost' | 'ended' | 'goaway' | 'refused' | 'closed';
+
 /** How far a connection got before it closed. */
 export interface ChannelHistory {
   /** It connected (and finished its TLS handshake, with TLS). */

@@ -4,7 +4,8 @@ import { formatEndpoint, type Endpoint } from '../transport/endpoint.js';
 import { backoffDelay } from '../util/backoff.js';
 import { channels } from '../util/diagnostics.js';
 import { backoffTimers, type QueuedTimer } from '../util/timer-queue.js';
-import { Channel, type ChannelCloseReason } from './channel.js';
+import { Channel } from './channel.js';
+import type { ChannelCloseReason } from './channel-close.js';
 import type { ResolvedPoolOptions } from './client-options.js';
 
 /**

@@ -5,6 +5,7 @@ import { backoffDelay } from '../util/backoff.js';
 import { channels } from '../util/diagnostics.js';
 import { backoffTimers, type QueuedTimer } from '../util/timer-queue.js';
 import type { ResolvedRetryPolicy } from './client-options.js';
+import type { CallListener } from './pending-call.js';
 import type { PoolConnections } from './pool-connections.js';
 import type { EndpointSet } from './endpoint-set.js';
 import type { RetryBudget } from './retry-budget.js';
@@ -17,6 +18,8 @@ import type { RetryBudget } from './retry-budget.js';
  * failure). This caps them, so that flapping servers cannot keep a call going forever.
  */
 const MAX_TRANSPARENT_RETRIES = 8;
+
+const ONCE = { once: true } as const;
 
 /** One call as the stub hands it over: what to send and how to retry it. */
 export interface CallPlan {
@@ -54,28 +57,24 @@ export function runCall(plan: CallPlan, target: CallTarget): Promise<unknown> {
   return new Promise((resolve, reject) => new RetryingCall(plan, target, resolve, reject).start());
 }
 
-class RetryingCall {
+class RetryingCall implements CallListener {
   /** Times the call was sent (or tried to be), transparent resends included. */
   private sends = 0;
   /** Of those, resends after a GOAWAY that count neither as attempts nor against the budget. */
   private transparent = 0;
-  private readonly tried = new Set<string>();
+  /**
+   * Instances tried so far, made on the first failure (a call that succeeds at once needs
+   * none): `address`, the latest, is added when the set is asked for ({@link triedSet}).
+   */
+  private tried: Set<string> | undefined;
+  /** The instance of the attempt in flight (or of the last one). */
+  private address: string | undefined;
   /** Some attempt failed without being known not to have run: the call as a whole may have run. */
   private mayHaveRun = false;
   private readonly deadline: number;
   /** A backoff before the next attempt, or the wait for a registry's first list. */
   private waiting: { cancel(): void } | undefined;
   private done = false;
-  private readonly onAbort = (): void => {
-    if (this.waiting === undefined) return; // an attempt in flight: its channel answers CANCELLED
-    this.waiting.cancel();
-    this.fail(
-      new RpcError(Status.CANCELLED, 'call cancelled by the caller while waiting to retry or for instances', {
-        ...this.site(),
-        cause: this.plan.signal?.reason,
-      }),
-    );
-  };
 
   constructor(
     private readonly plan: CallPlan,
@@ -88,8 +87,26 @@ class RetryingCall {
 
   start(): void {
     this.target.budget.recordCall();
-    this.plan.signal?.addEventListener('abort', this.onAbort, { once: true });
+    this.plan.signal?.addEventListener('abort', this, ONCE);
     this.attempt();
+  }
+
+  /** @internal The caller's signal aborted (the call is its own listener: no closure per call). */
+  handleEvent(): void {
+    if (this.waiting === undefined) return; // an attempt in flight: its channel answers CANCELLED
+    this.waiting.cancel();
+    this.fail(
+      new RpcError(Status.CANCELLED, 'call cancelled by the caller while waiting to retry or for instances', {
+        ...this.site(),
+        cause: this.plan.signal?.reason,
+      }),
+    );
+  }
+
+  private triedSet(): Set<string> {
+    const tried = (this.tried ??= new Set());
+    if (this.address !== undefined) tried.add(this.address);
+    return tried;
   }
 
   private site(address?: string): { service: string; method: string; address?: string } {
@@ -104,39 +121,42 @@ class RetryingCall {
       if (endpoints.error !== undefined) return this.fail(withSite(endpoints.error, this.site()));
       return this.waitForInstances();
     }
-    const picked = endpoints.pick(this.tried, this.plan.key);
+    const picked = endpoints.pick(this.address === undefined ? undefined : this.triedSet(), this.plan.key);
     this.sends++;
     if (picked === undefined) return this.onFailure(endpoints.emptyError(this.site()));
     const address = picked.address;
-    this.tried.add(address);
-    let reply: Promise<unknown>;
+    this.address = address;
     try {
-      const channel = this.target.connections.acquire(picked.endpoint, picked.connectNow);
-      reply = channel.call({
-        method: this.plan.method,
-        body: this.plan.body,
-        timeoutMs: this.deadline === Infinity ? 0 : Math.max(1, Math.ceil(this.deadline - Date.now())),
-        callTimeoutMs: this.plan.timeoutMs,
-        signal: this.plan.signal,
-        metadata: this.plan.metadata,
-        key: this.plan.key,
-        onMetadata: this.plan.onMetadata,
-        gzipAboveBytes: this.plan.gzipAboveBytes,
-      });
+      const channel = this.target.connections.acquire(picked.endpoint, picked.connectNow, address);
+      channel.start(
+        {
+          method: this.plan.method,
+          body: this.plan.body,
+          timeoutMs: this.deadline === Infinity ? 0 : Math.max(1, Math.ceil(this.deadline - Date.now())),
+          callTimeoutMs: this.plan.timeoutMs,
+          signal: this.plan.signal,
+          metadata: this.plan.metadata,
+          key: this.plan.key,
+          onMetadata: this.plan.onMetadata,
+          gzipAboveBytes: this.plan.gzipAboveBytes,
+        },
+        this,
+      );
     } catch (err) {
       this.onFailure(withSite(RpcError.from(err, Status.UNAVAILABLE, this.site(address)), this.site(address)));
-      return;
     }
-    reply.then(
-      (value) => {
-        this.target.connections.record(address, undefined);
-        this.succeed(value);
-      },
-      (err: RpcError) => {
-        this.target.connections.record(address, err);
-        this.onFailure(err);
-      },
-    );
+  }
+
+  /** @internal The attempt in flight was answered (see {@link CallListener}). */
+  onReply(reply: unknown): void {
+    this.target.connections.record(this.address!, undefined);
+    this.succeed(reply);
+  }
+
+  /** @internal The attempt in flight failed (see {@link CallListener}). */
+  onError(error: RpcError): void {
+    this.target.connections.record(this.address!, error);
+    this.onFailure(error);
   }
 
   /** No list from the registry yet: wait for one, the registry's error, or the deadline. */
@@ -175,7 +195,7 @@ class RetryingCall {
     if (signal?.aborted || error.code === Status.CANCELLED || error.code === Status.DEADLINE_EXCEEDED) return this.fail(error);
     const attempts = this.sends - this.transparent;
     let delayMs: number;
-    const transparent = notRun === 'goaway' || (notRun === 'unsent' && this.target.endpoints.hasUntried(this.tried));
+    const transparent = notRun === 'goaway' || (notRun === 'unsent' && this.target.endpoints.hasUntried(this.triedSet()));
     if (transparent && this.transparent < MAX_TRANSPARENT_RETRIES) {
       this.transparent++;
       delayMs = 0;
@@ -225,7 +245,7 @@ class RetryingCall {
     this.done = true;
     this.waiting?.cancel();
     this.waiting = undefined;
-    this.plan.signal?.removeEventListener('abort', this.onAbort);
+    this.plan.signal?.removeEventListener('abort', this);
     return true;
   }
 }
