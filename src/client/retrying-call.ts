@@ -75,6 +75,8 @@ class RetryingCall implements CallListener {
   /** A backoff before the next attempt, or the wait for a registry's first list. */
   private waiting: { cancel(): void } | undefined;
   private done = false;
+  /** True while {@link start} runs (the first attempt, unless it waits for instances). */
+  private starting = false;
 
   constructor(
     private readonly plan: CallPlan,
@@ -88,7 +90,9 @@ class RetryingCall implements CallListener {
   start(): void {
     this.target.budget.recordCall();
     this.plan.signal?.addEventListener('abort', this, ONCE);
+    this.starting = true;
     this.attempt();
+    this.starting = false;
   }
 
   /** @internal The caller's signal aborted (the call is its own listener: no closure per call). */
@@ -132,7 +136,7 @@ class RetryingCall implements CallListener {
         {
           method: this.plan.method,
           body: this.plan.body,
-          timeoutMs: this.deadline === Infinity ? 0 : Math.max(1, Math.ceil(this.deadline - Date.now())),
+          timeoutMs: this.timeLeftMs(),
           callTimeoutMs: this.plan.timeoutMs,
           signal: this.plan.signal,
           metadata: this.plan.metadata,
@@ -145,6 +149,17 @@ class RetryingCall implements CallListener {
     } catch (err) {
       this.onFailure(withSite(RpcError.from(err, Status.UNAVAILABLE, this.site(address)), this.site(address)));
     }
+  }
+
+  /**
+   * What is left of the call's deadline, for the attempt about to be sent (0: none). The
+   * first attempt, when sent as the call starts, gets the whole of it: no clock read, and its
+   * deadline shares its channel-side list with every other call of that timeout.
+   */
+  private timeLeftMs(): number {
+    if (this.deadline === Infinity) return 0;
+    if (this.starting) return this.plan.timeoutMs;
+    return Math.max(1, Math.ceil(this.deadline - Date.now()));
   }
 
   /** @internal The attempt in flight was answered (see {@link CallListener}). */

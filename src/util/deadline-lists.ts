@@ -14,6 +14,9 @@ export interface Deadline {
   onDeadline(): void;
 }
 
+/** The longest delay a Node timer holds (longer ones fire after 1 ms): longer deadlines re-arm until due. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Entries of one duration, in the order added, which is the order they expire in. */
 class DeadlineList {
   head: Deadline | undefined;
@@ -64,7 +67,7 @@ export class DeadlineLists {
     if (tail === undefined) {
       list.head = entry;
       list.tail = entry;
-      if (list.timer === undefined) list.timer = setTimeout(fireList, durationMs, list);
+      if (list.timer === undefined) list.timer = setTimeout(fireList, Math.min(durationMs, MAX_TIMER_MS), list);
       return;
     }
     tail.deadlineNext = entry;
@@ -108,7 +111,7 @@ export class DeadlineLists {
     for (let entry = list.head; entry !== undefined; entry = list.head) {
       if (entry.deadlineAt > now) {
         // (An entry added by an onDeadline to the emptied list armed the timer already.)
-        list.timer ??= setTimeout(fireList, Math.max(1, Math.ceil(entry.deadlineAt - now)), list);
+        list.timer ??= setTimeout(fireList, Math.min(MAX_TIMER_MS, Math.max(1, Math.ceil(entry.deadlineAt - now))), list);
         return;
       }
       unlink(list, entry);
