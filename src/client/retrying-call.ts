@@ -6,6 +6,7 @@ import { channels } from '../util/diagnostics.js';
 import { backoffTimers, type QueuedTimer } from '../util/timer-queue.js';
 import type { ResolvedRetryPolicy } from './client-options.js';
 import type { CallListener } from './pending-call.js';
+import type { ChannelCall } from './request-writer.js';
 import type { PoolConnections } from './pool-connections.js';
 import type { EndpointSet } from './endpoint-set.js';
 import type { RetryBudget } from './retry-budget.js';
@@ -21,8 +22,11 @@ const MAX_TRANSPARENT_RETRIES = 8;
 
 const ONCE = { once: true } as const;
 
-/** One call as the stub hands it over: what to send and how to retry it. */
-export interface CallPlan {
+/**
+ * One call as the stub hands it over: what to send and how to retry it. It is also the
+ * {@link ChannelCall} of the call's first attempt (its deadline is the whole call's).
+ */
+export interface CallPlan extends ChannelCall {
   readonly method: MethodDefinition;
   readonly body: Uint8Array;
   /** Deadline of the whole call, all attempts together, in ms (0: none). */
@@ -132,34 +136,32 @@ class RetryingCall implements CallListener {
     this.address = address;
     try {
       const channel = this.target.connections.acquire(picked.endpoint, picked.connectNow, address);
-      channel.start(
-        {
-          method: this.plan.method,
-          body: this.plan.body,
-          timeoutMs: this.timeLeftMs(),
-          callTimeoutMs: this.plan.timeoutMs,
-          signal: this.plan.signal,
-          metadata: this.plan.metadata,
-          key: this.plan.key,
-          onMetadata: this.plan.onMetadata,
-          gzipAboveBytes: this.plan.gzipAboveBytes,
-        },
-        this,
-      );
+      channel.start(this.starting ? this.plan : this.retryCall(), this);
     } catch (err) {
       this.onFailure(withSite(RpcError.from(err, Status.UNAVAILABLE, this.site(address)), this.site(address)));
     }
   }
 
   /**
-   * What is left of the call's deadline, for the attempt about to be sent (0: none). The
-   * first attempt, when sent as the call starts, gets the whole of it: no clock read, and its
+   * A later attempt (a retry, or a first attempt that waited for instances): sent with
+   * what is left of the call's deadline. The first attempt, when sent as the call starts,
+   * is the plan itself — its `timeoutMs` is the whole deadline, which is what is left —
+   * so a call that needs one attempt costs no object for it and no clock read, and its
    * deadline shares its channel-side list with every other call of that timeout.
    */
-  private timeLeftMs(): number {
-    if (this.deadline === Infinity) return 0;
-    if (this.starting) return this.plan.timeoutMs;
-    return Math.max(1, Math.ceil(this.deadline - Date.now()));
+  private retryCall(): ChannelCall {
+    const plan = this.plan;
+    return {
+      method: plan.method,
+      body: plan.body,
+      timeoutMs: this.deadline === Infinity ? 0 : Math.max(1, Math.ceil(this.deadline - Date.now())),
+      callTimeoutMs: plan.timeoutMs,
+      signal: plan.signal,
+      metadata: plan.metadata,
+      key: plan.key,
+      onMetadata: plan.onMetadata,
+      gzipAboveBytes: plan.gzipAboveBytes,
+    };
   }
 
   /** @internal The attempt in flight was answered (see {@link CallListener}). */
