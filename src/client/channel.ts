@@ -16,6 +16,7 @@ import type { ResolvedConnectionOptions } from './client-options.js';
 import { Keepalive } from './keepalive.js';
 import { closeError, type ChannelCloseReason } from './channel-close.js';
 import { PendingCall, type CallListener, type PendingOwner } from './pending-call.js';
+import { PendingTable } from './pending-table.js';
 import { RequestWriter, type ChannelCall } from './request-writer.js';
 
 /**
@@ -56,7 +57,7 @@ const DEADLINE_CANCEL_META = encodeMeta({ status: Status.DEADLINE_EXCEEDED });
 export class Channel implements PendingOwner {
   state: ChannelState = 'connecting';
   readonly address: string;
-  readonly pending = new Map<number, PendingCall>();
+  readonly pending = new PendingTable<PendingCall>();
   /** Round-trip time of the last keepalive PING answered, in ms. */
   rttMs: number | undefined;
   /** When a call last settled here or a ONEWAY left (`Date.now()`), for idle closing. */
@@ -313,7 +314,7 @@ export class Channel implements PendingOwner {
     this.becomeUnusable('draining');
     const reason = meta.message || 'server sent GOAWAY';
     // Requests above last_request_id were never run (spec §GOAWAY): safe to send again.
-    for (const [id, pending] of this.pending) {
+    for (const [id, pending] of this.pending.entries()) {
       if (id > meta.lastRequestId) {
         const site = this.site(pending.method);
         pending.reject(
@@ -383,7 +384,7 @@ export class Channel implements PendingOwner {
   private failAll(error: RpcError): void {
     this.becomeUnusable('closed');
     this.state = 'closed';
-    for (const pending of [...this.pending.values()]) {
+    for (const pending of this.pending.snapshot()) {
       const method = pending.method;
       pending.reject(
         new RpcError(error.code, error.rawMessage, {
