@@ -2,6 +2,15 @@ import { RpcError, statusFromSystemError } from '../errors.js';
 import { Status } from '../status.js';
 
 /**
+ * - `connecting`: TCP (and TLS) connect in progress; calls are queued in the socket meanwhile;
+ * - `ready`: connected;
+ * - `draining`: takes no new calls (GOAWAY received, request ids spent, or closing); its
+ *   pending calls may still be answered;
+ * - `closed`: the socket is gone; every pending call has been settled.
+ */
+export type ChannelState = 'connecting' | 'ready' | 'draining' | 'closed';
+
+/**
  * Why a channel closed, for its pool:
  * - `connect-failed`: it never became ready (nothing was sent);
  * - `lost`: a ready connection broke (reset, keepalive timeout, protocol error);

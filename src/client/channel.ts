@@ -14,19 +14,10 @@ import { RequestIdAllocator } from '../protocol/request-id-allocator.js';
 import { channels } from '../util/diagnostics.js';
 import type { ResolvedConnectionOptions } from './client-options.js';
 import { Keepalive } from './keepalive.js';
-import { closeError, type ChannelCloseReason } from './channel-close.js';
+import { closeError, type ChannelCloseReason, type ChannelState } from './channel-close.js';
 import { PendingCall, type CallListener, type PendingOwner } from './pending-call.js';
 import { PendingTable } from './pending-table.js';
 import { RequestWriter, type ChannelCall } from './request-writer.js';
-
-/**
- * - `connecting`: TCP (and TLS) connect in progress; calls are queued in the socket meanwhile;
- * - `ready`: connected;
- * - `draining`: takes no new calls (GOAWAY received, request ids spent, or closing); its
- *   pending calls may still be answered;
- * - `closed`: the socket is gone; every pending call has been settled.
- */
-export type ChannelState = 'connecting' | 'ready' | 'draining' | 'closed';
 
 /** How a channel tells its owner about its life. */
 export interface ChannelEvents {
@@ -62,6 +53,9 @@ export class Channel implements PendingOwner {
   rttMs: number | undefined;
   /** When a call last settled here or a ONEWAY left (`Date.now()`), for idle closing. */
   lastUsedAt = Date.now();
+  /** When the read being decoded arrived: a call answered in it settled then (a clock read per read, not per call). */
+  private readAt = 0;
+  private reading = false;
   private readonly socket: net.Socket;
   private readonly decoder: FrameDecoder;
   private readonly writer: FrameWriter;
@@ -199,7 +193,7 @@ export class Channel implements PendingOwner {
   /** @internal A call settled (see {@link PendingOwner}). */
   settled(call: PendingCall): void {
     this.pending.delete(call.requestId);
-    this.lastUsedAt = Date.now();
+    this.lastUsedAt = this.reading ? this.readAt : Date.now();
     if (this.endWhenIdle && this.pending.size === 0 && this.state !== 'closed') this.writer.end();
   }
 
@@ -223,11 +217,16 @@ export class Channel implements PendingOwner {
   }
 
   private onData(chunk: Buffer): void {
+    // One clock read per read, not per call settled in it (lastUsedAt only drives idle closing).
+    this.readAt = Date.now();
+    this.reading = true;
     try {
       this.decoder.push(chunk);
     } catch (err) {
       const message = err instanceof FrameError ? err.message : `failed to handle a frame: ${(err as Error).message}`;
       this.destroy(new RpcError(Status.INTERNAL, `protocol error from server: ${message}`, { cause: err }), 'lost');
+    } finally {
+      this.reading = false;
     }
   }
 

@@ -115,16 +115,17 @@ export class EndpointConnections {
     const policy = this.options.outlierDetection;
     if (policy === undefined) return;
     const failed = error !== undefined && error.notRun !== 'unsent' && (error.code === Status.DEADLINE_EXCEEDED || error.code === Status.UNAVAILABLE);
-    const now = Date.now();
     if (!failed) {
       if (error?.code === Status.CANCELLED) return;
       this.consecutiveFailures = 0;
-      if (this.ejectedUntil !== 0 && this.ejectedUntil <= now) {
+      // (No clock read for the common answer, from an endpoint never ejected.)
+      if (this.ejectedUntil !== 0 && this.ejectedUntil <= Date.now()) {
         this.ejectedUntil = 0; // the probe was answered: back in rotation
         this.ejections = 0;
       }
       return;
     }
+    const now = Date.now();
     if (this.ejectedUntil > now) return; // a call sent before the ejection
     const probeFailed = this.ejectedUntil !== 0;
     if (++this.consecutiveFailures < policy.consecutiveFailures && !probeFailed) return;
