@@ -17,6 +17,7 @@ import { Keepalive } from './keepalive.js';
 import { closeError, type ChannelCloseReason, type ChannelState } from './channel-close.js';
 import { PendingCall, type CallListener, type PendingOwner } from './pending-call.js';
 import { PendingTable } from './pending-table.js';
+import { endRead, readingConnection, startRead } from './read-affinity.js';
 import { RequestWriter, type ChannelCall } from './request-writer.js';
 
 /** How a channel tells its owner about its life. */
@@ -55,7 +56,6 @@ export class Channel implements PendingOwner {
   lastUsedAt = Date.now();
   /** When the read being decoded arrived: a call answered in it settled then (a clock read per read, not per call). */
   private readAt = 0;
-  private reading = false;
   private readonly socket: net.Socket;
   private readonly decoder: FrameDecoder;
   private readonly writer: FrameWriter;
@@ -193,7 +193,7 @@ export class Channel implements PendingOwner {
   /** @internal A call settled (see {@link PendingOwner}). */
   settled(call: PendingCall): void {
     this.pending.delete(call.requestId);
-    this.lastUsedAt = this.reading ? this.readAt : Date.now();
+    this.lastUsedAt = readingConnection() === this ? this.readAt : Date.now();
     if (this.endWhenIdle && this.pending.size === 0 && this.state !== 'closed') this.writer.end();
   }
 
@@ -219,14 +219,14 @@ export class Channel implements PendingOwner {
   private onData(chunk: Buffer): void {
     // One clock read per read, not per call settled in it (lastUsedAt only drives idle closing).
     this.readAt = Date.now();
-    this.reading = true;
+    startRead(this);
     try {
       this.decoder.push(chunk);
     } catch (err) {
       const message = err instanceof FrameError ? err.message : `failed to handle a frame: ${(err as Error).message}`;
       this.destroy(new RpcError(Status.INTERNAL, `protocol error from server: ${message}`, { cause: err }), 'lost');
     } finally {
-      this.reading = false;
+      endRead();
     }
   }
 
