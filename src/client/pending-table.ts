@@ -25,6 +25,7 @@ export class PendingTable<V> {
     return this.count;
   }
 
+  /** The entry of `id`, if any. */
   get(id: number): V | undefined {
     const ids = this.ids;
     const mask = this.mask;
@@ -35,6 +36,7 @@ export class PendingTable<V> {
     }
   }
 
+  /** True when `id` has an entry. */
   has(id: number): boolean {
     return this.get(id) !== undefined;
   }
