@@ -1,6 +1,26 @@
 import { RpcError, statusFromSystemError } from '../errors.js';
 import { Status } from '../status.js';
 
+/**
+ * - `connecting`: TCP (and TLS) connect in progress; calls are queued in the socket meanwhile;
+ * - `ready`: connected;
+ * - `draining`: takes no new calls (GOAWAY received, request ids spent, or closing); its
+ *   pending calls may still be answered;
+ * - `closed`: the socket is gone; every pending call has been settled.
+ */
+export type ChannelState = 'connecting' | 'ready' | 'draining' | 'closed';
+
+/**
+ * Why a channel closed, for its pool:
+ * - `connect-failed`: it never became ready (nothing was sent);
+ * - `lost`: a ready connection broke (reset, keepalive timeout, protocol error);
+ * - `ended`: the server closed it cleanly while no call was pending (idle eviction);
+ * - `goaway`: the server asked it to go away (shutting down) and it drained;
+ * - `refused`: the server sent GOAWAY with a fault status (connection limit, protocol error);
+ * - `closed`: this process closed it.
+ */
+export type ChannelCloseReason = 'connect-failed' | 'lost' | 'ended' | 'goaway' | 'refused' | 'closed';
+
 /** How far a connection got before it closed. */
 export interface ChannelHistory {
   /** It connected (and finished its TLS handshake, with TLS). */

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
+import type { MethodDefinition } from '../codec/service-definition.js';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import { formatEndpoint, type Endpoint } from '../transport/endpoint.js';
@@ -13,29 +14,11 @@ import { RequestIdAllocator } from '../protocol/request-id-allocator.js';
 import { channels } from '../util/diagnostics.js';
 import type { ResolvedConnectionOptions } from './client-options.js';
 import { Keepalive } from './keepalive.js';
-import { closeError } from './channel-close.js';
-import { PendingCall } from './pending-call.js';
+import { closeError, type ChannelCloseReason, type ChannelState } from './channel-close.js';
+import { PendingCall, type CallListener, type PendingOwner } from './pending-call.js';
+import { PendingTable } from './pending-table.js';
+import { endRead, readingConnection, startRead } from './read-affinity.js';
 import { RequestWriter, type ChannelCall } from './request-writer.js';
-
-/**
- * - `connecting`: TCP (and TLS) connect in progress; calls are queued in the socket meanwhile;
- * - `ready`: connected;
- * - `draining`: takes no new calls (GOAWAY received, request ids spent, or closing); its
- *   pending calls may still be answered;
- * - `closed`: the socket is gone; every pending call has been settled.
- */
-export type ChannelState = 'connecting' | 'ready' | 'draining' | 'closed';
-
-/**
- * Why a channel closed, for its pool:
- * - `connect-failed`: it never became ready (nothing was sent);
- * - `lost`: a ready connection broke (reset, keepalive timeout, protocol error);
- * - `ended`: the server closed it cleanly while no call was pending (idle eviction);
- * - `goaway`: the server asked it to go away (shutting down) and it drained;
- * - `refused`: the server sent GOAWAY with a fault status (connection limit, protocol error);
- * - `closed`: this process closed it.
- */
-export type ChannelCloseReason = 'connect-failed' | 'lost' | 'ended' | 'goaway' | 'refused' | 'closed';
 
 /** How a channel tells its owner about its life. */
 export interface ChannelEvents {
@@ -63,14 +46,16 @@ const DEADLINE_CANCEL_META = encodeMeta({ status: Status.DEADLINE_EXCEEDED });
  * request_id. Owns each call's deadline and cancellation and the connection's keepalive;
  * a lost connection rejects every pending call at once with UNAVAILABLE.
  */
-export class Channel {
+export class Channel implements PendingOwner {
   state: ChannelState = 'connecting';
   readonly address: string;
-  readonly pending = new Map<number, PendingCall>();
+  readonly pending = new PendingTable<PendingCall>();
   /** Round-trip time of the last keepalive PING answered, in ms. */
   rttMs: number | undefined;
   /** When a call last settled here or a ONEWAY left (`Date.now()`), for idle closing. */
   lastUsedAt = Date.now();
+  /** When the read being decoded arrived: a call answered in it settled then (a clock read per read, not per call). */
+  private readAt = 0;
   private readonly socket: net.Socket;
   private readonly decoder: FrameDecoder;
   private readonly writer: FrameWriter;
@@ -111,7 +96,8 @@ export class Channel {
       : net.connect({ host: endpoint.host, port: endpoint.port });
     this.socket.setNoDelay(true);
     this.decoder = new FrameDecoder((frame) => this.onFrame(frame), options.maxFrameBytes);
-    this.writer = new FrameWriter(this.socket);
+    // Flushed once per turn of the event loop, from a slab: see WriterHooks.flushOn.
+    this.writer = new FrameWriter(this.socket, { flushOn: 'turn', slabBytes: 64 * 1024 });
     // A REQUEST whose gzip finishes after the call timed out, or the socket closed, is dropped.
     this.requests = new RequestWriter(this.writer, (type, id) => this.state !== 'closed' && (type !== FrameType.REQUEST || this.pending.has(id)));
     this.connectTimer = setTimeout(() => {
@@ -162,50 +148,59 @@ export class Channel {
 
   /** Sends a REQUEST and returns its reply; the promise settles exactly once. */
   call(call: ChannelCall): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const site = { service: call.method.service, method: call.method.name, address: this.address };
-      if (!this.usable) {
-        reject(new RpcError(Status.UNAVAILABLE, `connection is ${this.state}`, { ...site, notRun: 'unsent' }));
-        return;
-      }
-      if (this.pending.size >= this.options.maxConcurrentRequestsPerConnection) {
-        reject(
-          new RpcError(Status.RESOURCE_EXHAUSTED, `too many calls in flight on this connection (limit ${this.options.maxConcurrentRequestsPerConnection})`, {
-            ...site,
-            notRun: 'unsent',
-          }),
-        );
-        return;
-      }
-      const id = this.ids.next();
-      const pending = new PendingCall(id, call.method, call.signal, resolve, reject, (p) => this.settled(p), call.onMetadata);
-      this.pending.set(id, pending);
-      if (this.ids.exhausted) this.becomeUnusable('draining');
-
-      if (call.timeoutMs > 0) {
-        pending.timer = setTimeout(() => {
-          if (pending.done) return;
-          pending.reject(new RpcError(Status.DEADLINE_EXCEEDED, `deadline of ${call.callTimeoutMs ?? call.timeoutMs} ms exceeded`, site));
-          this.cancel(id, DEADLINE_CANCEL_META);
-        }, call.timeoutMs);
-      }
-      if (call.signal !== undefined) {
-        pending.abortListener = () => {
-          if (pending.done) return;
-          pending.reject(new RpcError(Status.CANCELLED, 'call cancelled by the caller', { ...site, cause: call.signal!.reason }));
-          this.cancel(id);
-        };
-        call.signal.addEventListener('abort', pending.abortListener, { once: true });
-      }
-      this.requests.write(FrameType.REQUEST, id, call);
-      if (this.singleUse) void this.close();
-    });
+    return new Promise((resolve, reject) => this.start(call, { onReply: resolve, onError: reject }));
   }
 
-  private settled(call: PendingCall): void {
+  /**
+   * Sends a REQUEST; `listener` hears its reply or its error exactly once — at once (before
+   * this returns) when the channel cannot take the call, later otherwise. The promise-free
+   * form of {@link call}, for the client's own calls.
+   */
+  start(call: ChannelCall, listener: CallListener): void {
+    if (!this.usable) {
+      listener.onError(new RpcError(Status.UNAVAILABLE, `connection is ${this.state}`, { ...this.site(call.method), notRun: 'unsent' }));
+      return;
+    }
+    if (this.pending.size >= this.options.maxConcurrentRequestsPerConnection) {
+      listener.onError(
+        new RpcError(Status.RESOURCE_EXHAUSTED, `too many calls in flight on this connection (limit ${this.options.maxConcurrentRequestsPerConnection})`, {
+          ...this.site(call.method),
+          notRun: 'unsent',
+        }),
+      );
+      return;
+    }
+    const id = this.ids.next();
+    this.pending.set(id, new PendingCall(id, call, listener, this));
+    if (this.ids.exhausted) this.becomeUnusable('draining');
+    this.requests.write(FrameType.REQUEST, id, call);
+    if (this.singleUse) void this.close();
+  }
+
+  /** The call site of errors: built only when one is raised. */
+  private site(method: MethodDefinition): { service: string; method: string; address: string } {
+    return { service: method.service, method: method.name, address: this.address };
+  }
+
+  /** @internal A call's deadline passed (see {@link PendingOwner}). */
+  expired(pending: PendingCall): void {
+    const call = pending.call;
+    pending.reject(new RpcError(Status.DEADLINE_EXCEEDED, `deadline of ${call.callTimeoutMs ?? call.timeoutMs} ms exceeded`, this.site(call.method)));
+    this.cancel(pending.requestId, DEADLINE_CANCEL_META);
+  }
+
+  /** @internal A call's caller aborted it (see {@link PendingOwner}). */
+  aborted(pending: PendingCall): void {
+    const call = pending.call;
+    pending.reject(new RpcError(Status.CANCELLED, 'call cancelled by the caller', { ...this.site(call.method), cause: call.signal!.reason }));
+    this.cancel(pending.requestId);
+  }
+
+  /** @internal A call settled (see {@link PendingOwner}). */
+  settled(call: PendingCall): void {
     this.pending.delete(call.requestId);
-    this.lastUsedAt = Date.now();
-    if (this.endWhenIdle && this.pending.size === 0 && this.state !== 'closed') this.socket.end();
+    this.lastUsedAt = readingConnection() === this ? this.readAt : Date.now();
+    if (this.endWhenIdle && this.pending.size === 0 && this.state !== 'closed') this.writer.end();
   }
 
   /** Sends a ONEWAY (no response will come). */
@@ -228,11 +223,16 @@ export class Channel {
   }
 
   private onData(chunk: Buffer): void {
+    // One clock read per read, not per call settled in it (lastUsedAt only drives idle closing).
+    this.readAt = Date.now();
+    startRead(this);
     try {
       this.decoder.push(chunk);
     } catch (err) {
       const message = err instanceof FrameError ? err.message : `failed to handle a frame: ${(err as Error).message}`;
       this.destroy(new RpcError(Status.INTERNAL, `protocol error from server: ${message}`, { cause: err }), 'lost');
+    } finally {
+      endRead();
     }
   }
 
@@ -265,9 +265,10 @@ export class Channel {
   private onResponse(frame: Frame): void {
     const pending = this.pending.get(frame.requestId);
     if (pending === undefined) return; // a late answer to a call that timed out or was cancelled
+    // An empty meta is the common answer: OK, no metadata, no compression.
+    if (frame.meta.length === 0) return this.deliver(pending, frame.body);
     const meta = decodeMeta(frame.meta);
-    const method = pending.method;
-    const site = { service: method.service, method: method.name, address: this.address };
+    const site = this.site(pending.method);
     if (meta.status !== Status.OK) {
       // Admission refusals say so in the metadata: the handler never ran (spec §ringrpc-not-run).
       const notRun = meta.metadata[NOT_RUN_METADATA_KEY] === '1' ? 'refused' : undefined;
@@ -286,21 +287,26 @@ export class Channel {
     if (meta.compression !== Compression.NONE) {
       // The frame's body view pins the socket chunk only until this promise settles.
       decompress(frame.body, meta.compression, this.options.maxFrameBytes).then(
-        (plain) => this.deliver(pending, plain, site),
+        (plain) => this.deliver(pending, plain),
         (err: unknown) => pending.reject(new RpcError(Status.INTERNAL, `reply does not decompress: ${(err as Error).message}`, { ...site, cause: err })),
       );
       return;
     }
-    this.deliver(pending, frame.body, site);
+    this.deliver(pending, frame.body);
   }
 
-  private deliver(pending: PendingCall, body: Uint8Array, site: { service: string; method: string; address: string }): void {
+  private deliver(pending: PendingCall, body: Uint8Array): void {
     const type = pending.method.responseType;
     let reply: unknown;
     try {
       reply = type.decode(body);
     } catch (err) {
-      pending.reject(new RpcError(Status.INTERNAL, `reply does not decode as ${type.fullName.slice(1)}: ${(err as Error).message}`, { ...site, cause: err }));
+      pending.reject(
+        new RpcError(Status.INTERNAL, `reply does not decode as ${type.fullName.slice(1)}: ${(err as Error).message}`, {
+          ...this.site(pending.method),
+          cause: err,
+        }),
+      );
       return;
     }
     pending.resolve(reply);
@@ -313,9 +319,9 @@ export class Channel {
     this.becomeUnusable('draining');
     const reason = meta.message || 'server sent GOAWAY';
     // Requests above last_request_id were never run (spec §GOAWAY): safe to send again.
-    for (const [id, pending] of this.pending) {
+    for (const [id, pending] of this.pending.entries()) {
       if (id > meta.lastRequestId) {
-        const site = { service: pending.method.service, method: pending.method.name, address: this.address };
+        const site = this.site(pending.method);
         pending.reject(
           new RpcError(fault ? (meta.status as Status) : Status.UNAVAILABLE, `${reason}; the request was not run`, {
             ...site,
@@ -333,7 +339,7 @@ export class Channel {
     this.endWhenIdle = true;
     // Ended after this turn: a server shutting down in two steps sends a PING with its first
     // GOAWAY, and its PONG (queued in this turn) must leave first.
-    if (this.pending.size === 0) setImmediate(() => this.socket.end());
+    if (this.pending.size === 0) setImmediate(() => this.writer.end());
   }
 
   /** Closes the connection now, rejecting every pending call with `error`'s status. */
@@ -353,7 +359,7 @@ export class Channel {
       this.closeReason ??= 'closed';
       this.becomeUnusable('draining');
       this.endWhenIdle = true;
-      if (this.pending.size === 0) this.socket.end();
+      if (this.pending.size === 0) this.writer.end();
     });
   }
 
@@ -383,7 +389,7 @@ export class Channel {
   private failAll(error: RpcError): void {
     this.becomeUnusable('closed');
     this.state = 'closed';
-    for (const pending of [...this.pending.values()]) {
+    for (const pending of this.pending.snapshot()) {
       const method = pending.method;
       pending.reject(
         new RpcError(error.code, error.rawMessage, {

@@ -16,6 +16,9 @@ import type { EndpointStats } from './endpoint-connections.js';
 import { RetryBudget } from './retry-budget.js';
 import { runCall, type CallTarget } from './retrying-call.js';
 
+/** The options of a call made without any (frozen: nothing downstream may write to them). */
+const NO_OPTIONS: CallOptions = Object.freeze({});
+
 /** Node-style callback of a stub method. */
 export type Callback<O> = (error: RpcError | null, reply?: O) => void;
 
@@ -237,7 +240,7 @@ function makeMethod(
   };
   const fn = ((request: unknown, a?: CallOptions | Callback<unknown>, b?: Callback<unknown>): Promise<unknown> | undefined => {
     const callback = typeof a === 'function' ? a : b;
-    const callOptions = (typeof a === 'object' && a !== null ? a : {}) as CallOptions;
+    const callOptions = (typeof a === 'object' && a !== null ? a : NO_OPTIONS) as CallOptions;
     const promise = invoke(request, callOptions);
     if (callback === undefined) return promise;
     promise.then(

@@ -4,7 +4,9 @@ import { formatEndpoint, type Endpoint } from '../transport/endpoint.js';
 import { backoffDelay } from '../util/backoff.js';
 import { channels } from '../util/diagnostics.js';
 import { backoffTimers, type QueuedTimer } from '../util/timer-queue.js';
-import { Channel, type ChannelCloseReason } from './channel.js';
+import { Channel } from './channel.js';
+import { readingConnection } from './read-affinity.js';
+import type { ChannelCloseReason } from './channel-close.js';
 import type { ResolvedPoolOptions } from './client-options.js';
 
 /**
@@ -114,16 +116,17 @@ export class EndpointConnections {
     const policy = this.options.outlierDetection;
     if (policy === undefined) return;
     const failed = error !== undefined && error.notRun !== 'unsent' && (error.code === Status.DEADLINE_EXCEEDED || error.code === Status.UNAVAILABLE);
-    const now = Date.now();
     if (!failed) {
       if (error?.code === Status.CANCELLED) return;
       this.consecutiveFailures = 0;
-      if (this.ejectedUntil !== 0 && this.ejectedUntil <= now) {
+      // (No clock read for the common answer, from an endpoint never ejected.)
+      if (this.ejectedUntil !== 0 && this.ejectedUntil <= Date.now()) {
         this.ejectedUntil = 0; // the probe was answered: back in rotation
         this.ejections = 0;
       }
       return;
     }
+    const now = Date.now();
     if (this.ejectedUntil > now) return; // a call sent before the ejection
     const probeFailed = this.ejectedUntil !== 0;
     if (++this.consecutiveFailures < policy.consecutiveFailures && !probeFailed) return;
@@ -161,6 +164,8 @@ export class EndpointConnections {
     }
     this.calls++;
     if (!this.options.enabled) return this.open(undefined);
+    const reader = this.readerToStay();
+    if (reader !== undefined) return reader;
     // Round robin over the slots; an empty or spent slot gets a new connection.
     const slot = this.nextSlot;
     this.nextSlot = (slot + 1) % this.slots.length;
@@ -168,6 +173,27 @@ export class EndpointConnections {
     if (channel?.usable) return channel; // its lastUsedAt says when the endpoint was last wanted
     this.lastWanted = Date.now();
     return this.open(slot);
+  }
+
+  /**
+   * The connection whose answers are being handled, when it is one of this endpoint's and
+   * holds no more than its share of the calls in flight: a call started by an answer goes
+   * out where the answer came from (see `read-affinity.ts`), so that the calls started by
+   * one read leave in one write. The share keeps the spread: a burst of calls started by
+   * one answer goes round the connections as before.
+   */
+  private readerToStay(): Channel | undefined {
+    const reader = readingConnection();
+    if (reader === undefined) return undefined;
+    let total = 0;
+    let mine: Channel | undefined;
+    for (const c of this.slots) {
+      if (c === undefined) continue;
+      if (c === reader) mine = c;
+      total += c.pending.size;
+    }
+    if (mine === undefined || !mine.usable || mine.pending.size * this.slots.length > total) return undefined;
+    return mine;
   }
 
   private backoffError(): RpcError {

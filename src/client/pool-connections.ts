@@ -31,11 +31,12 @@ export class PoolConnections {
 
   /**
    * A channel to `endpoint` for one call. Throws UNAVAILABLE (with notRun `unsent`) while
-   * the endpoint is in reconnect backoff, or once the pool is closed.
+   * the endpoint is in reconnect backoff, or once the pool is closed. `address`: the
+   * endpoint's `host:port` when the caller has it (spares formatting it per call).
    */
-  acquire(endpoint: Endpoint, connectNow = false): Channel {
+  acquire(endpoint: Endpoint, connectNow = false, address?: string): Channel {
     if (this.state === 'closed') throw new RpcError(Status.UNAVAILABLE, 'connection pool is closed', { address: formatEndpoint(endpoint), notRun: 'unsent' });
-    return this.connections(endpoint).acquire(connectNow);
+    return this.connections(endpoint, address).acquire(connectNow);
   }
 
   /**
@@ -68,6 +69,7 @@ export class PoolConnections {
 
   /** A call to `address` ended, with `error` or not (outlier detection). */
   record(address: string, error: RpcError | undefined): void {
+    if (this.options.outlierDetection === undefined) return; // all that record() does
     this.endpoints.get(address)?.record(error);
   }
 
@@ -91,8 +93,8 @@ export class PoolConnections {
     return [...this.endpoints.values()].map((e) => e.stats());
   }
 
-  private connections(endpoint: Endpoint): EndpointConnections {
-    const key = formatEndpoint(endpoint);
+  private connections(endpoint: Endpoint, address?: string): EndpointConnections {
+    const key = address ?? formatEndpoint(endpoint);
     let entry = this.endpoints.get(key);
     if (entry === undefined) {
       entry = new EndpointConnections(endpoint, this.options, () => this.state === 'closed');

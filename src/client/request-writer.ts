@@ -23,15 +23,26 @@ export interface ChannelCall {
 
 const EMPTY = Buffer.alloc(0);
 
+/** Room after a method's Meta prefix for the deadline field: its tag and a varint of up to 5 bytes. */
+const DEADLINE_FIELD_BYTES = 6;
+/** Meta field 3, `timeout_ms`, varint. */
+const TIMEOUT_MS_TAG = 0x18;
+
 /**
  * Turns calls into REQUEST and ONEWAY frames on one connection: the meta (service and
  * method encoded once per method, then deadline, metadata and compression) and the
  * gzip of large bodies. Gzip is asynchronous, so `stillWanted` is asked before the
  * frame is written: a call that timed out meanwhile, or a closed socket, writes nothing.
+ *
+ * The common call (no metadata, no key, no compression) costs no encoding of its own:
+ * its meta is the method's prefix with the deadline varint written after it, in the
+ * buffer the prefix is kept in, and the frame writer copies it straight into its batch.
  */
 export class RequestWriter {
-  /** Meta prefix (service + method fields) per method, encoded once. */
+  /** Meta prefix (service + method fields) per method, encoded once, with room for the deadline after it. */
   private readonly metaPrefixes = new Map<MethodDefinition, Buffer>();
+  private lastMethod: MethodDefinition | undefined;
+  private lastPrefix: Buffer = EMPTY;
 
   constructor(
     private readonly writer: FrameWriter,
@@ -40,19 +51,42 @@ export class RequestWriter {
 
   /** Writes `call` as a frame of `type` (REQUEST or ONEWAY) with request id `id`. */
   write(type: FrameType, id: number, call: ChannelCall): void {
-    const prefix = this.metaPrefix(call.method);
     if (call.body.length >= call.gzipAboveBytes) {
       compress(call.body).then(
-        (zipped) => this.writeFrame(type, id, prefix, call, zipped, Compression.GZIP),
-        () => this.writeFrame(type, id, prefix, call, call.body, Compression.NONE),
+        (zipped) => this.writeFrame(type, id, call, zipped, Compression.GZIP),
+        () => this.writeFrame(type, id, call, call.body, Compression.NONE),
       );
       return;
     }
-    this.writeFrame(type, id, prefix, call, call.body, Compression.NONE);
+    if (call.metadata === undefined && !call.key) {
+      this.writePlain(type, id, call);
+      return;
+    }
+    this.writeFrame(type, id, call, call.body, Compression.NONE);
   }
 
-  private writeFrame(type: FrameType, id: number, prefix: Buffer, call: ChannelCall, body: Uint8Array, compression: Compression): void {
+  /** No metadata, key or compression: the cached prefix, the deadline patched in after it. */
+  private writePlain(type: FrameType, id: number, call: ChannelCall): void {
+    const room = this.prefixOf(call.method);
+    const prefixLength = room.length - DEADLINE_FIELD_BYTES;
+    let length = prefixLength;
+    const timeoutMs = call.timeoutMs;
+    if (timeoutMs > 0) {
+      room[length++] = TIMEOUT_MS_TAG;
+      let value = timeoutMs >>> 0;
+      while (value >= 0x80) {
+        room[length++] = (value & 0x7f) | 0x80;
+        value >>>= 7;
+      }
+      room[length++] = value;
+    }
+    this.writer.frame(type, id, room, call.body, length); // copies the meta before returning
+  }
+
+  private writeFrame(type: FrameType, id: number, call: ChannelCall, body: Uint8Array, compression: Compression): void {
     if (!this.stillWanted(type, id)) return;
+    const room = this.prefixOf(call.method);
+    const prefix = room.subarray(0, room.length - DEADLINE_FIELD_BYTES);
     const extra =
       call.timeoutMs > 0 || call.metadata !== undefined || call.key || compression !== Compression.NONE
         ? encodeMeta({ timeoutMs: call.timeoutMs, metadata: call.metadata, compression, key: call.key })
@@ -61,12 +95,17 @@ export class RequestWriter {
     this.writer.frame(type, id, meta, body);
   }
 
-  private metaPrefix(method: MethodDefinition): Buffer {
-    let prefix = this.metaPrefixes.get(method);
-    if (prefix === undefined) {
-      prefix = encodeMeta({ service: method.service, method: method.name });
-      this.metaPrefixes.set(method, prefix);
+  private prefixOf(method: MethodDefinition): Buffer {
+    if (method === this.lastMethod) return this.lastPrefix;
+    let room = this.metaPrefixes.get(method);
+    if (room === undefined) {
+      const prefix = encodeMeta({ service: method.service, method: method.name });
+      room = Buffer.alloc(prefix.length + DEADLINE_FIELD_BYTES);
+      prefix.copy(room);
+      this.metaPrefixes.set(method, room);
     }
-    return prefix;
+    this.lastMethod = method;
+    this.lastPrefix = room;
+    return room;
   }
 }

@@ -41,7 +41,11 @@ export class RetryBudget {
 
   /** The current bucket, after clearing those the window has moved past. */
   private roll(): number {
-    const epoch = Math.floor(this.now() / BUCKET_MS);
+    const now = this.now();
+    // Within the current second (every call but one a second, under load): nothing to clear.
+    const start = this.epoch * BUCKET_MS;
+    if (now >= start && now < start + BUCKET_MS) return this.epoch % BUCKETS;
+    const epoch = Math.floor(now / BUCKET_MS);
     const passed = Math.min(BUCKETS, epoch - this.epoch);
     for (let i = 1; i <= passed; i++) {
       const b = (this.epoch + i) % BUCKETS;

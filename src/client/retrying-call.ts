@@ -6,6 +6,8 @@ import { backoffDelay } from '../util/backoff.js';
 import { channels } from '../util/diagnostics.js';
 import { backoffTimers, type QueuedTimer } from '../util/timer-queue.js';
 import type { ResolvedRetryPolicy } from './client-options.js';
+import type { CallListener } from './pending-call.js';
+import type { ChannelCall } from './request-writer.js';
 import type { PoolConnections } from './pool-connections.js';
 import type { EndpointSet } from './endpoint-set.js';
 import type { RetryBudget } from './retry-budget.js';
@@ -19,8 +21,13 @@ import type { RetryBudget } from './retry-budget.js';
  */
 const MAX_TRANSPARENT_RETRIES = 8;
 
-/** One call as the stub hands it over: what to send and how to retry it. */
-export interface CallPlan {
+const ONCE = { once: true } as const;
+
+/**
+ * One call as the stub hands it over: what to send and how to retry it. It is also the
+ * {@link ChannelCall} of the call's first attempt (its deadline is the whole call's).
+ */
+export interface CallPlan extends ChannelCall {
   readonly method: MethodDefinition;
   readonly body: Uint8Array;
   /** Deadline of the whole call, all attempts together, in ms (0: none). */
@@ -57,28 +64,28 @@ export function runCall(plan: CallPlan, target: CallTarget): Promise<unknown> {
   return new Promise((resolve, reject) => new RetryingCall(plan, target, resolve, reject).start());
 }
 
-class RetryingCall {
+class RetryingCall implements CallListener {
   /** Times the call was sent (or tried to be), transparent resends included. */
   private sends = 0;
   /** Of those, resends after a GOAWAY that count neither as attempts nor against the budget. */
   private transparent = 0;
-  private readonly tried = new Set<string>();
+  /**
+   * Instances tried so far, made on the first failure (a call that succeeds at once needs
+   * none): `address`, the latest, is added when the set is asked for ({@link triedSet}).
+   */
+  private tried: Set<string> | undefined;
+  /** The instance of the attempt in flight (or of the last one). */
+  private address: string | undefined;
   /** Some attempt failed without being known not to have run: the call as a whole may have run. */
   private mayHaveRun = false;
   private readonly deadline: number;
   /** A backoff before the next attempt, or the wait for a registry's first list. */
   private waiting: { cancel(): void } | undefined;
   private done = false;
-  private readonly onAbort = (): void => {
-    if (this.waiting === undefined) return; // an attempt in flight: its channel answers CANCELLED
-    this.waiting.cancel();
-    this.fail(
-      new RpcError(Status.CANCELLED, 'call cancelled by the caller while waiting to retry or for instances', {
-        ...this.site(),
-        cause: this.plan.signal?.reason,
-      }),
-    );
-  };
+  /** True while {@link start} runs (the first attempt, unless it waits for instances). */
+  private starting = false;
+  /** The attempt in flight's follower (an interceptor's `onAttempt`: its span), told when it ends. */
+  private attemptEnds: ((error?: RpcError) => void) | undefined;
 
   constructor(
     private readonly plan: CallPlan,
@@ -91,8 +98,28 @@ class RetryingCall {
 
   start(): void {
     this.target.budget.recordCall();
-    this.plan.signal?.addEventListener('abort', this.onAbort, { once: true });
+    this.plan.signal?.addEventListener('abort', this, ONCE);
+    this.starting = true;
     this.attempt();
+    this.starting = false;
+  }
+
+  /** @internal The caller's signal aborted (the call is its own listener: no closure per call). */
+  handleEvent(): void {
+    if (this.waiting === undefined) return; // an attempt in flight: its channel answers CANCELLED
+    this.waiting.cancel();
+    this.fail(
+      new RpcError(Status.CANCELLED, 'call cancelled by the caller while waiting to retry or for instances', {
+        ...this.site(),
+        cause: this.plan.signal?.reason,
+      }),
+    );
+  }
+
+  private triedSet(): Set<string> {
+    const tried = (this.tried ??= new Set());
+    if (this.address !== undefined) tried.add(this.address);
+    return tried;
   }
 
   private site(address?: string): { service: string; method: string; address?: string } {
@@ -107,54 +134,73 @@ class RetryingCall {
       if (endpoints.error !== undefined) return this.fail(withSite(endpoints.error, this.site()));
       return this.waitForInstances();
     }
-    const picked = endpoints.pick(this.tried, this.plan.key);
+    const picked = endpoints.pick(this.address === undefined ? undefined : this.triedSet(), this.plan.key);
     this.sends++;
     if (picked === undefined) return this.onFailure(endpoints.emptyError(this.site()));
     const address = picked.address;
-    this.tried.add(address);
-    let metadata = this.plan.metadata;
-    let ended: ((error?: RpcError) => void) | undefined;
+    this.address = address;
+    let call: ChannelCall = this.starting ? this.plan : this.retryCall();
     if (this.plan.onAttempt !== undefined) {
       // Each attempt gets its own copy, so that what a follower sets (its span's traceparent) goes with this one only.
-      metadata = { ...metadata };
+      const metadata = { ...this.plan.metadata };
       try {
-        ended = this.plan.onAttempt({ attempt: this.sends, host: picked.endpoint.host, port: picked.endpoint.port, metadata }) ?? undefined;
+        this.attemptEnds = this.plan.onAttempt({ attempt: this.sends, host: picked.endpoint.host, port: picked.endpoint.port, metadata }) ?? undefined;
       } catch (err) {
         return this.fail(RpcError.from(err, Status.UNKNOWN, this.site(address))); // as an interceptor's throw would
       }
+      call = { ...this.retryCall(), metadata };
     }
-    let reply: Promise<unknown>;
     try {
-      const channel = this.target.connections.acquire(picked.endpoint, picked.connectNow);
-      reply = channel.call({
-        method: this.plan.method,
-        body: this.plan.body,
-        timeoutMs: this.deadline === Infinity ? 0 : Math.max(1, Math.ceil(this.deadline - Date.now())),
-        callTimeoutMs: this.plan.timeoutMs,
-        signal: this.plan.signal,
-        metadata,
-        key: this.plan.key,
-        onMetadata: this.plan.onMetadata,
-        gzipAboveBytes: this.plan.gzipAboveBytes,
-      });
+      const channel = this.target.connections.acquire(picked.endpoint, picked.connectNow, address);
+      channel.start(call, this);
     } catch (err) {
       const error = withSite(RpcError.from(err, Status.UNAVAILABLE, this.site(address)), this.site(address));
-      attemptEnded(ended, error);
+      this.endAttempt(error);
       this.onFailure(error);
-      return;
     }
-    reply.then(
-      (value) => {
-        this.target.connections.record(address, undefined);
-        attemptEnded(ended, undefined);
-        this.succeed(value);
-      },
-      (err: RpcError) => {
-        this.target.connections.record(address, err);
-        attemptEnded(ended, err);
-        this.onFailure(err);
-      },
-    );
+  }
+
+  /** Tells the attempt's follower (its span) how the attempt ended, once. */
+  private endAttempt(error: RpcError | undefined): void {
+    const ends = this.attemptEnds;
+    this.attemptEnds = undefined;
+    attemptEnded(ends, error);
+  }
+
+  /**
+   * A later attempt (a retry, or a first attempt that waited for instances): sent with
+   * what is left of the call's deadline. The first attempt, when sent as the call starts,
+   * is the plan itself — its `timeoutMs` is the whole deadline, which is what is left —
+   * so a call that needs one attempt costs no object for it and no clock read, and its
+   * deadline shares its channel-side list with every other call of that timeout.
+   */
+  private retryCall(): ChannelCall {
+    const plan = this.plan;
+    return {
+      method: plan.method,
+      body: plan.body,
+      timeoutMs: this.deadline === Infinity ? 0 : Math.max(1, Math.ceil(this.deadline - Date.now())),
+      callTimeoutMs: plan.timeoutMs,
+      signal: plan.signal,
+      metadata: plan.metadata,
+      key: plan.key,
+      onMetadata: plan.onMetadata,
+      gzipAboveBytes: plan.gzipAboveBytes,
+    };
+  }
+
+  /** @internal The attempt in flight was answered (see {@link CallListener}). */
+  onReply(reply: unknown): void {
+    this.target.connections.record(this.address!, undefined);
+    this.endAttempt(undefined);
+    this.succeed(reply);
+  }
+
+  /** @internal The attempt in flight failed (see {@link CallListener}). */
+  onError(error: RpcError): void {
+    this.target.connections.record(this.address!, error);
+    this.endAttempt(error);
+    this.onFailure(error);
   }
 
   /** No list from the registry yet: wait for one, the registry's error, or the deadline. */
@@ -193,7 +239,7 @@ class RetryingCall {
     if (signal?.aborted || error.code === Status.CANCELLED || error.code === Status.DEADLINE_EXCEEDED) return this.fail(error);
     const attempts = this.sends - this.transparent;
     let delayMs: number;
-    const transparent = notRun === 'goaway' || (notRun === 'unsent' && this.target.endpoints.hasUntried(this.tried));
+    const transparent = notRun === 'goaway' || (notRun === 'unsent' && this.target.endpoints.hasUntried(this.triedSet()));
     if (transparent && this.transparent < MAX_TRANSPARENT_RETRIES) {
       this.transparent++;
       delayMs = 0;
@@ -243,7 +289,7 @@ class RetryingCall {
     this.done = true;
     this.waiting?.cancel();
     this.waiting = undefined;
-    this.plan.signal?.removeEventListener('abort', this.onAbort);
+    this.plan.signal?.removeEventListener('abort', this);
     return true;
   }
 }

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
-import { bodyLength, encodeFrame, encodeHead, type FrameBody } from '../protocol/frame.js';
-import type { FrameType } from '../protocol/constants.js';
+import { bodyLength, encodeHead, writeHeader, type FrameBody } from '../protocol/frame.js';
+import { HEADER_BYTES, type FrameType } from '../protocol/constants.js';
 
 /** Bodies at least this large are handed to the socket as they are, not copied. */
 const COPY_BELOW_BYTES = 16 * 1024;
@@ -14,39 +14,92 @@ export interface WriterHooks {
   /** The socket holds more than `maxBufferedBytes` unsent bytes: the peer stopped reading. */
   readonly onOverflow?: (bufferedBytes: number) => void;
   readonly maxBufferedBytes?: number;
+  /**
+   * When the frames queued are written (default `'tick'`):
+   * - `'tick'`: on `process.nextTick`, after the current callback and the promise
+   *   continuations it resolves (a server answering the requests of one read);
+   * - `'turn'`: once per turn of the event loop (`setImmediate`), after every I/O callback
+   *   of the turn. A client whose calls are spread over several connections starts the
+   *   calls answered by one connection's read on all of them: flushed per tick, each read
+   *   would cost a write on every connection; flushed per turn, the reads of a turn share
+   *   one write per connection.
+   */
+  readonly flushOn?: 'tick' | 'turn';
+  /**
+   * Size of the slab small frames are encoded into, in bytes (0, the default: a buffer
+   * per frame). A slab stays with its writer while the connection lives, so it suits the
+   * few connections of a client, not a server's thousands of mostly idle ones.
+   */
+  readonly slabBytes?: number;
 }
 
 /**
- * Coalesces the frames written to one socket during a tick into one write (spec'd by the
- * architecture: "one write per connection per tick, not one per frame"). Frames queue
- * in order; the flush is scheduled with `process.nextTick`, so everything produced by
- * the current callback and the promise continuations it resolves leaves together.
+ * Coalesces the frames written to one socket during a tick (or a turn, see
+ * {@link WriterHooks.flushOn}) into one write (spec'd by the architecture: "one write per
+ * connection per tick, not one per frame"). Frames queue in order.
  *
- * Small batches are concatenated (one memcpy beats a writev entry per tiny frame); large
- * ones go out corked, so big bodies are not copied again.
+ * With a slab ({@link WriterHooks.slabBytes}), small frames are encoded straight into it,
+ * back to back, and the batch leaves as one view of it; the next batch continues in the slab after it (the socket keeps its view
+ * until written, so written bytes are never touched again), and a new slab is taken only
+ * when one is full: no buffer per frame, no concatenation per flush. Large bodies are
+ * queued as they are, not copied; a batch that holds one goes out concatenated while
+ * small, corked otherwise.
+ *
+ * ```
+ *  slab: [ written (socket's) | batch: frame frame frame | free ............ ]
+ *                             ^ batchStart               ^ used
+ * ```
  */
 export class FrameWriter {
+  /** Earlier pieces of this batch (large bodies, frames pushed whole, closed runs of the slab). */
   private queue: Buffer[] = [];
   private queuedBytes = 0;
+  private slab: Buffer = EMPTY_SLAB;
+  private batchStart = 0;
+  private used = 0;
   private scheduled = false;
+  private readonly turn: boolean;
+  private readonly slabBytes: number;
 
   constructor(
     private readonly socket: Socket,
     private readonly hooks: WriterHooks = {},
-  ) {}
+  ) {
+    this.turn = hooks.flushOn === 'turn';
+    this.slabBytes = hooks.slabBytes ?? 0;
+  }
 
-  /** Queues one frame. */
-  frame(type: FrameType, requestId: number, meta: Uint8Array, body: FrameBody): void {
+  /**
+   * Queues one frame. `meta` is copied before this returns (a caller may reuse its buffer);
+   * only its first `metaLength` bytes are sent.
+   */
+  frame(type: FrameType, requestId: number, meta: Uint8Array, body: FrameBody, metaLength: number = meta.length): void {
     if (!(body instanceof Uint8Array)) {
-      this.pieces(type, requestId, meta, body);
+      this.pieces(type, requestId, metaLength === meta.length ? meta : meta.subarray(0, metaLength), body);
       return;
     }
     if (body.length >= COPY_BELOW_BYTES) {
-      this.push(encodeHead(type, requestId, meta, body.length));
-      this.push(Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
-    } else {
-      this.push(encodeFrame(type, requestId, meta, body));
+      this.closeRun();
+      this.enqueue(encodeHead(type, requestId, metaLength === meta.length ? meta : meta.subarray(0, metaLength), body.length));
+      this.enqueue(Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+      return;
     }
+    const size = HEADER_BYTES + metaLength + body.length;
+    if (this.slabBytes === 0) {
+      const own = Buffer.allocUnsafe(size);
+      writeHeader(own, 0, type, requestId, metaLength, body.length);
+      copy(meta, metaLength, own, HEADER_BYTES);
+      copy(body, body.length, own, HEADER_BYTES + metaLength);
+      this.enqueue(own);
+      return;
+    }
+    const out = this.room(size);
+    const at = this.used;
+    writeHeader(out, at, type, requestId, metaLength, body.length);
+    copy(meta, metaLength, out, at + HEADER_BYTES);
+    copy(body, body.length, out, at + HEADER_BYTES + metaLength);
+    this.used = at + size;
+    this.schedule();
   }
 
   /**
@@ -56,29 +109,68 @@ export class FrameWriter {
   private pieces(type: FrameType, requestId: number, meta: Uint8Array, body: readonly Uint8Array[]): void {
     let first = 0;
     while (first < body.length && body[first]!.length < COPY_BELOW_BYTES) first++;
-    this.push(encodeHead(type, requestId, meta, bodyLength(body), first === 0 ? [] : body.slice(0, first)));
+    this.closeRun();
+    this.enqueue(encodeHead(type, requestId, meta, bodyLength(body), first === 0 ? [] : body.slice(0, first)));
     for (let i = first; i < body.length; i++) {
       const piece = body[i]!;
-      if (piece.length > 0) this.push(Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength));
+      if (piece.length > 0) this.enqueue(Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength));
     }
   }
 
   /** Queues bytes that already hold whole frames (e.g. drained from a worker ring). */
   push(bytes: Buffer): void {
-    this.queue.push(bytes);
-    this.queuedBytes += bytes.length;
-    if (!this.scheduled) {
-      this.scheduled = true;
-      process.nextTick(flushWriter, this);
-    }
+    this.closeRun();
+    this.enqueue(bytes);
   }
 
-  /** Writes what is queued now (normally done by the scheduled tick). */
+  /** `size` free bytes at `used` in the slab (a new slab when the current one is full). */
+  private room(size: number): Buffer {
+    if (this.used + size <= this.slab.length) return this.slab;
+    this.closeRun();
+    this.slab = Buffer.allocUnsafeSlow(Math.max(this.slabBytes, size));
+    this.batchStart = 0;
+    this.used = 0;
+    return this.slab;
+  }
+
+  /** Moves the slab's part of the batch so far into the queue, so that what follows keeps its order. */
+  private closeRun(): void {
+    if (this.used === this.batchStart) return;
+    const run = this.slab.subarray(this.batchStart, this.used);
+    this.batchStart = this.used;
+    this.queue.push(run);
+    this.queuedBytes += run.length;
+  }
+
+  private enqueue(bytes: Buffer): void {
+    this.queue.push(bytes);
+    this.queuedBytes += bytes.length;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    if (this.turn) flushThisTurn(this);
+    else process.nextTick(flushWriter, this);
+  }
+
+  /** Writes what is queued now (normally done by the scheduled tick or turn). */
   flush(): void {
     this.scheduled = false;
-    const queue = this.queue;
+    let queue = this.queue;
+    if (queue.length === 0) {
+      // The common case: only frames in the slab, one view of it to write.
+      if (this.used === this.batchStart) return;
+      const run = this.slab.subarray(this.batchStart, this.used);
+      this.batchStart = this.used;
+      if (this.socket.destroyed) return;
+      this.written(this.socket.write(run));
+      return;
+    }
+    this.closeRun();
+    queue = this.queue;
     const bytes = this.queuedBytes;
-    if (queue.length === 0) return;
     this.queue = [];
     this.queuedBytes = 0;
     const socket = this.socket;
@@ -94,20 +186,69 @@ export class FrameWriter {
       socket.uncork();
       accepted = !socket.writableNeedDrain;
     }
-    if (!accepted) {
-      const max = this.hooks.maxBufferedBytes ?? Number.POSITIVE_INFINITY;
-      if (socket.writableLength > max) this.hooks.onOverflow?.(socket.writableLength);
-      else this.hooks.onBackpressure?.();
-    }
+    this.written(accepted);
+  }
+
+  private written(accepted: boolean): void {
+    if (accepted) return;
+    const socket = this.socket;
+    const max = this.hooks.maxBufferedBytes ?? Number.POSITIVE_INFINITY;
+    if (socket.writableLength > max) this.hooks.onOverflow?.(socket.writableLength);
+    else this.hooks.onBackpressure?.();
+  }
+
+  /** Writes what is queued, then ends the socket (so that frames queued this tick leave before the FIN). */
+  end(): void {
+    this.flush();
+    this.socket.end();
   }
 
   /** Drops what is queued (the connection is being destroyed). */
   discard(): void {
     this.queue = [];
     this.queuedBytes = 0;
+    this.batchStart = this.used;
   }
+}
+
+const EMPTY_SLAB = Buffer.alloc(0);
+
+/** Copies `length` bytes of `from` to `out` at `at`; a loop for the few bytes of a meta, `set` beyond. */
+function copy(from: Uint8Array, length: number, out: Buffer, at: number): void {
+  if (length > 32) {
+    out.set(length === from.length ? from : from.subarray(0, length), at);
+    return;
+  }
+  for (let i = 0; i < length; i++) out[at + i] = from[i]!;
 }
 
 function flushWriter(writer: FrameWriter): void {
   writer.flush();
+}
+
+/** Writers with frames queued for this turn, flushed together by one `setImmediate`. */
+let dueThisTurn: FrameWriter[] = [];
+let turnScheduled = false;
+
+function flushThisTurn(writer: FrameWriter): void {
+  dueThisTurn.push(writer);
+  if (turnScheduled) return;
+  turnScheduled = true;
+  setImmediate(flushTurn);
+}
+
+function flushTurn(): void {
+  turnScheduled = false;
+  const due = dueThisTurn;
+  dueThisTurn = [];
+  for (let i = 0; i < due.length; i++) {
+    try {
+      due[i]!.flush();
+    } catch (err) {
+      // One writer's failure must not leave the others' frames unsent.
+      queueMicrotask(() => {
+        throw err;
+      });
+    }
+  }
 }

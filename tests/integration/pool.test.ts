@@ -43,6 +43,25 @@ test('connectionsPerEndpoint spreads calls over that many connections', async ()
   await server.close();
 });
 
+test('a call started by an answer goes out on the connection that answered; callers in parallel keep the spread', async () => {
+  const { server, address } = await startBenchServer();
+  const client = benchClient(address, { pool: { connectionsPerEndpoint: 3 } });
+  // One caller, one call after the other: each starts from the answer to the last, on its connection.
+  for (let i = 0; i < 20; i++) await client.echo({});
+  assert.is(server.stats().connections.accepted, 1, 'a sequential caller needs one connection');
+  // Three callers in parallel, each chaining calls: their first calls go round the
+  // connections (the connection that answered holds more than its share), and all three open.
+  await Promise.all(
+    Array.from({ length: 3 }, async () => {
+      for (let i = 0; i < 30; i++) await client.echo({});
+    }),
+  );
+  assert.is(server.stats().connections.accepted, 3);
+  assert.is(client.$stats()[0]!.calls, 20 + 90);
+  await client.$close();
+  await server.close();
+});
+
 test('maxIdleMs closes connections nobody uses; the next call opens a new one', async () => {
   const { server, address } = await startBenchServer();
   const client = benchClient(address, { pool: { maxIdleMs: 50 } });

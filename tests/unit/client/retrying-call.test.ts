@@ -4,6 +4,7 @@ import { RpcError, Status } from '../../../src/index.js';
 import { resolveClientOptions, type RetryPolicy } from '../../../src/client/client-options.js';
 import { EndpointSet } from '../../../src/client/endpoint-set.js';
 import { createLoadBalancer } from '../../../src/client/load-balancer.js';
+import type { CallListener } from '../../../src/client/pending-call.js';
 import type { PoolConnections } from '../../../src/client/pool-connections.js';
 import { RetryBudget } from '../../../src/client/retry-budget.js';
 import { runCall } from '../../../src/client/retrying-call.js';
@@ -26,7 +27,8 @@ async function callFailingWith(
     acquire: () => {
       const failure = next();
       if (failure.thrown) throw failure.error;
-      return { call: () => Promise.reject(failure.error) };
+      // As a channel does: the error reaches the call's listener later, not within start().
+      return { start: (_call: unknown, listener: CallListener) => queueMicrotask(() => listener.onError(failure.error)) };
     },
     retain: () => {},
     release: () => {},

@@ -83,4 +83,47 @@ test('frames in pieces and whole ones queued in one tick keep their order', asyn
   }
 });
 
+test('slab, flushed per turn: frames of several ticks leave in one write, in order, around a large body', async () => {
+  const { near, frames, close } = await pair();
+  try {
+    const written = spyWrites(near);
+    const writer = new FrameWriter(near, { flushOn: 'turn', slabBytes: 1024 });
+    const meta = Buffer.from('meta-and-spare-room');
+    writer.frame(FrameType.REQUEST, 1, meta, Buffer.from('one'), 4); // only 'meta' is sent
+    meta.fill(0); // the writer copied it already
+    await Promise.resolve();
+    process.nextTick(() => writer.frame(FrameType.REQUEST, 2, Buffer.alloc(0), Buffer.alloc(900, 2))); // past the slab's room
+    await new Promise((r) => process.nextTick(r));
+    writer.frame(FrameType.REQUEST, 3, Buffer.alloc(0), Buffer.alloc(20_000, 3));
+    writer.frame(FrameType.REQUEST, 4, Buffer.alloc(0), Buffer.from('four'));
+    assert.is(written.length, 0, 'nothing is written within the turn');
+    await until(() => frames.length === 4, 5000, 'four frames');
+    assert.equal(
+      frames.map((f) => f.requestId),
+      [1, 2, 3, 4],
+    );
+    assert.is(frames[0]!.meta.toString(), 'meta');
+    assert.is(frames[0]!.body.toString(), 'one');
+    assert.is(frames[1]!.body.length, 900);
+    assert.is(frames[2]!.body.length, 20_000);
+    assert.is(frames[3]!.body.toString(), 'four');
+    assert.is(written.length, 1, 'one write for the turn');
+  } finally {
+    await close();
+  }
+});
+
+test('end() writes what is queued before the FIN', async () => {
+  const { near, frames, close } = await pair();
+  try {
+    const writer = new FrameWriter(near, { flushOn: 'turn', slabBytes: 4096 });
+    writer.frame(FrameType.CANCEL, 7, Buffer.alloc(0), Buffer.alloc(0));
+    writer.end();
+    await until(() => frames.length === 1, 5000, 'the CANCEL');
+    assert.is(frames[0]!.type, FrameType.CANCEL);
+  } finally {
+    await close();
+  }
+});
+
 test.run();
