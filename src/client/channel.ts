@@ -1,11 +1,11 @@
-import net from 'node:net';
-import tls from 'node:tls';
+import type net from 'node:net';
 import type { MethodDefinition } from '../codec/service-definition.js';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import { formatEndpoint, type Endpoint } from '../transport/endpoint.js';
 import { FrameWriter } from '../transport/frame-writer.js';
-import { Compression, FrameType, NOT_RUN_METADATA_KEY, RINGRPC_ALPN } from '../protocol/constants.js';
+import { connectSocket } from '../transport/connect.js';
+import { Compression, FrameType, NOT_RUN_METADATA_KEY } from '../protocol/constants.js';
 import { decompress } from '../protocol/compression.js';
 import { FrameDecoder, FrameError } from '../protocol/frame-decoder.js';
 import type { Frame } from '../protocol/frame.js';
@@ -85,15 +85,7 @@ export class Channel implements PendingOwner {
     this.address = formatEndpoint(endpoint);
     this.ids = new RequestIdAllocator(0);
     const secure = options.tls !== undefined;
-    this.socket = secure
-      ? tls.connect({
-          servername: net.isIP(endpoint.host) ? undefined : endpoint.host,
-          ALPNProtocols: [RINGRPC_ALPN],
-          ...options.tls,
-          host: endpoint.host,
-          port: endpoint.port,
-        })
-      : net.connect({ host: endpoint.host, port: endpoint.port });
+    this.socket = connectSocket(endpoint, options.tls);
     this.socket.setNoDelay(true);
     this.decoder = new FrameDecoder((frame) => this.onFrame(frame), options.maxFrameBytes);
     // Flushed once per turn of the event loop, from a slab: see WriterHooks.flushOn.
