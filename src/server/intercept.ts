@@ -1,7 +1,8 @@
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import { encodeMeta } from '../protocol/meta.js';
-import { compose, type CallOutcome, type ServerCallInfo } from '../pipeline/interceptor.js';
+import { compose, type CallOutcome, type Lane, type ServerCallInfo } from '../pipeline/interceptor.js';
+import type { CallProtocol, Peer } from '../pipeline/handler-context.js';
 import type { Route } from './router.js';
 import type { ServerCall } from './server-call.js';
 import { callOutcome } from './call-outcome.js';
@@ -18,64 +19,110 @@ import { callOutcome } from './call-outcome.js';
  * actor thread (which decodes it itself) sees the change too.
  */
 export function interceptCall(call: ServerCall, route: Route, meta: Uint8Array, body: Uint8Array): void {
-  /** The request's bytes: the read chunk's views until this function returns, then copies if still needed. */
-  let ownMeta = meta;
-  let ownBody = body;
-  const original = call.meta.metadata;
-  const info: ServerCallInfo = {
-    service: call.service,
-    method: call.method,
-    requestId: call.requestId,
-    protocol: call.protocol,
-    lane: route.lane.name,
-    metadata: Object.assign(Object.create(null) as Record<string, string>, original),
-    key: call.meta.key,
-    deadline: call.deadline,
-    peer: call.peer,
-    identity: undefined,
-  };
+  const intercepted = new InterceptedCall(call, route, meta, body);
+  const interceptors = route.interceptors;
+  let result: Promise<CallOutcome>;
+  if (interceptors.length === 1) {
+    // One interceptor (the usual case) needs no composition: `next` is already safe to call twice.
+    try {
+      result = Promise.resolve(interceptors[0]!(intercepted, intercepted.next));
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+  } else {
+    result = compose(interceptors, intercepted, intercepted.next);
+  }
+  result.then(intercepted.settled, intercepted.refused);
+  intercepted.keepBytes();
+}
+
+/**
+ * One call on its way through its route's interceptors: what they see of it
+ * ({@link ServerCallInfo}), and its hand-over to the lane. The metadata is copied only when
+ * an interceptor reads it (most do not), and compared with the original only then.
+ */
+class InterceptedCall implements ServerCallInfo {
+  readonly service: string;
+  readonly method: string;
+  readonly requestId: number;
+  readonly protocol: CallProtocol;
+  readonly lane: Lane;
+  readonly key: string;
+  readonly deadline: number;
+  readonly peer: Peer;
+  identity: unknown = undefined;
+  private copied: Record<string, string> | undefined;
+  private handedOver = false;
   /** When the call went to its lane (`performance.now()`), the start of its `queuedMs`; 0 until then. */
-  let submittedAt = 0;
-  const outcome = new Promise<CallOutcome>((resolve) => {
-    call.onEnd = (status) => {
-      call.onEnd = undefined;
-      resolve(callOutcome(call, status, route.lane.name, submittedAt));
-    };
-  });
-  let handedOver = false;
-  const next = (): Promise<CallOutcome> => {
-    if (handedOver || call.ended) return outcome;
-    handedOver = true;
+  private submittedAt = 0;
+  private readonly outcome: Promise<CallOutcome>;
+
+  constructor(
+    private readonly call: ServerCall,
+    private readonly route: Route,
+    /** The request's bytes: the read chunk's views until {@link keepBytes}, then copies if still needed. */
+    private meta: Uint8Array,
+    private body: Uint8Array,
+  ) {
+    this.service = call.service;
+    this.method = call.method;
+    this.requestId = call.requestId;
+    this.protocol = call.protocol;
+    this.lane = route.lane.name;
+    this.key = call.meta.key;
+    this.deadline = call.deadline;
+    this.peer = call.peer;
+    this.outcome = new Promise<CallOutcome>((resolve) => {
+      call.onEnd = (status) => {
+        call.onEnd = undefined;
+        resolve(callOutcome(call, status, this.lane, this.submittedAt));
+      };
+    });
+  }
+
+  get metadata(): Record<string, string> {
+    this.copied ??= Object.assign(Object.create(null) as Record<string, string>, this.call.meta.metadata);
+    return this.copied;
+  }
+
+  /** The interceptors' `next()`: hands the call to its lane, once, and gives its outcome. */
+  readonly next = (): Promise<CallOutcome> => {
+    const call = this.call;
+    if (this.handedOver || call.ended) return this.outcome;
+    this.handedOver = true;
     // Worker and actor threads get the identity as JSON: one that is not JSON would fail
     // inside the lane, after the call took a slot, and leave it unanswered.
-    if (info.identity !== undefined && !serializable(info.identity)) {
+    if (this.identity !== undefined && !serializable(this.identity)) {
       call.replyError(new RpcError(Status.INTERNAL, `an interceptor of ${call.service}/${call.method} set an identity that is not JSON-serialisable`));
-      return outcome;
+      return this.outcome;
     }
-    call.identity = info.identity;
-    if (!sameMetadata(original, info.metadata)) {
-      call.meta.metadata = info.metadata;
-      ownMeta = encodeMeta({ ...call.meta, timeoutMs: 0, status: 0, message: '', lastRequestId: 0 });
+    call.identity = this.identity;
+    if (this.copied !== undefined && !sameMetadata(call.meta.metadata, this.copied)) {
+      call.meta.metadata = this.copied;
+      this.meta = encodeMeta({ ...call.meta, timeoutMs: 0, status: 0, message: '', lastRequestId: 0 });
     }
-    submittedAt = performance.now();
-    route.lane.submit(call, ownMeta, ownBody);
-    return outcome;
+    this.submittedAt = performance.now();
+    this.route.lane.submit(call, this.meta, this.body);
+    return this.outcome;
   };
-  compose(route.interceptors, info, next).then(
-    () => {
-      if (!handedOver && !call.ended) {
-        call.replyError(new RpcError(Status.INTERNAL, `an interceptor of ${call.service}/${call.method} returned without calling next() or throwing`));
-      }
-    },
-    (err: unknown) => {
-      // Refused before its lane had it; after that the call answers for itself.
-      if (!handedOver && !call.ended) call.replyError(RpcError.from(err, Status.UNKNOWN));
-    },
-  );
-  if (!handedOver && !call.ended) {
-    // An interceptor is awaiting something: the read chunk will be reused, keep copies.
-    ownMeta = Buffer.from(meta);
-    ownBody = Buffer.from(body);
+
+  /** The interceptors returned: a bug if none of them called `next()` nor threw. */
+  readonly settled = (): void => {
+    if (!this.handedOver && !this.call.ended) {
+      this.call.replyError(new RpcError(Status.INTERNAL, `an interceptor of ${this.service}/${this.method} returned without calling next() or throwing`));
+    }
+  };
+
+  /** An interceptor threw: refused before its lane had it (after that, the call answers for itself). */
+  readonly refused = (err: unknown): void => {
+    if (!this.handedOver && !this.call.ended) this.call.replyError(RpcError.from(err, Status.UNKNOWN));
+  };
+
+  /** Called as the reactor's turn ends: an interceptor still awaiting keeps copies, since the read chunk will be reused. */
+  keepBytes(): void {
+    if (this.handedOver || this.call.ended) return;
+    this.meta = Buffer.from(this.meta);
+    this.body = Buffer.from(this.body);
   }
 }
 
