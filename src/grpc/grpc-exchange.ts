@@ -98,7 +98,12 @@ export class GrpcExchange {
    * would otherwise still arrive.
    */
   stopUpload(): void {
-    if (!this.stream.destroyed && !this.stream.closed) this.stream.close(NGHTTP2_NO_ERROR);
+    // A turn later, once the answer's frames are out: Node 22 drops an answer still queued
+    // behind a RST_STREAM submitted in the same turn, and the client never sees its status.
+    setImmediate(() => {
+      const stream = this.stream;
+      if (!stream.destroyed && !stream.closed && !stream.readableEnded) stream.close(NGHTTP2_NO_ERROR);
+    });
   }
 
   /** An answer that is not gRPC's, for a request that is not gRPC (wrong method or content type). */

@@ -282,7 +282,7 @@ export class GrpcSession implements CallOwner, HostedConnection {
     if (upload !== undefined && exchange !== undefined) {
       upload.release();
       this.uploads.delete(call);
-      queueMicrotask(() => exchange.stopUpload());
+      exchange.stopUpload();
     }
     return exchange;
   }
