@@ -44,17 +44,38 @@ export { REGISTRY_DEFAULTS } from './registry/registry-options.js';
 // Types
 export type { StatusName } from './status.js';
 export type { RpcErrorOptions, CallSite, NotRunReason } from './errors.js';
-export type { MethodDefinition, ServiceDefinition, MethodMap, RequestOf, ReplyOf } from './codec/service-definition.js';
+export type { MethodDefinition, MethodKind, ServiceDefinition, MethodMap, RequestOf, ReplyOf } from './codec/service-definition.js';
 export type { LoadProtoOptions } from './codec/proto-loader.js';
 export type { MessageInit, LongLike, Int64Init } from './codec/message-types.js';
 export type { ServerOptions, ResolvedServerOptions } from './server/server-options.js';
 export type { ServiceImplementation, ServerState, ServerAddress, AddServiceOptions } from './server/server.js';
 export type { WorkerThreadStats } from './worker-lane/worker-lane.js';
-export type { HandlerContext, Handler, Peer, PeerCertificate, Actor, ActorContext, CallProtocol } from './pipeline/handler-context.js';
+export type {
+  HandlerContext,
+  Handler,
+  ServerStreamHandler,
+  ClientStreamHandler,
+  BidiStreamHandler,
+  Peer,
+  PeerCertificate,
+  Actor,
+  ActorContext,
+  CallProtocol,
+} from './pipeline/handler-context.js';
 export type { ActorHooks, ActorInfo } from './actor-lane/actor-host.js';
 export type { Lane } from './server/router.js';
 export type { MethodStatsSnapshot, ServerStats, ConnectionStats, WorkerLaneStats, ActorLaneStats } from './server/server-stats.js';
-export type { Client, ClientControls, ClientTarget, UnaryMethod, Callback } from './client/client.js';
+export type { Client, ClientControls, ClientTarget } from './client/client.js';
+export type {
+  UnaryMethod,
+  Callback,
+  ServerStreamMethod,
+  ClientStreamMethod,
+  BidiStreamMethod,
+  ReplyStream,
+  RequestSource,
+  StreamCallOptions,
+} from './client/stub-types.js';
 export type {
   ClientOptions,
   ResolvedClientOptions,

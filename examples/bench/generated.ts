@@ -46,6 +46,19 @@ export interface TallyRequest {
   delayUs: number;
 }
 
+/** Message `bench.v1.StreamRequest`. */
+export interface StreamRequest {
+  count: number;
+  payloadBytes: number;
+}
+
+/** Message `bench.v1.SumReply`. */
+export interface SumReply {
+  messages: bigint;
+  bytes: bigint;
+  digest: Uint8Array;
+}
+
 /** Message `bench.v1.TallyReply`. */
 export interface TallyReply {
   count: bigint;
@@ -53,13 +66,16 @@ export interface TallyReply {
   thread: number;
 }
 
-const root = rootFromJson({"nested":{"bench":{"nested":{"v1":{"nested":{"Bench":{"methods":{"Echo":{"requestType":"EchoRequest","responseType":"EchoReply"},"Work":{"requestType":"WorkRequest","responseType":"WorkReply"},"Sleep":{"requestType":"SleepRequest","responseType":"SleepReply"},"Tally":{"requestType":"TallyRequest","responseType":"TallyReply"}}},"EchoRequest":{"fields":{"payload":{"type":"bytes","id":1}}},"EchoReply":{"fields":{"payload":{"type":"bytes","id":1}}},"WorkRequest":{"fields":{"payload":{"type":"bytes","id":1},"rounds":{"type":"uint32","id":2},"kernel":{"type":"WorkKernel","id":3}}},"WorkKernel":{"values":{"WORK_KERNEL_SHA256":0,"WORK_KERNEL_INTEGER":1}},"WorkReply":{"fields":{"digest":{"type":"bytes","id":1}}},"SleepRequest":{"fields":{"ms":{"type":"uint32","id":1}}},"SleepReply":{"fields":{}},"TallyRequest":{"fields":{"seq":{"type":"uint64","id":1},"delayUs":{"type":"uint32","id":2,"protoName":"delay_us"}}},"TallyReply":{"fields":{"count":{"type":"uint64","id":1},"lastSeq":{"type":"uint64","id":2,"protoName":"last_seq"},"thread":{"type":"uint32","id":3}}}}}}}}});
+const root = rootFromJson({"nested":{"bench":{"nested":{"v1":{"nested":{"Bench":{"methods":{"Echo":{"requestType":"EchoRequest","responseType":"EchoReply"},"Work":{"requestType":"WorkRequest","responseType":"WorkReply"},"Sleep":{"requestType":"SleepRequest","responseType":"SleepReply"},"Tally":{"requestType":"TallyRequest","responseType":"TallyReply"},"Stream":{"requestType":"StreamRequest","responseType":"EchoReply","responseStream":true},"Sum":{"requestType":"EchoRequest","requestStream":true,"responseType":"SumReply"},"Chat":{"requestType":"EchoRequest","requestStream":true,"responseType":"EchoReply","responseStream":true}}},"EchoRequest":{"fields":{"payload":{"type":"bytes","id":1}}},"EchoReply":{"fields":{"payload":{"type":"bytes","id":1}}},"WorkRequest":{"fields":{"payload":{"type":"bytes","id":1},"rounds":{"type":"uint32","id":2},"kernel":{"type":"WorkKernel","id":3}}},"WorkKernel":{"values":{"WORK_KERNEL_SHA256":0,"WORK_KERNEL_INTEGER":1}},"WorkReply":{"fields":{"digest":{"type":"bytes","id":1}}},"SleepRequest":{"fields":{"ms":{"type":"uint32","id":1}}},"SleepReply":{"fields":{}},"TallyRequest":{"fields":{"seq":{"type":"uint64","id":1},"delayUs":{"type":"uint32","id":2,"protoName":"delay_us"}}},"StreamRequest":{"fields":{"count":{"type":"uint32","id":1},"payloadBytes":{"type":"uint32","id":2,"protoName":"payload_bytes"}}},"SumReply":{"fields":{"messages":{"type":"uint64","id":1},"bytes":{"type":"uint64","id":2},"digest":{"type":"bytes","id":3}}},"TallyReply":{"fields":{"count":{"type":"uint64","id":1},"lastSeq":{"type":"uint64","id":2,"protoName":"last_seq"},"thread":{"type":"uint32","id":3}}}}}}}}});
 
 /** Service `bench.v1.Bench`. */
 export const Bench = defineService<{
-  echo: MethodDefinition<EchoRequest, EchoReply>;
-  work: MethodDefinition<WorkRequest, WorkReply>;
-  sleep: MethodDefinition<SleepRequest, SleepReply>;
-  tally: MethodDefinition<TallyRequest, TallyReply>;
+  echo: MethodDefinition<EchoRequest, EchoReply, 'unary'>;
+  work: MethodDefinition<WorkRequest, WorkReply, 'unary'>;
+  sleep: MethodDefinition<SleepRequest, SleepReply, 'unary'>;
+  tally: MethodDefinition<TallyRequest, TallyReply, 'unary'>;
+  stream: MethodDefinition<StreamRequest, EchoReply, 'server_stream'>;
+  sum: MethodDefinition<EchoRequest, SumReply, 'client_stream'>;
+  chat: MethodDefinition<EchoRequest, EchoReply, 'bidi_stream'>;
 }>(root, 'bench.v1.Bench');
 

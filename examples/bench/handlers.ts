@@ -12,6 +12,15 @@ import { WorkKernel, type Bench as BenchService } from './generated.js';
 export const MAX_ROUNDS = 10_000_000;
 /** Upper bound of Sleep's `ms`. */
 export const MAX_SLEEP_MS = 600_000;
+/** Upper bound of Stream's `payload_bytes`. */
+export const MAX_STREAM_PAYLOAD_BYTES = 4 * 1024 * 1024;
+
+/** Reply `n` of Stream: `payloadBytes` bytes, byte i being (n + i) mod 256. */
+export function streamPayload(n: number, payloadBytes: number): Uint8Array {
+  const payload = Buffer.allocUnsafe(payloadBytes);
+  for (let i = 0; i < payloadBytes; i++) payload[i] = (n + i) & 0xff;
+  return payload;
+}
 
 /**
  * The Work computation (proto/bench/v1/bench.proto, `WorkKernel`): `rounds` rounds of
@@ -94,6 +103,36 @@ export const Bench: ServiceImplementation<typeof BenchService> = {
     actor.state.count = count + 1n;
     actor.state.lastSeq = request.seq;
     return { count: count + 1n, lastSeq, thread: threadId };
+  },
+
+  async *stream(request) {
+    if (request.payloadBytes > MAX_STREAM_PAYLOAD_BYTES) {
+      throw new RpcError(Status.INVALID_ARGUMENT, `payload_bytes must be at most ${MAX_STREAM_PAYLOAD_BYTES} (got ${request.payloadBytes})`);
+    }
+    // Replies of one size differ only in their first byte's offset: 256 buffers serve them all.
+    const cache = new Map<number, Uint8Array>();
+    for (let n = 0; n < request.count; n++) {
+      const phase = n & 0xff;
+      let payload = cache.get(phase);
+      if (payload === undefined) cache.set(phase, (payload = streamPayload(phase, request.payloadBytes)));
+      yield { payload };
+    }
+  },
+
+  async sum(requests) {
+    const hash = createHash('sha256');
+    let messages = 0n;
+    let bytes = 0n;
+    for await (const request of requests) {
+      messages++;
+      bytes += BigInt(request.payload.length);
+      hash.update(request.payload);
+    }
+    return { messages, bytes, digest: hash.digest() };
+  },
+
+  async *chat(requests) {
+    for await (const request of requests) yield { payload: request.payload };
   },
 };
 

@@ -1,6 +1,5 @@
 import { compose, type AttemptHook, type ClientCallInfo } from '../pipeline/interceptor.js';
 import type { MethodDefinition, MethodMap, ServiceDefinition } from '../codec/service-definition.js';
-import type { MessageInit } from '../codec/message-types.js';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import { isRegistryUri, openRegistryWith, parseRegistryUri } from '../registry/registry-uri.js';
@@ -15,25 +14,14 @@ import { ConnectionPool, poolConnections } from './connection-pool.js';
 import type { EndpointStats } from './endpoint-connections.js';
 import { RetryBudget } from './retry-budget.js';
 import { runCall, type CallTarget } from './retrying-call.js';
+import type { Callback, StubOf, UnaryMethod } from './stub-types.js';
 
 /** The options of a call made without any (frozen: nothing downstream may write to them). */
 const NO_OPTIONS: CallOptions = Object.freeze({});
 
-/** Node-style callback of a stub method. */
-export type Callback<O> = (error: RpcError | null, reply?: O) => void;
-
-/** A stub method: promise or callback, per-call options, and `.oneway()`. */
-export interface UnaryMethod<I, O> {
-  (request: MessageInit<I>, options?: CallOptions): Promise<O>;
-  (request: MessageInit<I>, callback: Callback<O>): void;
-  (request: MessageInit<I>, options: CallOptions, callback: Callback<O>): void;
-  /** Sends the request as ONEWAY: the server runs it and answers nothing (never retried). */
-  oneway(request: MessageInit<I>, options?: Pick<CallOptions, 'metadata' | 'key'>): void;
-}
-
 /** The typed stub of a service: one method per rpc, plus `$`-prefixed controls. */
 export type Client<S extends ServiceDefinition> = {
-  [K in keyof S['methods']]: S['methods'][K] extends MethodDefinition<infer I, infer O> ? UnaryMethod<I, O> : never;
+  [K in keyof S['methods']]: S['methods'][K] extends MethodDefinition<infer I, infer O, infer Kind> ? StubOf<Kind, I, O> : never;
 } & ClientControls;
 
 /** Controls of a stub; `$`-prefixed so that no rpc name can collide with them. */

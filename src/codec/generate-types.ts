@@ -1,6 +1,6 @@
 import path from 'node:path';
 import protobuf from 'protobufjs';
-import { localMethodName } from './service-definition.js';
+import { localMethodName, methodKind } from './service-definition.js';
 
 /** Options of {@link generateTypes}. */
 export interface GenerateOptions {
@@ -96,7 +96,8 @@ export function generateTypes(root: protobuf.Root, options: GenerateOptions = {}
     out.push(`export const ${name} = defineService<{`);
     for (const m of s.methodsArray) {
       m.resolve();
-      out.push(`  ${localMethodName(m.name)}: MethodDefinition<${names.get(m.resolvedRequestType!)}, ${names.get(m.resolvedResponseType!)}>;`);
+      const types = `${names.get(m.resolvedRequestType!)}, ${names.get(m.resolvedResponseType!)}, '${methodKind(m)}'`;
+      out.push(`  ${localMethodName(m.name)}: MethodDefinition<${types}>;`);
     }
     out.push(`}>(root, '${s.fullName.slice(1)}');`);
     out.push('');

@@ -4,10 +4,23 @@ import { Status } from '../status.js';
 import { prepareMessageTypes } from './message-codec.js';
 
 /**
- * One unary method of a service, resolved against its protobufjs types.
- * `I`/`O` are the request and reply message types (see `ringrpc gen`).
+ * What a method takes and gives (spec §Streams): one request and one reply (`unary`), one
+ * request and a stream of replies (`server_stream`), a stream of requests and one reply
+ * (`client_stream`), or a stream each way (`bidi_stream`).
  */
-export interface MethodDefinition<I = unknown, O = unknown> {
+export type MethodKind = 'unary' | 'server_stream' | 'client_stream' | 'bidi_stream';
+
+/** The kind of a protobufjs method, from its `stream` markers. */
+export function methodKind(method: protobuf.Method): MethodKind {
+  if (method.requestStream) return method.responseStream ? 'bidi_stream' : 'client_stream';
+  return method.responseStream ? 'server_stream' : 'unary';
+}
+
+/**
+ * One method of a service, resolved against its protobufjs types. `I`/`O` are the
+ * request and reply message types, `K` its kind (see `ringrpc gen`).
+ */
+export interface MethodDefinition<I = unknown, O = unknown, K extends MethodKind = MethodKind> {
   /** Method name as written in the .proto, e.g. `Echo`. */
   readonly name: string;
   /** Name of the stub function, lowerCamelCase, e.g. `echo`. */
@@ -18,6 +31,8 @@ export interface MethodDefinition<I = unknown, O = unknown> {
   readonly service: string;
   readonly requestType: protobuf.Type;
   readonly responseType: protobuf.Type;
+  /** Unary, or which way it streams. */
+  readonly kind: K;
   /**
    * True when the .proto marks the method `option idempotency_level = IDEMPOTENT` (or
    * `NO_SIDE_EFFECTS`): the client may then retry it even after it reached a handler.
@@ -28,7 +43,7 @@ export interface MethodDefinition<I = unknown, O = unknown> {
 }
 
 /** Method definitions of one service, keyed by their stub name. */
-export type MethodMap = Record<string, MethodDefinition<any, any>>;
+export type MethodMap = Record<string, MethodDefinition<any, any, MethodKind>>;
 
 /** A protobuf service that servers can implement and clients can call. */
 export interface ServiceDefinition<M extends MethodMap = MethodMap> {
@@ -41,9 +56,9 @@ export interface ServiceDefinition<M extends MethodMap = MethodMap> {
 }
 
 /** Request message type of a method definition. */
-export type RequestOf<D> = D extends MethodDefinition<infer I, any> ? I : never;
+export type RequestOf<D> = D extends MethodDefinition<infer I, any, any> ? I : never;
 /** Reply message type of a method definition. */
-export type ReplyOf<D> = D extends MethodDefinition<any, infer O> ? O : never;
+export type ReplyOf<D> = D extends MethodDefinition<any, infer O, any> ? O : never;
 
 /** `Echo` → `echo`, `GetHTTPStatus` → `getHTTPStatus`: the stub name of a method. */
 export function localMethodName(name: string): string {
@@ -52,9 +67,8 @@ export function localMethodName(name: string): string {
 
 /**
  * Builds the definition of service `fullName` from a protobufjs root (parsed from a
- * .proto at run time, or from the JSON descriptor that `ringrpc gen` embeds). Only
- * unary methods are supported: a streaming method is an error naming it, here rather
- * than at the first call. Every message type of `root` is prepared as
+ * .proto at run time, or from the JSON descriptor that `ringrpc gen` embeds), with
+ * unary and streaming methods alike. Every message type of `root` is prepared as
  * `prepareMessageTypes` describes: absent bytes are an empty `Buffer`, unset oneof
  * members are absent, 64-bit integers are `bigint`s.
  */
@@ -71,9 +85,6 @@ export function defineService<M extends MethodMap = MethodMap>(root: protobuf.Ro
   prepareMessageTypes(root);
   const methods: MethodMap = {};
   for (const method of service.methodsArray) {
-    if (method.requestStream || method.responseStream) {
-      throw new RpcError(Status.UNIMPLEMENTED, `${name}/${method.name} is a streaming method; ringrpc serves unary methods only`);
-    }
     const level = method.options?.['idempotency_level'];
     methods[localMethodName(method.name)] = {
       name: method.name,
@@ -82,6 +93,7 @@ export function defineService<M extends MethodMap = MethodMap>(root: protobuf.Ro
       service: name,
       requestType: method.resolvedRequestType!,
       responseType: method.resolvedResponseType!,
+      kind: methodKind(method),
       idempotent: level === 'IDEMPOTENT' || level === 'NO_SIDE_EFFECTS',
     };
   }

@@ -170,7 +170,7 @@ export class GrpcSession implements CallOwner, HostedConnection {
     } catch (err) {
       invalid = new RpcError((err as GrpcFault).status, (err as GrpcFault).message);
     }
-    const meta: Meta = { service, method, timeoutMs, status: 0, message: '', compression: Compression.NONE, metadata, lastRequestId: 0, key };
+    const meta: Meta = { service, method, timeoutMs, status: 0, message: '', compression: Compression.NONE, metadata, lastRequestId: 0, key, window: 0 };
     const refusal = this.host.admit(route, false, this.calls.requests, invalid ?? keyError(meta));
     if (refusal !== undefined) return this.refuse(stream, exchange, refusal.code, refusal.rawMessage, errorMetadata(refusal));
     const call = ServerCall.take(this, stream.id!, route, meta, false, readAt, this.host.options.callTimeoutMs);

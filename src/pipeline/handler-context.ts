@@ -1,3 +1,4 @@
+import type { MethodKind } from '../codec/service-definition.js';
 /** What a handler on the actor lane reaches through `ctx.actor`. */
 export interface Actor<S = any> {
   /** The call's key (`Meta.key`): this actor's address. */
@@ -69,6 +70,34 @@ export interface ActorContext<S = any> extends HandlerContext {
 
 /** A unary handler: takes the decoded request, returns the reply (or a promise of it). */
 export type Handler<I = any, O = any> = (request: I, ctx: HandlerContext) => O | Promise<O>;
+
+/**
+ * A server-streaming handler: an async generator of the replies (`async function* (request,
+ * ctx)`); returning ends the stream OK, throwing ends it with the error's status. It is
+ * pulled only while the client has credit: a `yield` waits for a slow reader.
+ */
+export type ServerStreamHandler<I = any, O = any> = (request: I, ctx: HandlerContext) => AsyncIterable<O>;
+
+/**
+ * A client-streaming handler: reads the requests (`for await (const r of requests)`, which
+ * ends at the client's half-close) and returns the one reply.
+ */
+export type ClientStreamHandler<I = any, O = any> = (requests: AsyncIterable<I>, ctx: HandlerContext) => O | Promise<O>;
+
+/** A bidirectional handler: an async generator of replies over the requests as they come. */
+export type BidiStreamHandler<I = any, O = any> = (requests: AsyncIterable<I>, ctx: HandlerContext) => AsyncIterable<O>;
+
+/** The handler of a method of kind `K`, taking `I` and giving `O` (a kind not known statically: unary's). */
+export type HandlerOf<K extends MethodKind, I, O> = [K] extends ['server_stream']
+  ? ServerStreamHandler<I, O>
+  : [K] extends ['client_stream']
+    ? ClientStreamHandler<I, O>
+    : [K] extends ['bidi_stream']
+      ? BidiStreamHandler<I, O>
+      : Handler<I, O>;
+
+/** Any handler a server takes. */
+export type AnyHandler = Handler | ServerStreamHandler | ClientStreamHandler | BidiStreamHandler;
 
 /**
  * The part of a handler's context that is the same on every lane: the response metadata

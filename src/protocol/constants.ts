@@ -25,7 +25,7 @@ export const MAX_REQUEST_ID = 0xffff_ffff;
  */
 export const RINGRPC_ALPN = 'ringrpc/1';
 
-/** Frame types 1..7 (spec §Types). */
+/** Frame types 1..10 (spec §Types; 8–10 carry streams, §Streams). */
 export const FrameType = {
   REQUEST: 1,
   RESPONSE: 2,
@@ -34,10 +34,18 @@ export const FrameType = {
   ONEWAY: 5,
   GOAWAY: 6,
   CANCEL: 7,
+  MESSAGE: 8,
+  HALF_CLOSE: 9,
+  CREDIT: 10,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
-const TYPE_NAMES = ['', 'REQUEST', 'RESPONSE', 'PING', 'PONG', 'ONEWAY', 'GOAWAY', 'CANCEL'] as const;
+const TYPE_NAMES = ['', 'REQUEST', 'RESPONSE', 'PING', 'PONG', 'ONEWAY', 'GOAWAY', 'CANCEL', 'MESSAGE', 'HALF_CLOSE', 'CREDIT'] as const;
+
+/** A stream's initial window in each direction when the REQUEST names none (spec §Streams): 64 KiB. */
+export const DEFAULT_STREAM_WINDOW = 65_536;
+/** The most credit a stream's sender may hold (spec §Streams). */
+export const MAX_STREAM_CREDIT = 0x7fff_ffff;
 
 /** The spec's name of a frame type, for messages. */
 export function frameTypeName(type: number): string {

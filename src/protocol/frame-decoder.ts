@@ -176,7 +176,7 @@ export class FrameDecoder {
     const version = buf[at + 2]!;
     if (version !== VERSION) this.fail(Status.INTERNAL, `unknown protocol version ${version}, this peer speaks ${VERSION}`);
     const type = buf[at + 3]!;
-    if (type < FrameType.REQUEST || type > FrameType.CANCEL) this.fail(Status.INTERNAL, `unknown frame type ${type}`);
+    if (type < FrameType.REQUEST || type > FrameType.CREDIT) this.fail(Status.INTERNAL, `unknown frame type ${type}`);
     const metaLength = buf.readUInt32BE(at + 8);
     const bodyLength = buf.readUInt32BE(at + 12);
     if (metaLength + bodyLength > this.maxFrameBytes) {

@@ -18,6 +18,8 @@ export interface Meta {
   lastRequestId: number;
   /** REQUEST, ONEWAY: the routing key (spec §Keys); `''` for none. */
   key: string;
+  /** REQUEST of a stream: the client's initial window for the server's MESSAGEs, in bytes; 0 = the default (spec §Streams). */
+  window: number;
 }
 
 /** The fields a sender sets; the rest default. */
@@ -78,6 +80,7 @@ export function decodeMeta(buf: Uint8Array): Meta {
     metadata: EMPTY_METADATA,
     lastRequestId: 0,
     key: '',
+    window: 0,
   };
   if (buf.length === 0) return meta;
   const r = new Reader(buf, 0, buf.length);
@@ -119,6 +122,9 @@ export function decodeMeta(buf: Uint8Array): Meta {
         break;
       case 9:
         meta.key = r.expect(wire, LEN, 'key').string();
+        break;
+      case 10:
+        meta.window = r.expect(wire, VARINT, 'window').varint32();
         break;
       default:
         r.skip(wire);
@@ -275,6 +281,7 @@ export function encodeMeta(meta: MetaInit): Buffer {
   }
   if (meta.lastRequestId) size += 1 + varintSize(meta.lastRequestId);
   if (key) size += 1 + varintSize(key.length) + key.length;
+  if (meta.window) size += 1 + varintSize(meta.window);
   if (size === 0) return EMPTY;
 
   const out = Buffer.allocUnsafe(size);
@@ -304,6 +311,7 @@ export function encodeMeta(meta: MetaInit): Buffer {
   }
   if (meta.lastRequestId) varintField(0x40, meta.lastRequestId);
   if (key) bytesField(0x4a, key);
+  if (meta.window) varintField(0x50, meta.window);
   return out;
 }
 

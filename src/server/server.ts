@@ -5,7 +5,7 @@ import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import type { MethodDefinition, MethodMap, ServiceDefinition } from '../codec/service-definition.js';
 import { channels } from '../util/diagnostics.js';
-import type { Handler } from '../pipeline/handler-context.js';
+import type { Handler, HandlerOf } from '../pipeline/handler-context.js';
 import { InlineLane } from './inline-lane.js';
 import { Router, type CallLane, type Lane, type Route } from './router.js';
 import { WorkerLane, type WorkerThreadStats } from '../worker-lane/worker-lane.js';
@@ -25,7 +25,7 @@ export type { ServerState };
 
 /** Handlers of a service, keyed by stub name (`echo`) or .proto name (`Echo`). */
 export type ServiceImplementation<S extends ServiceDefinition = ServiceDefinition> = {
-  [K in keyof S['methods']]?: S['methods'][K] extends MethodDefinition<infer I, infer O> ? Handler<I, MessageInit<O>> : never;
+  [K in keyof S['methods']]?: S['methods'][K] extends MethodDefinition<infer I, infer O, infer Kind> ? HandlerOf<Kind, I, MessageInit<O>> : never;
 };
 
 /** How a service's methods are run (`addService`'s third argument). */

@@ -19,18 +19,27 @@ test('generated and dynamically loaded definitions agree', () => {
   assert.equal(Object.keys(Bench.methods), ['echo', 'work', 'sleep', 'tally']);
 });
 
-test('idempotency_level marks a method idempotent; streaming methods are refused by name', () => {
+test('idempotency_level marks a method idempotent; each method has its kind, streams included', () => {
   const root = protobuf.parse(`syntax = "proto3"; package t;
     message M {}
     service S {
       rpc Get(M) returns (M) { option idempotency_level = IDEMPOTENT; }
       rpc Put(M) returns (M);
     }
-    service Streamy { rpc Watch(M) returns (stream M); }`).root;
+    service Streamy {
+      rpc Watch(M) returns (stream M);
+      rpc Upload(stream M) returns (M);
+      rpc Chat(stream M) returns (stream M);
+    }`).root;
   const s = defineService(root, 't.S');
   assert.ok(s.methods['get']!.idempotent);
   assert.not.ok(s.methods['put']!.idempotent);
-  assert.throws(() => defineService(root, 't.Streamy'), /t.Streamy\/Watch is a streaming method/);
+  assert.is(s.methods['get']!.kind, 'unary');
+  const streamy = defineService(root, 't.Streamy');
+  assert.equal(
+    Object.values(streamy.methods).map((m) => `${m.name}:${m.kind}`),
+    ['Watch:server_stream', 'Upload:client_stream', 'Chat:bidi_stream'],
+  );
   assert.throws(() => defineService(root, 't.Nope'), /service t.Nope is not defined/);
 });
 
