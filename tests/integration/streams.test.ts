@@ -208,6 +208,44 @@ test("the server's callTimeoutMs covers a whole stream too", async () => {
   }
 });
 
+test('CANCEL of a bidi stream whose handler awaits its requests: the read rejects CANCELLED, the generator`s finally runs', async () => {
+  const ended: string[] = [];
+  const bidi = await startBenchServer(
+    {},
+    {
+      ...handlers,
+      async *chat(requests) {
+        try {
+          for await (const request of requests) yield { payload: request.payload };
+          ended.push('end of input');
+        } catch (err) {
+          ended.push(`read failed ${(err as RpcError).code}`);
+          throw err;
+        } finally {
+          ended.push('finally');
+        }
+      },
+    },
+  );
+  try {
+    const peer = await RawPeer.connect(bidi.port);
+    open(peer, 1, 'Chat');
+    peer.send(FrameType.MESSAGE, 1, {}, encode.echo(Buffer.from('one')));
+    await peer.next(FrameType.MESSAGE);
+    peer.send(FrameType.CANCEL, 1);
+    await until(() => ended.length === 2, 'the handler to end');
+    assert.equal(ended, [`read failed ${Status.CANCELLED}`, 'finally']);
+    // A client stream never half-closed waits for its deadline, then ends DEADLINE_EXCEEDED.
+    open(peer, 2, 'Sum', undefined, { timeoutMs: 200 });
+    peer.send(FrameType.MESSAGE, 2, {}, encode.echo(Buffer.from('two')));
+    const { response } = await runStream(peer, 2);
+    assert.is(response.decodedMeta.status, Status.DEADLINE_EXCEEDED);
+    peer.destroy();
+  } finally {
+    await bidi.server.close();
+  }
+});
+
 test('a handler that throws mid-stream: RESPONSE with its status after the replies it yielded', async () => {
   const peer = await RawPeer.connect(port);
   open(peer, 1, 'Stream', encode.stream(10, 13));
