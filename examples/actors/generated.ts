@@ -25,8 +25,8 @@ const root = rootFromJson({"nested":{"accounts":{"nested":{"v1":{"nested":{"Acco
 
 /** Service `accounts.v1.Accounts`. */
 export const Accounts = defineService<{
-  deposit: MethodDefinition<DepositRequest, BalanceReply>;
-  withdraw: MethodDefinition<WithdrawRequest, BalanceReply>;
-  balance: MethodDefinition<BalanceRequest, BalanceReply>;
+  deposit: MethodDefinition<DepositRequest, BalanceReply, 'unary'>;
+  withdraw: MethodDefinition<WithdrawRequest, BalanceReply, 'unary'>;
+  balance: MethodDefinition<BalanceRequest, BalanceReply, 'unary'>;
 }>(root, 'accounts.v1.Accounts');
 

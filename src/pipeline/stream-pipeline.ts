@@ -112,9 +112,10 @@ export class PipelineStream {
     if (this.phase === 'ended') return;
     this.phase = 'ended';
     if (this.requests !== undefined) {
+      // Ended by an answer (the status only): a read still pending learns the status, CANCELLED for an OK one.
       const site = `${this.call.service}/${this.call.method}`;
-      const code = (typeof reason === 'number' ? (reason === Status.OK ? Status.CANCELLED : reason) : reason.code) as Status;
-      this.requests.end(typeof reason === 'number' ? new RpcError(code, `${site}: the stream ended`) : reason);
+      const code = (status: number): Status => (status === Status.OK ? Status.CANCELLED : (status as Status));
+      this.requests.end(typeof reason === 'number' ? new RpcError(code(reason), `${site}: the stream ended`) : reason);
     }
     this.resume();
   }

@@ -108,7 +108,7 @@ test('a message named like something the module uses gets its full name', () => 
     const code = gen(path.join(dir, 'r.proto'), 'ringrpc');
     assert.ok(code.includes('export interface r_Record {'));
     assert.ok(code.includes('export interface r_root {'));
-    assert.ok(code.includes('do: MethodDefinition<r_Record, r_root>;'));
+    assert.ok(code.includes("do: MethodDefinition<r_Record, r_root, 'unary'>;"));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

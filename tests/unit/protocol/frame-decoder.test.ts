@@ -129,7 +129,7 @@ const faults: Array<[string, Buffer, number, RegExp]> = [
   ['bad magic', Buffer.from('GET / HTTP/1.1\r\n\r\n'), Status.INTERNAL, /bad magic/],
   ['unknown version', Buffer.from([0x52, 0x52, 2, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]), Status.INTERNAL, /version 2/],
   ['unknown type 0', Buffer.from([0x52, 0x52, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]), Status.INTERNAL, /type 0/],
-  ['unknown type 8', Buffer.from([0x52, 0x52, 1, 8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]), Status.INTERNAL, /type 8/],
+  ['unknown type 11', Buffer.from([0x52, 0x52, 1, 11, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]), Status.INTERNAL, /type 11/],
 ];
 for (const [name, bytes, status, message] of faults) {
   test(`rejects ${name}`, () => {

@@ -16,13 +16,14 @@ const full = {
   metadata: { 'x-trace': 'abc', empty: '' },
   lastRequestId: 0xffff_fffe,
   key: 'acct-✓',
+  window: 1_048_576,
 };
 
 test('empty meta decodes to proto3 defaults', () => {
   const m = decodeMeta(Buffer.alloc(0));
   assert.equal(
     { ...m, metadata: { ...m.metadata } },
-    { service: '', method: '', timeoutMs: 0, status: 0, message: '', compression: 0, metadata: {}, lastRequestId: 0, key: '' },
+    { service: '', method: '', timeoutMs: 0, status: 0, message: '', compression: 0, metadata: {}, lastRequestId: 0, key: '', window: 0 },
   );
   assert.is(encodeMeta({}).length, 0);
 });
