@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawnCli, waitForOutput, waitForJsonLine, type Child, spawnServe } from '../helpers/child.js';
 import { work } from '../../examples/bench/handlers.js';
+import { RawPeer } from '../helpers/raw-socket.js';
+import { encode, open, runStream } from '../helpers/raw-stream.js';
 
 /** The built CLI (`dist/src/cli/bin.js`, what `npx ringrpc` runs), end to end. */
 const test = suite('cli serve + call');
@@ -70,7 +72,7 @@ for (const [name, args, pattern] of [
   [
     'unknown method',
     ['bench.v1.Bench/Nope', '{}'],
-    /^ringrpc call: UNIMPLEMENTED: unknown method Nope of bench.v1.Bench \(methods: Echo, Work, Sleep, Tally\)\n$/,
+    /^ringrpc call: UNIMPLEMENTED: unknown method Nope of bench.v1.Bench \(methods: Echo, Work, Sleep, Tally, Stream, Sum, Chat\)\n$/,
   ],
   ['unknown service', ['bench.v1.Other/Echo', '{}'], /^ringrpc call: UNIMPLEMENTED: unknown service bench.v1.Other/],
   ['invalid JSON', ['bench.v1.Bench/Echo', '{nope'], /^ringrpc call: INVALID_ARGUMENT: request is not valid JSON/],
@@ -143,6 +145,27 @@ test('serve with a module that implements none of the services says so', async (
   const r = await cli(['serve', '--proto', PROTO, '--handlers', module, '--port', '0']);
   assert.is(r.code, 1);
   assert.match(r.stderr, /implements none of the services of proto\/bench\/v1\/bench.proto \(bench.v1.Bench\)/);
+});
+
+test('serve serves the stream methods Stream, Sum and Chat inline; --worker-methods Stream is refused, naming it', async () => {
+  const peer = await RawPeer.connect(Number(target.split(':')[1]));
+  open(peer, 1, 'Stream', encode.stream(5, 3));
+  open(peer, 2, 'Sum');
+  open(peer, 3, 'Chat');
+  const [stream, sum, chat] = await Promise.all([
+    runStream(peer, 1),
+    runStream(peer, 2, { send: [encode.echo(Buffer.from('a'))] }),
+    runStream(peer, 3, { send: [encode.echo(Buffer.from('b'))] }),
+  ]);
+  assert.equal(
+    [stream.response, sum.response, chat.response].map((r) => r.decodedMeta.status),
+    [0, 0, 0],
+  );
+  assert.equal([stream.messages.length, chat.messages.length], [5, 1]);
+  peer.destroy();
+  const bad = await cli(['serve', '--proto', PROTO, '--handlers', 'examples/bench/handlers.ts', '--port', '0', '--worker-methods', 'Stream']);
+  assert.is(bad.code, 1);
+  assert.match(bad.stderr, /bench.v1.Bench\/Stream is "worker", but it is a streaming method \(server_stream\): streams run on the inline lane/);
 });
 
 test('serve --workers --worker-methods Work runs Work on the worker lane, same answer', async () => {

@@ -148,7 +148,7 @@ test('reflection lists the services and hands out their schema (v1 and v1alpha),
     assert.is(bench.name, 'bench/v1.proto');
     assert.equal(
       bench.service[0].method.map((m: { name: string }) => m.name),
-      ['Echo', 'Work', 'Sleep', 'Tally'],
+      ['Echo', 'Work', 'Sleep', 'Tally', 'Stream', 'Sum', 'Chat'],
     );
     assert.is(replies[2]!['error_response'].error_code, Status.NOT_FOUND);
     assert.ok(replies[3]!['file_descriptor_response'].file_descriptor_proto.length >= 1);

@@ -49,6 +49,9 @@ test('a Python grpcio client calls Echo (inline) and Work (worker lane), gets gR
         'Work(bench.v1.WorkRequest) bench.v1.WorkReply',
         'Sleep(bench.v1.SleepRequest) bench.v1.SleepReply',
         'Tally(bench.v1.TallyRequest) bench.v1.TallyReply',
+        'Stream(bench.v1.StreamRequest) bench.v1.EchoReply',
+        'Sum(bench.v1.EchoRequest) bench.v1.SumReply',
+        'Chat(bench.v1.EchoRequest) bench.v1.EchoReply',
       ],
     });
     assert.is(server.stats().methods['bench.v1.Bench/Work']!.ok, 1);

@@ -16,7 +16,11 @@ test('generated and dynamically loaded definitions agree', () => {
     assert.is(d.requestType.fullName, m.requestType.fullName);
     assert.is(d.localName, key);
   }
-  assert.equal(Object.keys(Bench.methods), ['echo', 'work', 'sleep', 'tally']);
+  assert.equal(Object.keys(Bench.methods), ['echo', 'work', 'sleep', 'tally', 'stream', 'sum', 'chat']);
+  assert.equal(
+    Object.values(Bench.methods).map((m) => m.kind),
+    ['unary', 'unary', 'unary', 'unary', 'server_stream', 'client_stream', 'bidi_stream'],
+  );
 });
 
 test('idempotency_level marks a method idempotent; each method has its kind, streams included', () => {
@@ -83,7 +87,7 @@ test('generateTypes covers enums, nested types, maps, repeated, int64, oneof', (
     "    | { pick: 'c'; c: Color; a?: undefined }",
     '  one?: Outer_Inner;',
     '  flag?: boolean;',
-    '  do: MethodDefinition<Outer, Outer_Inner>;',
+    "  do: MethodDefinition<Outer, Outer_Inner, 'unary'>;",
   ])
     assert.ok(code.includes(line), `missing: ${line}`);
 });
@@ -92,7 +96,7 @@ test('addService refuses a handler key that names no method, and non-functions',
   const server = createServer({ port: 0 });
   assert.throws(
     () => server.addService(Bench, { echoo: () => ({}) } as never),
-    /implementation of bench.v1.Bench has echoo, which is not a method of it \(methods: echo, work, sleep, tally\)/,
+    /implementation of bench.v1.Bench has echoo, which is not a method of it \(methods: echo, work, sleep, tally, stream, sum, chat\)/,
   );
   assert.throws(() => server.addService(Bench, { echo: 5 } as never), /handler of bench.v1.Bench\/Echo must be a function/);
   server.addService(Bench, {});
