@@ -110,20 +110,17 @@ test('server stream: credit is granted only as the consumer reads, half a window
       assert.is(c.credited, 0, 'no CREDIT while nothing is read');
       assert.ok(c.sendable <= 0, 'the peer spent its window');
       const it = stream[Symbol.asyncIterator]();
-      let read = 0;
       let readBytes = 0;
       const frameBytes = 16 + reply(0, 80).length;
       // Read one reply short of half the window: still no CREDIT.
       while ((readBytes + frameBytes) * 2 < window) {
         const r = await it.next();
         assert.is(r.done, false);
-        read++;
         readBytes += frameBytes;
       }
       await peer.roundTrip(c.socket);
       assert.is(c.credited, 0, 'no CREDIT before half the window was read');
       await it.next();
-      read++;
       readBytes += frameBytes;
       await peer.until(() => c.credits === 1, 'the first CREDIT');
       assert.is(c.credited, readBytes, 'the CREDIT grants the bytes read');
@@ -444,7 +441,7 @@ test('1,000 unary calls interleaved with a stream on one connection', async () =
       }
       c.respond();
       const answers = await Promise.all(unary);
-      answers.forEach((a, i) => assert.is(Buffer.from(a.payload).toString(), String(i)));
+      for (const [i, a] of answers.entries()) assert.is(Buffer.from(a.payload).toString(), String(i));
       await reading;
       assert.equal(
         replies,
