@@ -145,7 +145,7 @@ export class GrpcSession implements CallOwner, HostedConnection {
     this.host.counters.grpcCalls++;
     if (path === undefined)
       return this.refuse(stream, exchange, Status.UNIMPLEMENTED, `malformed path ${JSON.stringify(headers[':path'])}: expected /package.Service/Method`);
-    const route = this.host.router.find(path.service, path.method);
+    const route = this.host.router.findUnary(path.service, path.method, 'over gRPC yet');
     if (route instanceof RpcError) {
       const builtin = this.context.builtin(path.service);
       if (builtin?.serve(path.method, stream, exchange)) return;

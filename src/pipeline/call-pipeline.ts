@@ -113,12 +113,12 @@ export function runCall(call: PipelineCall, body: Uint8Array, compression: numbe
 }
 
 /** A body that does not decompress, as the call answers it. */
-function undecodable(call: PipelineCall, err: unknown): RpcError {
+export function undecodable(call: PipelineCall, err: unknown): RpcError {
   return new RpcError(call.undecodableStatus, (err as Error).message, { cause: err });
 }
 
 /** False (and the call answered or dropped) when it ended or its deadline passed before it ran. */
-function stillWanted(call: PipelineCall): boolean {
+export function stillWanted(call: PipelineCall): boolean {
   if (call.ended) {
     call.drop();
     return false;
@@ -166,13 +166,17 @@ function start(call: PipelineCall, bytes: Uint8Array, settings: PipelineSettings
  * marked not run, even when it rethrows another call's error that was (a proxy relaying
  * a refusal): a caller that resent it would run this handler's side effects again.
  */
-function handlerError(err: unknown): RpcError {
+export function handlerError(err: unknown): RpcError {
   const error = RpcError.from(err);
   if (error.notRun === undefined) return error;
   return new RpcError(error.code, error.rawMessage, { metadata: error.metadata, cause: error });
 }
 
-function settle(call: PipelineCall, value: unknown, settings: PipelineSettings): Promise<void> | undefined {
+/**
+ * Answers with a handler's reply: checked against the method's reply type (INTERNAL if it
+ * is not one), encoded, gzipped when large. A call that ended meanwhile is dropped.
+ */
+export function settle(call: PipelineCall, value: unknown, settings: PipelineSettings): Promise<void> | undefined {
   if (call.ended) {
     call.drop(); // cancelled while its handler ran: no answer owed, nothing to encode
     return undefined;

@@ -50,6 +50,16 @@ export class Router {
     return route;
   }
 
+  /**
+   * The route of a method called in a way that carries one request and one reply (`how`:
+   * `as ONEWAY`, `over gRPC`): as {@link find}, and UNIMPLEMENTED naming it for a stream method.
+   */
+  findUnary(service: string, method: string, how: string): Route | RpcError {
+    const route = this.find(service, method);
+    if (route instanceof RpcError || route.method.kind === 'unary') return route;
+    return new RpcError(Status.UNIMPLEMENTED, `${route.method.path} is a streaming method (${route.method.kind}), which is not served ${how}`);
+  }
+
   /** Names of the services added, for stats and logs. */
   serviceNames(): string[] {
     return [...this.services.keys()];

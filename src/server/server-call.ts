@@ -6,6 +6,7 @@ import type { FrameBody } from '../protocol/frame.js';
 import type { Meta } from '../protocol/meta.js';
 import type { CallProtocol, Handler, Peer } from '../pipeline/handler-context.js';
 import { PipelineCall } from '../pipeline/call-pipeline.js';
+import type { PipelineStream } from '../pipeline/stream-pipeline.js';
 import type { MethodStats } from './server-stats.js';
 import { MAX_TIMER_MS } from '../util/validate.js';
 
@@ -70,6 +71,14 @@ export class ServerCall extends PipelineCall {
   /** When a worker or actor thread began its handler and wrote its response (this thread's `performance.now()`); 0: none did. */
   threadBeganAt = 0;
   threadEndedAt = 0;
+  /** A stream method's call: its streams' state (flow control, requests read); set by the connection that took it. */
+  stream: PipelineStream | undefined = undefined;
+  /**
+   * Whether the server answers DEADLINE_EXCEEDED itself when the deadline passes: under its
+   * own limit (the client still waits), and for a stream, whose deadline covers it whole (a
+   * generator waiting for credit has no answer of its own to give).
+   */
+  private readonly answersAtDeadline: boolean;
 
   constructor(
     private readonly owner: CallOwner,
@@ -87,10 +96,8 @@ export class ServerCall extends PipelineCall {
     readonly serverLimitMs?: number,
   ) {
     super();
-    if (serverLimitMs !== undefined) {
-      this.deadlineTimer = setTimeout(() => this.limitReached(), Math.max(0, deadline - Date.now()));
-      this.deadlineTimer.unref();
-    }
+    this.answersAtDeadline = serverLimitMs !== undefined || route.method.kind !== 'unary';
+    if (this.answersAtDeadline && deadline !== Infinity) this.armLimit();
   }
 
   /**
@@ -188,7 +195,7 @@ export class ServerCall extends PipelineCall {
 
   protected watch(): void {
     if (this.abortReason !== undefined) this.abortSignal(this.abortReason);
-    else if (this.deadline !== Infinity && this.state !== 'done' && this.serverLimitMs === undefined) this.armExpiry();
+    else if (this.deadline !== Infinity && this.state !== 'done' && !this.answersAtDeadline) this.armExpiry();
   }
 
   /**
@@ -204,7 +211,18 @@ export class ServerCall extends PipelineCall {
       this.onEnd(reason.code);
     }
     this.stop(reason);
+    this.stream?.end(reason);
     return true;
+  }
+
+  /**
+   * Ends the call with `error` and aborts its handler's signal: a stream broken by its
+   * client's input, whose handler must stop as for a cancel.
+   */
+  fail(error: RpcError): void {
+    if (this.state === 'done') return;
+    this.replyError(error);
+    this.stop(error);
   }
 
   /** Claims the right to answer with `status`; false when the call already ended. */
@@ -213,6 +231,7 @@ export class ServerCall extends PipelineCall {
     this.state = 'done';
     this.clearTimer();
     this.onEnd?.(status);
+    this.stream?.end(status);
     return true;
   }
 
@@ -223,10 +242,17 @@ export class ServerCall extends PipelineCall {
     this.abortSignal(reason);
   }
 
-  /** The server's limit passed: answer DEADLINE_EXCEEDED now, then stop the handler as a cancel does. */
+  /** The timer of a deadline the server answers itself (see `answersAtDeadline`), re-armed past a timer's range. */
+  private armLimit(): void {
+    this.deadlineTimer = setTimeout(() => this.limitReached(), Math.min(MAX_TIMER_MS, Math.max(0, this.deadline - Date.now())));
+    this.deadlineTimer.unref();
+  }
+
+  /** The deadline passed: answer DEADLINE_EXCEEDED now, then stop the handler as a cancel does. */
   private limitReached(): void {
     this.deadlineTimer = undefined;
     if (this.state === 'done') return;
+    if (this.deadline - Date.now() > 0) return this.armLimit();
     // The lane hears of the abort first: a worker that has not begun the call by now never
     // will (it checks the flag this sets), so `hasBegun` below is the truth, not a guess.
     this.onAbort?.();

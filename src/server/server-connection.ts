@@ -17,6 +17,7 @@ import { ServerCall, type CallOwner } from './server-call.js';
 import { CallTable } from './call-table.js';
 import { ShutdownHandshake } from './shutdown-handshake.js';
 import { ReadGate } from './read-gate.js';
+import { onStreamFrame, openStream, type StreamConnection } from './server-stream.js';
 import type { ConnectionHost } from './connection-host.js';
 import type { ConnectionStats } from './server-stats.js';
 
@@ -43,7 +44,7 @@ const LINGER_MS = 1000;
  * a coalescing {@link FrameWriter}. Implements the spec's bad-input table for everything
  * that is about the connection (GOAWAY rows); per-call rows are answered as RESPONSEs.
  */
-export class ServerConnection implements CallOwner {
+export class ServerConnection implements CallOwner, StreamConnection {
   state: ServerConnectionState = 'open';
   readonly protocol = 'ringrpc';
   readonly peer: Peer;
@@ -173,6 +174,8 @@ export class ServerConnection implements CallOwner {
       case FrameType.RESPONSE:
         this.goAwayAndClose(Status.INTERNAL, 'unexpected RESPONSE frame: a client does not send responses');
         return;
+      default: // MESSAGE, HALF_CLOSE, CREDIT: frames of a stream
+        onStreamFrame(this, this.calls, frame);
     }
   }
 
@@ -192,7 +195,7 @@ export class ServerConnection implements CallOwner {
     if (this.state !== 'open' && this.state !== 'quiescing') return; // after our final GOAWAY: neither run nor answered (spec §GOAWAY)
     if (!oneway && id > this.calls.lastTaken) this.calls.lastTaken = id; // taken, even if refused below
 
-    const route = this.host.router.find(meta.service, meta.method);
+    const route = oneway ? this.host.router.findUnary(meta.service, meta.method, 'as ONEWAY') : this.host.router.find(meta.service, meta.method);
     if (route instanceof RpcError) {
       if (!oneway) this.writeError(id, route);
       return;
@@ -204,13 +207,14 @@ export class ServerConnection implements CallOwner {
     }
     const call = ServerCall.take(this, id, route, meta, oneway, this.clock.readAt, this.host.options.callTimeoutMs);
     this.calls.add(call);
+    if (route.method.kind !== 'unary') openStream(this, call, this.host.options.maxFrameBytes);
     if (route.interceptors.length === 0) route.lane.submit(call, frame.meta, frame.body);
     else interceptCall(call, route, frame.meta, frame.body);
   }
 
   replyOk(call: ServerCall, body: FrameBody, compression: Compression): void {
     if (!this.calls.settle(call, Status.OK)) return;
-    if (!call.oneway) this.writeResponse(call.requestId, okMeta(call.responseMetadataIfSet, compression), body);
+    if (!call.oneway) this.writeFrame(FrameType.RESPONSE, call.requestId, okMeta(call.responseMetadataIfSet, compression), body);
     this.endIfDrained();
   }
 
@@ -231,14 +235,14 @@ export class ServerConnection implements CallOwner {
   }
 
   private writeError(requestId: number, error: RpcError, metadata?: Record<string, string>): void {
-    this.writeResponse(requestId, errorMeta(error, metadata), EMPTY);
+    this.writeFrame(FrameType.RESPONSE, requestId, errorMeta(error, metadata), EMPTY);
   }
 
-  private writeResponse(requestId: number, meta: Uint8Array, body: FrameBody): void {
+  /** Writes a frame that answers or streams (not once the connection is going). */
+  writeFrame(type: FrameType, requestId: number, meta: Uint8Array, body: FrameBody): void {
     if (this.state === 'closed' || this.state === 'closing') return;
-    this.writer.frame(FrameType.RESPONSE, requestId, meta, body);
+    this.writer.frame(type, requestId, meta, body);
     this.countOut(16 + meta.length + bodyLength(body));
-    this.endIfDrained();
   }
 
   private countOut(bytes: number): void {
@@ -297,10 +301,9 @@ export class ServerConnection implements CallOwner {
    */
   sweep(now: number, idleMs: number): void {
     if (this.state === 'closed') return;
-    const taking = this.state === 'open' || this.state === 'quiescing';
     const open = this.state === 'open';
     const verdict = this.clock.verdict(now, idleMs, {
-      taking,
+      taking: open || this.state === 'quiescing',
       open,
       busy: this.calls.size > 0,
       bufferedBytes: this.decoder.bufferedBytes,

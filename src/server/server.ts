@@ -7,6 +7,7 @@ import type { MethodDefinition, MethodMap, ServiceDefinition } from '../codec/se
 import { channels } from '../util/diagnostics.js';
 import type { Handler, HandlerOf } from '../pipeline/handler-context.js';
 import { InlineLane } from './inline-lane.js';
+import { StreamLane } from './stream-lane.js';
 import { Router, type CallLane, type Lane, type Route } from './router.js';
 import { WorkerLane, type WorkerThreadStats } from '../worker-lane/worker-lane.js';
 import { ActorLane } from '../actor-lane/actor-lane.js';
@@ -32,7 +33,8 @@ export type ServiceImplementation<S extends ServiceDefinition = ServiceDefinitio
 export interface AddServiceOptions {
   /**
    * Lane per method, keyed by stub name (`work`) or .proto name (`Work`); methods not
-   * named run inline (on the main thread).
+   * named run inline (on the main thread). Stream methods run inline only: naming one for
+   * the worker or actor lane is INVALID_ARGUMENT.
    */
   lanes?: Record<string, Lane>;
   /**
@@ -63,6 +65,8 @@ export class Server {
   private readonly reactor: Reactor;
   private readonly netServer: net.Server;
   private readonly inline: InlineLane;
+  /** Stream methods' lane: inline, through the stream runner. */
+  private readonly streams: StreamLane;
   private current: ServerState = 'idle';
   private closing: Promise<void> | undefined;
   private bound: ServerAddress | undefined;
@@ -76,6 +80,7 @@ export class Server {
     this.options = resolveServerOptions(options);
     this.reactor = new Reactor(this.options, this.router);
     this.inline = new InlineLane(this.options);
+    this.streams = new StreamLane(this.options);
     this.registration = this.options.registry === undefined ? undefined : new ServerRegistration(this.options.registry, this.options.advertise);
     this.grpc = this.options.grpc ? new GrpcEndpoint(this.reactor, this.router, this.options, () => this.current === 'listening') : undefined;
     const accept = (socket: net.Socket): void => {
@@ -159,7 +164,7 @@ export class Server {
       return {
         method,
         handler: (handler as Handler | undefined) ?? unimplemented(method),
-        lane: laneOf(lanes.get(method) ?? 'inline'),
+        lane: method.kind === 'unary' ? laneOf(lanes.get(method) ?? 'inline') : this.streams, // streams: inline only (resolveLanes)
         interceptors,
         stats: new MethodStats(),
       };

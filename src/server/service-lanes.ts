@@ -17,6 +17,11 @@ export function resolveLanes(
     if (method === undefined) throw new RpcError(Status.INVALID_ARGUMENT, `lanes of ${service.name} name ${key}, which is not a method of it`);
     if (lane !== 'inline' && lane !== 'worker' && lane !== 'actor')
       throw new RpcError(Status.INVALID_ARGUMENT, `lane of ${method.path} must be "inline", "worker" or "actor" (got ${JSON.stringify(lane)})`);
+    if (lane !== 'inline' && method.kind !== 'unary')
+      throw new RpcError(
+        Status.INVALID_ARGUMENT,
+        `lane of ${method.path} is "${lane}", but it is a streaming method (${method.kind}): streams run on the inline lane`,
+      );
     lanes.set(method, lane);
   }
   return lanes;
