@@ -119,7 +119,9 @@ export class StreamCall implements CallListener, StreamPeer {
   open(channel: Channel, call: ChannelCall): void {
     if (this.state.kind !== 'opening') return;
     const pending = channel.start(call, this);
-    if (pending !== undefined && this.state.kind === 'opening') this.state = { kind: 'open', channel, pending };
+    if (pending === undefined || this.state.kind !== 'opening') return;
+    this.state = { kind: 'open', channel, pending };
+    this.wake(); // a request pump that started while the stream waited for an instance
   }
 
   /** @internal The RESPONSE was OK (see {@link CallListener}). */

@@ -26,15 +26,20 @@ export interface StreamStubContext {
 /**
  * The stub of a streaming method, by its kind (spec §Streams):
  * - server stream `(request, options?) → ReplyStream`: the REQUEST, carrying the request,
- *   leaves when the stub is called (not on first iteration); the replies are read with `for await`;
+ *   leaves when the stub is called (not on first iteration); the replies are read with `for await`.
+ *   Up to the window of them wait for a reader; a stream nobody reads or cancels holds its
+ *   call slot and window until its deadline;
  * - client stream `(requests, options?) → Promise<reply>`;
  * - bidirectional `(requests, options?) → ReplyStream`.
  *
  * The requests of a client or bidirectional stream are pulled from their source as credit
  * allows and sent as MESSAGEs, each checked and encoded as a unary request is; then
  * HALF_CLOSE. `timeoutMs` (the method's or client's default otherwise) covers the whole
- * stream, `signal` cancels it. A stream picks its instance as a unary call does and is
- * never retried: it fails with the first error.
+ * stream, `signal` cancels it. A stream picks its instance as a unary call does (waiting,
+ * within its deadline, for a registry's first list) and is never retried: it fails with
+ * the first error. MESSAGEs are not compressed (the REQUEST of a server stream is, as a
+ * unary request). Replies received before a stream ended are read before its end, unless
+ * the caller cancelled it (`cancel()`, `signal`, leaving the loop).
  *
  * Client interceptors wrap a stream as they wrap a unary call, before it opens: they may
  * change its metadata, key and deadline, refuse it (by throwing), and follow its attempt

@@ -481,6 +481,41 @@ test('interceptors: metadata set for a stream reaches its REQUEST; a refusal fai
   );
 });
 
+test("a registry's first list: a client stream waits for it, then sends its requests", async () => {
+  let call: PeerCall | undefined;
+  await withPeer(
+    (c) => {
+      call = c;
+      c.onHalfClose = () => c.respond({}, SumReplyType.encode({ messages: c.messages.length }).finish());
+    },
+    async (peer) => {
+      let deliver: ((list: Array<{ service: string; host: string; port: number; weight: number; metadata: Record<string, string> }>) => void) | undefined;
+      const registry = {
+        uri: 'scripted://registry',
+        register: async () => {},
+        deregister: async () => {},
+        watch: (_service: string, listener: typeof deliver) => {
+          deliver = listener;
+          return () => {};
+        },
+        close: async () => {},
+      };
+      const client = createClient(Bench, registry as never, { retry: false });
+      try {
+        const sum = client.sum([{ payload: Buffer.from('a') }, { payload: Buffer.from('b') }]);
+        await new Promise((resolve) => setImmediate(resolve));
+        assert.is(peer.calls.length, 0, 'nothing sent before the list');
+        deliver!([{ service: 'bench.v1.Bench', host: '127.0.0.1', port: peer.port, weight: 1, metadata: {} }]);
+        const reply = (await sum) as { messages: bigint };
+        assert.is(reply.messages, 2n);
+        assert.is(call!.messages.length, 2);
+      } finally {
+        await client.$close();
+      }
+    },
+  );
+});
+
 test('options: streamWindowBytes and window are validated; the default window is 65,536', async () => {
   assert.throws(() => benchClientOf('127.0.0.1:1', { streamWindowBytes: 0 }), /options\.streamWindowBytes must be an integer from 1 to 2147483647/);
   assert.throws(() => benchClientOf('127.0.0.1:1', { streamWindowBytes: 2 ** 31 }), /streamWindowBytes/);
