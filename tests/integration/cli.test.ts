@@ -70,7 +70,7 @@ for (const [name, args, pattern] of [
   [
     'unknown method',
     ['bench.v1.Bench/Nope', '{}'],
-    /^ringrpc call: UNIMPLEMENTED: unknown method Nope of bench.v1.Bench \(methods: Echo, Work, Sleep, Tally\)\n$/,
+    /^ringrpc call: UNIMPLEMENTED: unknown method Nope of bench.v1.Bench \(methods: Echo, Work, Sleep, Tally, Stream, Sum, Chat\)\n$/,
   ],
   ['unknown service', ['bench.v1.Other/Echo', '{}'], /^ringrpc call: UNIMPLEMENTED: unknown service bench.v1.Other/],
   ['invalid JSON', ['bench.v1.Bench/Echo', '{nope'], /^ringrpc call: INVALID_ARGUMENT: request is not valid JSON/],
