@@ -1,4 +1,5 @@
 import { RpcError } from '../errors.js';
+import { Status } from '../status.js';
 import { messageToJson } from '../codec/json.js';
 import { loadConfig } from '../config/config.js';
 import { createClient } from '../client/client.js';
@@ -6,16 +7,22 @@ import { bearerToken } from '../interceptors/bearer-auth.js';
 import { CLIENT_DEFAULTS } from '../client/client-options.js';
 import { UsageError, envOf, parseCommand, printHelp, type CommandIo, type CommandSpec } from './command.js';
 import { CLIENT_TLS_OPTIONS, clientTls } from './tls-flags.js';
-import { parseMetadata, requestFromJson, resolveMethod } from './method-args.js';
+import { parseMetadata, requestFromJson, requestsFromJsonLines, resolveMethod } from './method-args.js';
+import type { MethodDefinition } from '../codec/service-definition.js';
+import { once } from 'node:events';
 
 /** `ringrpc call`: its usage and options, for the parser and `--help` alike. */
 export const CALL_COMMAND = {
   name: 'call',
   summary: 'call one method and print the reply as JSON',
-  synopsis: "call <host:port|registry-uri> <package.Service/Method> ['<json request>'] --proto <file.proto> [options]",
+  synopsis: "call <host:port|registry-uri> <package.Service/Method> ['<json request>' | -] --proto <file.proto> [options]",
   description: `Calls one method and prints the reply as proto3 JSON (bytes as base64). The request
 defaults to {}. The target may be a registry URI (zk://h:p/root, ringrpc://h:p,
 static://h:p,h:p): the call goes to one of the service's registered instances.
+Streams: a server-streaming or bidirectional method prints one JSON reply per line, as
+they come. A client-streaming or bidirectional method takes its requests as JSON lines
+on stdin when the request is -, sent as they are read (else a JSON array of requests,
+or one request); a client stream prints its one reply. --timeout covers the whole stream.
 On error prints the status name and message, and exits 1.`,
   options: {
     proto: { type: 'string', value: '<file.proto>', required: true, help: '.proto file defining the service' },
@@ -42,7 +49,10 @@ export async function call(argv: string[], io: CommandIo): Promise<number> {
     path,
     () => new UsageError(`method must be package.Service/Method (got ${JSON.stringify(path)})`, CALL_COMMAND),
   );
-  const request = requestFromJson(method, json);
+  const streamsRequests = method.kind === 'client_stream' || method.kind === 'bidi_stream';
+  if (json === '-' && !streamsRequests)
+    throw new UsageError(`requests from stdin (-) are for client and bidirectional streams; ${method.name} takes one`, CALL_COMMAND);
+  const request = streamsRequests ? requestSource(method, json, io) : requestFromJson(method, json);
   const config = loadConfig({ flags: values, env: io.env, file: values.config });
   const client = createClient(service, target, {
     timeoutMs: config.timeoutMs,
@@ -51,8 +61,16 @@ export async function call(argv: string[], io: CommandIo): Promise<number> {
     interceptors: values.token === undefined ? [] : [bearerToken(values.token)],
   });
   try {
-    const stub = client as unknown as Record<string, (r: unknown, o: object) => Promise<object>>;
-    const reply = await stub[method.localName]!(request, { metadata: parseMetadata(values.metadata ?? []), key: values.key });
+    const stub = client as unknown as Record<string, (r: unknown, o: object) => Promise<object> | AsyncIterable<object>>;
+    const replies = stub[method.localName]!(request, { metadata: parseMetadata(values.metadata ?? []), key: values.key });
+    if (method.kind === 'server_stream' || method.kind === 'bidi_stream') {
+      for await (const reply of replies as AsyncIterable<object>) {
+        // Waiting for stdout to drain holds the stream's credit: a slow reader slows the server.
+        if (!io.stdout.write(`${JSON.stringify(messageToJson(method.responseType, reply))}\n`)) await once(io.stdout, 'drain');
+      }
+      return 0;
+    }
+    const reply = await (replies as Promise<object>);
     io.stdout.write(`${JSON.stringify(messageToJson(method.responseType, reply), null, 2)}\n`);
     return 0;
   } catch (err) {
@@ -62,4 +80,18 @@ export async function call(argv: string[], io: CommandIo): Promise<number> {
   } finally {
     await client.$close();
   }
+}
+
+/** The requests of a client or bidirectional stream: JSON lines from stdin for `-`, else a JSON array of requests (or one request). */
+function requestSource(method: MethodDefinition, json: string, io: CommandIo): AsyncIterable<unknown> | unknown[] {
+  if (json === '-') return requestsFromJsonLines(method, io.stdin ?? process.stdin);
+  const trimmed = json.trimStart();
+  if (!trimmed.startsWith('[')) return [requestFromJson(method, json)];
+  let list: unknown[];
+  try {
+    list = JSON.parse(trimmed) as unknown[];
+  } catch (err) {
+    throw new RpcError(Status.INVALID_ARGUMENT, `requests are not valid JSON: ${(err as Error).message}`);
+  }
+  return list.map((item, i) => requestFromJson(method, JSON.stringify(item), `request ${i + 1}`));
 }

@@ -4,6 +4,8 @@ import type { Logger } from './logger.js';
 
 /** What a CLI command reads and writes (injected, so that tests can capture it). */
 export interface CommandIo {
+  /** Where `call` reads requests from with `-` (default: `process.stdin`). */
+  readonly stdin?: NodeJS.ReadableStream;
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
   readonly logger: Logger;

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import { findService, loadServices } from '../codec/proto-loader.js';
@@ -32,6 +33,24 @@ export function requestFromJson(method: MethodDefinition, json: string, source =
     throw new RpcError(Status.INVALID_ARGUMENT, `${source} is not valid JSON: ${(err as Error).message}`);
   }
   return messageFromJson(method.requestType, parsed);
+}
+
+/**
+ * Requests from JSON lines (`ringrpc call … -` reads stdin so), one per non-empty line, as
+ * they are read: a stream sends each as it comes. A line that is not a request throws
+ * INVALID_ARGUMENT naming its number, which cancels the stream.
+ */
+export async function* requestsFromJsonLines(method: MethodDefinition, input: NodeJS.ReadableStream): AsyncGenerator<unknown> {
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  let n = 0;
+  try {
+    for await (const line of lines) {
+      n++;
+      if (line.trim() !== '') yield requestFromJson(method, line, `stdin line ${n}`);
+    }
+  } finally {
+    lines.close();
+  }
 }
 
 /** Reads `--data-file`, naming the flag when it cannot. */

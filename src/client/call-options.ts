@@ -1,4 +1,4 @@
-import { MAX_KEY_BYTES } from '../protocol/constants.js';
+import { MAX_KEY_BYTES, MAX_STREAM_CREDIT } from '../protocol/constants.js';
 import * as v from '../util/validate.js';
 
 /** Per-call options of a stub method. */
@@ -38,4 +38,12 @@ function checkKey(key: unknown): void {
   if (typeof key !== 'string') throw v.invalid('key', 'a string', key);
   const bytes = Buffer.byteLength(key);
   if (bytes > MAX_KEY_BYTES) throw v.invalid('key', `at most ${MAX_KEY_BYTES} bytes of UTF-8`, `${bytes} bytes`);
+}
+
+/** A stream's window (`streamWindowBytes`, a call's `window`): an integer from 1 to 2^31 − 1 (spec §Streams: no credit above it). */
+export function checkStreamWindow(name: string, value: unknown): number {
+  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > MAX_STREAM_CREDIT) {
+    throw v.invalid(name, `an integer from 1 to ${MAX_STREAM_CREDIT}`, value);
+  }
+  return value as number;
 }

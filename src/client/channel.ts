@@ -146,9 +146,10 @@ export class Channel implements PendingOwner {
   /**
    * Sends a REQUEST; `listener` hears its reply or its error exactly once — at once (before
    * this returns) when the channel cannot take the call, later otherwise. The promise-free
-   * form of {@link call}, for the client's own calls.
+   * form of {@link call}, for the client's own calls. Returns the call in flight (undefined
+   * when it was refused at once), which a stream ends itself by.
    */
-  start(call: ChannelCall, listener: CallListener): void {
+  start(call: ChannelCall, listener: CallListener): PendingCall | undefined {
     if (!this.usable) {
       listener.onError(new RpcError(Status.UNAVAILABLE, `connection is ${this.state}`, { ...this.site(call.method), notRun: 'unsent' }));
       return;
@@ -163,10 +164,12 @@ export class Channel implements PendingOwner {
       return;
     }
     const id = this.ids.next();
-    this.pending.set(id, new PendingCall(id, call, listener, this));
+    const pending = new PendingCall(id, call, listener, this);
+    this.pending.set(id, pending);
     if (this.ids.exhausted) this.becomeUnusable('draining');
     this.requests.write(FrameType.REQUEST, id, call);
     if (this.singleUse) void this.close();
+    return pending;
   }
 
   /** The call site of errors: built only when one is raised. */
@@ -178,14 +181,14 @@ export class Channel implements PendingOwner {
   expired(pending: PendingCall): void {
     const call = pending.call;
     pending.reject(new RpcError(Status.DEADLINE_EXCEEDED, `deadline of ${call.callTimeoutMs ?? call.timeoutMs} ms exceeded`, this.site(call.method)));
-    this.cancel(pending.requestId, DEADLINE_CANCEL_META);
+    this.write(FrameType.CANCEL, pending.requestId, DEADLINE_CANCEL_META);
   }
 
   /** @internal A call's caller aborted it (see {@link PendingOwner}). */
   aborted(pending: PendingCall): void {
     const call = pending.call;
     pending.reject(new RpcError(Status.CANCELLED, 'call cancelled by the caller', { ...this.site(call.method), cause: call.signal!.reason }));
-    this.cancel(pending.requestId);
+    this.write(FrameType.CANCEL, pending.requestId);
   }
 
   /** @internal A call settled (see {@link PendingOwner}). */
@@ -197,21 +200,15 @@ export class Channel implements PendingOwner {
 
   /** Sends a ONEWAY (no response will come). */
   notify(call: ChannelCall): void {
-    if (!this.usable)
-      throw new RpcError(Status.UNAVAILABLE, `connection is ${this.state}`, {
-        service: call.method.service,
-        method: call.method.name,
-        address: this.address,
-        notRun: 'unsent',
-      });
+    if (!this.usable) throw new RpcError(Status.UNAVAILABLE, `connection is ${this.state}`, { ...this.site(call.method), notRun: 'unsent' });
     this.lastUsedAt = Date.now();
     this.requests.write(FrameType.ONEWAY, 0, call);
     if (this.singleUse) void this.close();
   }
 
-  /** Tells the server a call was given up (no RESPONSE is owed); `meta` says why, for its counters. */
-  private cancel(id: number, meta: Uint8Array = EMPTY): void {
-    if (this.state !== 'closed') this.writer.frame(FrameType.CANCEL, id, meta, EMPTY);
+  /** @internal Writes a frame of a call in flight (CANCEL, its `meta` saying why; a stream's MESSAGE, HALF_CLOSE, CREDIT); none once closed. */
+  write(type: FrameType, id: number, meta: Uint8Array = EMPTY, body: Uint8Array = EMPTY): void {
+    if (this.state !== 'closed') this.writer.frame(type, id, meta, body);
   }
 
   private onData(chunk: Buffer): void {
@@ -248,6 +245,11 @@ export class Channel implements PendingOwner {
         return;
       case FrameType.GOAWAY:
         this.onGoAway(decodeMeta(frame.meta));
+        return;
+      case FrameType.MESSAGE:
+      case FrameType.CREDIT:
+        // Ignored for a call no longer in flight (it crossed the stream's end) or not a stream (spec §Streams).
+        this.pending.get(frame.requestId)?.call.stream?.onFrame(frame);
         return;
       default:
         throw new FrameError(Status.INTERNAL, `unexpected frame type ${frame.type} from a server`);

@@ -3,7 +3,8 @@ import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import * as v from '../util/validate.js';
 import { resolveOutlierDetection, type OutlierDetection } from './outlier-detection.js';
 import { checkBackoff, resolveBackoff, type BackoffOptions } from '../util/backoff.js';
-import { DEFAULT_MAX_FRAME_BYTES } from '../protocol/constants.js';
+import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_STREAM_WINDOW } from '../protocol/constants.js';
+import { checkStreamWindow } from './call-options.js';
 import { DEFAULT_COMPRESSION_THRESHOLD_BYTES } from '../protocol/compression.js';
 import { Status, isStatus, statusFromName, type StatusName } from '../status.js';
 import { RpcError } from '../errors.js';
@@ -134,6 +135,11 @@ export interface ClientOptions extends ConnectionOptions {
   maxEjectionPercent?: number;
   /** Options of the registry the client opens when its target is a registry URI. */
   registry?: RegistryOptions;
+  /**
+   * Window of a server or bidirectional stream, in bytes (1 to 2^31 − 1): the server's MESSAGEs it may
+   * hold unread (spec §Streams, `Meta.window`); a call's `window` overrides it. Default 65,536.
+   */
+  streamWindowBytes?: number;
 }
 
 /** The load-balancing policies (`loadBalancer`). */
@@ -189,6 +195,7 @@ export interface ResolvedClientOptions {
   readonly maxEjectionPercent: number;
   readonly registry: RegistryOptions;
   readonly interceptors: readonly ClientInterceptor[];
+  readonly streamWindowBytes: number;
 }
 
 /** The defaults of {@link ClientOptions} and {@link PoolOptions}, in one place. */
@@ -216,6 +223,7 @@ export const CLIENT_DEFAULTS = Object.freeze({
   pool: Object.freeze({ enabled: true, connectionsPerEndpoint: 1, maxIdleMs: 300_000 }),
   loadBalancer: 'least_outstanding' as LoadBalancerName,
   maxEjectionPercent: 50,
+  streamWindowBytes: DEFAULT_STREAM_WINDOW,
 });
 
 const CONNECTION_KEYS = [
@@ -242,6 +250,7 @@ const CLIENT_KEYS = [
   'maxEjectionPercent',
   'registry',
   'interceptors',
+  'streamWindowBytes',
   ...CONNECTION_KEYS,
 ];
 
@@ -327,6 +336,7 @@ export function resolveClientOptions(options: ClientOptions = {}): ResolvedClien
   const registry = options.registry ?? {};
   if (registry === null || typeof registry !== 'object') throw v.invalid('registry', 'an object of registry options', registry);
   resolveRegistryOptions(registry); // validated here, applied when the registry is opened
+  checkStreamWindow('streamWindowBytes', o.streamWindowBytes);
 
   return Object.freeze({
     timeoutMs: o.timeoutMs,
@@ -340,6 +350,7 @@ export function resolveClientOptions(options: ClientOptions = {}): ResolvedClien
     maxEjectionPercent: o.maxEjectionPercent,
     registry: Object.freeze({ ...registry }),
     interceptors: v.functions<ClientInterceptor>('interceptors', options.interceptors),
+    streamWindowBytes: o.streamWindowBytes,
   });
 }
 
@@ -370,12 +381,8 @@ function resolveRetry(name: string, value: RetryPolicy | false | undefined, base
     multiplier: value.backoffMultiplier ?? from.backoff.multiplier,
     jitter: value.jitter ?? from.backoff.jitter,
   };
-  const backoff = checkBackoff(wanted, {
-    initialMs: `${name}.initialBackoffMs`,
-    maxMs: `${name}.maxBackoffMs`,
-    multiplier: `${name}.backoffMultiplier`,
-    jitter: `${name}.jitter`,
-  });
+  const names = { initialMs: `${name}.initialBackoffMs`, maxMs: `${name}.maxBackoffMs`, multiplier: `${name}.backoffMultiplier`, jitter: `${name}.jitter` };
+  const backoff = checkBackoff(wanted, names);
   let retryableStatuses = from.retryableStatuses;
   if (value.retryableStatuses !== undefined) {
     if (!Array.isArray(value.retryableStatuses)) throw v.invalid(`${name}.retryableStatuses`, 'an array of status names or numbers', value.retryableStatuses);

@@ -15,6 +15,8 @@ import type { EndpointStats } from './endpoint-connections.js';
 import { RetryBudget } from './retry-budget.js';
 import { runCall, type CallTarget } from './retrying-call.js';
 import type { Callback, StubOf, UnaryMethod } from './stub-types.js';
+import { checkFrameSize, encodeRequest } from './request-encoding.js';
+import { makeStreamMethod, type StreamStubContext } from './stream-stubs.js';
 
 /** The options of a call made without any (frozen: nothing downstream may write to them). */
 const NO_OPTIONS: CallOptions = Object.freeze({});
@@ -109,8 +111,9 @@ export function createClient<S extends ServiceDefinition>(service: S, target: Cl
     },
   };
   const isClosed = (): boolean => closed || pool.isClosed;
+  const streams: StreamStubContext = { calls, options: resolved, address, isClosed };
   for (const method of methods) {
-    stub[method.localName] = makeMethod(method, calls, resolved, address, isClosed);
+    stub[method.localName] = method.kind === 'unary' ? makeMethod(method, calls, resolved, address, isClosed) : makeStreamMethod(method, streams);
   }
   return stub as Client<S>;
 }
@@ -268,33 +271,4 @@ function makeMethod(
       .notify({ method, body, timeoutMs: 0, signal: undefined, metadata: callOptions.metadata, key, gzipAboveBytes });
   };
   return fn;
-}
-
-/**
- * A request too large for a frame would make the server close the connection (GOAWAY
- * RESOURCE_EXHAUSTED), failing every call on it; this one alone fails instead, before it
- * is sent. The meta is estimated from what it holds: names, metadata, a few varints.
- */
-function checkFrameSize(
-  body: Uint8Array,
-  metadata: Record<string, string> | undefined,
-  maxFrameBytes: number,
-  site: { service: string; method: string; address: string },
-): void {
-  let size = body.length + site.service.length + site.method.length + 32;
-  if (size <= maxFrameBytes && metadata === undefined) return;
-  for (const key in metadata) size += Buffer.byteLength(key) + Buffer.byteLength(metadata[key]!) + 8;
-  if (size > maxFrameBytes) {
-    throw new RpcError(Status.RESOURCE_EXHAUSTED, `request of ${size} bytes is larger than maxFrameBytes (${maxFrameBytes}); not sent`, {
-      ...site,
-      notRun: 'unsent',
-    });
-  }
-}
-
-function encodeRequest(method: MethodDefinition, request: unknown, site: { service: string; method: string; address: string }): Uint8Array {
-  const type = method.requestType;
-  const problem = request === null || typeof request !== 'object' ? 'it is not an object' : type.verify(request as Record<string, unknown>);
-  if (problem) throw new RpcError(Status.INVALID_ARGUMENT, `request is not a ${type.fullName.slice(1)}: ${problem}`, site);
-  return type.encode(request as Record<string, unknown>).finish();
 }

@@ -3,6 +3,18 @@ import { Compression, type FrameType } from '../protocol/constants.js';
 import { compress } from '../protocol/compression.js';
 import { encodeMeta } from '../protocol/meta.js';
 import type { FrameWriter } from '../transport/frame-writer.js';
+import type { Frame } from '../protocol/frame.js';
+
+/**
+ * The stream side of a call (spec §Streams): the channel hands it the MESSAGE and CREDIT
+ * frames that carry the call's request id, and its REQUEST carries `Meta.window`.
+ */
+export interface StreamPeer {
+  /** The client's initial window for the server's MESSAGEs, sent as `Meta.window`. */
+  readonly window: number;
+  /** A MESSAGE or CREDIT of the stream, while its call is in flight. */
+  onFrame(frame: Frame): void;
+}
 
 /** What a caller asks of one call. */
 export interface ChannelCall {
@@ -19,6 +31,8 @@ export interface ChannelCall {
   readonly onMetadata?: ((metadata: Readonly<Record<string, string>>) => void) | undefined;
   /** Bodies at least this large are gzipped (Infinity: never). */
   readonly gzipAboveBytes: number;
+  /** Set on a stream (undefined on a unary call): it hears the stream's frames. */
+  readonly stream?: StreamPeer | undefined;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -34,7 +48,7 @@ const TIMEOUT_MS_TAG = 0x18;
  * gzip of large bodies. Gzip is asynchronous, so `stillWanted` is asked before the
  * frame is written: a call that timed out meanwhile, or a closed socket, writes nothing.
  *
- * The common call (no metadata, no key, no compression) costs no encoding of its own:
+ * The common call (no metadata, key, compression or stream) costs no encoding of its own:
  * its meta is the method's prefix with the deadline varint written after it, in the
  * buffer the prefix is kept in, and the frame writer copies it straight into its batch.
  */
@@ -58,7 +72,7 @@ export class RequestWriter {
       );
       return;
     }
-    if (call.metadata === undefined && !call.key) {
+    if (call.metadata === undefined && !call.key && call.stream === undefined) {
       this.writePlain(type, id, call);
       return;
     }
@@ -88,8 +102,8 @@ export class RequestWriter {
     const room = this.prefixOf(call.method);
     const prefix = room.subarray(0, room.length - DEADLINE_FIELD_BYTES);
     const extra =
-      call.timeoutMs > 0 || call.metadata !== undefined || call.key || compression !== Compression.NONE
-        ? encodeMeta({ timeoutMs: call.timeoutMs, metadata: call.metadata, compression, key: call.key })
+      call.timeoutMs > 0 || call.metadata !== undefined || call.key || compression !== Compression.NONE || call.stream !== undefined
+        ? encodeMeta({ timeoutMs: call.timeoutMs, metadata: call.metadata, compression, key: call.key, window: call.stream?.window })
         : EMPTY;
     const meta = extra.length === 0 ? prefix : Buffer.concat([prefix, extra]);
     this.writer.frame(type, id, meta, body);

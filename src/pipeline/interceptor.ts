@@ -117,6 +117,14 @@ export type AttemptHook = (attempt: ClientAttempt) => ((error?: RpcError) => voi
  * may change `call.metadata`, `key` and `timeoutMs`, refuse the call by throwing, and
  * await, replace or wrap what `next()` resolves with (the reply) or rejects with (an
  * `RpcError`). The first interceptor given is outermost.
+ *
+ * Streams are intercepted before they open, the same way: `call.request` is a server
+ * stream's request, or the request source of a client or bidirectional stream; `next()`
+ * opens the stream and settles when it ends — with the reply of a client stream (what the
+ * interceptors return is its result), with `undefined` for a server or bidirectional
+ * stream (its replies go to its reader; what the interceptors return is ignored, but a
+ * throw or rejection before the stream ended fails it). `onAttempt` is called once: a
+ * stream is never retried.
  */
 export type ClientInterceptor = (call: ClientCallInfo, next: () => Promise<unknown>) => Promise<unknown>;
 

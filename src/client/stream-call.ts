@@ -1,0 +1,285 @@
+import type { MethodDefinition } from '../codec/service-definition.js';
+import { RpcError } from '../errors.js';
+import { Status } from '../status.js';
+import { Compression, DEFAULT_STREAM_WINDOW, FrameType, HEADER_BYTES, MAX_STREAM_CREDIT } from '../protocol/constants.js';
+import { decompress } from '../protocol/compression.js';
+import type { Frame } from '../protocol/frame.js';
+import { decodeMeta } from '../protocol/meta.js';
+import type { Channel } from './channel.js';
+import type { CallListener, PendingCall } from './pending-call.js';
+import type { ChannelCall, StreamPeer } from './request-writer.js';
+
+/** How a stream ended: OK with its RESPONSE's reply (a client stream's; empty for the others), or with an error. */
+export type StreamEnd = { readonly ok: true; readonly reply: unknown } | { readonly ok: false; readonly error: RpcError };
+
+/**
+ * - `opening`: not on a connection yet (interceptors run, the registry's first list is awaited);
+ * - `open`: its REQUEST is on `channel` as `pending`, which owns its deadline and ends it on
+ *   RESPONSE, deadline, GOAWAY or connection loss;
+ * - `ended`: settled once, with `end`.
+ */
+type StreamState =
+  | { readonly kind: 'opening' }
+  | { readonly kind: 'open'; readonly channel: Channel; readonly pending: PendingCall }
+  | { readonly kind: 'ended'; readonly end: StreamEnd };
+
+/** What {@link StreamCall.poll} gives its reader: a reply, nothing yet, or the end (after every reply before it). */
+export type StreamPoll = { readonly kind: 'reply'; readonly reply: unknown } | { readonly kind: 'wait' } | { readonly kind: 'end'; readonly end: StreamEnd };
+
+const WAIT: StreamPoll = Object.freeze({ kind: 'wait' });
+const EMPTY = Buffer.alloc(0);
+/** A CREDIT's body; the frame writer copies it before `frame()` returns, so one serves every grant. */
+const GRANT = Buffer.alloc(4);
+
+/** A reply received and not yet read; `reply` is set once `ready` (a gzipped one decompresses first). */
+interface QueuedReply {
+  readonly size: number;
+  ready: boolean;
+  reply: unknown;
+  /** Set when it does not decode: the stream fails there, after the replies before it. */
+  error: RpcError | undefined;
+}
+
+/**
+ * One streaming call on the client (spec §Streams): the flow control of both directions,
+ * the replies received and not yet read, and the stream's one end.
+ *
+ * Replies: the server may send while the credit it holds (the window, plus what was
+ * granted, minus what it sent) is above 0; a MESSAGE beyond that is a server fault and
+ * fails the stream INTERNAL (the connection stays). Credit is granted back as the reader
+ * {@link poll}s replies out, once half the window was read since the last grant, so a
+ * reader that stops reading holds at most the window plus one MESSAGE.
+ *
+ * Requests: {@link send} while {@link hasCredit} (65,536 plus the server's CREDITs minus
+ * the bytes sent); {@link creditOrEnd} waits for more without polling.
+ *
+ * Ends: the server's RESPONSE, the deadline, GOAWAY and a lost connection end it through
+ * its {@link PendingCall} (this is its listener); a fault of the server's (beyond the
+ * window, undecodable) through {@link abandon}, which also sends CANCEL; the caller through
+ * {@link cancel}, which drops the replies not read. Every other end is read after the
+ * replies that came before it.
+ */
+export class StreamCall implements CallListener, StreamPeer {
+  private state: StreamState = { kind: 'opening' };
+  private replies: QueuedReply[] = [];
+  private head = 0;
+  /** Bytes of MESSAGEs the server may still send (may be ≤ 0: it must wait). */
+  private serverCredit: number;
+  /** Bytes read since the last CREDIT sent. */
+  private unreported = 0;
+  /** Bytes of MESSAGEs this client may still send (spec: the client's window is always 65,536). */
+  private sendCredit = DEFAULT_STREAM_WINDOW;
+  private wakeSender: (() => void) | undefined;
+  private readonly endHooks: Array<(end: StreamEnd) => void> = [];
+
+  /**
+   * @param window the client's initial window for the server's MESSAGEs (`Meta.window`)
+   * @param readsReplies true for server and bidirectional streams: a MESSAGE on any other is a fault
+   * @param onReadable told when a reply may be ready to {@link poll}, and when the stream ends
+   */
+  constructor(
+    readonly method: MethodDefinition,
+    readonly window: number,
+    private readonly readsReplies: boolean,
+    private readonly maxFrameBytes: number,
+    private readonly onReadable: () => void,
+  ) {
+    this.serverCredit = window;
+  }
+
+  /** How it ended; undefined while it runs. */
+  get end(): StreamEnd | undefined {
+    return this.state.kind === 'ended' ? this.state.end : undefined;
+  }
+
+  /** True while requests may still be sent (it has not ended). */
+  get sending(): boolean {
+    return this.state.kind !== 'ended';
+  }
+
+  /** True when the stream is open and holds credit for a MESSAGE. */
+  get hasCredit(): boolean {
+    return this.state.kind === 'open' && this.sendCredit > 0;
+  }
+
+  /** Where it runs: service, method and, once open, the connection's address (for errors). */
+  site(): { service: string; method: string; address?: string } {
+    const s = this.state;
+    return { service: this.method.service, method: this.method.name, address: s.kind === 'open' ? s.channel.address : undefined };
+  }
+
+  /** Calls `hook` once with the end (at once if it has ended). */
+  onEnd(hook: (end: StreamEnd) => void): void {
+    const end = this.end;
+    if (end !== undefined) hook(end);
+    else this.endHooks.push(hook);
+  }
+
+  /** Sends the REQUEST of `call` (whose `stream` is this) on `channel`; a channel that refuses it ends the stream. */
+  open(channel: Channel, call: ChannelCall): void {
+    if (this.state.kind !== 'opening') return;
+    const pending = channel.start(call, this);
+    if (pending === undefined || this.state.kind !== 'opening') return;
+    this.state = { kind: 'open', channel, pending };
+    this.wake(); // a request pump that started while the stream waited for an instance
+  }
+
+  /** @internal The RESPONSE was OK (see {@link CallListener}). */
+  onReply(reply: unknown): void {
+    this.finish({ ok: true, reply });
+  }
+
+  /** @internal The stream failed: error RESPONSE, deadline, GOAWAY, lost connection, or {@link abandon} (see {@link CallListener}). */
+  onError(error: RpcError): void {
+    this.finish({ ok: false, error });
+  }
+
+  /** Ends the stream with `error` at once, dropping the replies not read; CANCEL tells the server if it was open. */
+  cancel(error: RpcError): void {
+    if (this.state.kind === 'ended') return;
+    this.replies = [];
+    this.head = 0;
+    this.abandon(error);
+  }
+
+  /** Ends the stream with `error` after the replies already received; CANCEL tells the server if it was open. */
+  abandon(error: RpcError, cancelMeta?: Uint8Array): void {
+    const s = this.state;
+    if (s.kind === 'ended') return;
+    if (s.kind === 'opening') return this.finish({ ok: false, error });
+    s.pending.reject(error); // ends it through onError
+    s.channel.write(FrameType.CANCEL, s.pending.requestId, cancelMeta);
+  }
+
+  /** The next reply, `wait`, or the end once every reply before it was read. Reading grants credit back. */
+  poll(): StreamPoll {
+    if (this.head < this.replies.length) {
+      const entry = this.replies[this.head]!;
+      if (entry.error !== undefined) {
+        this.replies = [];
+        this.head = 0;
+        return { kind: 'end', end: { ok: false, error: entry.error } };
+      }
+      if (!entry.ready) return WAIT;
+      this.replies[this.head++] = undefined as unknown as QueuedReply; // let it go now
+      if (this.head === this.replies.length) {
+        this.replies.length = 0;
+        this.head = 0;
+      } else if (this.head >= 1024 && this.head * 2 >= this.replies.length) {
+        this.replies = this.replies.slice(this.head);
+        this.head = 0;
+      }
+      this.consumed(entry.size);
+      return { kind: 'reply', reply: entry.reply };
+    }
+    const end = this.end;
+    return end === undefined ? WAIT : { kind: 'end', end };
+  }
+
+  /** Resolves once the stream holds credit again, or has ended. */
+  creditOrEnd(): Promise<void> {
+    if (!this.sending || this.hasCredit) return Promise.resolve();
+    return new Promise((resolve) => (this.wakeSender = resolve));
+  }
+
+  /** Sends one request (its encoded body) as a MESSAGE; the caller checked {@link hasCredit}. */
+  send(body: Uint8Array): void {
+    const s = this.state;
+    if (s.kind !== 'open') return;
+    this.sendCredit -= HEADER_BYTES + body.length;
+    s.channel.write(FrameType.MESSAGE, s.pending.requestId, EMPTY, body);
+  }
+
+  /** Tells the server no more requests come (HALF_CLOSE). */
+  halfClose(): void {
+    const s = this.state;
+    if (s.kind === 'open') s.channel.write(FrameType.HALF_CLOSE, s.pending.requestId);
+  }
+
+  /** @internal A MESSAGE or CREDIT of this stream (see {@link StreamPeer}). */
+  onFrame(frame: Frame): void {
+    if (this.state.kind !== 'open') return;
+    if (frame.type === FrameType.CREDIT) return this.onCredit(frame.body);
+    const size = HEADER_BYTES + frame.meta.length + frame.body.length;
+    if (!this.readsReplies) return this.fault(`server sent a MESSAGE on a ${this.method.kind.replace('_', ' ')}, which has no reply stream`);
+    if (this.serverCredit <= 0) {
+      return this.fault(`server sent a MESSAGE of ${size} bytes with no credit left of the stream's window of ${this.window} bytes`);
+    }
+    this.serverCredit -= size;
+    const entry: QueuedReply = { size, ready: false, reply: undefined, error: undefined };
+    this.replies.push(entry);
+    if (frame.meta.length === 0) return this.decode(entry, frame.body);
+    let compression: number;
+    try {
+      compression = decodeMeta(frame.meta).compression;
+    } catch (err) {
+      return this.failEntry(entry, `MESSAGE has an invalid meta: ${(err as Error).message}`, err);
+    }
+    if (compression === Compression.NONE) return this.decode(entry, frame.body);
+    // The body is a view of the socket's chunk: it is held only until the promise settles.
+    decompress(frame.body, compression, this.maxFrameBytes).then(
+      (plain) => this.decode(entry, plain),
+      (err: unknown) => this.failEntry(entry, `reply does not decompress: ${(err as Error).message}`, err),
+    );
+  }
+
+  private decode(entry: QueuedReply, body: Uint8Array): void {
+    const type = this.method.responseType;
+    try {
+      entry.reply = type.decode(body);
+    } catch (err) {
+      return this.failEntry(entry, `reply does not decode as ${type.fullName.slice(1)}: ${(err as Error).message}`, err);
+    }
+    entry.ready = true;
+    this.onReadable();
+  }
+
+  /** A reply that cannot be read: the stream fails INTERNAL there (its reader gets the replies before it first). */
+  private failEntry(entry: QueuedReply, message: string, cause: unknown): void {
+    const error = new RpcError(Status.INTERNAL, message, { ...this.site(), cause });
+    entry.error = error;
+    this.abandon(error);
+    this.onReadable();
+  }
+
+  /** The server broke the stream's rules: the stream fails INTERNAL and is cancelled; the connection stays. */
+  private fault(message: string): void {
+    this.abandon(new RpcError(Status.INTERNAL, message, this.site()));
+  }
+
+  private onCredit(body: Uint8Array): void {
+    if (body.length !== 4) return this.fault(`server sent a CREDIT of ${body.length} bytes, not 4`);
+    const grant = ((body[0]! << 24) | (body[1]! << 16) | (body[2]! << 8) | body[3]!) >>> 0;
+    if (grant === 0) return this.fault('server sent a CREDIT of 0 bytes');
+    if (this.sendCredit + grant > MAX_STREAM_CREDIT) return this.fault(`server's CREDIT takes the stream's credit above ${MAX_STREAM_CREDIT}`);
+    this.sendCredit += grant;
+    if (this.sendCredit > 0) this.wake();
+  }
+
+  /** `size` bytes were read: once half the window was read since the last grant, grant them back. */
+  private consumed(size: number): void {
+    const s = this.state;
+    if (s.kind !== 'open') return;
+    this.unreported += size;
+    if (this.unreported * 2 < this.window) return;
+    const grant = Math.min(this.unreported, MAX_STREAM_CREDIT);
+    GRANT.writeUInt32BE(grant, 0);
+    s.channel.write(FrameType.CREDIT, s.pending.requestId, EMPTY, GRANT);
+    this.serverCredit += grant;
+    this.unreported -= grant;
+  }
+
+  private finish(end: StreamEnd): void {
+    if (this.state.kind === 'ended') return;
+    this.state = { kind: 'ended', end };
+    this.wake();
+    for (const hook of this.endHooks.splice(0)) hook(end);
+    this.onReadable();
+  }
+
+  private wake(): void {
+    const wake = this.wakeSender;
+    this.wakeSender = undefined;
+    wake?.();
+  }
+}
