@@ -1,5 +1,6 @@
 // @grpc/grpc-js bench server with the same bench.proto: --mode inline|piscina [--workers n].
-// Prints "READY <port>".
+// Stream's replies carry the time they were produced (bench/servers/stream-stamp.ts), each
+// written when the stream takes more (grpc-js's write() backpressure). Prints "READY <port>".
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
@@ -8,6 +9,7 @@ import { Piscina } from 'piscina';
 import { work } from '../../examples/bench/handlers.js';
 import type { WorkKernel } from '../../examples/bench/generated.js';
 import { flags } from '../lib/proc.js';
+import { stampedPayload } from './stream-stamp.js';
 
 const f = flags(process.argv.slice(2));
 const task = new URL(`./piscina-work${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url).href;
@@ -35,6 +37,23 @@ server.addService(pkg.bench.v1.Bench.service, {
     );
   },
   Sleep: (call: Call<{ ms: number }>, cb: grpc.sendUnaryData<unknown>) => setTimeout(() => cb(null, {}), call.request.ms),
+  Stream: (call: grpc.ServerWritableStream<{ count: number; payload_bytes: number }, unknown>) => {
+    const { count, payload_bytes } = call.request;
+    let sent = 0;
+    let cancelled = false;
+    call.on('cancelled', () => (cancelled = true));
+    const pump = (): void => {
+      while (sent < count && !cancelled) {
+        sent++;
+        if (!call.write({ payload: stampedPayload(payload_bytes) })) {
+          call.once('drain', pump);
+          return;
+        }
+      }
+      if (!cancelled) call.end();
+    };
+    pump();
+  },
 });
 server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => {
   if (err) throw err;

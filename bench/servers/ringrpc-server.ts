@@ -3,6 +3,7 @@
 //   [--worker-nice n (options.workerNice)] [--max-connections n]
 //   [--interceptor none|pass|tracing: 'pass' installs one server interceptor that only calls next(),
 //    'tracing' ringrpc's tracing over the OpenTelemetry SDK with an exporter that drops spans]
+//   [--stamp on: Stream's replies carry the time they were produced (bench/servers/stream-stamp.ts)]
 // Prints "READY <port>". On SIGUSR2 prints "STATS <json of server.stats()>" (one line).
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +11,7 @@ import { createServer, type Lane, type ServerInterceptor } from '../../src/index
 import { Bench } from '../../examples/bench/generated.js';
 import { Bench as handlers } from '../../examples/bench/handlers.js';
 import { flags } from '../lib/proc.js';
+import { stampedPayload } from './stream-stamp.js';
 
 const f = flags(process.argv.slice(2));
 // The handlers in this script's own form: handlers.js in the build, handlers.ts in the sources.
@@ -35,8 +37,12 @@ const server = createServer({
   maxConnections: f['max-connections'] ? Number(f['max-connections']) : undefined,
   maxQueue: f['max-queue'] ? Number(f['max-queue']) : 4096,
   interceptors,
-}).addService(Bench, handlers, { lanes, workerModule });
+}).addService(Bench, f['stamp'] !== 'on' ? handlers : { ...handlers, stream: stampedStream }, { lanes, workerModule });
 const { port } = await server.listen();
+
+async function* stampedStream(request: { count: number; payloadBytes: number }): AsyncGenerator<{ payload: Uint8Array }> {
+  for (let n = 0; n < request.count; n++) yield { payload: stampedPayload(request.payloadBytes) };
+}
 process.stdout.write(`READY ${port}\n`);
 process.on('SIGUSR2', () => process.stdout.write(`STATS ${JSON.stringify(server.stats(), (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}\n`));
 process.on(

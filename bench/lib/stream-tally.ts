@@ -1,0 +1,69 @@
+import * as hdr from 'hdr-histogram-js';
+import type { LoadResult } from '../../src/bench/load-generator.js';
+import { wallNow } from '../servers/stream-stamp.js';
+
+/**
+ * What a stream load client counts in its measured window: messages received, and each
+ * message's latency from its production on the server (its stamp) to its arrival here.
+ * Reported as a {@link LoadResult} whose "requests" are messages.
+ */
+export class StreamTally {
+  private histogram = StreamTally.histogram();
+  private messages = 0;
+  private failures = new Map<string, number>();
+  private startedAt = performance.now();
+
+  private static histogram(): hdr.Histogram {
+    return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
+  }
+
+  /** One message arrived, produced at `stamp` (epoch ms). */
+  message(stamp: number): void {
+    this.messages++;
+    this.histogram.recordValue(Math.max(1, Math.round((wallNow() - stamp) * 1000)));
+  }
+
+  /** A stream failed with `status` (its name). */
+  failed(status: string): void {
+    this.failures.set(status, (this.failures.get(status) ?? 0) + 1);
+  }
+
+  /** Starts the measured window: what came before is warm-up. */
+  reset(): void {
+    this.histogram = StreamTally.histogram();
+    this.messages = 0;
+    this.failures = new Map();
+    this.startedAt = performance.now();
+  }
+
+  result(): LoadResult {
+    const elapsed = performance.now() - this.startedAt;
+    const h = this.histogram;
+    return {
+      requests: this.messages,
+      ok: this.messages,
+      errors: Object.fromEntries(this.failures),
+      rps: this.messages / (elapsed / 1000),
+      durationMs: elapsed,
+      latencyUs: {
+        min: h.minNonZeroValue,
+        mean: h.mean,
+        p50: h.getValueAtPercentile(50),
+        p90: h.getValueAtPercentile(90),
+        p99: h.getValueAtPercentile(99),
+        p999: h.getValueAtPercentile(99.9),
+        max: h.maxValue,
+      },
+    };
+  }
+}
+
+/** Runs a stream load: `start()` opens the streams, then warm-up, then the measured window. */
+export async function streamLoad(tally: StreamTally, warmupMs: number, durationMs: number, onStart: () => void, start: () => void): Promise<LoadResult> {
+  start();
+  await new Promise((r) => setTimeout(r, warmupMs));
+  tally.reset();
+  onStart();
+  await new Promise((r) => setTimeout(r, durationMs));
+  return tally.result();
+}
