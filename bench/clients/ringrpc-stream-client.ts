@@ -20,7 +20,7 @@ let issuing = true;
 async function reader(): Promise<void> {
   while (issuing) {
     try {
-      for await (const reply of client.stream(request, { signal: controller.signal, timeoutMs: 0 })) tally.message(readStamp(reply.payload, 0));
+      for await (const reply of client.stream(request, { signal: controller.signal, timeoutMs: 0, window: Number(f['window'] ?? 65_536) })) tally.message(readStamp(reply.payload, 0));
     } catch (err) {
       if (issuing) tally.failed((err as RpcError).codeName ?? 'UNKNOWN');
     }
