@@ -42,6 +42,14 @@ export interface StreamLimits {
 export type StreamPhase = 'taken' | 'running' | 'ended';
 
 const EMPTY = new Uint8Array(0);
+/**
+ * Bytes of replies a pump writes before it lets the event loop turn. Its awaits chain
+ * microtasks only, which nothing else interleaves with: without a turn, a stream with a
+ * large window would hold the reactor (every other connection, and this stream's own
+ * CREDITs) until its credit ran out, and its writes would leave in one burst at the end.
+ */
+const YIELD_AFTER_BYTES = 16 * 1024;
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * Runs a streaming call on the thread that reads its connection (the inline lane), for
@@ -190,10 +198,17 @@ export class PipelineStream {
     const call = this.call;
     const type = call.definition.responseType;
     let completed = false; // the generator returned or threw: nothing to close
+    let sinceTurn = 0;
     try {
       while (!this.ended) {
         if (this.credit <= 0) {
+          sinceTurn = 0;
           await new Promise<void>((resolve) => (this.wake = resolve));
+          continue;
+        }
+        if (sinceTurn >= YIELD_AFTER_BYTES) {
+          sinceTurn = 0;
+          await turn();
           continue;
         }
         let step: IteratorResult<unknown>;
@@ -229,7 +244,9 @@ export class PipelineStream {
             compression = Compression.GZIP;
           }
         }
-        this.credit -= this.sink.message(body, compression);
+        const sent = this.sink.message(body, compression);
+        this.credit -= sent;
+        sinceTurn += sent;
       }
     } catch (err) {
       // An encoding that threw (a reply verify() let through): the handler's fault, as for unary.
