@@ -293,6 +293,21 @@ test('10,000 unary calls interleaved with streams on one connection are all answ
   });
 });
 
+test('a stream whose window is never spent does not hold the reactor: another connection is answered while it streams', async () => {
+  const count = 20_000; // 20 MB of replies, all within the window: only the pump's own turns let anything else run
+  const streaming = await RawPeer.connect(port);
+  const other = await RawPeer.connect(port);
+  open(streaming, 1, 'Stream', encode.stream(count, 1000), { window: 0x7fff_ffff });
+  await streaming.until(() => streaming.frames.some((f) => f.type === FrameType.MESSAGE), 5000, 'the first replies');
+  other.send(FrameType.REQUEST, 1, { service: 'bench.v1.Bench', method: 'Echo' }, encode.echo(Buffer.from('meanwhile')));
+  await other.until(() => other.frames.some((f) => f.type === FrameType.RESPONSE), 10_000, 'the Echo answer');
+  assert.ok(seen.yielded < count, `the Echo was answered while the stream ran (after ${seen.yielded} of ${count} replies)`);
+  await streaming.until(() => streaming.frames.some((f) => f.type === FrameType.RESPONSE), 20_000, 'the stream to end');
+  assert.is(streaming.frames.filter((f) => f.type === FrameType.MESSAGE).length, count);
+  streaming.destroy();
+  other.destroy();
+});
+
 test('a stream is one call in flight: maxConcurrentRequestsPerConnection counts it until it ends', async () => {
   const limited = await startBenchServer({ maxConcurrentRequestsPerConnection: 1 }, { ...handlers, stream: counted });
   try {
