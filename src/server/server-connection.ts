@@ -51,7 +51,7 @@ export class ServerConnection implements CallOwner, StreamConnection {
   /** The calls taken here and not yet answered. */
   private readonly calls: CallTable;
   private readonly decoder: FrameDecoder;
-  private readonly writer: FrameWriter;
+  readonly writer: FrameWriter;
   private readonly clock: ConnectionClock;
   /** Whether the socket is read: not while the peer ignores its answers, nor past a turn's read budget. */
   private readonly gate: ReadGate;

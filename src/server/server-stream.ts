@@ -6,6 +6,7 @@ import { decodeMeta, encodeMeta } from '../protocol/meta.js';
 import { PipelineStream, type StreamSink } from '../pipeline/stream-pipeline.js';
 import type { CallTable } from './call-table.js';
 import type { ServerCall } from './server-call.js';
+import type { FrameWriter } from '../transport/frame-writer.js';
 
 /** What a stream's frames need of the ringrpc connection it runs on. */
 export interface StreamConnection {
@@ -13,7 +14,12 @@ export interface StreamConnection {
   writeFrame(type: FrameType, requestId: number, meta: Uint8Array, body: FrameBody): void;
   /** A fault of the connection as a whole: GOAWAY, then close. */
   goAwayAndClose(status: Status, message: string, reason?: 'protocol-error'): void;
+  /** Its writer: a connection that streams encodes its frames into a slab. */
+  readonly writer: Pick<FrameWriter, 'useSlab'>;
 }
+
+/** The slab of a connection that has streamed: its MESSAGEs are many and small. */
+const STREAMING_SLAB_BYTES = 64 * 1024;
 
 const EMPTY = new Uint8Array(0);
 /** A MESSAGE's Meta when its body is gzipped: `compression` only (spec §Streams). */
@@ -27,6 +33,7 @@ const GZIP_META = encodeMeta({ compression: Compression.GZIP });
  */
 export function openStream(connection: StreamConnection, call: ServerCall, maxBytes: number): void {
   const window = call.meta.window === 0 ? DEFAULT_STREAM_WINDOW : Math.min(call.meta.window, MAX_STREAM_CREDIT);
+  connection.writer.useSlab(STREAMING_SLAB_BYTES);
   call.stream = new PipelineStream(call, new FrameSink(connection, call.requestId), {
     receiveWindow: DEFAULT_STREAM_WINDOW,
     sendWindow: window,

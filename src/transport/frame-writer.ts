@@ -59,7 +59,7 @@ export class FrameWriter {
   private used = 0;
   private scheduled = false;
   private readonly turn: boolean;
-  private readonly slabBytes: number;
+  private slabBytes: number;
 
   constructor(
     private readonly socket: Socket,
@@ -67,6 +67,15 @@ export class FrameWriter {
   ) {
     this.turn = hooks.flushOn === 'turn';
     this.slabBytes = hooks.slabBytes ?? 0;
+  }
+
+  /**
+   * Encodes small frames into a slab of `bytes` from now on (see {@link WriterHooks.slabBytes}):
+   * for a connection that turns out to write many small frames (a stream's replies), where
+   * a buffer per frame and a concatenation per flush would cost more than the slab it keeps.
+   */
+  useSlab(bytes: number): void {
+    if (this.slabBytes === 0) this.slabBytes = bytes;
   }
 
   /**
