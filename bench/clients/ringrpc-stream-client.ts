@@ -1,5 +1,5 @@
 // Stream load through ringrpc's own client: --port --pid --streams 8 --count 1000000 --payload 64 --duration --warmup
-// Keeps --streams server streams of Bench.Stream open on one connection (a new one as each
+// [--window bytes] Keeps --streams server streams of Bench.Stream open on one connection (a new one as each
 // ends), reads them with `for await`, and times every message from its stamp (the server's
 // --stamp on). Prints RESULT.
 import { createClient, type RpcError } from '../../src/index.js';
@@ -20,7 +20,8 @@ let issuing = true;
 async function reader(): Promise<void> {
   while (issuing) {
     try {
-      for await (const reply of client.stream(request, { signal: controller.signal, timeoutMs: 0, window: Number(f['window'] ?? 65_536) })) tally.message(readStamp(reply.payload, 0));
+      for await (const reply of client.stream(request, { signal: controller.signal, timeoutMs: 0, window: Number(f['window'] ?? 65_536) }))
+        tally.message(readStamp(reply.payload, 0));
     } catch (err) {
       if (issuing) tally.failed((err as RpcError).codeName ?? 'UNKNOWN');
     }
