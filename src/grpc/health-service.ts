@@ -2,7 +2,7 @@ import type { ServerHttp2Stream } from 'node:http2';
 import type protobuf from 'protobufjs';
 import { Status } from '../status.js';
 import type { GrpcExchange } from './grpc-exchange.js';
-import type { BuiltinService } from './grpc-session.js';
+import type { BuiltinService } from './builtin-service.js';
 import { readRequests } from './request-reader.js';
 import { standardRoot } from './standard-protos.js';
 
@@ -45,10 +45,10 @@ export class HealthService implements BuiltinService {
         service = (this.request.decode(body) as unknown as { service: string }).service;
       },
       () => {
-        if (service === undefined) exchange.sendError(Status.INTERNAL, 'request stream ended without a message: a unary call takes one', undefined);
+        if (service === undefined) exchange.sendStatus(Status.INTERNAL, 'request stream ended without a message: a unary call takes one', undefined);
         else this.answer(service, exchange);
       },
-      (fault) => exchange.sendError(fault.status, fault.message, undefined),
+      (fault) => exchange.sendStatus(fault.status, fault.message, undefined),
     );
     return true;
   }
@@ -62,7 +62,7 @@ export class HealthService implements BuiltinService {
   private answer(service: string, exchange: GrpcExchange): void {
     const status = this.status(service);
     if (status === undefined) {
-      exchange.sendError(Status.NOT_FOUND, `unknown service ${JSON.stringify(service)}`, undefined);
+      exchange.sendStatus(Status.NOT_FOUND, `unknown service ${JSON.stringify(service)}`, undefined);
       return;
     }
     exchange.sendOk(this.response.encode({ status }).finish(), 0, undefined);

@@ -3,7 +3,7 @@ import type protobuf from 'protobufjs';
 import { Status } from '../status.js';
 import type { DescriptorCatalog } from './descriptor-catalog.js';
 import type { GrpcExchange } from './grpc-exchange.js';
-import type { BuiltinService } from './grpc-session.js';
+import type { BuiltinService } from './builtin-service.js';
 import { readRequests } from './request-reader.js';
 import { standardRoot } from './standard-protos.js';
 
@@ -46,7 +46,7 @@ export class ReflectionService implements BuiltinService {
         exchange.writeMessage(this.response.encode({ valid_host: request.host ?? '', original_request: request, ...this.answer(request) }).finish());
       },
       () => exchange.end(),
-      (fault) => exchange.sendError(fault.status, fault.message, undefined),
+      (fault) => exchange.sendStatus(fault.status, fault.message, undefined),
     );
     return true;
   }
