@@ -101,6 +101,11 @@ export class GrpcExchange {
    * would otherwise still arrive.
    */
   stopUpload(): void {
+    // After the status: a stream's trailers wait for its last DATA ('wantTrailers').
+    if (this.opened && !this.stream.sentTrailers && !this.stream.destroyed) {
+      this.stream.once('wantTrailers', () => this.stopUpload());
+      return;
+    }
     // A turn later, once the answer's frames are out: Node 22 drops an answer still queued
     // behind a RST_STREAM submitted in the same turn, and the client never sees its status.
     setImmediate(() => {
