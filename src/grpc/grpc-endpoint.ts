@@ -10,7 +10,8 @@ import type { Reactor } from '../server/reactor.js';
 import type { Router } from '../server/router.js';
 import type { ResolvedServerOptions } from '../server/server-options.js';
 import { DescriptorCatalog } from './descriptor-catalog.js';
-import { GrpcSession, type BuiltinService, type GrpcSessionContext } from './grpc-session.js';
+import type { BuiltinService, GrpcSessionContext } from './builtin-service.js';
+import { GrpcSession } from './grpc-session.js';
 import { HealthService } from './health-service.js';
 import { ReflectionService } from './reflection-service.js';
 import { HEALTH_SERVICE, REFLECTION_SERVICES, standardRoot } from './standard-protos.js';
@@ -31,6 +32,7 @@ const MIB = 1024 * 1024;
 export class GrpcEndpoint implements GrpcSessionContext {
   readonly http2Options: ServerSessionOptions;
   private readonly builtins = new Map<string, BuiltinService>();
+  private readonly health: HealthService | undefined;
   /** Sockets whose first byte has not arrived, and the timer that closes each if none comes. */
   private readonly sniffing = new Map<Socket, NodeJS.Timeout>();
 
@@ -58,7 +60,8 @@ export class GrpcEndpoint implements GrpcSessionContext {
     if (options.grpcReflection) builtinNames.push(...REFLECTION_SERVICES);
     const served = (): string[] => [...new Set([...router.serviceNames(), ...builtinNames])];
     if (options.grpcHealth) {
-      this.builtins.set(HEALTH_SERVICE, new HealthService(serving, (service) => served().includes(service)));
+      this.health = new HealthService(serving, (service) => served().includes(service));
+      this.builtins.set(HEALTH_SERVICE, this.health);
     }
     if (options.grpcReflection) {
       const roots = function* (): Iterable<protobuf.Root> {
@@ -73,9 +76,11 @@ export class GrpcEndpoint implements GrpcSessionContext {
   /**
    * Shutdown: a socket that has said nothing yet gets as long as a connection's shutdown
    * handshake waits (its first bytes may be on their way: it is handed over, and drained,
-   * when they come), then is closed; it took nothing.
+   * when they come), then is closed; it took nothing. Health watchers hear NOT_SERVING,
+   * and their streams end.
    */
   drain(): void {
+    this.health?.shutdown();
     for (const [socket, timer] of this.sniffing) {
       clearTimeout(timer);
       const last = setTimeout(() => {

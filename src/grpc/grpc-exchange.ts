@@ -30,7 +30,7 @@ export class GrpcExchange {
    */
   constructor(
     readonly stream: ServerHttp2Stream,
-    private readonly gzipAccepted: boolean,
+    readonly gzipAccepted: boolean,
     private readonly countOut: (bytes: number) => void,
   ) {}
 
@@ -40,24 +40,26 @@ export class GrpcExchange {
   }
 
   /**
-   * Answers OK: headers (with the response metadata), the reply as one message, trailers
-   * `grpc-status: 0`. A reply gzipped for a client that does not take gzip is unzipped
-   * first (the lanes compress by the server's option, before they know the client).
+   * Answers OK: headers, the reply as one message, trailers `grpc-status: 0`. The response
+   * metadata goes with the headers (a unary call's) or, `trailing`, with the trailers (a
+   * client stream's, as every stream's). A reply gzipped for a client that does not take
+   * gzip is unzipped first (the lanes compress by the server's option, before they know the client).
    */
-  sendOk(body: FrameBody, compression: number, metadata: Metadata | undefined): void {
+  sendOk(body: FrameBody, compression: number, metadata: Metadata | undefined, trailing = false): void {
     if (!this.writable || this.stream.headersSent) return;
     if (compression === Compression.GZIP && !this.gzipAccepted) {
       decompress(body as Uint8Array, Compression.GZIP, Number.MAX_SAFE_INTEGER).then(
-        (plain) => this.sendOk(plain, Compression.NONE, metadata),
-        (err: unknown) => this.sendError(Status.INTERNAL, `reply does not unzip: ${(err as Error).message}`, undefined),
+        (plain) => this.sendOk(plain, Compression.NONE, metadata, trailing),
+        (err: unknown) => this.sendStatus(Status.INTERNAL, `reply does not unzip: ${(err as Error).message}`, undefined),
       );
       return;
     }
     const gzip = compression === Compression.GZIP;
     const headers: Record<string, string | number> = { ':status': 200, 'content-type': GRPC_CONTENT_TYPE, 'grpc-accept-encoding': GRPC_ACCEPT_ENCODING };
     if (gzip) headers['grpc-encoding'] = 'gzip';
+    if (trailing) this.final = { status: Status.OK, message: '', metadata };
     try {
-      this.stream.respond(writeMetadata(metadata, headers), { waitForTrailers: true });
+      this.stream.respond(trailing ? headers : writeMetadata(metadata, headers), { waitForTrailers: true });
       this.stream.once('wantTrailers', () => this.trailers());
       this.writeMessage(body, gzip);
       this.stream.end();
@@ -67,10 +69,11 @@ export class GrpcExchange {
   }
 
   /**
-   * Answers with an error status: as a trailers-only response (one HEADERS frame with
-   * `grpc-status`, `grpc-message` and the metadata), or as trailers when headers went out.
+   * Ends the call with a status (an error, or OK ending a stream that has no reply or sent
+   * its replies): as a trailers-only response (one HEADERS frame with `grpc-status`,
+   * `grpc-message` and the metadata), or as trailers after the messages when headers went out.
    */
-  sendError(status: number, message: string, metadata: Metadata | undefined): void {
+  sendStatus(status: number, message: string, metadata: Metadata | undefined): void {
     if (!this.writable) return;
     try {
       if (this.opened) {
@@ -98,6 +101,11 @@ export class GrpcExchange {
    * would otherwise still arrive.
    */
   stopUpload(): void {
+    // After the status: a stream's trailers wait for its last DATA ('wantTrailers').
+    if (this.opened && !this.stream.sentTrailers && !this.stream.destroyed) {
+      this.stream.once('wantTrailers', () => this.stopUpload());
+      return;
+    }
     // A turn later, once the answer's frames are out: Node 22 drops an answer still queued
     // behind a RST_STREAM submitted in the same turn, and the client never sees its status.
     setImmediate(() => {
@@ -116,26 +124,37 @@ export class GrpcExchange {
     }
   }
 
-  /** A streaming answer: sends the response headers, once. */
-  open(): void {
+  /**
+   * A streaming answer: sends the response headers, once; `gzip`, with `grpc-encoding: gzip`
+   * (then any message may be gzipped, each saying so in its prefix), for a client that takes it.
+   */
+  open(gzip = false): void {
     if (this.opened || !this.writable) return;
     this.opened = true;
-    this.stream.respond({ ':status': 200, 'content-type': GRPC_CONTENT_TYPE, 'grpc-accept-encoding': GRPC_ACCEPT_ENCODING }, { waitForTrailers: true });
+    const headers: Record<string, string | number> = { ':status': 200, 'content-type': GRPC_CONTENT_TYPE, 'grpc-accept-encoding': GRPC_ACCEPT_ENCODING };
+    if (gzip && this.gzipAccepted) headers['grpc-encoding'] = 'gzip';
+    this.stream.respond(headers, { waitForTrailers: true });
     this.stream.once('wantTrailers', () => this.trailers());
   }
 
-  /** One more message of a streaming answer (after {@link open}). */
-  writeMessage(body: FrameBody, gzip = false): void {
+  /**
+   * One more message of a streaming answer (after {@link open}); false when HTTP/2 holds
+   * it back (the client's window is spent and the stream's buffer is full): write no more
+   * until the stream's 'drain'.
+   */
+  writeMessage(body: FrameBody, gzip = false): boolean {
     const length = bodyLength(body);
+    let room: boolean;
     if (body instanceof Uint8Array && length < JOIN_BELOW_BYTES) {
       const message = messagePrefix(gzip, length, MESSAGE_PREFIX_BYTES + length);
       message.set(body, MESSAGE_PREFIX_BYTES);
-      this.stream.write(message);
+      room = this.stream.write(message);
     } else {
-      this.stream.write(messagePrefix(gzip, length));
-      for (const piece of body instanceof Uint8Array ? [body] : body) this.stream.write(piece);
+      room = this.stream.write(messagePrefix(gzip, length));
+      for (const piece of body instanceof Uint8Array ? [body] : body) room = this.stream.write(piece);
     }
     this.countOut(MESSAGE_PREFIX_BYTES + length);
+    return room;
   }
 
   /** Ends a streaming answer OK (its trailers follow, when the stream asks for them). */

@@ -1,4 +1,4 @@
-import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream, type ServerSessionOptions } from 'node:http2';
+import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
@@ -16,7 +16,9 @@ import type { Route } from '../server/router.js';
 import { ServerCall, type CallOwner } from '../server/server-call.js';
 import type { ConnectionStats } from '../server/server-stats.js';
 import { SHUTDOWN_PONG_WAIT_MS } from '../server/shutdown-handshake.js';
+import type { GrpcSessionContext } from './builtin-service.js';
 import { GrpcExchange } from './grpc-exchange.js';
+import { openGrpcStream } from './grpc-stream.js';
 import { GrpcUpload } from './grpc-upload.js';
 import { acceptsGzip, GrpcFault, headerValue, parsePath, parseTimeout, readRequestMetadata, type GrpcMessage } from './grpc-wire.js';
 
@@ -33,21 +35,6 @@ const ANY_STREAM_ID = 2 ** 31 - 1;
 const DEADLINE_SLACK_MS = 20;
 /** How long a closing session may linger before its socket is destroyed. */
 const LINGER_MS = 1000;
-
-/**
- * A service the gRPC layer answers itself (health, reflection) when no added service has
- * the name. `serve` takes the call's stream; false when the service has no such method.
- */
-export interface BuiltinService {
-  serve(method: string, stream: ServerHttp2Stream, exchange: GrpcExchange): boolean;
-}
-
-/** What a gRPC session needs beyond a ringrpc connection's host: its HTTP/2 settings and the built-in services. */
-export interface GrpcSessionContext {
-  readonly http2Options: ServerSessionOptions;
-  /** The built-in service of that name, if enabled. */
-  builtin(service: string): BuiltinService | undefined;
-}
 
 /**
  * - `open`: takes calls;
@@ -145,7 +132,7 @@ export class GrpcSession implements CallOwner, HostedConnection {
     this.host.counters.grpcCalls++;
     if (path === undefined)
       return this.refuse(stream, exchange, Status.UNIMPLEMENTED, `malformed path ${JSON.stringify(headers[':path'])}: expected /package.Service/Method`);
-    const route = this.host.router.findUnary(path.service, path.method, 'over gRPC yet');
+    const route = this.host.router.find(path.service, path.method);
     if (route instanceof RpcError) {
       const builtin = this.context.builtin(path.service);
       if (builtin?.serve(path.method, stream, exchange)) return;
@@ -177,7 +164,12 @@ export class GrpcSession implements CallOwner, HostedConnection {
     this.calls.add(call);
     this.exchanges.set(call.requestId, exchange);
 
-    const upload = new GrpcUpload(this.host, readAt, (delta) => (this.reservedIn += delta));
+    const encoding = headerValue(headers['grpc-encoding']);
+    const reserve = (delta: number): number => (this.reservedIn += delta);
+    // A stream method's call gets its runner; a client- or bidirectional one reads its requests through a feed.
+    const feed =
+      route.method.kind === 'unary' ? undefined : openGrpcStream(call, exchange, encoding === 'gzip', this.host, reserve, (err) => this.fail(call, err));
+    const upload = feed?.upload ?? new GrpcUpload(this.host, readAt, reserve);
     this.uploads.set(call, upload);
     stream.on('data', (chunk: Buffer) => {
       this.active = true;
@@ -185,7 +177,8 @@ export class GrpcSession implements CallOwner, HostedConnection {
       this.host.counters.bytesIn += chunk.length;
       if (call.ended) return;
       try {
-        upload.push(chunk);
+        if (feed === undefined) upload.push(chunk);
+        else feed.push(chunk);
       } catch (err) {
         this.fail(call, err);
       }
@@ -193,14 +186,12 @@ export class GrpcSession implements CallOwner, HostedConnection {
     stream.on('end', () => {
       this.uploads.delete(call);
       if (call.ended) return;
-      let message: GrpcMessage;
       try {
-        message = upload.end();
+        if (feed !== undefined) return feed.end(); // the half-close
+        this.submit(call, route, upload.end()!, encoding);
       } catch (err) {
         this.fail(call, err);
-        return;
       }
-      this.submit(call, route, message, headerValue(headers['grpc-encoding']));
     });
     stream.once('close', () => {
       upload.release();
@@ -217,22 +208,27 @@ export class GrpcSession implements CallOwner, HostedConnection {
         );
       }
     });
+    if (feed !== undefined) this.submit(call, route, undefined, encoding); // its requests come as the handler runs
   }
 
-  /** The request's one message is in: to the lane, through the route's interceptors if it has any. */
-  private submit(call: ServerCall, route: Route, message: GrpcMessage, encoding: string | undefined): void {
-    if (message.compressed && encoding !== 'gzip') {
+  /**
+   * The request's one message is in (none for a client- or bidirectional stream, whose
+   * requests follow): to the lane, through the route's interceptors if it has any.
+   */
+  private submit(call: ServerCall, route: Route, message: GrpcMessage | undefined, encoding: string | undefined): void {
+    if (message?.compressed === true && encoding !== 'gzip') {
       return this.fail(call, new GrpcFault(Status.INTERNAL, 'compressed message with grpc-encoding identity (or none)'));
     }
     const meta = call.meta;
-    meta.compression = message.compressed ? Compression.GZIP : Compression.NONE;
+    meta.compression = message?.compressed === true ? Compression.GZIP : Compression.NONE;
     // Worker and actor threads decode the Meta themselves (metadata, key); the inline lane reads `call.meta`.
     const needsMeta = route.lane.name !== 'inline' || route.interceptors.length > 0;
     const metaBytes = needsMeta
       ? encodeMeta({ service: meta.service, method: meta.method, compression: meta.compression, metadata: meta.metadata, key: meta.key })
       : EMPTY;
-    if (route.interceptors.length === 0) route.lane.submit(call, metaBytes, message.body);
-    else interceptCall(call, route, metaBytes, message.body);
+    const body = message?.body ?? EMPTY;
+    if (route.interceptors.length === 0) route.lane.submit(call, metaBytes, body);
+    else interceptCall(call, route, metaBytes, body);
   }
 
   /** A call whose request is at fault: answered with the fault's status (an upload still under way is cut, see {@link answer}). */
@@ -243,19 +239,23 @@ export class GrpcSession implements CallOwner, HostedConnection {
 
   /** A call answered before it was taken (unknown method, refused); the rest of its request is not read. */
   private refuse(stream: ServerHttp2Stream, exchange: GrpcExchange, status: number, message: string, metadata?: Readonly<Record<string, string>>): void {
-    exchange.sendError(status, message, metadata);
+    exchange.sendStatus(status, message, metadata);
     stream.resume(); // discard whatever of the request is still coming
   }
 
   replyOk(call: ServerCall, body: FrameBody, compression: Compression): void {
     if (!this.calls.settle(call, Status.OK)) return;
     const metadata = call.responseMetadataIfSet;
-    this.answer(call)?.sendOk(body, compression, metadata === undefined ? undefined : okMetadata(metadata));
+    const md = metadata === undefined ? undefined : okMetadata(metadata);
+    // A stream's metadata trails; a server or bidirectional one has sent its replies, a client stream's one is this.
+    if (call.stream === undefined) this.answer(call)?.sendOk(body, compression, md);
+    else if (call.stream.sendsMessages) this.answer(call)?.sendStatus(Status.OK, '', md);
+    else this.answer(call)?.sendOk(body, compression, md, true);
   }
 
   replyError(call: ServerCall, error: RpcError): void {
     if (!this.calls.settle(call, error.code)) return;
-    this.answer(call)?.sendError(error.code, error.rawMessage, errorMetadata(error, call.responseMetadataIfSet));
+    this.answer(call)?.sendStatus(error.code, error.rawMessage, errorMetadata(error, call.responseMetadataIfSet));
   }
 
   /** A whole ringrpc RESPONSE frame from a worker or actor thread: its Meta and body, sent the gRPC way. */
@@ -267,7 +267,7 @@ export class GrpcSession implements CallOwner, HostedConnection {
     const meta = decodeMeta(frame.subarray(HEADER_BYTES, HEADER_BYTES + metaLength));
     const metadata = Object.keys(meta.metadata).length === 0 ? undefined : meta.metadata;
     if (meta.status === Status.OK) exchange.sendOk(frame.subarray(HEADER_BYTES + metaLength), meta.compression, metadata);
-    else exchange.sendError(meta.status, meta.message, metadata);
+    else exchange.sendStatus(meta.status, meta.message, metadata);
   }
 
   /**

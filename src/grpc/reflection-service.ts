@@ -3,7 +3,7 @@ import type protobuf from 'protobufjs';
 import { Status } from '../status.js';
 import type { DescriptorCatalog } from './descriptor-catalog.js';
 import type { GrpcExchange } from './grpc-exchange.js';
-import type { BuiltinService } from './grpc-session.js';
+import type { BuiltinService } from './builtin-service.js';
 import { readRequests } from './request-reader.js';
 import { standardRoot } from './standard-protos.js';
 
@@ -22,8 +22,8 @@ interface ReflectionRequest {
  * The server reflection service (`grpc.reflection.v1` and `v1alpha`, the same messages):
  * lists the services and hands out the .proto schema of each, so that `grpcurl list` and
  * `describe` work without the client's own copy. In gRPC it is a bidirectional stream, one
- * answer per request; ringrpc has no streams yet (issue 24), so it is served here, on the
- * HTTP/2 stream itself, answering each request message as it arrives.
+ * answer per request; as a built-in service it is served here, on the HTTP/2 stream
+ * itself, answering each request message as it arrives.
  */
 export class ReflectionService implements BuiltinService {
   private readonly request: protobuf.Type;
@@ -46,7 +46,7 @@ export class ReflectionService implements BuiltinService {
         exchange.writeMessage(this.response.encode({ valid_host: request.host ?? '', original_request: request, ...this.answer(request) }).finish());
       },
       () => exchange.end(),
-      (fault) => exchange.sendError(fault.status, fault.message, undefined),
+      (fault) => exchange.sendStatus(fault.status, fault.message, undefined),
     );
     return true;
   }

@@ -27,7 +27,7 @@ async function grpcioAvailable(): Promise<boolean> {
   return false;
 }
 
-test('a Python grpcio client calls Echo (inline) and Work (worker lane), gets gRPC statuses, and reads the schema by reflection', async () => {
+test('a Python grpcio client calls Echo (inline), Work (worker lane), Stream and Sum (streams), gets gRPC statuses, and reads the schema by reflection', async () => {
   if (!(await grpcioAvailable())) return;
   const server = createServer({ host: '127.0.0.1', port: 0, workers: 1 }).addService(Bench, handlers, {
     lanes: { work: 'worker' },
@@ -43,6 +43,9 @@ test('a Python grpcio client calls Echo (inline) and Work (worker lane), gets gR
       work_digest_matches: true,
       failed: ['FAILED_PRECONDITION', 'from python'],
       unknown: 'UNIMPLEMENTED',
+      stream_replies: 100,
+      stream_payloads_match: true,
+      sum_digest_matches: true,
       services: ['bench.v1.Bench', 'grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'],
       methods: [
         'Echo(bench.v1.EchoRequest) bench.v1.EchoReply',
