@@ -6,7 +6,8 @@
  *
  * - ringrpc server (inline lane), read by the raw-protocol stream client (the server alone)
  *   and by ringrpc's own client;
- * - a @grpc/grpc-js server streaming the same messages to a grpc-js client.
+ * - a @grpc/grpc-js server streaming the same messages to a grpc-js client, and the same
+ *   grpc-js client reading ringrpc's gRPC endpoint.
  *
  *   --runs 3 --duration 5000 --warmup 1000 --streams 8 --payload 64
  *
@@ -31,6 +32,13 @@ const cases: Case[] = [
     group,
     name: 'grpc-js server, grpc-js client',
     server: ['bench/servers/grpc-server.ts', []],
+    client: ['bench/clients/grpc-stream-client.ts', load],
+    baseline: 'grpc-js server, grpc-js client',
+  },
+  {
+    group,
+    name: 'ringrpc server (gRPC endpoint), grpc-js client',
+    server: ['bench/servers/ringrpc-server.ts', ['--stamp', 'on']],
     client: ['bench/clients/grpc-stream-client.ts', load],
     baseline: 'grpc-js server, grpc-js client',
   },
