@@ -5,11 +5,17 @@ import { createServer, RpcError, Status } from '../../src/index.js';
 import { startBenchServer, handlers, Bench } from '../helpers/bench-server.js';
 import { grpcClient } from '../helpers/grpc-client.js';
 
-/** Where stream methods run: inline only, for now; and not over gRPC yet. */
+/**
+ * Where stream methods run: server streams on every lane (streams-worker-lane.test.ts),
+ * client and bidirectional streams inline only; none over gRPC yet.
+ */
 const test = suite('streams: lanes and protocols');
 
 for (const lane of ['worker', 'actor'] as const) {
-  for (const method of ['stream', 'Sum', 'chat']) {
+  test(`a server stream on the ${lane} lane is taken at addService`, () => {
+    createServer().addService(Bench, handlers, { lanes: { stream: lane }, workerModule: 'examples/bench/handlers.ts' });
+  });
+  for (const method of ['Sum', 'chat']) {
     test(`${method} on the ${lane} lane is refused at addService, naming it`, () => {
       const server = createServer();
       try {
@@ -19,7 +25,7 @@ for (const lane of ['worker', 'actor'] as const) {
         assert.instance(err, RpcError);
         assert.is((err as RpcError).code, Status.INVALID_ARGUMENT);
         assert.match((err as RpcError).message, new RegExp(`bench.v1.Bench/${method[0]!.toUpperCase()}${method.slice(1)}`));
-        assert.match((err as RpcError).message, /streams run on the inline lane/);
+        assert.match((err as RpcError).message, /-streaming method: those run on the inline lane \(server streams may run on the worker and actor lanes\)/);
       }
     });
   }
