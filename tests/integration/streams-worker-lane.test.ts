@@ -1,4 +1,5 @@
 import { suite } from 'uvu';
+import { gunzipSync } from 'node:zlib';
 import * as assert from 'uvu/assert';
 import { createServer, Status, type Server } from '../../src/index.js';
 import { FrameType } from '../../src/internal.js';
@@ -212,6 +213,46 @@ test('a worker thread that dies mid-stream ends the stream UNAVAILABLE; the lane
     peer.destroy();
   } finally {
     await crashy.close();
+  }
+});
+
+test('replies larger than a quarter of the ring come in pieces, whole and in order; gzipped ones too', async () => {
+  const small = createServer({
+    host: '127.0.0.1',
+    port: 0,
+    workers: 1,
+    ringBytes: 16 * 1024,
+    compression: 'gzip',
+    compressionThresholdBytes: 100_000,
+  }).addService(Bench, laneHandlers, {
+    lanes: { stream: 'worker' },
+    workerModule: MODULE,
+  });
+  const { port: smallPort } = await small.listen();
+  try {
+    const peer = await RawPeer.connect(smallPort);
+    for (const [id, bytes] of [
+      [1, 10_000],
+      [2, 60_000],
+      [3, 150_000],
+    ] as const) {
+      open(peer, id, 'Stream', encode.stream(20, bytes));
+      const { messages, response } = await runStream(peer, id);
+      assert.is(response.decodedMeta.status, Status.OK, response.decodedMeta.message);
+      const replies = messages.map((m) => {
+        const body = m.decodedMeta.compression === 1 ? gunzipSync(m.body) : m.body;
+        return (Bench.methods.stream.responseType.decode(body) as unknown as { payload: Uint8Array }).payload;
+      });
+      assert.equal(
+        replies.map((p) => Buffer.from(p).readUInt32BE(0)),
+        Array.from({ length: 20 }, (_, n) => n),
+      );
+      assert.ok(replies.every((p) => p.length === bytes));
+      assert.is(messages[0]!.decodedMeta.compression, bytes > 100_000 ? 1 : 0);
+    }
+    peer.destroy();
+  } finally {
+    await small.close();
   }
 });
 
