@@ -26,6 +26,8 @@ import { findImplementation } from '../src/server/find-implementation.js';
 import { importUserModule } from '../src/util/import-module.js';
 import { ActorHost, type ActorHooks, type ActorInfo } from '../src/actor-lane/actor-host.js';
 import { lowerThreadPriority } from '../src/worker-lane/thread-priority.js';
+import { StreamRecordWriter } from '../src/worker-lane/stream-records.js';
+import { runServerStream, type WorkerStreamContext } from '../src/worker-lane/worker-stream.js';
 
 const init = workerData as WorkerInit;
 lowerThreadPriority(init.nice); // the reactor comes first (options.workerNice)
@@ -90,7 +92,7 @@ const running = new RunningCalls((slot) => ring?.setOverdue(slot));
  * after a crash it runs elsewhere or is answered as never run.
  */
 function begin(slot: number): void {
-  Atomics.store(started, slot, 1);
+  Atomics.store(started, slot, threadId); // who: a stream outlives its batch, and may die with this thread
   stats.requests++;
   stamps.began(slot);
 }
@@ -130,6 +132,35 @@ function actorHooks(module: Record<string, unknown>, path: string): ActorHooks {
     port1 as unknown as Comlink.Endpoint,
   );
   parentPort!.postMessage({ ringrpcControl: port2, threadId }, [port2]);
+}
+
+/**
+ * Server streams write into the ring only (they outlive their batch, so its fallback is no
+ * way out for them): without a ring they are refused. On the worker lane a stream runs on
+ * past its batch, so that one long stream holds neither the thread's batches nor the lane's
+ * tasks; on the actor lane its key's turn lasts until it ends.
+ */
+const streams: WorkerStreamContext | undefined =
+  ring === undefined
+    ? undefined
+    : { credits: new Int32Array(init.credits), records: new StreamRecordWriter(ring), settings, mark: (slot) => ring!.setCurrent(slot) };
+
+/** The final record of a stream, after its MESSAGE records. */
+const streamSink: RecordSink = (slot, status, parts) => {
+  stamps.ended(slot);
+  void streams!.records.write(slot, status, parts);
+};
+
+/** Runs a server stream (see {@link runServerStream}); its promise settles once its last record is in the ring. */
+function runStream(call: WorkerCall): Promise<void> {
+  ring?.setCurrent(call.entry.slot);
+  try {
+    const done = runServerStream(call, streams!);
+    running.add(call, done);
+    return done;
+  } finally {
+    ring?.setCurrent(-1);
+  }
 }
 
 /** Writes one record: into the ring, or into the fallback when the ring is off or refuses it. */
@@ -172,7 +203,19 @@ export default async function runBatch(task: ArrayBuffer): Promise<BatchResult> 
   const pending: Array<Promise<void>> = [];
   for (const entry of decodeBatch(task)) {
     const method = methods[entry.methodIndex]!;
-    const call = new WorkerCall(entry, method.definition, method.handler, sink, aborts, begin);
+    const streaming = method.definition.kind === 'server_stream';
+    if (streaming && streams === undefined) {
+      const refused = new WorkerCall(entry, method.definition, method.handler, sink, aborts, begin);
+      refused.replyError(
+        new RpcError(Status.UNAVAILABLE, `worker thread ${threadId} has no response ring for streams; the call may be retried`, { notRun: 'refused' }),
+      );
+      continue;
+    }
+    const call = new WorkerCall(entry, method.definition, method.handler, streaming ? streamSink : sink, aborts, begin);
+    if (actors === undefined && streaming) {
+      void runStream(call); // not awaited by the batch: it runs on past it
+      continue;
+    }
     if (actors === undefined) {
       const settled = run(call);
       if (settled !== undefined) pending.push(settled);
@@ -182,7 +225,7 @@ export default async function runBatch(task: ArrayBuffer): Promise<BatchResult> 
       actors.deliver(call.key, method.info, method.hooks, {
         run: (actor) => {
           call.actor = actor;
-          return run(call);
+          return streaming ? runStream(call) : run(call);
         },
         fail: (error) => call.replyError(error),
       }),

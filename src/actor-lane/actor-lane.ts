@@ -113,6 +113,7 @@ export class ActorLane extends PooledLane {
       call.replyError(new RpcError(Status.RESOURCE_EXHAUSTED, `actor lane is full (maxQueue ${this.options.maxQueue})`, { notRun: 'refused' }));
       return;
     }
+    if (call.stream !== undefined) this.streams.admit(call, slot);
     this.depths.set(id, depth + 1);
     const entry = queuedEntry(call, slot, this.seq++, this.manifest.indexOf(call.route.method), meta, body);
     this.shards[shardOf(key, this.shards.length)]!.queue.push(entry);

@@ -18,7 +18,7 @@ import type { ConnectionStats } from '../server/server-stats.js';
 import { SHUTDOWN_PONG_WAIT_MS } from '../server/shutdown-handshake.js';
 import type { GrpcSessionContext } from './builtin-service.js';
 import { GrpcExchange } from './grpc-exchange.js';
-import { openGrpcStream } from './grpc-stream.js';
+import { openGrpcStream, unservedCall } from './grpc-stream.js';
 import { GrpcUpload } from './grpc-upload.js';
 import { acceptsGzip, GrpcFault, headerValue, parsePath, parseTimeout, readRequestMetadata, type GrpcMessage } from './grpc-wire.js';
 
@@ -139,9 +139,8 @@ export class GrpcSession implements CallOwner, HostedConnection {
       return this.refuse(stream, exchange, route.code, route.rawMessage);
     }
     const encoding = headerValue(headers['grpc-encoding']);
-    if (encoding !== undefined && encoding !== 'identity' && encoding !== 'gzip') {
-      return this.refuse(stream, exchange, Status.UNIMPLEMENTED, `grpc-encoding ${JSON.stringify(encoding)} is not supported (identity, gzip)`);
-    }
+    const unserved = unservedCall(route, encoding);
+    if (unserved !== undefined) return this.refuse(stream, exchange, Status.UNIMPLEMENTED, unserved);
     this.take(stream, exchange, headers, route, path.service, path.method);
   }
 
@@ -249,7 +248,7 @@ export class GrpcSession implements CallOwner, HostedConnection {
     const md = metadata === undefined ? undefined : okMetadata(metadata);
     // A stream's metadata trails; a server or bidirectional one has sent its replies, a client stream's one is this.
     if (call.stream === undefined) this.answer(call)?.sendOk(body, compression, md);
-    else if (call.stream.sendsMessages) this.answer(call)?.sendStatus(Status.OK, '', md);
+    else if (call.definition.kind !== 'client_stream') this.answer(call)?.sendStatus(Status.OK, '', md);
     else this.answer(call)?.sendOk(body, compression, md, true);
   }
 

@@ -2,6 +2,7 @@ import { DEFAULT_STREAM_WINDOW } from '../protocol/constants.js';
 import { PipelineStream } from '../pipeline/stream-pipeline.js';
 import type { ConnectionHost, HostedConnection } from '../server/connection-host.js';
 import type { ServerCall } from '../server/server-call.js';
+import type { Route } from '../server/router.js';
 import type { GrpcExchange } from './grpc-exchange.js';
 import { GrpcReplySink, WRITABLE } from './grpc-reply-sink.js';
 import { GrpcRequestFeed } from './grpc-request-feed.js';
@@ -39,4 +40,19 @@ export function openGrpcStream(
   if (runner.requests === undefined) return undefined;
   sink.feed = new GrpcRequestFeed(exchange.stream, runner.requests, DEFAULT_STREAM_WINDOW, gzip, host, onReserve, fail);
   return sink.feed;
+}
+
+/**
+ * Why a gRPC call of `route` is answered UNIMPLEMENTED before it is taken, if it is: a
+ * `grpc-encoding` the server does not have, or a stream whose handler runs on a worker or
+ * actor thread (those streams are served over ringrpc's protocol only, for now).
+ */
+export function unservedCall(route: Route, encoding: string | undefined): string | undefined {
+  if (encoding !== undefined && encoding !== 'identity' && encoding !== 'gzip') {
+    return `grpc-encoding ${JSON.stringify(encoding)} is not supported (identity, gzip)`;
+  }
+  if (route.method.kind !== 'unary' && route.lane.openStream !== undefined) {
+    return `${route.method.path} streams on the ${route.lane.name} lane, whose streams are served over ringrpc's protocol only, not over gRPC`;
+  }
+  return undefined;
 }

@@ -16,6 +16,20 @@ export interface StreamSink {
   grant(bytes: number): void;
 }
 
+/**
+ * A stream's state as the connection that took it sees it: where the client's CREDITs,
+ * MESSAGEs and HALF_CLOSE go, and how the call tells it that it ended. The inline lane's
+ * is a {@link PipelineStream}; a lane that runs the handler on another thread keeps its own.
+ */
+export interface CallStream {
+  /** The requests of a client- or bidirectional stream; undefined for a server stream. */
+  readonly requests: RequestStream | undefined;
+  /** The client granted `bytes` more; an error when that takes its credit past the maximum. */
+  grant(bytes: number): RpcError | undefined;
+  /** The call ended (`reason`, or the status it ended with); called by the call, however it ended. */
+  end(reason: RpcError | number): void;
+}
+
 /** A call that streams: a pipeline call that can also be ended by its client's bad input. */
 export interface StreamingCall extends PipelineCall {
   /** Ends the call with `error` and aborts its handler's signal. */
@@ -66,7 +80,7 @@ const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve)
  * ({@link end}), whereupon the generator is closed (`return()`, running its `finally`),
  * reads of the requests reject, and nothing more is written.
  */
-export class PipelineStream {
+export class PipelineStream implements CallStream {
   phase: StreamPhase = 'taken';
   /** The requests of a client- or bidirectional stream; undefined for a server stream. */
   readonly requests: RequestStream | undefined;
@@ -254,7 +268,7 @@ export class PipelineStream {
       // An encoding that threw (a reply verify() let through): the handler's fault, as for unary.
       if (!this.ended) call.replyError(new RpcError(Status.INTERNAL, `reply of ${call.service}/${call.method} does not encode: ${(err as Error).message}`));
     } finally {
-      if (!completed) close(replies);
+      if (!completed) closeIterator(replies);
     }
   }
 
@@ -271,14 +285,14 @@ export class PipelineStream {
 }
 
 /** The async iterator of a handler's result, if it is an async iterable. */
-function iteratorOf(result: unknown): AsyncIterator<unknown> | undefined {
+export function iteratorOf(result: unknown): AsyncIterator<unknown> | undefined {
   if (result === null || typeof result !== 'object') return undefined;
   const open = (result as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator];
   return typeof open === 'function' ? open.call(result) : undefined;
 }
 
 /** Closes a generator the stream no longer pulls: its `finally` runs; what it throws there goes nowhere. */
-function close(replies: AsyncIterator<unknown>): void {
+export function closeIterator(replies: AsyncIterator<unknown>): void {
   try {
     const closing = replies.return?.();
     if (closing !== undefined) Promise.resolve(closing).catch(() => {});

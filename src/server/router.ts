@@ -3,6 +3,7 @@ import { Status } from '../status.js';
 import type { ServiceDefinition } from '../codec/service-definition.js';
 import type { CallRoute, ServerCall } from './server-call.js';
 import type { Lane, ServerInterceptor } from '../pipeline/interceptor.js';
+import type { CallStream, StreamLimits, StreamSink } from '../pipeline/stream-pipeline.js';
 
 export type { Lane };
 
@@ -14,6 +15,11 @@ export interface CallLane {
   readonly name: Lane;
   /** Takes a call; `meta` and `body` may be views of the socket's read chunk, valid only in this tick. */
   submit(call: ServerCall, meta: Uint8Array, body: Uint8Array): void;
+  /**
+   * The stream state of a stream method's call, for a lane that runs its handler on another
+   * thread; without it the call gets the inline runner's (`PipelineStream`).
+   */
+  openStream?(call: ServerCall, sink: StreamSink, limits: StreamLimits): CallStream;
 }
 
 /** A routable method: its definition, its handler, its counters, the lane that runs it and the interceptors before it. */

@@ -6,7 +6,7 @@ import type { FrameBody } from '../protocol/frame.js';
 import type { Meta } from '../protocol/meta.js';
 import type { CallProtocol, Handler, Peer } from '../pipeline/handler-context.js';
 import { PipelineCall } from '../pipeline/call-pipeline.js';
-import type { PipelineStream } from '../pipeline/stream-pipeline.js';
+import type { CallStream } from '../pipeline/stream-pipeline.js';
 import type { MethodStats } from './server-stats.js';
 import { MAX_TIMER_MS } from '../util/validate.js';
 
@@ -72,7 +72,7 @@ export class ServerCall extends PipelineCall {
   threadBeganAt = 0;
   threadEndedAt = 0;
   /** A stream method's call: its streams' state (flow control, requests read); set by the connection that took it. */
-  stream: PipelineStream | undefined = undefined;
+  stream: CallStream | undefined = undefined;
   /**
    * Whether the server answers DEADLINE_EXCEEDED itself when the deadline passes: under its
    * own limit (the client still waits), and for a stream, whose deadline covers it whole (a

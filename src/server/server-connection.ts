@@ -207,7 +207,7 @@ export class ServerConnection implements CallOwner, StreamConnection {
     }
     const call = ServerCall.take(this, id, route, meta, oneway, this.clock.readAt, this.host.options.callTimeoutMs);
     this.calls.add(call);
-    if (route.method.kind !== 'unary') openStream(this, call, this.host.options.maxFrameBytes);
+    if (route.method.kind !== 'unary') openStream(this, call, route.lane, this.host.options.maxFrameBytes);
     if (route.interceptors.length === 0) route.lane.submit(call, frame.meta, frame.body);
     else interceptCall(call, route, frame.meta, frame.body);
   }

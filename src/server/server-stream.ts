@@ -5,6 +5,7 @@ import type { Frame, FrameBody } from '../protocol/frame.js';
 import { decodeMeta, encodeMeta } from '../protocol/meta.js';
 import { PipelineStream, type StreamSink } from '../pipeline/stream-pipeline.js';
 import type { CallTable } from './call-table.js';
+import type { CallLane } from './router.js';
 import type { ServerCall } from './server-call.js';
 import type { FrameWriter } from '../transport/frame-writer.js';
 
@@ -30,16 +31,14 @@ const GZIP_META = encodeMeta({ compression: Compression.GZIP });
  * client's window for the server's MESSAGEs is the REQUEST's `window` (the default when 0),
  * the client's own is the default. Done at the REQUEST, so that MESSAGEs the client sends
  * before the handler starts (interceptors still deciding) are buffered, within the window.
+ * A lane that runs the handler elsewhere (the worker lane) keeps the state its own way.
  */
-export function openStream(connection: StreamConnection, call: ServerCall, maxBytes: number): void {
+export function openStream(connection: StreamConnection, call: ServerCall, lane: CallLane, maxBytes: number): void {
   const window = call.meta.window === 0 ? DEFAULT_STREAM_WINDOW : Math.min(call.meta.window, MAX_STREAM_CREDIT);
   connection.writer.useSlab(STREAMING_SLAB_BYTES);
-  call.stream = new PipelineStream(call, new FrameSink(connection, call.requestId), {
-    receiveWindow: DEFAULT_STREAM_WINDOW,
-    sendWindow: window,
-    maxCredit: MAX_STREAM_CREDIT,
-    maxBytes,
-  });
+  const sink = new FrameSink(connection, call.requestId);
+  const limits = { receiveWindow: DEFAULT_STREAM_WINDOW, sendWindow: window, maxCredit: MAX_STREAM_CREDIT, maxBytes };
+  call.stream = lane.openStream?.(call, sink, limits) ?? new PipelineStream(call, sink, limits);
 }
 
 /**

@@ -33,7 +33,8 @@ export type ServiceImplementation<S extends ServiceDefinition = ServiceDefinitio
 export interface AddServiceOptions {
   /**
    * Lane per method, keyed by stub name (`work`) or .proto name (`Work`); methods not
-   * named run inline (on the main thread). Stream methods run inline only: naming one for
+   * named run inline (on the main thread). A server-streaming method may run on the worker
+   * or actor lane too; client- and bidirectional streams run inline only: naming one for
    * the worker or actor lane is INVALID_ARGUMENT.
    */
   lanes?: Record<string, Lane>;
@@ -164,7 +165,8 @@ export class Server {
       return {
         method,
         handler: (handler as Handler | undefined) ?? unimplemented(method),
-        lane: method.kind === 'unary' ? laneOf(lanes.get(method) ?? 'inline') : this.streams, // streams: inline only (resolveLanes)
+        // Streams named for a thread lane (server streams only: resolveLanes) run there; the others on the stream runner.
+        lane: method.kind === 'unary' || (lanes.get(method) ?? 'inline') !== 'inline' ? laneOf(lanes.get(method) ?? 'inline') : this.streams,
         interceptors,
         stats: new MethodStats(),
       };

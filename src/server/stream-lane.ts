@@ -1,6 +1,7 @@
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import type { PipelineSettings } from '../pipeline/call-pipeline.js';
+import { PipelineStream } from '../pipeline/stream-pipeline.js';
 import type { CallLane } from './router.js';
 import type { ServerCall } from './server-call.js';
 
@@ -20,7 +21,8 @@ export class StreamLane implements CallLane {
   submit(call: ServerCall, _meta: Uint8Array, body: Uint8Array): void {
     const stream = call.stream;
     // The connection that took the call opened its stream; a protocol that cannot (gRPC, for now) is refused at its router.
-    if (stream === undefined) call.replyError(new RpcError(Status.INTERNAL, `${call.service}/${call.method} is a stream, but its call has no stream state`));
+    if (!(stream instanceof PipelineStream))
+      call.replyError(new RpcError(Status.INTERNAL, `${call.service}/${call.method} is a stream, but its call has no inline stream state`));
     else stream.start(body, call.meta.compression, this.settings);
   }
 }

@@ -17,6 +17,9 @@ import { WorkerControl, type WorkerThreadStats } from './worker-control.js';
 import { PoolThreads } from './pool-threads.js';
 import { lingerMs, type LaneLoad } from './lane-pacing.js';
 import { clockOrigin } from './run-times.js';
+import type { CallStream, StreamLimits, StreamSink } from '../pipeline/stream-pipeline.js';
+import { LaneStreams } from './lane-streams.js';
+import { RECORD_MESSAGE } from './stream-records.js';
 
 /** Piscina's constructor options. */
 export type PoolOptions = NonNullable<ConstructorParameters<typeof Piscina>[0]>;
@@ -56,6 +59,8 @@ export abstract class PooledLane implements CallLane {
   protected readonly slots: WorkerSlots<ServerCall>;
   protected readonly drain: ResponseDrain;
   protected readonly counters = new LaneCounters();
+  /** Server streams in flight (lane-streams.ts). */
+  protected readonly streams: LaneStreams;
   protected state: 'idle' | 'running' | 'closed' = 'idle';
   /** Batches whose task ended, settled after the drain loop's next drain. */
   private finished: FinishedBatch[] = [];
@@ -74,6 +79,7 @@ export abstract class PooledLane implements CallLane {
     protected readonly threadCount: number,
   ) {
     this.slots = new WorkerSlots(settings.maxQueue);
+    this.streams = new LaneStreams(this.slots);
     // A spare ring per worker, so a replacement never waits for a dying worker's ring. The
     // rings exist with responseRing off too: their control blocks drive the watchdog,
     // placement and utilisation; only their data regions go unused.
@@ -90,6 +96,11 @@ export abstract class PooledLane implements CallLane {
 
   /** Takes a call; answers it (exactly once, through the call) whatever happens to it. */
   abstract submit(call: ServerCall, meta: Uint8Array, body: Uint8Array): void;
+
+  /** A server stream's state: its credit goes to the thread through shared memory (thread-stream.ts). */
+  openStream(_call: ServerCall, sink: StreamSink, limits: StreamLimits): CallStream {
+    return this.streams.open(sink, limits);
+  }
 
   /** Registers methods of a service for this lane, whose handlers live in `module`. */
   register(service: ServiceDefinition, methods: readonly MethodDefinition[], module: string): void {
@@ -109,6 +120,7 @@ export abstract class PooledLane implements CallLane {
       sharedControl: this.drain.sharedMemory,
       cancelled: this.slots.memory,
       started: this.slots.startedMemory,
+      credits: this.slots.creditMemory,
       runTimes: this.slots.runTimesMemory,
       reactorClockOrigin: clockOrigin(),
       pipeline: { maxFrameBytes: this.settings.maxFrameBytes, compressAboveBytes: this.settings.compressAboveBytes },
@@ -126,7 +138,7 @@ export abstract class PooledLane implements CallLane {
   /** The load that paces batches and draining (lane-pacing.ts); the mean run time counts after 32 answers. */
   protected load(): LaneLoad {
     const perRequestMs = this.counters.answered < 32 ? undefined : this.counters.meanRunMs(this.drain.busyMs());
-    return { inflight: this.slots.inUse, workers: this.threadCount, perRequestMs };
+    return { inflight: this.slots.inUse - this.streams.size, workers: this.threadCount, perRequestMs };
   }
 
   /** Per-thread details from each worker, over the comlink control plane. */
@@ -197,6 +209,8 @@ export abstract class PooledLane implements CallLane {
       this.control.forget(threadId);
       this.drain.reclaim(threadId);
       this.terminating.delete(threadId);
+      // The streams it ran (past their batches) die with it, as its unary calls do.
+      for (const { slot, error } of this.streams.orphansOf(threadId)) error === undefined ? this.freeSlot(slot) : this.failSlot(slot, error);
     });
     pool.on('error', (err: Error) => {
       followed.follow(); // the failed worker's replacement
@@ -231,7 +245,9 @@ export abstract class PooledLane implements CallLane {
   /** Frees a slot; returns the call it held. */
   protected freeSlot(slot: number): ServerCall | undefined {
     const call = this.slots.release(slot);
-    if (call !== undefined) this.released(call);
+    if (call === undefined) return undefined;
+    if (call.stream !== undefined) this.streams.released(slot);
+    this.released(call);
     return call;
   }
 
@@ -253,12 +269,10 @@ export abstract class PooledLane implements CallLane {
       return true;
     }
     if (now < entry.deadline) return false;
+    const { call } = entry;
     this.failSlot(
       entry.slot,
-      new RpcError(
-        Status.DEADLINE_EXCEEDED,
-        `${entry.call.service}/${entry.call.method} not started: ${entry.call.deadlineName} passed while it waited in the queue`,
-      ),
+      new RpcError(Status.DEADLINE_EXCEEDED, `${call.service}/${call.method} not started: ${call.deadlineName} passed while it waited in the queue`),
     );
     return true;
   }
@@ -310,6 +324,7 @@ export abstract class PooledLane implements CallLane {
   private settleBatch(batch: readonly QueuedEntry[], err: Error | undefined, rerun: QueuedEntry[]): void {
     for (const entry of batch) {
       if (this.slots.get(entry.slot) !== entry.call) continue; // its record came: answered
+      if (err === undefined && this.streams.runsOn(entry.slot)) continue; // a stream runs on past its batch
       if (entry.call.ended) {
         // Answered or cancelled already (callTimeoutMs, the overrun watchdog, CANCEL) while
         // its worker held it: nothing more is owed, and the slot is free now its worker is done.
@@ -334,6 +349,8 @@ export abstract class PooledLane implements CallLane {
   }
 
   private handleRecord(slot: number, status: number, frame: Buffer): void {
+    if (status >= RECORD_MESSAGE) return this.streams.record(slot, status, frame);
+    if (this.streams.pieces.any) frame = this.streams.pieces.join(slot, frame);
     const beganAt = this.slots.beganAt(slot);
     const call = this.freeSlot(slot);
     if (call === undefined) return;

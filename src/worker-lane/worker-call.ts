@@ -170,9 +170,13 @@ export class WorkerCall extends PipelineCall {
     this.aborts.add(this);
   }
 
-  /** Aborts the handler's signal if the client cancelled or the deadline passed. */
+  /**
+   * Aborts the handler's signal if the client cancelled or the deadline passed. A call past
+   * its deadline is DEADLINE_EXCEEDED even when flagged: the reactor flags the calls whose
+   * deadline it answers itself (a stream's, or under `callTimeoutMs`) as it flags a cancel.
+   */
   check(now: number): void {
-    if (this.aborts.isCancelled(this.entry.slot)) {
+    if (this.aborts.isCancelled(this.entry.slot) && now < this.entry.deadline) {
       this.abortSignal(new RpcError(Status.CANCELLED, `${this.service}/${this.method} cancelled by the client`));
     } else if (now >= this.entry.deadline) {
       this.abortSignal(new RpcError(Status.DEADLINE_EXCEEDED, `deadline of ${this.service}/${this.method} passed while its handler ran`));

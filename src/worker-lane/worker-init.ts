@@ -31,8 +31,10 @@ export interface WorkerInit {
   readonly sharedControl: SharedArrayBuffer;
   /** Int32 per slot: 1 once the call was cancelled (CANCEL, client gone, shutdown). */
   readonly cancelled: SharedArrayBuffer;
-  /** Int32 per slot: the worker sets 1 when it takes the request up. */
+  /** Int32 per slot: the worker sets its threadId when it takes the request up. */
   readonly started: SharedArrayBuffer;
+  /** Int32 per slot: the credit of a server stream's replies (thread-stream.ts). */
+  readonly credits: SharedArrayBuffer;
   /** Two Float64 per slot: when a timed call's handler began and its response was written (run-times.ts). */
   readonly runTimes: SharedArrayBuffer;
   /** The reactor's `clockOrigin()`, to put the worker's stamps on the reactor's clock. */

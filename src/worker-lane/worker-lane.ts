@@ -1,6 +1,7 @@
 import type { Piscina } from 'piscina';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
+import type { MethodDefinition, ServiceDefinition } from '../codec/service-definition.js';
 import type { ServerCall } from '../server/server-call.js';
 import type { ResolvedServerOptions } from '../server/server-options.js';
 import type { WorkerLaneStats } from '../server/server-stats.js';
@@ -71,6 +72,7 @@ export class WorkerLane extends PooledLane {
       call.replyError(new RpcError(Status.RESOURCE_EXHAUSTED, `worker queue is full (maxQueue ${this.options.maxQueue})`, { notRun: 'refused' }));
       return;
     }
+    if (call.stream !== undefined) this.streams.admit(call, slot);
     this.queue.push(queuedEntry(call, slot, this.seq++, this.manifest.indexOf(call.route.method), meta, body));
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -80,6 +82,20 @@ export class WorkerLane extends PooledLane {
         this.flush();
       });
     }
+  }
+
+  /**
+   * Refuses server streams under `workerAtomics: 'sync'`: a stream runs on past its batch, in
+   * its thread's event loop, which an idle thread blocked in `Atomics.wait` does not turn.
+   */
+  override register(service: ServiceDefinition, methods: readonly MethodDefinition[], module: string): void {
+    const stream = methods.find((m) => m.kind === 'server_stream');
+    if (stream !== undefined && this.options.workerAtomics === 'sync')
+      throw new RpcError(
+        Status.INVALID_ARGUMENT,
+        `${stream.path} cannot run on the worker lane with workerAtomics "sync": its stream would stall while the thread idles`,
+      );
+    super.register(service, methods, module);
   }
 
   /** Counters for `server.stats()`. */

@@ -1,15 +1,21 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type * as grpc from '@grpc/grpc-js';
-import { createServer, RpcError, Status } from '../../src/index.js';
+import { createClient, createServer, RpcError, Status } from '../../src/index.js';
 import { startBenchServer, handlers, Bench } from '../helpers/bench-server.js';
 import { grpcClient } from '../helpers/grpc-client.js';
 
-/** Where stream methods run: inline only, for now; and not over gRPC yet. */
+/**
+ * Where stream methods run: server streams on every lane (streams-worker-lane.test.ts),
+ * client and bidirectional streams inline only; over gRPC, the inline lane's streams.
+ */
 const test = suite('streams: lanes and protocols');
 
 for (const lane of ['worker', 'actor'] as const) {
-  for (const method of ['stream', 'Sum', 'chat']) {
+  test(`a server stream on the ${lane} lane is taken at addService`, () => {
+    createServer().addService(Bench, handlers, { lanes: { stream: lane }, workerModule: 'examples/bench/handlers.ts' });
+  });
+  for (const method of ['Sum', 'chat']) {
     test(`${method} on the ${lane} lane is refused at addService, naming it`, () => {
       const server = createServer();
       try {
@@ -19,7 +25,7 @@ for (const lane of ['worker', 'actor'] as const) {
         assert.instance(err, RpcError);
         assert.is((err as RpcError).code, Status.INVALID_ARGUMENT);
         assert.match((err as RpcError).message, new RegExp(`bench.v1.Bench/${method[0]!.toUpperCase()}${method.slice(1)}`));
-        assert.match((err as RpcError).message, /streams run on the inline lane/);
+        assert.match((err as RpcError).message, /-streaming method: those run on the inline lane \(server streams may run on the worker and actor lanes\)/);
       }
     });
   }
@@ -45,6 +51,33 @@ test('a gRPC call of a stream method runs on the stream lane too (grpc-streams.t
     );
     assert.is(reply.payload.toString(), 'hi');
     assert.is(server.stats().methods['bench.v1.Bench/Stream']!.ok, 1);
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
+
+test('a gRPC call of a server stream on the worker lane is UNIMPLEMENTED, naming it and its lane; over ringrpc it streams', async () => {
+  const server = createServer({ host: '127.0.0.1', port: 0, workers: 1 }).addService(Bench, handlers, {
+    lanes: { stream: 'worker' },
+    workerModule: 'examples/bench/handlers.ts',
+  });
+  const address = `127.0.0.1:${(await server.listen()).port}`;
+  const client = grpcClient(address);
+  try {
+    const error = await new Promise<grpc.ServiceError>((resolve, reject) => {
+      const call = (client as unknown as Record<string, (request: object) => grpc.ClientReadableStream<unknown>>)['Stream']!({ count: 3, payload_bytes: 1 });
+      call.on('data', () => reject(new Error('a reply came')));
+      call.on('error', resolve);
+      call.on('end', () => reject(new Error('it ended OK')));
+    });
+    assert.is(error.code, Status.UNIMPLEMENTED);
+    assert.match(error.details, /bench.v1.Bench\/Stream streams on the worker lane, whose streams are served over ringrpc's protocol only/);
+    const ringrpc = createClient(Bench, address);
+    let replies = 0;
+    for await (const _ of ringrpc.stream({ count: 3, payloadBytes: 1 })) replies++;
+    assert.is(replies, 3);
+    await ringrpc.$close();
   } finally {
     client.close();
     await server.close();

@@ -1,0 +1,76 @@
+import { RpcError } from '../errors.js';
+import { Status } from '../status.js';
+import { Compression } from '../protocol/constants.js';
+import type { StreamLimits, StreamSink } from '../pipeline/stream-pipeline.js';
+import type { ServerCall } from '../server/server-call.js';
+import { RECORD_MESSAGE_GZIP, RECORD_PIECE, RecordPieces } from './stream-records.js';
+import { ThreadStream } from './thread-stream.js';
+import type { WorkerSlots } from './worker-slots.js';
+
+/**
+ * The server streams a pooled lane has in flight, by slot. A stream holds its slot from its
+ * admission to its final record, like a unary call, but on the worker lane it outlives the
+ * batch that carried it: so a finished batch must not take its slot for unanswered, a
+ * thread's exit must fail the streams it was running, and the lane's pacing must not count
+ * a long stream as load. Its MESSAGE records go to its connection as they are drained.
+ */
+export class LaneStreams {
+  private readonly slots = new Set<number>();
+  /** Pieces of records too large for a ring (stream-records.ts), final ones included. */
+  readonly pieces = new RecordPieces();
+
+  constructor(private readonly table: WorkerSlots<ServerCall>) {}
+
+  /** Streams in flight. */
+  get size(): number {
+    return this.slots.size;
+  }
+
+  /** The stream state of a call of this lane (what `openStream` returns). */
+  open(sink: StreamSink, limits: StreamLimits): ThreadStream {
+    return new ThreadStream(sink, limits);
+  }
+
+  /** A stream's call took `slot`: its credit moves into shared memory, before its batch is sent. */
+  admit(call: ServerCall, slot: number): void {
+    if (!(call.stream instanceof ThreadStream)) return;
+    call.stream.attach(this.table.credits, slot);
+    this.slots.add(slot);
+  }
+
+  /** A stream's slot was freed. */
+  released(slot: number): void {
+    this.slots.delete(slot);
+    this.pieces.forget(slot);
+  }
+
+  /** True for a stream a thread began, which runs on whether or not its batch has ended. */
+  runsOn(slot: number): boolean {
+    return this.slots.has(slot) && this.table.hasStarted(slot);
+  }
+
+  /**
+   * After thread `threadId` exited (what it published delivered): the streams it began, each
+   * with the error it fails with, UNAVAILABLE as a unary call that died with its thread; none
+   * for one answered already (its deadline, the watchdog) or cancelled: its slot is just freed.
+   */
+  orphansOf(threadId: number): Array<{ readonly slot: number; readonly error: RpcError | undefined }> {
+    return [...this.slots]
+      .filter((slot) => this.table.startedBy(slot) === threadId)
+      .map((slot) => {
+        const call = this.table.get(slot)!;
+        const site = `${call.service}/${call.method}`;
+        return { slot, error: call.ended ? undefined : new RpcError(Status.UNAVAILABLE, `the worker thread running ${site} died mid-stream`) };
+      });
+  }
+
+  /** A record that does not end its call: a piece kept, or a reply written to the call's connection. */
+  record(slot: number, status: number, frame: Buffer): void {
+    if (status === RECORD_PIECE) return this.pieces.add(slot, frame);
+    const whole = this.pieces.join(slot, frame);
+    const call = this.table.get(slot);
+    if (call === undefined || call.ended || !(call.stream instanceof ThreadStream)) return;
+    // Copied out of the ring before its space is reused (a joined record is a copy already).
+    call.stream.message(whole === frame ? Buffer.from(frame) : whole, status === RECORD_MESSAGE_GZIP ? Compression.GZIP : Compression.NONE);
+  }
+}

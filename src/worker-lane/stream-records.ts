@@ -1,0 +1,89 @@
+/**
+ * The records of a stream in a response ring. A unary call's one record is a whole RESPONSE
+ * frame with its status (response-ring.ts); a stream's calls write, before that final
+ * record, one record per reply, whose `status` word says what it is instead:
+ *
+ * - {@link RECORD_MESSAGE} / {@link RECORD_MESSAGE_GZIP}: the body of one MESSAGE (plain or
+ *   gzipped); the reactor frames it and writes it, and the call goes on;
+ * - {@link RECORD_PIECE}: a piece of a record too large for the ring (over a quarter of
+ *   it), continued by the next record of the same slot, which ends it.
+ *
+ * Status codes are 0–16, so the values above them cannot be mistaken for one.
+ */
+import type { RingProducer } from './response-ring.js';
+
+export const RECORD_MESSAGE = 0x100;
+export const RECORD_MESSAGE_GZIP = 0x101;
+export const RECORD_PIECE = 0x102;
+
+/** How long a stream's writer waits for the reactor to drain a full ring before it tries again. */
+const FULL_RING_RETRY_MS = 1;
+
+/**
+ * A worker's writes of stream records into its ring, in order. Unlike a unary call's, they
+ * never go to the batch's fallback buffer: a worker-lane stream outlives its batch. So a
+ * full ring is waited out (the reactor drains it), and a record larger than the ring takes
+ * is cut into {@link RECORD_PIECE}s.
+ */
+export class StreamRecordWriter {
+  private tail: Promise<void> = Promise.resolve();
+
+  constructor(private readonly ring: RingProducer) {}
+
+  /** Queues a record; resolves once it is in the ring (never rejects). */
+  write(slot: number, status: number, parts: readonly Uint8Array[]): Promise<void> {
+    this.tail = this.tail.then(() => this.put(slot, status, parts));
+    return this.tail;
+  }
+
+  /** Resolves once every record queued so far is in the ring. */
+  flushed(): Promise<void> {
+    return this.tail;
+  }
+
+  private async put(slot: number, status: number, parts: readonly Uint8Array[]): Promise<void> {
+    let length = 0;
+    for (const p of parts) length += p.length;
+    const room = this.ring.maxRecordBytes - 16; // the record's header; maxRecordBytes is a multiple of 8
+    if (length <= room) return this.place(slot, status, parts);
+    const whole = Buffer.concat(parts);
+    let at = 0;
+    for (; whole.length - at > room; at += room) await this.place(slot, RECORD_PIECE, [whole.subarray(at, at + room)]);
+    await this.place(slot, status, [whole.subarray(at)]);
+  }
+
+  private async place(slot: number, status: number, parts: readonly Uint8Array[]): Promise<void> {
+    while (this.ring.write(slot, status, parts) !== true) await new Promise((resolve) => setTimeout(resolve, FULL_RING_RETRY_MS));
+  }
+}
+
+/** The reactor's side: pieces of a record held, per slot, until the record that ends it. */
+export class RecordPieces {
+  private readonly held = new Map<number, Buffer[]>();
+
+  /** True while any slot holds pieces (a cheap test for the unary path). */
+  get any(): boolean {
+    return this.held.size > 0;
+  }
+
+  /** Keeps a copy of a piece (`frame` is a view of the ring). */
+  add(slot: number, frame: Buffer): void {
+    const pieces = this.held.get(slot);
+    if (pieces === undefined) this.held.set(slot, [Buffer.from(frame)]);
+    else pieces.push(Buffer.from(frame));
+  }
+
+  /** The whole record that `frame` ends: its pieces joined with it (a copy), or `frame` itself. */
+  join(slot: number, frame: Buffer): Buffer {
+    const pieces = this.held.get(slot);
+    if (pieces === undefined) return frame;
+    this.held.delete(slot);
+    pieces.push(frame);
+    return Buffer.concat(pieces);
+  }
+
+  /** Drops what a slot held (its call failed before its record ended). */
+  forget(slot: number): void {
+    this.held.delete(slot);
+  }
+}
