@@ -260,10 +260,7 @@ export abstract class PooledLane implements CallLane {
     call.replyError(error);
   }
 
-  /**
-   * Answers an entry whose deadline passed while it waited on the reactor; false when it is
-   * still to be sent (or ended already, its slot freed).
-   */
+  /** Answers an entry whose deadline passed while it waited on the reactor; false when it is still to be sent (or ended already, its slot freed). */
   protected expired(entry: QueuedEntry, now: number): boolean {
     if (entry.call.state === 'done') {
       this.freeSlot(entry.slot); // cancelled while queued: never sent

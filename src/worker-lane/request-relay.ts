@@ -6,7 +6,14 @@ import type { StreamSink } from '../pipeline/stream-pipeline.js';
 
 /** What the reactor posts to a thread on its stream port, for one stream (its slot and request id name it). */
 export type RelayToThread =
-  | { readonly kind: 'message'; readonly slot: number; readonly requestId: number; readonly body: Uint8Array; readonly compression: number; readonly bytes: number }
+  | {
+      readonly kind: 'message';
+      readonly slot: number;
+      readonly requestId: number;
+      readonly body: Uint8Array;
+      readonly compression: number;
+      readonly bytes: number;
+    }
   | { readonly kind: 'half-close'; readonly slot: number; readonly requestId: number }
   | { readonly kind: 'end'; readonly slot: number; readonly requestId: number; readonly status: number; readonly message: string };
 

@@ -192,4 +192,38 @@ for (const lane of ['inline', 'worker'] as const) {
   });
 }
 
+test('actor lane: a Sum holds its key`s turn until it ends, a Chat of that key waits (its requests held within the window); other keys go on', async () => {
+  const actors = createServer({ host: '127.0.0.1', port: 0, actorWorkers: 1 }).addService(BenchService, laneHandlers, {
+    lanes: { sum: 'actor', chat: 'actor' },
+    workerModule: MODULE,
+  });
+  const { port } = await actors.listen();
+  const peer = await RawPeer.connect(port);
+  try {
+    open(peer, 1, 'Sum', undefined, { key: 'a' });
+    for (const body of payloads(3, 8)) message(peer, 1, body);
+    open(peer, 2, 'Chat', undefined, { key: 'a' }); // behind it
+    for (const body of payloads(2, 8)) message(peer, 2, body);
+    peer.send(FrameType.HALF_CLOSE, 2);
+    open(peer, 3, 'Sum', undefined, { key: 'b' });
+    const other = await runStream(peer, 3, { send: payloads(500, 100) });
+    assert.is(other.response.decodedMeta.status, Status.OK, other.response.decodedMeta.message);
+    assert.is(sumReply(other.response).messages, 500n);
+    assert.is(take(peer, 2).length, 0, 'the Chat of key a waits its turn');
+    peer.send(FrameType.HALF_CLOSE, 1);
+    const first = await runStream(peer, 1);
+    assert.is(first.response.decodedMeta.status, Status.OK, first.response.decodedMeta.message);
+    assert.is(sumReply(first.response).messages, 3n);
+    const second = await runStream(peer, 2);
+    assert.is(second.response.decodedMeta.status, Status.OK, second.response.decodedMeta.message);
+    assert.equal(
+      second.messages.map((f) => payloadOf(f).readUInt32BE(0)),
+      [0, 1],
+    );
+  } finally {
+    peer.destroy();
+    await actors.close();
+  }
+});
+
 test.run();
