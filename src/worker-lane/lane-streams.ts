@@ -44,6 +44,7 @@ export class LaneStreams {
     if (port === undefined) return false;
     this.ports.add(port);
     port.on('message', (m: RelayFromThread) => this.fromThread(port, m));
+    port.once('close', () => this.ports.delete(port)); // its thread exited
     port.unref(); // the pool's threads keep the process alive, not their ports
     return true;
   }

@@ -105,7 +105,7 @@ export class RequestRelay implements RequestFeed {
     this.held = [];
     this.port = undefined;
     const status = typeof reason === 'number' ? (reason === Status.OK ? Status.CANCELLED : reason) : reason.code;
-    const message = typeof reason === 'number' ? 'the stream ended' : reason.message;
+    const message = typeof reason === 'number' ? 'the stream ended' : reason.rawMessage;
     port?.postMessage({ kind: 'end', slot: this.slotOf(), requestId: this.requestId, status, message } satisfies RelayToThread);
   }
 
