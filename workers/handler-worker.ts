@@ -27,7 +27,8 @@ import { importUserModule } from '../src/util/import-module.js';
 import { ActorHost, type ActorHooks, type ActorInfo } from '../src/actor-lane/actor-host.js';
 import { lowerThreadPriority } from '../src/worker-lane/thread-priority.js';
 import { StreamRecordWriter } from '../src/worker-lane/stream-records.js';
-import { runServerStream, type WorkerStreamContext } from '../src/worker-lane/worker-stream.js';
+import { runWorkerStream, type WorkerStreamContext } from '../src/worker-lane/worker-stream.js';
+import { ThreadRequests } from '../src/worker-lane/thread-requests.js';
 
 const init = workerData as WorkerInit;
 lowerThreadPriority(init.nice); // the reactor comes first (options.workerNice)
@@ -134,16 +135,24 @@ function actorHooks(module: Record<string, unknown>, path: string): ActorHooks {
   parentPort!.postMessage({ ringrpcControl: port2, threadId }, [port2]);
 }
 
+// The data path of stream requests (request-relay.ts): a port of its own, not comlink's.
+const requests = (() => {
+  const { port1, port2 } = new MessageChannel();
+  port1.unref(); // the pool's tasks keep the thread alive, not this port
+  parentPort!.postMessage({ ringrpcStreams: port2, threadId }, [port2]);
+  return new ThreadRequests(port1, settings.maxFrameBytes);
+})();
+
 /**
- * Server streams write into the ring only (they outlive their batch, so its fallback is no
- * way out for them): without a ring they are refused. On the worker lane a stream runs on
+ * Streams write into the ring only (they outlive their batch, so its fallback is no way
+ * out for them): without a ring they are refused. On the worker lane a stream runs on
  * past its batch, so that one long stream holds neither the thread's batches nor the lane's
  * tasks; on the actor lane its key's turn lasts until it ends.
  */
 const streams: WorkerStreamContext | undefined =
   ring === undefined
     ? undefined
-    : { credits: new Int32Array(init.credits), records: new StreamRecordWriter(ring), settings, mark: (slot) => ring!.setCurrent(slot) };
+    : { credits: new Int32Array(init.credits), records: new StreamRecordWriter(ring), requests, settings, mark: (slot) => ring!.setCurrent(slot) };
 
 /** The final record of a stream, after its MESSAGE records. */
 const streamSink: RecordSink = (slot, status, parts) => {
@@ -151,11 +160,11 @@ const streamSink: RecordSink = (slot, status, parts) => {
   void streams!.records.write(slot, status, parts);
 };
 
-/** Runs a server stream (see {@link runServerStream}); its promise settles once its last record is in the ring. */
+/** Runs a stream (see {@link runWorkerStream}); its promise settles once its last record is in the ring. */
 function runStream(call: WorkerCall): Promise<void> {
   ring?.setCurrent(call.entry.slot);
   try {
-    const done = runServerStream(call, streams!);
+    const done = runWorkerStream(call, streams!);
     running.add(call, done);
     return done;
   } finally {
@@ -203,7 +212,7 @@ export default async function runBatch(task: ArrayBuffer): Promise<BatchResult> 
   const pending: Array<Promise<void>> = [];
   for (const entry of decodeBatch(task)) {
     const method = methods[entry.methodIndex]!;
-    const streaming = method.definition.kind === 'server_stream';
+    const streaming = method.definition.kind !== 'unary';
     if (streaming && streams === undefined) {
       const refused = new WorkerCall(entry, method.definition, method.handler, sink, aborts, begin);
       refused.replyError(

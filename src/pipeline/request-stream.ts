@@ -35,6 +35,17 @@ export interface RequestStreamHooks {
 }
 
 /**
+ * Where a connection hands the requests of a client- or bidirectional stream it reads: the
+ * inline {@link RequestStream}, or a lane's relay to the thread that runs the handler.
+ */
+export interface RequestFeed {
+  /** One message, `bytes` long as flow control counts it; the error that ends the stream when it breaks the rules. */
+  push(body: Uint8Array, compression: number, bytes: number): RpcError | undefined;
+  /** The sender's half-close; an error when it already half-closed. */
+  halfClose(): RpcError | undefined;
+}
+
+/**
  * The requests of a stream as the handler reads them (`for await (const r of requests)`),
  * fed by the wire in the order they were read. Flow control is counted here, in whatever
  * unit the wire counts a message (a ringrpc MESSAGE frame's bytes): the sender may send
@@ -43,7 +54,7 @@ export interface RequestStreamHooks {
  * does not read holds at most the window plus one message, and one that keeps up never
  * makes the sender wait a round trip.
  */
-export class RequestStream implements AsyncIterableIterator<unknown> {
+export class RequestStream implements AsyncIterableIterator<unknown>, RequestFeed {
   state: RequestStreamState = 'open';
   private readonly buffered: Buffered[] = [];
   private readonly waiters: Waiter[] = [];

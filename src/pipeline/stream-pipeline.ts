@@ -3,7 +3,7 @@ import { Status } from '../status.js';
 import { Compression } from '../protocol/constants.js';
 import { compress, decompress } from '../protocol/compression.js';
 import { handlerError, settle, stillWanted, undecodable, type PipelineCall, type PipelineSettings } from './call-pipeline.js';
-import { RequestStream } from './request-stream.js';
+import { RequestStream, type RequestFeed } from './request-stream.js';
 
 /**
  * Where a stream's replies and credit grants go: the wire. A ringrpc connection writes
@@ -22,8 +22,8 @@ export interface StreamSink {
  * is a {@link PipelineStream}; a lane that runs the handler on another thread keeps its own.
  */
 export interface CallStream {
-  /** The requests of a client- or bidirectional stream; undefined for a server stream. */
-  readonly requests: RequestStream | undefined;
+  /** Where the requests of a client- or bidirectional stream go; undefined for a server stream. */
+  readonly requests: RequestFeed | undefined;
   /** The client granted `bytes` more; an error when that takes its credit past the maximum. */
   grant(bytes: number): RpcError | undefined;
   /** The call ended (`reason`, or the status it ended with); called by the call, however it ended. */

@@ -33,9 +33,8 @@ export type ServiceImplementation<S extends ServiceDefinition = ServiceDefinitio
 export interface AddServiceOptions {
   /**
    * Lane per method, keyed by stub name (`work`) or .proto name (`Work`); methods not
-   * named run inline (on the main thread). A server-streaming method may run on the worker
-   * or actor lane too; client- and bidirectional streams run inline only: naming one for
-   * the worker or actor lane is INVALID_ARGUMENT.
+   * named run inline (on the main thread). Stream methods of every kind may run on the
+   * worker or actor lane too (served over ringrpc's protocol only there, not over gRPC).
    */
   lanes?: Record<string, Lane>;
   /**

@@ -17,13 +17,6 @@ export function resolveLanes(
     if (method === undefined) throw new RpcError(Status.INVALID_ARGUMENT, `lanes of ${service.name} name ${key}, which is not a method of it`);
     if (lane !== 'inline' && lane !== 'worker' && lane !== 'actor')
       throw new RpcError(Status.INVALID_ARGUMENT, `lane of ${method.path} must be "inline", "worker" or "actor" (got ${JSON.stringify(lane)})`);
-    // A server stream's replies flow through the response ring under shared-memory credit;
-    // the requests of client and bidirectional streams have no way to a thread yet.
-    if (lane !== 'inline' && method.kind !== 'unary' && method.kind !== 'server_stream')
-      throw new RpcError(
-        Status.INVALID_ARGUMENT,
-        `lane of ${method.path} is "${lane}", but it is a ${method.kind === 'client_stream' ? 'client' : 'bidirectional'}-streaming method: those run on the inline lane (server streams may run on the worker and actor lanes)`,
-      );
     lanes.set(method, lane);
   }
   return lanes;

@@ -1,9 +1,11 @@
+import type { MessagePort } from 'node:worker_threads';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import { Compression } from '../protocol/constants.js';
 import type { StreamLimits, StreamSink } from '../pipeline/stream-pipeline.js';
 import type { ServerCall } from '../server/server-call.js';
 import { RECORD_MESSAGE_GZIP, RECORD_PIECE, RecordPieces } from './stream-records.js';
+import type { RelayFromThread } from './request-relay.js';
 import { ThreadStream } from './thread-stream.js';
 import type { WorkerSlots } from './worker-slots.js';
 
@@ -13,9 +15,13 @@ import type { WorkerSlots } from './worker-slots.js';
  * batch that carried it: so a finished batch must not take its slot for unanswered, a
  * thread's exit must fail the streams it was running, and the lane's pacing must not count
  * a long stream as load. Its MESSAGE records go to its connection as they are drained.
+ * The requests of client- and bidirectional streams travel on each thread's stream port
+ * (request-relay.ts), which this follows too.
  */
 export class LaneStreams {
   private readonly slots = new Set<number>();
+  /** Each thread's stream port (its requests' data path). */
+  private readonly ports = new Set<MessagePort>();
   /** Pieces of records too large for a ring (stream-records.ts), final ones included. */
   readonly pieces = new RecordPieces();
 
@@ -27,8 +33,26 @@ export class LaneStreams {
   }
 
   /** The stream state of a call of this lane (what `openStream` returns). */
-  open(sink: StreamSink, limits: StreamLimits): ThreadStream {
-    return new ThreadStream(sink, limits);
+  open(call: ServerCall, sink: StreamSink, limits: StreamLimits): ThreadStream {
+    const kind = call.definition.kind;
+    return new ThreadStream(sink, limits, call.requestId, kind === 'client_stream' || kind === 'bidi_stream');
+  }
+
+  /** Takes a pool message; true when it was a thread's stream port, which is then followed. */
+  accept(message: unknown): boolean {
+    const port = (message as { ringrpcStreams?: MessagePort } | null)?.ringrpcStreams;
+    if (port === undefined) return false;
+    this.ports.add(port);
+    port.on('message', (m: RelayFromThread) => this.fromThread(port, m));
+    port.once('close', () => this.ports.delete(port)); // its thread exited
+    port.unref(); // the pool's threads keep the process alive, not their ports
+    return true;
+  }
+
+  /** Closes the stream ports (the lane closed). */
+  close(): void {
+    for (const port of this.ports) port.close();
+    this.ports.clear();
   }
 
   /** A stream's call took `slot`: its credit moves into shared memory, before its batch is sent. */
@@ -62,6 +86,17 @@ export class LaneStreams {
         const site = `${call.service}/${call.method}`;
         return { slot, error: call.ended ? undefined : new RpcError(Status.UNAVAILABLE, `the worker thread running ${site} died mid-stream`) };
       });
+  }
+
+  /** A thread opened a stream (its requests go to `port` now), or its handler consumed some of them. */
+  private fromThread(port: MessagePort, message: RelayFromThread): void {
+    const call = this.table.get(message.slot);
+    // A message that crossed its stream's end (the slot may be another call's by now).
+    if (call === undefined || call.requestId !== message.requestId || !(call.stream instanceof ThreadStream)) return;
+    const relay = call.stream.requests;
+    if (relay === undefined) return;
+    if (message.kind === 'open') relay.attach(port);
+    else relay.consumed(message.bytes);
   }
 
   /** A record that does not end its call: a piece kept, or a reply written to the call's connection. */

@@ -98,8 +98,8 @@ export abstract class PooledLane implements CallLane {
   abstract submit(call: ServerCall, meta: Uint8Array, body: Uint8Array): void;
 
   /** A server stream's state: its credit goes to the thread through shared memory (thread-stream.ts). */
-  openStream(_call: ServerCall, sink: StreamSink, limits: StreamLimits): CallStream {
-    return this.streams.open(sink, limits);
+  openStream(call: ServerCall, sink: StreamSink, limits: StreamLimits): CallStream {
+    return this.streams.open(call, sink, limits);
   }
 
   /** Registers methods of a service for this lane, whose handlers live in `module`. */
@@ -160,6 +160,7 @@ export abstract class PooledLane implements CallLane {
     this.drain.drainAll();
     this.settleFinished();
     this.control.close();
+    this.streams.close();
     for (const entry of this.clearQueues()) this.failSlot(entry.slot, closedBeforeRun());
     // Every thread exited, not only those Piscina still lists.
     await Promise.all(this.threads.map((t) => t.destroy()));
@@ -216,7 +217,7 @@ export abstract class PooledLane implements CallLane {
       followed.follow(); // the failed worker's replacement
       if (channels.serverWorkerError.hasSubscribers) channels.serverWorkerError.publish({ error: err });
     });
-    pool.on('message', (message: unknown) => this.control.accept(message));
+    pool.on('message', (message: unknown) => this.control.accept(message) || this.streams.accept(message));
     pool.on('workerCreate', () => {
       this.counters.workersCreated++;
       followed.follow();
@@ -259,10 +260,7 @@ export abstract class PooledLane implements CallLane {
     call.replyError(error);
   }
 
-  /**
-   * Answers an entry whose deadline passed while it waited on the reactor; false when it is
-   * still to be sent (or ended already, its slot freed).
-   */
+  /** Answers an entry whose deadline passed while it waited on the reactor; false when it is still to be sent (or ended already, its slot freed). */
   protected expired(entry: QueuedEntry, now: number): boolean {
     if (entry.call.state === 'done') {
       this.freeSlot(entry.slot); // cancelled while queued: never sent

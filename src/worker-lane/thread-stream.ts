@@ -2,6 +2,7 @@ import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import type { Compression } from '../protocol/constants.js';
 import type { CallStream, StreamLimits, StreamSink } from '../pipeline/stream-pipeline.js';
+import { RequestRelay } from './request-relay.js';
 
 /**
  * - `taken`: the call has no slot yet (queued behind interceptors): grants add up here;
@@ -19,21 +20,28 @@ export type ThreadStreamPhase = 'taken' | 'attached' | 'ended';
  * generator at its `yield`, with nothing buffered, and no thread polls.
  *
  * The replies come back through the thread's response ring as MESSAGE records
- * (stream-records.ts), which the lane hands to {@link message}.
+ * (stream-records.ts), which the lane hands to {@link message}. The requests of a client-
+ * or bidirectional stream go to the thread through its {@link RequestRelay}.
  */
 export class ThreadStream implements CallStream {
-  readonly requests = undefined;
+  /** The requests of a client- or bidirectional stream, relayed to its thread; undefined for a server stream. */
+  readonly requests: RequestRelay | undefined;
   phase: ThreadStreamPhase = 'taken';
   /** The credit while `taken`. */
   private credit: number;
   private credits: Int32Array | undefined;
-  private slot = -1;
+  /** The call's slot once it has one, else -1. */
+  slot = -1;
 
+  /** @param takesMessages the client sends requests on it (a client- or bidirectional stream) */
   constructor(
     private readonly sink: StreamSink,
     private readonly limits: StreamLimits,
+    requestId: number,
+    takesMessages: boolean,
   ) {
     this.credit = limits.sendWindow;
+    this.requests = takesMessages ? new RequestRelay(() => this.slot, requestId, limits.receiveWindow, sink) : undefined;
   }
 
   /** The call took `slot`: its credit moves to `credits[slot]`, before its batch goes to a thread. */
@@ -66,8 +74,9 @@ export class ThreadStream implements CallStream {
     if (this.phase !== 'ended') this.sink.message(body, compression);
   }
 
-  end(): void {
+  end(reason: RpcError | number): void {
     this.phase = 'ended';
     this.credits = undefined; // the slot may be another call's soon
+    this.requests?.end(reason);
   }
 }

@@ -100,6 +100,8 @@ export class WorkerCall extends PipelineCall {
   private parsedPeer: ReturnType<typeof decodePeer> | undefined;
   /** On the actor lane: the actor of the call's key, once its turn has come. */
   actor: Actor | undefined;
+  /** Its one record was written: whatever tries to answer it later is ignored. */
+  private answered = false;
 
   constructor(
     readonly entry: BatchEntry,
@@ -142,7 +144,7 @@ export class WorkerCall extends PipelineCall {
     return (this.parsedPeer ??= decodePeer(this.entry.peer)).protocol;
   }
   get ended(): boolean {
-    return this.aborts.isCancelled(this.entry.slot);
+    return this.answered || this.aborts.isCancelled(this.entry.slot);
   }
   override get waitedIn(): string {
     return this.actor === undefined ? ' in the worker queue' : ` in the queue of actor ${JSON.stringify(this.actor.key)}`;
@@ -162,6 +164,8 @@ export class WorkerCall extends PipelineCall {
   }
 
   override drop(): void {
+    if (this.answered) return;
+    this.answered = true;
     this.aborts.delete(this);
     this.sink(this.entry.slot, Status.CANCELLED, []); // the empty record frees the slot
   }
@@ -184,6 +188,8 @@ export class WorkerCall extends PipelineCall {
   }
 
   private frame(status: number, meta: Uint8Array, body: Uint8Array): void {
+    if (this.answered) return;
+    this.answered = true;
     this.aborts.delete(this);
     const head = Buffer.allocUnsafe(HEADER_BYTES);
     writeHeader(head, 0, FrameType.RESPONSE, this.entry.requestId, meta.length, body.length);

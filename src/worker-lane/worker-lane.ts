@@ -85,11 +85,11 @@ export class WorkerLane extends PooledLane {
   }
 
   /**
-   * Refuses server streams under `workerAtomics: 'sync'`: a stream runs on past its batch, in
+   * Refuses streams under `workerAtomics: 'sync'`: a stream runs on past its batch, in
    * its thread's event loop, which an idle thread blocked in `Atomics.wait` does not turn.
    */
   override register(service: ServiceDefinition, methods: readonly MethodDefinition[], module: string): void {
-    const stream = methods.find((m) => m.kind === 'server_stream');
+    const stream = methods.find((m) => m.kind !== 'unary');
     if (stream !== undefined && this.options.workerAtomics === 'sync')
       throw new RpcError(
         Status.INVALID_ARGUMENT,

@@ -3,10 +3,11 @@ import { Status } from '../status.js';
 import { Compression, HEADER_BYTES } from '../protocol/constants.js';
 import { compressSync, decompressSync } from '../protocol/compression.js';
 import { encodeMeta } from '../protocol/meta.js';
-import { handlerError, stillWanted, undecodable, type PipelineSettings } from '../pipeline/call-pipeline.js';
+import { handlerError, settle, stillWanted, undecodable, type PipelineSettings } from '../pipeline/call-pipeline.js';
 import { closeIterator, iteratorOf } from '../pipeline/stream-pipeline.js';
 import type { WorkerCall } from './worker-call.js';
 import { RECORD_MESSAGE, RECORD_MESSAGE_GZIP, type StreamRecordWriter } from './stream-records.js';
+import type { ThreadRequests } from './thread-requests.js';
 
 /** What a gzipped MESSAGE's Meta adds to its frame, as flow control counts it (server-stream.ts sends the same). */
 const GZIP_META_BYTES = encodeMeta({ compression: Compression.GZIP }).length;
@@ -22,13 +23,18 @@ export interface WorkerStreamContext {
   /** Per slot, the client's credit for replies (thread-stream.ts). */
   readonly credits: Int32Array;
   readonly records: StreamRecordWriter;
+  /** The requests of client- and bidirectional streams, from the reactor (thread-requests.ts). */
+  readonly requests: ThreadRequests;
   readonly settings: PipelineSettings;
   /** Marks the thread as inside `slot`'s handler for the overrun watchdog; -1: out of it. */
   mark(slot: number): void;
 }
 
 /**
- * Runs a server-streaming call in a worker or actor thread: decode the request, call the
+ * Runs a streaming call in a worker or actor thread. A server stream's request is decoded
+ * from the call's opening; a client- or bidirectional stream's handler gets the stream of
+ * its requests instead (thread-requests.ts), and a client stream's reply is what its
+ * handler resolves with, answered as a unary call's. Replies of the other two: call the
  * handler, then pull its generator while the client has credit, writing each reply into
  * the ring as a MESSAGE record as it is produced. At no credit it waits on the call's
  * credit word; when the call ends elsewhere (CANCEL, deadline, a bad CREDIT, shutdown:
@@ -41,22 +47,50 @@ export interface WorkerStreamContext {
  * (decode, the handler's call, the first pull) runs before it returns, so the call is
  * marked begun by then.
  */
-export async function runServerStream(call: WorkerCall, context: WorkerStreamContext): Promise<void> {
+export async function runWorkerStream(call: WorkerCall, context: WorkerStreamContext): Promise<void> {
   try {
-    const replies = start(call, context.settings);
-    if (replies !== undefined) await pump(call, replies, context);
+    const result = start(call, context);
+    if (call.definition.kind === 'client_stream') {
+      if (result !== undefined) await reply(call, result, context.settings);
+    } else {
+      const replies = result === undefined ? undefined : iteratorOf(result.value);
+      if (result !== undefined && replies === undefined) {
+        call.replyError(
+          new RpcError(Status.INTERNAL, `handler of ${call.service}/${call.method} did not return an async iterable (an async generator) of replies`),
+        );
+      }
+      if (replies !== undefined) await pump(call, replies, context);
+    }
   } catch (err) {
     // A bug (the steps above answer every failure): this stream fails, the thread goes on.
     if (!call.ended) call.replyError(new RpcError(Status.INTERNAL, `worker failed on stream ${call.entry.requestId}: ${(err as Error).message}`));
     else stop(call);
   }
+  context.requests.close(call, new RpcError(Status.CANCELLED, `${call.service}/${call.method}: the stream ended`));
   await context.records.flushed();
 }
 
-/** Decodes the request and calls the handler: its replies, or undefined when the call was answered instead. */
-function start(call: WorkerCall, settings: PipelineSettings): AsyncIterator<unknown> | undefined {
-  if (!stillWanted(call)) return undefined;
+/** A client stream's one reply: what its handler resolves with (the call ended meanwhile: no answer owed). */
+async function reply(call: WorkerCall, result: { readonly value: unknown }, settings: PipelineSettings): Promise<void> {
+  let value: unknown;
+  try {
+    value = await result.value;
+  } catch (err) {
+    return call.ended ? stop(call) : call.replyError(handlerError(err));
+  }
+  if (call.ended) return stop(call);
+  await settle(call, value, settings);
+}
+
+/** The handler's input: the decoded request of a server stream, the stream of requests of the others; undefined when answered instead. */
+function input(call: WorkerCall, context: WorkerStreamContext): { readonly value: unknown } | undefined {
   const { entry } = call;
+  const settings = context.settings;
+  if (call.definition.kind !== 'server_stream') {
+    if (entry.body.length === 0) return { value: undefined }; // the requests are opened once the handler is sure to run
+    call.replyError(new RpcError(Status.INVALID_ARGUMENT, `${call.service}/${call.method} streams its requests: the call's opening carries none`));
+    return undefined;
+  }
   let bytes: Uint8Array = entry.body;
   if (entry.compression !== Compression.NONE) {
     try {
@@ -67,31 +101,30 @@ function start(call: WorkerCall, settings: PipelineSettings): AsyncIterator<unkn
     }
   }
   const type = call.definition.requestType;
-  let request: unknown;
   try {
-    request = type.decode(bytes);
+    return { value: type.decode(bytes) };
   } catch (err) {
     call.replyError(new RpcError(call.undecodableStatus, `request body does not decode as ${type.fullName.slice(1)}: ${(err as Error).message}`));
     return undefined;
   }
+}
+
+/** Calls the handler: its result (a promise, or replies), or undefined when the call was answered instead. */
+function start(call: WorkerCall, context: WorkerStreamContext): { readonly value: unknown } | undefined {
+  if (!stillWanted(call)) return undefined;
+  const request = input(call, context);
+  if (request === undefined) return undefined;
   if (!call.begin()) {
     call.drop();
     return undefined;
   }
-  let result: unknown;
   try {
-    result = call.handler(request, call);
+    const value = call.definition.kind === 'server_stream' ? request.value : context.requests.requestsOf(call);
+    return { value: call.handler(value, call) };
   } catch (err) {
     call.replyError(handlerError(err));
     return undefined;
   }
-  const replies = iteratorOf(result);
-  if (replies === undefined) {
-    call.replyError(
-      new RpcError(Status.INTERNAL, `handler of ${call.service}/${call.method} did not return an async iterable (an async generator) of replies`),
-    );
-  }
-  return replies;
 }
 
 /** Pulls replies while there is credit and writes them; the end of the generator ends the stream. */

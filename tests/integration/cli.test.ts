@@ -147,7 +147,7 @@ test('serve with a module that implements none of the services says so', async (
   assert.match(r.stderr, /implements none of the services of proto\/bench\/v1\/bench.proto \(bench.v1.Bench\)/);
 });
 
-test('serve serves the stream methods Stream, Sum and Chat inline; --worker-methods Chat is refused, naming it', async () => {
+test('serve serves the stream methods Stream, Sum and Chat inline', async () => {
   const peer = await RawPeer.connect(Number(target.split(':')[1]));
   open(peer, 1, 'Stream', encode.stream(5, 3));
   open(peer, 2, 'Sum');
@@ -163,10 +163,7 @@ test('serve serves the stream methods Stream, Sum and Chat inline; --worker-meth
   );
   assert.equal([stream.messages.length, chat.messages.length], [5, 1]);
   peer.destroy();
-  // Server streams may run on the worker lane (streams-worker-lane.test.ts); bidirectional ones may not.
-  const bad = await cli(['serve', '--proto', PROTO, '--handlers', 'examples/bench/handlers.ts', '--port', '0', '--worker-methods', 'Chat']);
-  assert.is(bad.code, 1);
-  assert.match(bad.stderr, /bench.v1.Bench\/Chat is "worker", but it is a bidirectional-streaming method: those run on the inline lane/);
+  // Every kind of stream may run on the worker lane too (streams-worker-requests.test.ts).
 });
 
 test('serve --workers --worker-methods Work runs Work on the worker lane, same answer', async () => {

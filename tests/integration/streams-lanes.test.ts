@@ -6,29 +6,27 @@ import { startBenchServer, handlers, Bench } from '../helpers/bench-server.js';
 import { grpcClient } from '../helpers/grpc-client.js';
 
 /**
- * Where stream methods run: server streams on every lane (streams-worker-lane.test.ts),
- * client and bidirectional streams inline only; over gRPC, the inline lane's streams.
+ * Where stream methods run: every kind on every lane (streams-worker-lane.test.ts,
+ * streams-worker-requests.test.ts); over gRPC, the inline lane's streams.
  */
 const test = suite('streams: lanes and protocols');
 
 for (const lane of ['worker', 'actor'] as const) {
-  test(`a server stream on the ${lane} lane is taken at addService`, () => {
-    createServer().addService(Bench, handlers, { lanes: { stream: lane }, workerModule: 'examples/bench/handlers.ts' });
-  });
-  for (const method of ['Sum', 'chat']) {
-    test(`${method} on the ${lane} lane is refused at addService, naming it`, () => {
-      const server = createServer();
-      try {
-        server.addService(Bench, handlers, { lanes: { [method]: lane }, workerModule: 'examples/bench/handlers.ts' });
-        assert.unreachable('addService took it');
-      } catch (err) {
-        assert.instance(err, RpcError);
-        assert.is((err as RpcError).code, Status.INVALID_ARGUMENT);
-        assert.match((err as RpcError).message, new RegExp(`bench.v1.Bench/${method[0]!.toUpperCase()}${method.slice(1)}`));
-        assert.match((err as RpcError).message, /-streaming method: those run on the inline lane \(server streams may run on the worker and actor lanes\)/);
-      }
+  for (const method of ['stream', 'Sum', 'chat']) {
+    test(`${method} on the ${lane} lane is taken at addService`, () => {
+      createServer().addService(Bench, handlers, { lanes: { [method]: lane }, workerModule: 'examples/bench/handlers.ts' });
     });
   }
+  test(`a stream method on the ${lane} lane still needs options.workerModule`, () => {
+    try {
+      createServer().addService(Bench, handlers, { lanes: { chat: lane } });
+      assert.unreachable('addService took it');
+    } catch (err) {
+      assert.instance(err, RpcError);
+      assert.is((err as RpcError).code, Status.INVALID_ARGUMENT);
+      assert.match((err as RpcError).message, /options.workerModule must name the module/);
+    }
+  });
 }
 
 test('a gRPC call of a stream method runs on the stream lane too (grpc-streams.test.ts has the rest); unary gRPC calls still run', async () => {
