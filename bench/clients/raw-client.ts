@@ -15,27 +15,12 @@ import type { LoadResult } from '../../src/bench/load-generator.js';
 import { statusName } from '../../src/status.js';
 import { flags } from '../lib/proc.js';
 import { measure } from '../lib/client-main.js';
+import { frame, lengthDelimited, metaStatus, utf8, varint } from '../lib/raw-protocol.js';
 
 const f = flags(process.argv.slice(2));
 const HEADER = 16;
 const REQUEST = 1;
 const RESPONSE = 2;
-
-/** Protobuf: a varint. */
-function varint(n: number): number[] {
-  const out: number[] = [];
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n >>>= 7;
-  }
-  out.push(n);
-  return out;
-}
-/** Protobuf: field `field` of wire type 2 (bytes, string, message). */
-function lengthDelimited(field: number, bytes: Uint8Array): number[] {
-  return [...varint((field << 3) | 2), ...varint(bytes.length), ...bytes];
-}
-const utf8 = (s: string): Uint8Array => Buffer.from(s, 'utf8');
 
 function requestBody(): Uint8Array {
   const payload = new Uint8Array(Number(f['payload'] ?? 64)).fill(7);
@@ -58,43 +43,7 @@ function requestMeta(): Uint8Array {
 
 /** One REQUEST frame; its request_id (bytes 4–7) is patched in place for each call. */
 function requestFrame(): Buffer {
-  const meta = requestMeta();
-  const body = requestBody();
-  const frame = Buffer.alloc(HEADER + meta.length + body.length);
-  frame.write('RR', 0, 'latin1');
-  frame[2] = 1;
-  frame[3] = REQUEST;
-  frame.writeUInt32BE(meta.length, 8);
-  frame.writeUInt32BE(body.length, 12);
-  frame.set(meta, HEADER);
-  frame.set(body, HEADER + meta.length);
-  return frame;
-}
-
-/** `Meta.status` (field 4) of a RESPONSE's meta, 0 when absent. */
-function metaStatus(buf: Buffer, from: number, to: number): number {
-  let at = from;
-  const read = (): number => {
-    let n = 0;
-    let shift = 0;
-    for (;;) {
-      const b = buf[at++]!;
-      n += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) return n;
-      shift += 7;
-    }
-  };
-  while (at < to) {
-    const tag = read();
-    const wire = tag & 7;
-    if (tag >>> 3 === 4 && wire === 0) return read();
-    if (wire === 0) read();
-    else if (wire === 2) at += read();
-    else if (wire === 5) at += 4;
-    else if (wire === 1) at += 8;
-    else throw new Error(`unexpected wire type ${wire} in a RESPONSE's meta`);
-  }
-  return 0;
+  return frame(REQUEST, 0, requestMeta(), requestBody());
 }
 
 const template = requestFrame();

@@ -12,6 +12,7 @@ import { flags } from '../lib/proc.js';
 import { measure } from '../lib/client-main.js';
 import { StreamTally, streamLoad } from '../lib/stream-tally.js';
 import { readStamp } from '../servers/stream-stamp.js';
+import { frame, lengthDelimited, metaStatus, readVarint, utf8, varint } from '../lib/raw-protocol.js';
 
 const f = flags(process.argv.slice(2));
 const HEADER = 16;
@@ -23,66 +24,9 @@ const streams = Number(f['streams'] ?? 8);
 const connections = Math.min(streams, Number(f['connections'] ?? 1));
 const windowBytes = Number(f['window'] ?? 65_536);
 
-function varint(n: number): number[] {
-  const out: number[] = [];
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n >>>= 7;
-  }
-  out.push(n);
-  return out;
-}
-const lengthDelimited = (field: number, bytes: Uint8Array): number[] => [...varint((field << 3) | 2), ...varint(bytes.length), ...bytes];
-const utf8 = (s: string): Uint8Array => Buffer.from(s, 'utf8');
-
-function frame(type: number, id: number, meta: Uint8Array, body: Uint8Array): Buffer {
-  const out = Buffer.alloc(HEADER + meta.length + body.length);
-  out.write('RR', 0, 'latin1');
-  out[2] = 1;
-  out[3] = type;
-  out.writeUInt32BE(id, 4);
-  out.writeUInt32BE(meta.length, 8);
-  out.writeUInt32BE(body.length, 12);
-  out.set(meta, HEADER);
-  out.set(body, HEADER + meta.length);
-  return out;
-}
-
 // Meta { service = 1, method = 2, window = 10 }; StreamRequest { count = 1, payload_bytes = 2 }.
 const requestMeta = Uint8Array.from([...lengthDelimited(1, utf8('bench.v1.Bench')), ...lengthDelimited(2, utf8('Stream')), 0x50, ...varint(windowBytes)]);
 const requestBody = Uint8Array.from([0x08, ...varint(Number(f['count'] ?? 100_000)), 0x10, ...varint(Number(f['payload'] ?? 64))]);
-
-/** Reads a varint of `buf` at `at`: [value, next offset]. */
-function readVarint(buf: Buffer, at: number): [number, number] {
-  let n = 0;
-  let shift = 0;
-  for (;;) {
-    const b = buf[at++]!;
-    n += (b & 0x7f) * 2 ** shift;
-    if (b < 0x80) return [n, at];
-    shift += 7;
-  }
-}
-
-/** `Meta.status` (field 4) of a RESPONSE, 0 when absent. */
-function metaStatus(buf: Buffer, from: number, to: number): number {
-  let at = from;
-  while (at < to) {
-    let tag: number;
-    [tag, at] = readVarint(buf, at);
-    const wire = tag & 7;
-    let value: number;
-    if (wire === 0) {
-      [value, at] = readVarint(buf, at);
-      if (tag >>> 3 === 4) return value;
-    } else if (wire === 2) {
-      [value, at] = readVarint(buf, at);
-      at += value;
-    } else if (wire === 5) at += 4;
-    else at += 8;
-  }
-  return 0;
-}
 
 const tally = new StreamTally();
 let issuing = true;

@@ -131,16 +131,25 @@ export function stillWanted(call: PipelineCall): boolean {
   return true;
 }
 
-function start(call: PipelineCall, bytes: Uint8Array, settings: PipelineSettings): Promise<void> | undefined {
-  if (!stillWanted(call)) return undefined;
+/**
+ * The request `bytes` decode to, or undefined (a decoded message never is) when they do not
+ * decode as the method's request type: the call is then answered INVALID_ARGUMENT
+ * (INTERNAL under gRPC), naming the type.
+ */
+export function decodeRequest(call: PipelineCall, bytes: Uint8Array): unknown {
   const type = call.definition.requestType;
-  let request: unknown;
   try {
-    request = type.decode(bytes);
+    return type.decode(bytes);
   } catch (err) {
     call.replyError(new RpcError(call.undecodableStatus, `request body does not decode as ${type.fullName.slice(1)}: ${(err as Error).message}`));
     return undefined;
   }
+}
+
+function start(call: PipelineCall, bytes: Uint8Array, settings: PipelineSettings): Promise<void> | undefined {
+  if (!stillWanted(call)) return undefined;
+  const request = decodeRequest(call, bytes);
+  if (request === undefined) return undefined;
   if (!call.begin()) {
     call.drop();
     return undefined;

@@ -2,7 +2,7 @@ import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import { Compression } from '../protocol/constants.js';
 import { compress, decompress } from '../protocol/compression.js';
-import { handlerError, settle, stillWanted, undecodable, type PipelineCall, type PipelineSettings } from './call-pipeline.js';
+import { decodeRequest, handlerError, settle, stillWanted, undecodable, type PipelineCall, type PipelineSettings } from './call-pipeline.js';
 import { RequestStream, type RequestFeed } from './request-stream.js';
 
 /**
@@ -164,16 +164,8 @@ export class PipelineStream implements CallStream {
   }
 
   private decode(bytes: Uint8Array, settings: PipelineSettings): void {
-    const call = this.call;
-    const type = call.definition.requestType;
-    let request: unknown;
-    try {
-      request = type.decode(bytes);
-    } catch (err) {
-      call.replyError(new RpcError(call.undecodableStatus, `request body does not decode as ${type.fullName.slice(1)}: ${(err as Error).message}`));
-      return;
-    }
-    this.run(request, settings);
+    const request = decodeRequest(this.call, bytes);
+    if (request !== undefined) this.run(request, settings);
   }
 
   /** Runs the handler on `input` (the request, or the stream of them). */

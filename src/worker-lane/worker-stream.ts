@@ -3,7 +3,7 @@ import { Status } from '../status.js';
 import { Compression, HEADER_BYTES } from '../protocol/constants.js';
 import { compressSync, decompressSync } from '../protocol/compression.js';
 import { encodeMeta } from '../protocol/meta.js';
-import { handlerError, settle, stillWanted, undecodable, type PipelineSettings } from '../pipeline/call-pipeline.js';
+import { decodeRequest, handlerError, settle, stillWanted, undecodable, type PipelineSettings } from '../pipeline/call-pipeline.js';
 import { closeIterator, iteratorOf } from '../pipeline/stream-pipeline.js';
 import type { WorkerCall } from './worker-call.js';
 import { RECORD_MESSAGE, RECORD_MESSAGE_GZIP, type StreamRecordWriter } from './stream-records.js';
@@ -100,13 +100,8 @@ function input(call: WorkerCall, context: WorkerStreamContext): { readonly value
       return undefined;
     }
   }
-  const type = call.definition.requestType;
-  try {
-    return { value: type.decode(bytes) };
-  } catch (err) {
-    call.replyError(new RpcError(call.undecodableStatus, `request body does not decode as ${type.fullName.slice(1)}: ${(err as Error).message}`));
-    return undefined;
-  }
+  const request = decodeRequest(call, bytes);
+  return request === undefined ? undefined : { value: request };
 }
 
 /** Calls the handler: its result (a promise, or replies), or undefined when the call was answered instead. */
