@@ -16,6 +16,7 @@ import { statusName } from '../../src/status.js';
 import { flags } from '../lib/proc.js';
 import { measure } from '../lib/client-main.js';
 import { frame, lengthDelimited, metaStatus, utf8, varint } from '../lib/raw-protocol.js';
+import { latencySummary } from '../lib/stream-tally.js';
 
 const f = flags(process.argv.slice(2));
 const HEADER = 16;
@@ -173,15 +174,7 @@ await measure(Number(f['pid']), warmupMs, async (onStart) => {
     errors: Object.fromEntries([...failed].map(([status, n]) => [statusName(status), n])),
     rps: (counted + failures) / (elapsed / 1000),
     durationMs: elapsed,
-    latencyUs: {
-      min: h.minNonZeroValue,
-      mean: h.mean,
-      p50: h.getValueAtPercentile(50),
-      p90: h.getValueAtPercentile(90),
-      p99: h.getValueAtPercentile(99),
-      p999: h.getValueAtPercentile(99.9),
-      max: h.maxValue,
-    },
+    latencyUs: latencySummary(h),
   };
   return result;
 });

@@ -45,17 +45,22 @@ export class StreamTally {
       errors: Object.fromEntries(this.failures),
       rps: this.messages / (elapsed / 1000),
       durationMs: elapsed,
-      latencyUs: {
-        min: h.minNonZeroValue,
-        mean: h.mean,
-        p50: h.getValueAtPercentile(50),
-        p90: h.getValueAtPercentile(90),
-        p99: h.getValueAtPercentile(99),
-        p999: h.getValueAtPercentile(99.9),
-        max: h.maxValue,
-      },
+      latencyUs: latencySummary(h),
     };
   }
+}
+
+/** A load result's latency figures (µs) from an HDR histogram. */
+export function latencySummary(h: hdr.Histogram): LoadResult['latencyUs'] {
+  return {
+    min: h.minNonZeroValue,
+    mean: h.mean,
+    p50: h.getValueAtPercentile(50),
+    p90: h.getValueAtPercentile(90),
+    p99: h.getValueAtPercentile(99),
+    p999: h.getValueAtPercentile(99.9),
+    max: h.maxValue,
+  };
 }
 
 /** Runs a stream load: `start()` opens the streams, then warm-up, then the measured window. */

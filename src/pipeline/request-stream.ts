@@ -46,6 +46,22 @@ export interface RequestFeed {
 }
 
 /**
+ * The spec's rules for a client's MESSAGE (§Streams, bad input), wherever its stream is
+ * read: the error that ends the stream (one after the half-close, one beyond the credit),
+ * or undefined. Shared by the reactor's {@link RequestStream} and the worker lane's relay.
+ */
+export function messageFault(halfClosed: boolean, credit: number, window: number): RpcError | undefined {
+  if (halfClosed) return new RpcError(Status.INTERNAL, 'message after the half-close of the stream');
+  if (credit <= 0) return new RpcError(Status.RESOURCE_EXHAUSTED, `message sent with no credit left: the stream's window of ${window} bytes was spent`);
+  return undefined;
+}
+
+/** The error of a second HALF_CLOSE (§Streams, bad input), or undefined for the first. */
+export function halfCloseFault(halfClosed: boolean): RpcError | undefined {
+  return halfClosed ? new RpcError(Status.INTERNAL, 'second half-close of the stream') : undefined;
+}
+
+/**
  * The requests of a stream as the handler reads them (`for await (const r of requests)`),
  * fed by the wire in the order they were read. Flow control is counted here, in whatever
  * unit the wire counts a message (a ringrpc MESSAGE frame's bytes): the sender may send
@@ -83,10 +99,8 @@ export class RequestStream implements AsyncIterableIterator<unknown>, RequestFee
    */
   push(body: Uint8Array, compression: number, bytes: number): RpcError | undefined {
     if (this.state === 'done') return undefined;
-    if (this.state === 'half-closed') return new RpcError(Status.INTERNAL, 'message after the half-close of the stream');
-    if (this.credit <= 0) {
-      return new RpcError(Status.RESOURCE_EXHAUSTED, `message sent with no credit left: the stream's window of ${this.window} bytes was spent`);
-    }
+    const fault = messageFault(this.state === 'half-closed', this.credit, this.window);
+    if (fault !== undefined) return fault;
     this.credit -= bytes;
     if (this.abandoned) return undefined;
     const entry: Buffered = { value: undefined, ready: undefined, bytes };
@@ -116,7 +130,8 @@ export class RequestStream implements AsyncIterableIterator<unknown>, RequestFee
   /** The sender's half-close; an error when it already half-closed. */
   halfClose(): RpcError | undefined {
     if (this.state === 'done') return undefined;
-    if (this.state === 'half-closed') return new RpcError(Status.INTERNAL, 'second half-close of the stream');
+    const fault = halfCloseFault(this.state === 'half-closed');
+    if (fault !== undefined) return fault;
     this.state = 'half-closed';
     this.deliver();
     return undefined;

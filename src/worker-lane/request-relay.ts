@@ -1,7 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
-import { RpcError } from '../errors.js';
+import type { RpcError } from '../errors.js';
 import { Status } from '../status.js';
-import type { RequestFeed } from '../pipeline/request-stream.js';
+import { halfCloseFault, messageFault, type RequestFeed } from '../pipeline/request-stream.js';
 import type { StreamSink } from '../pipeline/stream-pipeline.js';
 
 /** What the reactor posts to a thread on its stream port, for one stream (its slot and request id name it). */
@@ -59,10 +59,8 @@ export class RequestRelay implements RequestFeed {
 
   push(body: Uint8Array, compression: number, bytes: number): RpcError | undefined {
     if (this.phase === 'ended') return undefined;
-    if (this.halfClosed) return new RpcError(Status.INTERNAL, 'message after the half-close of the stream');
-    if (this.credit <= 0) {
-      return new RpcError(Status.RESOURCE_EXHAUSTED, `message sent with no credit left: the stream's window of ${this.window} bytes was spent`);
-    }
+    const fault = messageFault(this.halfClosed, this.credit, this.window);
+    if (fault !== undefined) return fault;
     this.credit -= bytes;
     // A copy of its own: the frame's body is a view of the read chunk, and the copy's buffer is transferred.
     const copy = new Uint8Array(body);
@@ -72,7 +70,8 @@ export class RequestRelay implements RequestFeed {
 
   halfClose(): RpcError | undefined {
     if (this.phase === 'ended') return undefined;
-    if (this.halfClosed) return new RpcError(Status.INTERNAL, 'second half-close of the stream');
+    const fault = halfCloseFault(this.halfClosed);
+    if (fault !== undefined) return fault;
     this.halfClosed = true;
     this.send({ kind: 'half-close', slot: this.slotOf(), requestId: this.requestId });
     return undefined;
