@@ -4,7 +4,7 @@ import { encodeMeta } from '../protocol/meta.js';
 import { compose, type CallOutcome, type Lane, type ServerCallInfo } from '../pipeline/interceptor.js';
 import type { CallProtocol, Peer } from '../pipeline/handler-context.js';
 import type { Route } from './router.js';
-import type { ServerCall } from './server-call.js';
+import type { CallEndListener, ServerCall } from './server-call.js';
 import { callOutcome } from './call-outcome.js';
 
 /**
@@ -32,7 +32,17 @@ export function interceptCall(call: ServerCall, route: Route, meta: Uint8Array, 
   } else {
     result = compose(interceptors, intercepted, intercepted.next);
   }
-  result.then(intercepted.settled, intercepted.refused);
+  if (!intercepted.handedOver) {
+    result.then(
+      () => intercepted.settled(),
+      (err: unknown) => intercepted.refused(err),
+    );
+  } else if (result !== intercepted.outcome) {
+    // next() was called in this tick: the call answers for itself, and what the
+    // interceptors make of its outcome no longer matters, but a rejection must be caught.
+    result.then(undefined, ignoreRejection);
+  }
+  // (A pass-through interceptor returns next()'s own promise, which never rejects: nothing to watch.)
   intercepted.keepBytes();
 }
 
@@ -41,7 +51,7 @@ export function interceptCall(call: ServerCall, route: Route, meta: Uint8Array, 
  * ({@link ServerCallInfo}), and its hand-over to the lane. The metadata is copied only when
  * an interceptor reads it (most do not), and compared with the original only then.
  */
-class InterceptedCall implements ServerCallInfo {
+class InterceptedCall implements ServerCallInfo, CallEndListener {
   readonly service: string;
   readonly method: string;
   readonly requestId: number;
@@ -52,10 +62,13 @@ class InterceptedCall implements ServerCallInfo {
   readonly peer: Peer;
   identity: unknown = undefined;
   private copied: Record<string, string> | undefined;
-  private handedOver = false;
-  /** When the call went to its lane (`performance.now()`), the start of its `queuedMs`; 0 until then. */
+  /** Whether `next()` gave the call to its lane. */
+  handedOver = false;
+  /** When the call went to a worker or actor lane (`performance.now()`), the start of its `queuedMs`; 0 until then, and on the inline lane. */
   private submittedAt = 0;
-  private readonly outcome: Promise<CallOutcome>;
+  /** What `next()` gives: the call's outcome, once it ends. */
+  readonly outcome: Promise<CallOutcome>;
+  private resolveOutcome!: (outcome: CallOutcome) => void;
 
   constructor(
     private readonly call: ServerCall,
@@ -73,11 +86,15 @@ class InterceptedCall implements ServerCallInfo {
     this.deadline = call.deadline;
     this.peer = call.peer;
     this.outcome = new Promise<CallOutcome>((resolve) => {
-      call.onEnd = (status) => {
-        call.onEnd = undefined;
-        resolve(callOutcome(call, status, this.lane, this.submittedAt));
-      };
+      this.resolveOutcome = resolve;
     });
+    call.onEnd = this;
+  }
+
+  /** The call ended (answered, cancelled or abandoned): `next()`'s promise resolves with how. */
+  callEnded(status: number): void {
+    this.call.onEnd = undefined;
+    this.resolveOutcome(callOutcome(this.call, status, this.lane, this.submittedAt));
   }
 
   get metadata(): Record<string, string> {
@@ -101,22 +118,23 @@ class InterceptedCall implements ServerCallInfo {
       call.meta.metadata = this.copied;
       this.meta = encodeMeta({ ...call.meta, timeoutMs: 0, status: 0, message: '', lastRequestId: 0 });
     }
-    this.submittedAt = performance.now();
+    // Only a thread's begin time makes a queue wait: the inline lane has none to time.
+    if (this.lane !== 'inline') this.submittedAt = performance.now();
     this.route.lane.submit(call, this.meta, this.body);
     return this.outcome;
   };
 
   /** The interceptors returned: a bug if none of them called `next()` nor threw. */
-  readonly settled = (): void => {
+  settled(): void {
     if (!this.handedOver && !this.call.ended) {
       this.call.replyError(new RpcError(Status.INTERNAL, `an interceptor of ${this.service}/${this.method} returned without calling next() or throwing`));
     }
-  };
+  }
 
   /** An interceptor threw: refused before its lane had it (after that, the call answers for itself). */
-  readonly refused = (err: unknown): void => {
+  refused(err: unknown): void {
     if (!this.handedOver && !this.call.ended) this.call.replyError(RpcError.from(err, Status.UNKNOWN));
-  };
+  }
 
   /** Called as the reactor's turn ends: an interceptor still awaiting keeps copies, since the read chunk will be reused. */
   keepBytes(): void {
@@ -125,6 +143,8 @@ class InterceptedCall implements ServerCallInfo {
     this.body = Buffer.from(this.body);
   }
 }
+
+function ignoreRejection(): void {}
 
 function serializable(value: unknown): boolean {
   try {

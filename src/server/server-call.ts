@@ -19,6 +19,11 @@ import { MAX_TIMER_MS } from '../util/validate.js';
  */
 export type ServerCallState = 'pending' | 'running' | 'done';
 
+/** What waits for a call's end: told once, with its status (an interception's outcome). */
+export interface CallEndListener {
+  callEnded(status: number): void;
+}
+
 /** What a call knows of its method: definition, handler, counters. */
 export interface CallRoute {
   readonly method: MethodDefinition;
@@ -62,7 +67,7 @@ export class ServerCall extends PipelineCall {
   /** Who the caller is, as a server interceptor set it (`ctx.identity`). */
   identity: unknown = undefined;
   /** Told once, with its status, when the call ends (answered, cancelled or abandoned); set by interception. */
-  onEnd: ((status: number) => void) | undefined;
+  onEnd: CallEndListener | undefined;
   /**
    * For an intercepted call that failed, what it failed with: the error, or the worker's
    * whole RESPONSE frame (whose Meta holds the message), so an interceptor may read why.
@@ -208,7 +213,7 @@ export class ServerCall extends PipelineCall {
     this.clearTimer();
     if (this.onEnd !== undefined) {
       this.failure = reason;
-      this.onEnd(reason.code);
+      this.onEnd.callEnded(reason.code);
     }
     this.stop(reason);
     this.stream?.end(reason);
@@ -230,7 +235,7 @@ export class ServerCall extends PipelineCall {
     if (this.state === 'done') return false;
     this.state = 'done';
     this.clearTimer();
-    this.onEnd?.(status);
+    this.onEnd?.callEnded(status);
     this.stream?.end(status);
     return true;
   }
