@@ -43,6 +43,10 @@ export interface CallOutcome {
  * What a server interceptor sees of a call, before any lane has it. `metadata` may be
  * changed (the handler sees the change, on every lane); `identity` set here reaches the
  * handler as `ctx.identity` (a JSON-serialisable value: worker and actor threads get a copy).
+ *
+ * It is a view of the call: its fields are read from the call when asked (an interceptor
+ * that reads none costs nothing for them), so `{ ...call }` copies none of them;
+ * `JSON.stringify(call)` gives them all, for a log line.
  */
 export interface ServerCallInfo {
   readonly service: string;

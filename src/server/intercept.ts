@@ -52,14 +52,6 @@ export function interceptCall(call: ServerCall, route: Route, meta: Uint8Array, 
  * an interceptor reads it (most do not), and compared with the original only then.
  */
 class InterceptedCall implements ServerCallInfo, CallEndListener {
-  readonly service: string;
-  readonly method: string;
-  readonly requestId: number;
-  readonly protocol: CallProtocol;
-  readonly lane: Lane;
-  readonly key: string;
-  readonly deadline: number;
-  readonly peer: Peer;
   identity: unknown = undefined;
   private copied: Record<string, string> | undefined;
   /** Whether `next()` gave the call to its lane. */
@@ -77,18 +69,42 @@ class InterceptedCall implements ServerCallInfo, CallEndListener {
     private meta: Uint8Array,
     private body: Uint8Array,
   ) {
-    this.service = call.service;
-    this.method = call.method;
-    this.requestId = call.requestId;
-    this.protocol = call.protocol;
-    this.lane = route.lane.name;
-    this.key = call.meta.key;
-    this.deadline = call.deadline;
-    this.peer = call.peer;
     this.outcome = new Promise<CallOutcome>((resolve) => {
       this.resolveOutcome = resolve;
     });
     call.onEnd = this;
+  }
+
+  // What an interceptor reads of the call, read from it when asked: most read little or nothing.
+  get service(): string {
+    return this.call.service;
+  }
+  get method(): string {
+    return this.call.method;
+  }
+  get requestId(): number {
+    return this.call.requestId;
+  }
+  get protocol(): CallProtocol {
+    return this.call.protocol;
+  }
+  get lane(): Lane {
+    return this.route.lane.name;
+  }
+  get key(): string {
+    return this.call.meta.key;
+  }
+  get deadline(): number {
+    return this.call.deadline;
+  }
+  get peer(): Peer {
+    return this.call.peer;
+  }
+
+  /** For logs: `JSON.stringify(call)` gives what an interceptor sees (a spread copies no getter). */
+  toJSON(): Omit<ServerCallInfo, 'identity'> & { identity: unknown } {
+    const { service, method, requestId, protocol, lane, metadata, key, deadline, peer, identity } = this;
+    return { service, method, requestId, protocol, lane, metadata, key, deadline, peer, identity };
   }
 
   /** The call ended (answered, cancelled or abandoned): `next()`'s promise resolves with how. */

@@ -203,6 +203,40 @@ test('an interceptor that awaits before next(): every request of a crowded read 
   }
 });
 
+test('what an interceptor sees is a view of the call: JSON gives every field; a throw after next() leaves the answer alone', async () => {
+  const logged: Array<Record<string, unknown>> = [];
+  const s = await start(
+    {
+      interceptors: [
+        // Throws once the call is answered: nothing may reach the client, nor crash the process.
+        async (_call, next) => {
+          await next();
+          throw new Error('after the answer');
+        },
+        (call, next) => {
+          logged.push(JSON.parse(JSON.stringify(call)));
+          return next();
+        },
+      ],
+    },
+    {},
+  );
+  const client = benchClient(s.address);
+  const reply = await client.echo({ payload: new Uint8Array([1, 2]) }, { metadata: { who: 'me' }, timeoutMs: 5000 });
+  assert.equal([...reply.payload], [1, 2]);
+  const seen = logged[0]!;
+  assert.is(seen['service'], 'bench.v1.Bench');
+  assert.is(seen['method'], 'Echo');
+  assert.is(seen['protocol'], 'ringrpc');
+  assert.is(seen['lane'], 'inline');
+  assert.is((seen['metadata'] as Record<string, string>)['who'], 'me');
+  assert.ok((seen['deadline'] as number) > Date.now());
+  assert.is((seen['peer'] as { address: string }).address, '127.0.0.1');
+  assert.is(s.server.stats().methods['bench.v1.Bench/Echo']!.ok, 1);
+  await client.$close();
+  await s.server.close();
+});
+
 test('options: interceptors must be functions, named in the error', () => {
   assert.throws(() => createServer({ interceptors: [42 as never] }), /options.interceptors\[0\] must be a function/);
   assert.throws(() => benchClient('127.0.0.1:1', { interceptors: 'x' as never }), /options.interceptors must be an array of functions/);
