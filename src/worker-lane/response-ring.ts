@@ -11,6 +11,7 @@
  *   [CURRENT] 1 + slot of the request the producer is running, 0 = none (watchdog)
  *   [BATCH_STARTED] Date.now() | 0 when the producer began its running batch, 0 = none
  *   [OVERDUE] 1 + slot of an async call the producer awaits past its deadline, 0 = none (watchdog)
+ *   [ROOM_WANTED] 1 while the producer waits for the consumer to drain a full ring
  * data: power-of-two region; records are 8-byte aligned:
  *   [u32 size][u32 slot][u32 status][u32 frameLength][frame …][pad to 8]
  *   a PAD record ([u32 size][0xFFFFFFFF]) fills the tail when a record would wrap
@@ -33,7 +34,11 @@ const BUSY_MS = 4 * LINE;
 const BATCH_STARTED = 5 * LINE;
 /** 1 + slot of an async call past its deadline that the producer still awaits (its own watch sets it). */
 const OVERDUE = 6 * LINE;
-const CONTROL_BYTES = 7 * LINE * 4;
+/** 1 while the producer awaits a change of READ (a stream's writer facing a full ring); the consumer then notifies. */
+const ROOM_WANTED = 7 * LINE;
+const CONTROL_BYTES = 8 * LINE * 4;
+/** Longest a producer waits for room before it looks again: a safety net, not a poll (a drain wakes it). */
+const ROOM_WAIT_MS = 200;
 const RECORD_HEADER = 16;
 const PAD_SLOT = 0xffff_ffff;
 
@@ -75,6 +80,8 @@ export class RingProducer {
   private readonly mask: number;
   /** Largest record accepted: a quarter of the ring, so one response cannot hog it. */
   readonly maxRecordBytes: number;
+  /** READ as the last write refused for 'full' saw it: room comes when it moves. */
+  private readAtFull = 0;
 
   constructor(
     memory: RingMemory,
@@ -138,7 +145,10 @@ export class RingProducer {
     let at = w & this.mask;
     const tail = capacity - at;
     const pad = tail < size ? tail : 0;
-    if (free < pad + size) return 'full';
+    if (free < pad + size) {
+      this.readAtFull = r | 0;
+      return 'full';
+    }
     if (pad > 0) {
       this.view.setUint32(at, pad, true);
       this.view.setUint32(at + 4, PAD_SLOT, true);
@@ -156,6 +166,28 @@ export class RingProducer {
     Atomics.store(this.control, WRITE, (w + pad + size) | 0);
     this.ring();
     return true;
+  }
+
+  /**
+   * Resolves once the consumer has drained since {@link write} last answered 'full': a
+   * full ring is waited out without polling. Gives how: woken by the drain (`ok`), READ had
+   * already moved (`not-equal`), or no drain within the safety net's time (`timed-out`). The flag is raised before READ is compared
+   * (in `waitAsync`), and the consumer stores READ before it reads the flag, so a drain
+   * is never missed: either it sees the flag and notifies, or the compare sees READ moved.
+   */
+  async roomFreed(): Promise<'ok' | 'not-equal' | 'timed-out'> {
+    Atomics.store(this.control, ROOM_WANTED, 1);
+    const wait = Atomics.waitAsync(this.control, READ, this.readAtFull, ROOM_WAIT_MS);
+    if (!wait.async) {
+      Atomics.store(this.control, ROOM_WANTED, 0);
+      return wait.value;
+    }
+    // A waitAsync holds no handle: this timer keeps the thread's loop alive meanwhile.
+    const alive = setTimeout(() => {}, ROOM_WAIT_MS + 1000);
+    const outcome = await wait.value;
+    clearTimeout(alive);
+    Atomics.store(this.control, ROOM_WANTED, 0);
+    return outcome;
   }
 
   /** Wakes the consumer only if it is asleep; one producer wins the flag, so one notify. */
@@ -239,6 +271,9 @@ export class RingConsumer {
       r = (r + size) >>> 0;
     }
     Atomics.store(this.control, READ, r | 0);
+    // After the store: a producer that raised the flag before it is woken; one that raises
+    // it after sees READ moved (see RingProducer.roomFreed).
+    if (Atomics.load(this.control, ROOM_WANTED) === 1) Atomics.notify(this.control, READ);
     return count;
   }
 

@@ -16,9 +16,6 @@ export const RECORD_MESSAGE = 0x100;
 export const RECORD_MESSAGE_GZIP = 0x101;
 export const RECORD_PIECE = 0x102;
 
-/** How long a stream's writer waits for the reactor to drain a full ring before it tries again. */
-const FULL_RING_RETRY_MS = 1;
-
 /**
  * A worker's writes of stream records into its ring, in order. Unlike a unary call's, they
  * never go to the batch's fallback buffer: a worker-lane stream outlives its batch. So a
@@ -53,7 +50,8 @@ export class StreamRecordWriter {
   }
 
   private async place(slot: number, status: number, parts: readonly Uint8Array[]): Promise<void> {
-    while (this.ring.write(slot, status, parts) !== true) await new Promise((resolve) => setTimeout(resolve, FULL_RING_RETRY_MS));
+    // A full ring is drained by the reactor, which wakes this writer as it does (no polling).
+    while (this.ring.write(slot, status, parts) !== true) await this.ring.roomFreed();
   }
 }
 

@@ -52,6 +52,21 @@ test('a full ring refuses, and takes records again once drained', () => {
   assert.is(producer.write(100, 0, [Buffer.alloc(100)]), true);
 });
 
+test('a producer facing a full ring is woken by the drain, not by a timer; a drain before it waits is not missed', async () => {
+  const { producer, consumer } = pair(1024);
+  while (producer.write(1, 0, [Buffer.alloc(100)]) === true);
+  const waiting = producer.roomFreed();
+  assert.is(drainAll(consumer).length > 0, true);
+  assert.is(await waiting, 'ok');
+  // Full again, drained before the producer waits: READ has moved, so it does not wait at all.
+  while (producer.write(2, 0, [Buffer.alloc(100)]) === true);
+  drainAll(consumer);
+  assert.is(await producer.roomFreed(), 'not-equal');
+  // Full, and nobody drains: the safety net's timeout, then the writer looks again.
+  while (producer.write(3, 0, [Buffer.alloc(100)]) === true);
+  assert.is(await producer.roomFreed(), 'timed-out');
+});
+
 test('a record over a quarter of the ring is refused as oversized', () => {
   const { producer } = pair(1024);
   assert.is(producer.write(1, 0, [Buffer.alloc(256 - 16)]), true);
