@@ -8,7 +8,7 @@ import { DEFAULT_WEIGHT } from '../registry/registry.js';
 import { formatEndpoint, parseEndpoint, type Endpoint } from '../transport/endpoint.js';
 import { EndpointSet, type Member } from './endpoint-set.js';
 import { createLoadBalancer } from './load-balancer.js';
-import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './client-options.js';
+import { gzipAboveBytes, resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './client-options.js';
 import { checkCallOptions, type CallOptions } from './call-options.js';
 import { ConnectionPool, poolConnections } from './connection-pool.js';
 import type { EndpointStats } from './endpoint-connections.js';
@@ -175,7 +175,7 @@ function makeMethod(
   const retry = own?.retry ?? options.retry;
   const idempotent = own?.idempotent ?? method.idempotent;
   const defaultTimeoutMs = own?.timeoutMs ?? options.timeoutMs;
-  const gzipAboveBytes = options.compression === 'gzip' ? options.compressionThresholdBytes : Infinity;
+  const gzipAbove = gzipAboveBytes(options);
   const interceptors = options.interceptors;
   /** What client interceptors see of a call: a copy of its metadata, which they may change. */
   const callInfo = (request: unknown, callOptions: Pick<CallOptions, 'metadata' | 'key'>, timeoutMs: number): ClientCallInfo => ({
@@ -220,7 +220,7 @@ function makeMethod(
         signal: callOptions.signal,
         metadata: callOptions.metadata,
         onMetadata: callOptions.onMetadata,
-        gzipAboveBytes,
+        gzipAboveBytes: gzipAbove,
         retry,
         idempotent,
         key: keyOf(callOptions),
@@ -268,7 +268,7 @@ function makeMethod(
     }
     calls.connections
       .acquire(picked.endpoint, picked.connectNow)
-      .notify({ method, body, timeoutMs: 0, signal: undefined, metadata: callOptions.metadata, key, gzipAboveBytes });
+      .notify({ method, body, timeoutMs: 0, signal: undefined, metadata: callOptions.metadata, key, gzipAboveBytes: gzipAbove });
   };
   return fn;
 }

@@ -1,5 +1,7 @@
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
+import { compress } from '../protocol/compression.js';
+import { Compression } from '../protocol/constants.js';
 import type { StreamCall } from './stream-call.js';
 import type { RequestSource } from './stub-types.js';
 
@@ -16,7 +18,9 @@ export function requestIterator(source: RequestSource<unknown>): AsyncIterator<u
 /**
  * Sends the requests of a client or bidirectional stream as MESSAGEs (spec §Streams):
  * pulls the next one only while the stream holds credit, and waits for the server's
- * CREDIT otherwise (no polling); half-closes after the last. A source that throws, or a
+ * CREDIT otherwise (no polling); half-closes after the last. A request of at least
+ * `gzipAboveBytes` goes gzipped (off the thread, in order: the next is not pulled before).
+ * A source that throws, or a
  * request that does not encode (`encode` throws INVALID_ARGUMENT), cancels the stream
  * with that error (CANCEL to the server), after the replies received before it. When the
  * stream ends first (the server answered early, a deadline, a cancel), the source is
@@ -26,6 +30,7 @@ export async function pumpRequests(
   stream: StreamCall,
   iterator: AsyncIterator<unknown> | Iterator<unknown>,
   encode: (request: unknown) => Uint8Array,
+  gzipAboveBytes = Infinity,
 ): Promise<void> {
   let sourceDone = false;
   try {
@@ -56,7 +61,15 @@ export async function pumpRequests(
         stream.abandon(RpcError.from(err, Status.INVALID_ARGUMENT, stream.site()));
         return;
       }
-      stream.send(body);
+      let compression: Compression = Compression.NONE;
+      if (body.length >= gzipAboveBytes) {
+        try {
+          body = await compress(body);
+          compression = Compression.GZIP;
+        } catch {} // zlib failing to gzip is no reason to fail the call: it goes plain
+        if (!stream.sending) return;
+      }
+      stream.send(body, compression);
     }
   } finally {
     if (!sourceDone) closeSource(iterator);

@@ -4,7 +4,7 @@ import { Status } from '../status.js';
 import { Compression, DEFAULT_STREAM_WINDOW, FrameType, HEADER_BYTES, MAX_STREAM_CREDIT } from '../protocol/constants.js';
 import { decompress } from '../protocol/compression.js';
 import type { Frame } from '../protocol/frame.js';
-import { decodeMeta } from '../protocol/meta.js';
+import { decodeMeta, GZIP_MESSAGE_META } from '../protocol/meta.js';
 import type { Channel } from './channel.js';
 import type { CallListener, PendingCall } from './pending-call.js';
 import type { ChannelCall, StreamPeer } from './request-writer.js';
@@ -182,12 +182,13 @@ export class StreamCall implements CallListener, StreamPeer {
     return new Promise((resolve) => (this.wakeSender = resolve));
   }
 
-  /** Sends one request (its encoded body) as a MESSAGE; the caller checked {@link hasCredit}. */
-  send(body: Uint8Array): void {
+  /** Sends one request (its encoded body, gzipped or not) as a MESSAGE; the caller checked {@link hasCredit}. */
+  send(body: Uint8Array, compression: Compression = Compression.NONE): void {
     const s = this.state;
     if (s.kind !== 'open') return;
-    this.sendCredit -= HEADER_BYTES + body.length;
-    s.channel.write(FrameType.MESSAGE, s.pending.requestId, EMPTY, body);
+    const meta = compression === Compression.GZIP ? GZIP_MESSAGE_META : EMPTY;
+    this.sendCredit -= HEADER_BYTES + meta.length + body.length;
+    s.channel.write(FrameType.MESSAGE, s.pending.requestId, meta, body);
   }
 
   /** Tells the server no more requests come (HALF_CLOSE). */

@@ -3,7 +3,7 @@ import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import { compose, type ClientCallInfo } from '../pipeline/interceptor.js';
 import { checkCallOptions, checkStreamWindow } from './call-options.js';
-import type { ResolvedClientOptions } from './client-options.js';
+import { gzipAboveBytes, type ResolvedClientOptions } from './client-options.js';
 import { checkFrameSize, encodeRequest } from './request-encoding.js';
 import { pumpRequests, requestIterator } from './request-pump.js';
 import { ReplyReader } from './reply-stream.js';
@@ -116,7 +116,7 @@ export function makeStreamMethod(
     };
     const go = (): void => {
       openStream(stream, plan, method, context);
-      if (source !== undefined) void pumpRequests(stream, source, encode);
+      if (source !== undefined) void pumpRequests(stream, source, encode, gzipAboveBytes(context.options));
     };
     if (options.interceptors.length === 0) {
       go();
@@ -240,7 +240,7 @@ function openStream(stream: StreamCall, plan: StreamPlan, method: MethodDefiniti
     key: plan.key,
     onMetadata: plan.onMetadata,
     // A client or bidirectional stream's REQUEST is empty and must leave before its MESSAGEs: never gzipped.
-    gzipAboveBytes: plan.body.length === 0 ? Infinity : context.options.compression === 'gzip' ? context.options.compressionThresholdBytes : Infinity,
+    gzipAboveBytes: plan.body.length === 0 ? Infinity : gzipAboveBytes(context.options),
     stream,
   });
 }

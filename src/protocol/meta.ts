@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { Status } from '../status.js';
 import { RpcError } from '../errors.js';
-import { MAX_KEY_BYTES, SURELY_SHORT_KEY_UNITS } from './constants.js';
+import { Compression, MAX_KEY_BYTES, SURELY_SHORT_KEY_UNITS } from './constants.js';
 
 /**
  * The decoded `ringrpc.v1.Meta` (spec §Meta). Absent fields take proto3 defaults,
@@ -334,3 +334,6 @@ function writeVarint(out: Buffer, pos: number, value: number): number {
   out[pos++] = value;
   return pos;
 }
+
+/** The Meta of a stream's MESSAGE whose body is gzipped: `compression` only (spec §Streams); a plain one has none. */
+export const GZIP_MESSAGE_META: Buffer = encodeMeta({ compression: Compression.GZIP });

@@ -2,7 +2,7 @@ import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import { Compression, DEFAULT_STREAM_WINDOW, FrameType, HEADER_BYTES, MAX_STREAM_CREDIT, frameTypeName } from '../protocol/constants.js';
 import type { Frame, FrameBody } from '../protocol/frame.js';
-import { decodeMeta, encodeMeta } from '../protocol/meta.js';
+import { decodeMeta, GZIP_MESSAGE_META } from '../protocol/meta.js';
 import { PipelineStream, type StreamSink } from '../pipeline/stream-pipeline.js';
 import type { CallTable } from './call-table.js';
 import type { CallLane } from './router.js';
@@ -23,8 +23,6 @@ export interface StreamConnection {
 const STREAMING_SLAB_BYTES = 64 * 1024;
 
 const EMPTY = new Uint8Array(0);
-/** A MESSAGE's Meta when its body is gzipped: `compression` only (spec §Streams). */
-const GZIP_META = encodeMeta({ compression: Compression.GZIP });
 
 /**
  * Gives a stream method's call, taken from a REQUEST, its stream state (spec §Streams): the
@@ -96,7 +94,7 @@ class FrameSink implements StreamSink {
   ) {}
 
   message(body: Uint8Array, compression: Compression): number {
-    const meta = compression === Compression.GZIP ? GZIP_META : EMPTY;
+    const meta = compression === Compression.GZIP ? GZIP_MESSAGE_META : EMPTY;
     this.connection.writeFrame(FrameType.MESSAGE, this.requestId, meta, body);
     return HEADER_BYTES + meta.length + body.length;
   }

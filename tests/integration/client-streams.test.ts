@@ -1,8 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
-import { RpcError, Status, type Server } from '../../src/index.js';
-import { startBenchServer, benchClient } from '../helpers/bench-server.js';
+import { createServer, RpcError, Status, type Server } from '../../src/index.js';
+import { Bench, benchClient, handlers, startBenchServer } from '../helpers/bench-server.js';
 import { streamPayload } from '../../examples/bench/handlers.js';
 
 /** The client's stubs of the three stream kinds against the real server (Bench Stream, Sum, Chat). */
@@ -42,6 +42,33 @@ test('Sum: the server counts and hashes what the client sent, held by its credit
   assert.is(reply.messages, 500n);
   assert.is(reply.bytes, BigInt(payloads.reduce((s, p) => s + p.length, 0)));
   assert.equal(Buffer.from(reply.digest), hash.digest());
+});
+
+test("Sum under compression 'gzip', inline and worker lane: requests over the threshold go gzipped, in order, and the digest holds", async () => {
+  for (const lane of ['inline', 'worker'] as const) {
+    const own = createServer({ host: '127.0.0.1', port: 0, workers: 1 }).addService(Bench, handlers, {
+      lanes: { sum: lane },
+      workerModule: 'examples/bench/handlers.ts',
+    });
+    const { port } = await own.listen();
+    const zipping = benchClient(`127.0.0.1:${port}`, { compression: 'gzip', compressionThresholdBytes: 1024 });
+    try {
+      // Alternating sizes below and above the threshold: gzipping one must not let the next overtake it.
+      const payloads = Array.from({ length: 200 }, (_, i) => Buffer.alloc(i % 2 === 0 ? 20_000 : 100, i & 0xff));
+      const hash = createHash('sha256');
+      for (const p of payloads) hash.update(p);
+      const reply = await zipping.sum(payloads.map((payload) => ({ payload })));
+      assert.is(reply.messages, 200n, lane);
+      assert.equal(Buffer.from(reply.digest), hash.digest(), lane);
+      const sent = payloads.reduce((s, p) => s + p.length, 0);
+      const read = own.stats().bytesIn;
+      // 2 MB of repeated bytes crossed as gzip: the server read a small fraction of it.
+      assert.ok(read < sent / 10, `${lane} lane: server read ${read} bytes for ${sent} bytes of payloads`);
+    } finally {
+      await zipping.$close();
+      await own.close();
+    }
+  }
 });
 
 test('Chat: each request back as a reply, in order; breaking out cancels it', async () => {
