@@ -182,11 +182,6 @@ export interface ResolvedMethodOptions {
   readonly timeoutMs: number | undefined;
 }
 
-/** Bodies at least this large go gzipped under `compression: 'gzip'` (requests and stream messages alike); none otherwise. */
-export function gzipAboveBytes(options: Pick<ResolvedClientOptions, 'compression' | 'compressionThresholdBytes'>): number {
-  return options.compression === 'gzip' ? options.compressionThresholdBytes : Infinity;
-}
-
 export interface ResolvedClientOptions {
   readonly timeoutMs: number;
   readonly compression: 'none' | 'gzip';

@@ -8,14 +8,14 @@ import { DEFAULT_WEIGHT } from '../registry/registry.js';
 import { formatEndpoint, parseEndpoint, type Endpoint } from '../transport/endpoint.js';
 import { EndpointSet, type Member } from './endpoint-set.js';
 import { createLoadBalancer } from './load-balancer.js';
-import { gzipAboveBytes, resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './client-options.js';
+import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './client-options.js';
 import { checkCallOptions, type CallOptions } from './call-options.js';
 import { ConnectionPool, poolConnections } from './connection-pool.js';
 import type { EndpointStats } from './endpoint-connections.js';
 import { RetryBudget } from './retry-budget.js';
 import { runCall, type CallTarget } from './retrying-call.js';
 import type { Callback, StubOf, UnaryMethod } from './stub-types.js';
-import { checkFrameSize, encodeRequest } from './request-encoding.js';
+import { checkFrameSize, encodeRequest, gzipAboveBytes } from './request-encoding.js';
 import { makeStreamMethod, type StreamStubContext } from './stream-stubs.js';
 
 /** The options of a call made without any (frozen: nothing downstream may write to them). */

@@ -1,6 +1,7 @@
 import type { MethodDefinition } from '../codec/service-definition.js';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
+import type { ResolvedClientOptions } from './client-options.js';
 
 /**
  * A request too large for a frame would make the server close the connection (GOAWAY
@@ -30,4 +31,9 @@ export function encodeRequest(method: MethodDefinition, request: unknown, site: 
   const problem = request === null || typeof request !== 'object' ? 'it is not an object' : type.verify(request as Record<string, unknown>);
   if (problem) throw new RpcError(Status.INVALID_ARGUMENT, `request is not a ${type.fullName.slice(1)}: ${problem}`, site);
   return type.encode(request as Record<string, unknown>).finish();
+}
+
+/** Bodies at least this large go gzipped under `compression: 'gzip'` (requests and stream messages alike); none otherwise. */
+export function gzipAboveBytes(options: Pick<ResolvedClientOptions, 'compression' | 'compressionThresholdBytes'>): number {
+  return options.compression === 'gzip' ? options.compressionThresholdBytes : Infinity;
 }
