@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import { createHash } from 'node:crypto';
 import * as assert from 'uvu/assert';
-import { createClient, createServer, Status, type Server } from '../../src/index.js';
+import { createClient, createServer, Status, type RpcError, type Server } from '../../src/index.js';
 import { FrameType } from '../../src/internal.js';
 import { Bench as BenchService } from '../../examples/bench/generated.js';
 import { RawPeer, type ReadFrame } from '../helpers/raw-socket.js';
@@ -191,6 +191,69 @@ for (const lane of ['inline', 'worker'] as const) {
     }
   });
 }
+
+test('worker lane: a thread that dies mid Sum and mid Chat ends both UNAVAILABLE for a client that never retries; the request sources are closed; the lane serves on', async () => {
+  const crashy = createServer({ host: '127.0.0.1', port: 0, workers: 1 }).addService(BenchService, laneHandlers, {
+    lanes: { sum: 'worker', chat: 'worker', echo: 'worker' },
+    workerModule: MODULE,
+  });
+  const { port } = await crashy.listen();
+  const client = createClient(BenchService, `127.0.0.1:${port}`, { retry: { maxAttempts: 1 } });
+  try {
+    const closed: string[] = [];
+    let release!: () => void;
+    const stalled = new Promise<void>((resolve) => (release = resolve));
+    /** Three requests, then waits (the stream is open in the thread) until the test lets it go on. */
+    async function* source(name: string): AsyncGenerator<{ payload: Buffer }> {
+      try {
+        for (let n = 0; n < 3; n++) yield { payload: Buffer.alloc(10, n) };
+        await stalled;
+        yield { payload: Buffer.alloc(10, 9) };
+      } finally {
+        closed.push(name);
+      }
+    }
+    const failureOf = (p: Promise<unknown>, what: string): Promise<RpcError> =>
+      p.then(
+        () => {
+          throw new Error(`${what} ended OK after its thread died`);
+        },
+        (e: unknown) => e as RpcError,
+      );
+    // A deadline, so that a stream the thread's death left hanging fails the test (DEADLINE_EXCEEDED) instead of stalling it.
+    const sum = failureOf(client.sum(source('sum'), { timeoutMs: 20_000 }), 'Sum');
+    const chatReplies: number[] = [];
+    const chat = failureOf(
+      (async () => {
+        for await (const r of client.chat(source('chat'), { timeoutMs: 20_000 })) chatReplies.push(Buffer.from(r.payload)[0]!);
+      })(),
+      'Chat',
+    );
+    // Both streams are running in the thread once Chat has echoed its three requests.
+    const until = Date.now() + 10_000;
+    while (chatReplies.length < 3 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(chatReplies, [0, 1, 2]);
+    await client.echo({ payload: Buffer.alloc(0) }, { metadata: { 'x-action': 'exit' } }).catch(() => undefined);
+    for (const [what, failed] of [
+      ['Sum', await sum],
+      ['Chat', await chat],
+    ] as const) {
+      assert.is(failed.code, Status.UNAVAILABLE, `${what}: ${failed.message}`);
+      assert.match(failed.message, /bench\.v1\.Bench\/(Sum|Chat)/);
+    }
+    release();
+    const until2 = Date.now() + 5000;
+    while (closed.length < 2 && Date.now() < until2) await new Promise((r) => setTimeout(r, 10));
+    assert.equal([...closed].sort(), ['chat', 'sum'], 'both request sources closed');
+    // A new thread serves the next ones.
+    const reply = await client.sum([{ payload: Buffer.from('abc') }]);
+    assert.is(reply.messages, 1n);
+    assert.is(crashy.stats().workerLane!.inflight, 0);
+  } finally {
+    await client.$close();
+    await crashy.close();
+  }
+});
 
 test('actor lane: a Sum holds its key`s turn until it ends, a Chat of that key waits (its requests held within the window); other keys go on', async () => {
   const actors = createServer({ host: '127.0.0.1', port: 0, actorWorkers: 1 }).addService(BenchService, laneHandlers, {
