@@ -19,7 +19,7 @@ import type { RetryBudget } from './retry-budget.js';
  * attempts or against the budget, whatever the retry policy (a rolling restart is not a
  * failure). This caps them, so that flapping servers cannot keep a call going forever.
  */
-const MAX_TRANSPARENT_RETRIES = 8;
+export const MAX_TRANSPARENT_RETRIES = 8;
 
 const ONCE = { once: true } as const;
 

@@ -71,6 +71,25 @@ export class StreamCall implements CallListener, StreamPeer {
   private sendCredit = DEFAULT_STREAM_WINDOW;
   private wakeSender: (() => void) | undefined;
   private readonly endHooks: Array<(end: StreamEnd) => void> = [];
+  /**
+   * What was sent after the REQUEST while the server has shown nothing of the stream (no
+   * MESSAGE, no CREDIT): kept, so that a resend sends it again. It is at most the window and
+   * one message (no more may be sent without the server's CREDIT). Undefined once the server
+   * has shown it runs the stream: from then on it is never sent again.
+   */
+  private unconfirmed: { readonly bodies: Array<readonly [Uint8Array, Compression]>; halfClosed: boolean } | undefined = {
+    bodies: [],
+    halfClosed: false,
+  };
+  /** Times it was sent again (see {@link resend}). */
+  private sends = 0;
+  /**
+   * Set by the stub: asked when the stream fails with a `notRun` error before the server
+   * showed anything of it (see {@link unconfirmed}), whether to send it again elsewhere
+   * (a transparent resend, as a unary call's). It returns the resend, run once the stream is
+   * back in `opening`, or undefined to let the stream fail.
+   */
+  resend: ((error: RpcError) => (() => void) | undefined) | undefined;
 
   /**
    * @param window the client's initial window for the server's MESSAGEs (`Meta.window`)
@@ -118,9 +137,17 @@ export class StreamCall implements CallListener, StreamPeer {
   /** Sends the REQUEST of `call` (whose `stream` is this) on `channel`; a channel that refuses it ends the stream. */
   open(channel: Channel, call: ChannelCall): void {
     if (this.state.kind !== 'opening') return;
+    const sends = this.sends;
     const pending = channel.start(call, this);
-    if (pending === undefined || this.state.kind !== 'opening') return;
+    // Refused at once, ended, or already sent again from within `start` (a failure there): not this send's to record.
+    if (pending === undefined || this.state.kind !== 'opening' || this.sends !== sends) return;
     this.state = { kind: 'open', channel, pending };
+    const kept = this.unconfirmed;
+    if (kept !== undefined && this.sends > 0) {
+      // Sent again: what the instance that never ran it had been sent.
+      for (const [body, compression] of kept.bodies) this.write(body, compression);
+      if (kept.halfClosed) channel.write(FrameType.HALF_CLOSE, pending.requestId);
+    }
     this.wake(); // a request pump that started while the stream waited for an instance
   }
 
@@ -131,7 +158,14 @@ export class StreamCall implements CallListener, StreamPeer {
 
   /** @internal The stream failed: error RESPONSE, deadline, GOAWAY, lost connection, or {@link abandon} (see {@link CallListener}). */
   onError(error: RpcError): void {
-    this.finish({ ok: false, error });
+    const again = this.state.kind !== 'ended' && this.unconfirmed !== undefined && error.notRun !== undefined ? this.resend?.(error) : undefined;
+    if (again === undefined) return this.finish({ ok: false, error });
+    // Provably never run, and nothing of it came back: open it afresh (open() sends the requests again).
+    this.sends++;
+    this.state = { kind: 'opening' };
+    this.serverCredit = this.window;
+    this.sendCredit = DEFAULT_STREAM_WINDOW;
+    again();
   }
 
   /** Ends the stream with `error` at once, dropping the replies not read; CANCEL tells the server if it was open. */
@@ -184,6 +218,19 @@ export class StreamCall implements CallListener, StreamPeer {
 
   /** Sends one request (its encoded body, gzipped or not) as a MESSAGE; the caller checked {@link hasCredit}. */
   send(body: Uint8Array, compression: Compression = Compression.NONE): void {
+    if (this.state.kind === 'ended') return;
+    this.unconfirmed?.bodies.push([body, compression]);
+    this.write(body, compression); // while it is opening again, open() sends it
+  }
+
+  /** Tells the server no more requests come (HALF_CLOSE). */
+  halfClose(): void {
+    if (this.unconfirmed !== undefined) this.unconfirmed.halfClosed = true;
+    const s = this.state;
+    if (s.kind === 'open') s.channel.write(FrameType.HALF_CLOSE, s.pending.requestId);
+  }
+
+  private write(body: Uint8Array, compression: Compression): void {
     const s = this.state;
     if (s.kind !== 'open') return;
     const meta = compression === Compression.GZIP ? GZIP_MESSAGE_META : EMPTY;
@@ -191,15 +238,10 @@ export class StreamCall implements CallListener, StreamPeer {
     s.channel.write(FrameType.MESSAGE, s.pending.requestId, meta, body);
   }
 
-  /** Tells the server no more requests come (HALF_CLOSE). */
-  halfClose(): void {
-    const s = this.state;
-    if (s.kind === 'open') s.channel.write(FrameType.HALF_CLOSE, s.pending.requestId);
-  }
-
   /** @internal A MESSAGE or CREDIT of this stream (see {@link StreamPeer}). */
   onFrame(frame: Frame): void {
     if (this.state.kind !== 'open') return;
+    this.unconfirmed = undefined; // the server runs it: it is never sent again
     if (frame.type === FrameType.CREDIT) return this.onCredit(frame.body);
     const size = HEADER_BYTES + frame.meta.length + frame.body.length;
     if (!this.readsReplies) return this.fault(`server sent a MESSAGE on a ${this.method.kind.replace('_', ' ')}, which has no reply stream`);

@@ -7,7 +7,7 @@ import type { ResolvedClientOptions } from './client-options.js';
 import { checkFrameSize, encodeRequest, gzipAboveBytes } from './request-encoding.js';
 import { pumpRequests, requestIterator } from './request-pump.js';
 import { ReplyReader } from './reply-stream.js';
-import type { CallTarget } from './retrying-call.js';
+import { MAX_TRANSPARENT_RETRIES, type CallTarget } from './retrying-call.js';
 import { StreamCall, type StreamEnd } from './stream-call.js';
 import type { BidiStreamMethod, ClientStreamMethod, RequestSource, ServerStreamMethod, StreamCallOptions } from './stub-types.js';
 
@@ -36,9 +36,11 @@ export interface StreamStubContext {
  * allows and sent as MESSAGEs, each checked and encoded as a unary request is; then
  * HALF_CLOSE. `timeoutMs` (the method's or client's default otherwise) covers the whole
  * stream, `signal` cancels it. A stream picks its instance as a unary call does (waiting,
- * within its deadline, for a registry's first list) and is never retried: it fails with
- * the first error. MESSAGEs are not compressed (the REQUEST of a server stream is, as a
- * unary request). Replies received before a stream ended are read before its end, unless
+ * within its deadline, for a registry's first list). It is sent again only when it
+ * provably never ran and the server has shown nothing of it (see `resendOf`), with the
+ * requests it had sent; otherwise it fails with the first error (the retry policy is for
+ * unary calls). Under `compression: 'gzip'` its REQUEST and MESSAGEs over the threshold
+ * go gzipped. Replies received before a stream ended are read before its end, unless
  * the caller cancelled it (`cancel()`, `signal`, leaving the loop).
  *
  * Client interceptors wrap a stream as they wrap a unary call, before it opens: they may
@@ -113,7 +115,11 @@ export function makeStreamMethod(
       onMetadata: callOptions.onMetadata,
       onAttempt: undefined,
       startedAt,
+      tried: new Set(),
+      resends: 0,
+      attemptOver: undefined,
     };
+    stream.resend = (error) => resendOf(stream, plan, method, context, error);
     const go = (): void => {
       openStream(stream, plan, method, context);
       if (source !== undefined) void pumpRequests(stream, source, encode, gzipAboveBytes(context.options));
@@ -171,6 +177,12 @@ interface StreamPlan {
   readonly onMetadata: ((metadata: Readonly<Record<string, string>>) => void) | undefined;
   onAttempt: ClientCallInfo['onAttempt'];
   readonly startedAt: number;
+  /** Instances it was sent to; a resend prefers another. */
+  readonly tried: Set<string>;
+  /** Transparent resends so far (see {@link resendOf}). */
+  resends: number;
+  /** Ends the current send's books (its instance's record, its attempt's follower), once. */
+  attemptOver: ((error?: RpcError) => void) | undefined;
 }
 
 /** Settles with the stream's end: its RESPONSE's reply, or its error. */
@@ -211,14 +223,25 @@ function openStream(stream: StreamCall, plan: StreamPlan, method: MethodDefiniti
     });
     return;
   }
-  const picked = endpoints.pick(undefined, plan.key);
+  const picked = endpoints.pick(plan.tried, plan.key);
   if (picked === undefined) return stream.cancel(endpoints.emptyError(site));
+  plan.tried.add(picked.address);
+  // This send's end, told once: when the stream ends, or when it is sent again (resendOf).
+  let follower: ((error?: RpcError) => void) | undefined;
+  let over = false;
+  const attemptOver = (error?: RpcError): void => {
+    if (over) return;
+    over = true;
+    connections.record(picked.address, error);
+    if (follower !== undefined) attemptEnded(follower, error);
+  };
+  plan.attemptOver = attemptOver;
+  stream.onEnd((end) => attemptOver(end.ok ? undefined : end.error));
   let metadata = plan.metadata;
   if (plan.onAttempt !== undefined) {
     metadata = { ...metadata };
     try {
-      const ended = plan.onAttempt({ attempt: 1, host: picked.endpoint.host, port: picked.endpoint.port, metadata });
-      if (ended !== undefined) stream.onEnd((end) => attemptEnded(ended, end));
+      follower = plan.onAttempt({ attempt: plan.resends + 1, host: picked.endpoint.host, port: picked.endpoint.port, metadata });
     } catch (err) {
       return stream.cancel(RpcError.from(err, Status.UNKNOWN, { ...site, address: picked.address }));
     }
@@ -227,9 +250,9 @@ function openStream(stream: StreamCall, plan: StreamPlan, method: MethodDefiniti
   try {
     channel = connections.acquire(picked.endpoint, picked.connectNow, picked.address);
   } catch (err) {
-    return stream.cancel(withSite(RpcError.from(err, Status.UNAVAILABLE), { ...site, address: picked.address }));
+    // Through the stream's failure path: one never sent may be sent to another instance.
+    return stream.onError(withSite(RpcError.from(err, Status.UNAVAILABLE), { ...site, address: picked.address }));
   }
-  stream.onEnd((end) => connections.record(picked.address, end.ok ? undefined : end.error));
   stream.open(channel, {
     method,
     body: plan.body,
@@ -245,11 +268,26 @@ function openStream(stream: StreamCall, plan: StreamPlan, method: MethodDefiniti
   });
 }
 
-/** Tells an attempt's follower how the stream ended; what it throws cannot change that, so it is dropped. */
-function attemptEnded(ended: (error?: RpcError) => void, end: StreamEnd): void {
+/** Tells an attempt's follower how it ended; what it throws cannot change that, so it is dropped. */
+function attemptEnded(ended: (error?: RpcError) => void, error: RpcError | undefined): void {
   try {
-    ended(end.ok ? undefined : end.error);
+    ended(error);
   } catch {}
+}
+
+/**
+ * A stream that provably never ran is sent again, transparently, as a unary call is
+ * (retrying-call.ts): after a GOAWAY that says so, or, when another instance is ready,
+ * after it was never written. The stream asks only while the server has shown nothing of
+ * it (no MESSAGE, no CREDIT), and sends again the requests it had sent; once the server
+ * has shown it runs the stream, it is never sent again (it may have run).
+ */
+function resendOf(stream: StreamCall, plan: StreamPlan, method: MethodDefinition, context: StreamStubContext, error: RpcError): (() => void) | undefined {
+  const transparent = error.notRun === 'goaway' || (error.notRun === 'unsent' && context.calls.endpoints.hasUntried(plan.tried));
+  if (!transparent || plan.resends >= MAX_TRANSPARENT_RETRIES) return undefined;
+  plan.resends++;
+  plan.attemptOver?.(error);
+  return () => openStream(stream, plan, method, context);
 }
 
 /** `error` naming the stream's service and method (the pool's and registry's errors name at most the address). */

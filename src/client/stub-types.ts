@@ -18,7 +18,9 @@ export interface UnaryMethod<I, O> {
 /**
  * Options of a streaming call: a unary call's (`timeoutMs` covers the whole stream,
  * `onMetadata` receives the trailing metadata of a stream that ended OK), plus the window.
- * A stream is never retried once its REQUEST was written.
+ * A stream is sent again, transparently, only when it provably never ran (a GOAWAY that
+ * says so, or never written while another instance is ready) and the server showed
+ * nothing of it; never by the retry policy.
  */
 export interface StreamCallOptions extends CallOptions {
   /**

@@ -127,8 +127,10 @@ export type AttemptHook = (attempt: ClientAttempt) => ((error?: RpcError) => voi
  * opens the stream and settles when it ends — with the reply of a client stream (what the
  * interceptors return is its result), with `undefined` for a server or bidirectional
  * stream (its replies go to its reader; what the interceptors return is ignored, but a
- * throw or rejection before the stream ended fails it). `onAttempt` is called once: a
- * stream is never retried.
+ * throw or rejection before the stream ended fails it). `onAttempt` is called for each
+ * send: a stream is sent again only transparently, when it provably never ran (a GOAWAY
+ * that says so, or never written while another instance is ready), never by the retry
+ * policy.
  */
 export type ClientInterceptor = (call: ClientCallInfo, next: () => Promise<unknown>) => Promise<unknown>;
 

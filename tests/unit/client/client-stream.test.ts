@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { RpcError, Status, createClient, type ClientOptions } from '../../../src/index.js';
 import { Bench } from '../../helpers/bench-server.js';
 import { ScriptedPeer, type PeerCall } from '../../helpers/stream-peer.js';
+import { FrameType, encodeFrame, encodeMeta } from '../../../src/internal.js';
 
 const test = suite('client-stream');
 
@@ -311,6 +312,155 @@ test('the peer dying mid-stream: UNAVAILABLE after the replies before it', async
       assert.is((await expectError(sum)).code, Status.UNAVAILABLE);
     },
   );
+});
+
+/** Sends GOAWAY on `call`'s connection saying nothing above `lastRequestId` ran (a server shutting down, spec §GOAWAY). */
+function goAway(call: PeerCall, lastRequestId: number): void {
+  call.socket.write(encodeFrame(FrameType.GOAWAY, 0, encodeMeta({ status: Status.UNAVAILABLE, message: 'restarting', lastRequestId }), Buffer.alloc(0)));
+}
+
+test('a server stream a GOAWAY says never ran is sent again to another instance, transparently; its attempts are told', async () => {
+  const going = await ScriptedPeer.start(script((c) => goAway(c, c.id - 1)));
+  const serving = await ScriptedPeer.start(
+    script((c) => {
+      for (let n = 0; n < 3; n++) c.message(reply(n));
+      c.respond();
+    }),
+  );
+  const attempts: string[] = [];
+  const client = createClient(Bench, [going.address, serving.address], {
+    retry: false,
+    loadBalancer: 'round_robin',
+    interceptors: [
+      (call, next) => {
+        call.onAttempt = (a) => {
+          attempts.push(`${a.attempt}@${a.port}`);
+          return undefined;
+        };
+        return next();
+      },
+    ],
+  });
+  try {
+    for (let i = 0; i < 4; i++) {
+      const { replies, error } = await drain(client.stream({}));
+      assert.is(error, undefined, `stream ${i}: ${error?.message}`);
+      assert.equal(replies, [0, 1, 2]);
+    }
+    assert.ok(going.calls.length >= 1, 'a stream went to the instance that went away first');
+    assert.is(serving.calls.length, 4);
+    assert.ok(attempts.includes(`1@${going.port}`) && attempts.includes(`2@${serving.port}`), attempts.join(' '));
+  } finally {
+    await client.$close();
+    await going.close();
+    await serving.close();
+  }
+});
+
+test('a stream that already had a reply is not sent again, whatever a GOAWAY then claims: UNAVAILABLE after that reply', async () => {
+  await withPeer(
+    (c) => {
+      c.message(reply(7));
+      setImmediate(() => goAway(c, c.id - 1));
+    },
+    async (_peer, client) => {
+      const { replies, error } = await drain(client.stream({}));
+      assert.equal(replies, [7]);
+      assert.is(error?.code, Status.UNAVAILABLE);
+      assert.is(error?.notRun, 'goaway');
+    },
+  );
+});
+
+test('a client stream the server granted credit is not sent again after a GOAWAY: UNAVAILABLE, the source closed', async () => {
+  let closed = false;
+  await withPeer(
+    (c) => {
+      c.credit(1000); // it runs the stream
+      c.onMessage = () => goAway(c, c.id - 1); // and then lies that it never did
+    },
+    async (peer, client) => {
+      async function* source() {
+        try {
+          for (let n = 0; n < 100; n++) {
+            yield { payload: Buffer.from(String(n)) };
+            await new Promise((r) => setTimeout(r, 5));
+          }
+        } finally {
+          closed = true;
+        }
+      }
+      const error = await expectError(client.sum(source()));
+      assert.is(error.code, Status.UNAVAILABLE);
+      await peer.until(() => closed, 'the request source to close');
+      assert.is(peer.calls.length, 1, 'sent once');
+    },
+  );
+});
+
+test('a client stream a GOAWAY says never ran goes to another instance with every request it had sent, in order', async () => {
+  const going = await ScriptedPeer.start(
+    script((c) => {
+      c.onMessage = () => {
+        if (c.messages.length === 2) goAway(c, c.id - 1);
+      };
+    }),
+  );
+  const serving = await ScriptedPeer.start(
+    script((c) => {
+      c.onHalfClose = () =>
+        c.respond(
+          {},
+          SumReplyType.encode({
+            messages: c.messages.length,
+            bytes: 0,
+            digest: Buffer.concat(c.messages.map((m) => RequestType.decode(m).payload as Buffer)),
+          }).finish(),
+        );
+    }),
+  );
+  const client = createClient(Bench, [going.address, serving.address], { retry: false, loadBalancer: 'round_robin' });
+  try {
+    for (let i = 0; i < 4; i++) {
+      async function* source() {
+        for (const p of ['a', 'b', 'c', 'd']) {
+          yield { payload: Buffer.from(p) };
+          await new Promise((r) => setTimeout(r, 2));
+        }
+      }
+      const got = await client.sum(source());
+      assert.is(Number(got.messages), 4, `sum ${i}`);
+      assert.is(Buffer.from(got.digest).toString(), 'abcd', `sum ${i}: every request, in order`);
+    }
+    assert.ok(going.calls.length >= 1, 'a stream went to the instance that went away first');
+    assert.is(serving.calls.length, 4);
+  } finally {
+    await client.$close();
+    await going.close();
+    await serving.close();
+  }
+});
+
+test('a client stream whose first instance refuses connections goes to the next, with the requests it had sent', async () => {
+  const dead = await ScriptedPeer.start(() => {});
+  const deadAddress = dead.address;
+  await dead.close(); // nothing listens there now: connect is refused
+  const serving = await ScriptedPeer.start(
+    script((c) => {
+      c.onHalfClose = () => c.respond({}, SumReplyType.encode({ messages: c.messages.length, bytes: 0, digest: Buffer.alloc(0) }).finish());
+    }),
+  );
+  const client = createClient(Bench, [deadAddress, serving.address], { retry: false, loadBalancer: 'round_robin' });
+  try {
+    for (let i = 0; i < 4; i++) {
+      const got = (await client.sum([{ payload: Buffer.from('x') }, { payload: Buffer.from('y') }])) as { messages: bigint };
+      assert.is(Number(got.messages), 2, `sum ${i}`);
+    }
+    assert.is(serving.calls.length, 4);
+  } finally {
+    await client.$close();
+    await serving.close();
+  }
 });
 
 test('a peer that sends beyond the window fails that stream INTERNAL (with a CANCEL); the connection and its other calls are fine', async () => {
