@@ -83,6 +83,8 @@ export class StreamCall implements CallListener, StreamPeer {
   };
   /** Times it was sent again (see {@link resend}). */
   private sends = 0;
+  /** Tells the caller the trailing metadata, once the reader reaches the end (see {@link metadataHook}). */
+  private trailing: (() => void) | undefined;
   /**
    * Set by the stub: asked when the stream fails with a `notRun` error before the server
    * showed anything of it (see {@link unconfirmed}), whether to send it again elsewhere
@@ -207,7 +209,30 @@ export class StreamCall implements CallListener, StreamPeer {
       return { kind: 'reply', reply: entry.reply };
     }
     const end = this.end;
-    return end === undefined ? WAIT : { kind: 'end', end };
+    if (end === undefined) return WAIT;
+    const tell = this.trailing;
+    if (tell !== undefined) {
+      this.trailing = undefined;
+      try {
+        tell();
+      } catch (err) {
+        // The caller's own callback failed: its reader gets that, as a unary call's caller does.
+        return { kind: 'end', end: { ok: false, error: RpcError.from(err, Status.UNKNOWN, this.site()) } };
+      }
+    }
+    return { kind: 'end', end };
+  }
+
+  /**
+   * The `onMetadata` to give the channel for this stream. A stream with replies tells its
+   * trailing metadata when its reader reaches the end, after every reply before it, not as
+   * the RESPONSE arrives (while replies may still wait unread).
+   */
+  metadataHook(onMetadata: ((metadata: Readonly<Record<string, string>>) => void) | undefined): typeof onMetadata {
+    if (onMetadata === undefined || !this.readsReplies) return onMetadata;
+    return (metadata) => {
+      this.trailing = () => onMetadata(metadata);
+    };
   }
 
   /** Resolves once the stream holds credit again, or has ended. */

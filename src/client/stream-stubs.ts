@@ -261,7 +261,7 @@ function openStream(stream: StreamCall, plan: StreamPlan, method: MethodDefiniti
     signal: undefined, // the stream listens to it itself: it may be cancelled before it has a connection
     metadata,
     key: plan.key,
-    onMetadata: plan.onMetadata,
+    onMetadata: stream.metadataHook(plan.onMetadata),
     // A client or bidirectional stream's REQUEST is empty and must leave before its MESSAGEs: never gzipped.
     gzipAboveBytes: plan.body.length === 0 ? Infinity : gzipAboveBytes(context.options),
     stream,

@@ -17,7 +17,8 @@ export interface UnaryMethod<I, O> {
 
 /**
  * Options of a streaming call: a unary call's (`timeoutMs` covers the whole stream,
- * `onMetadata` receives the trailing metadata of a stream that ended OK), plus the window.
+ * `onMetadata` receives the trailing metadata of a stream that ended OK, once its reader
+ * has read every reply), plus the window.
  * A stream is sent again, transparently, only when it provably never ran (a GOAWAY that
  * says so, or never written while another instance is ready) and the server showed
  * nothing of it; never by the retry policy.

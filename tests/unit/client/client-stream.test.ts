@@ -70,7 +70,7 @@ async function drain(stream: AsyncIterable<unknown>): Promise<{ replies: number[
   return { replies, error: undefined };
 }
 
-test('server stream: the REQUEST carries the request and the window; replies come in order; trailing metadata on OK', async () => {
+test('server stream: the REQUEST carries the request and the window; replies come in order; trailing metadata on OK, after the last reply', async () => {
   await withPeer(
     (call) => {
       for (let i = 0; i < 50; i++) call.message(reply(i));
@@ -78,13 +78,28 @@ test('server stream: the REQUEST carries the request and the window; replies com
     },
     async (peer, client) => {
       let trailer: Record<string, string> | undefined;
-      const { replies, error } = await drain(client.stream({ count: 7 }, { window: 4096, onMetadata: (m) => (trailer = { ...m }) }));
-      assert.is(error, undefined);
+      let repliesReadWhenTold = -1;
+      const replies: number[] = [];
+      const stream = client.stream(
+        { count: 7 },
+        {
+          window: 4096,
+          onMetadata: (m) => {
+            trailer = { ...m };
+            repliesReadWhenTold = replies.length;
+          },
+        },
+      );
+      for await (const r of stream) {
+        replies.push(numberOf(r));
+        if (replies.length === 1) await new Promise((resolve) => setTimeout(resolve, 50)); // the RESPONSE is in by now
+      }
       assert.equal(
         replies,
         Array.from({ length: 50 }, (_, i) => i),
       );
       assert.equal(trailer, { trailer: 'yes' });
+      assert.is(repliesReadWhenTold, 50, 'the trailing metadata is told after the last reply was read');
       const call = peer.calls[0]!;
       assert.is(call.meta.method, 'Stream');
       assert.is(call.meta.window, 4096);
