@@ -7,12 +7,15 @@
  *
  * - echo: Echo 64 B at concurrency 1, 32 and 256: ringrpc (inline lane, reached over gRPC)
  *   vs grpc-js.
+ * - echo-alone: the same two servers driven by h2load (bench/clients/h2load-client.ts: a C
+ *   HTTP/2 client, Debian's nghttp2-client), 4 connections × 64 streams, so that the servers
+ *   are measured alone rather than through the grpc-js client's own cost.
  * - work: Work (sha256 kernel) calibrated to ≈1 ms of CPU, concurrency 64: ringrpc's worker
  *   lane (2 workers) over gRPC, grpc-js inline, grpc-js + piscina (2 workers), each as a
  *   share of what 2 bare worker threads do with the same work and no RPC (measured right
  *   before and after every case).
  *
- *   --suite echo|work|all (default all) --runs 3 --duration 5000 --warmup 1000
+ *   --suite echo|echo-alone|work|all (default all) --runs 3 --duration 5000 --warmup 1000
  *
  * Writes bench/results/<date>-grpc.json and .md and prints the markdown.
  */
@@ -22,7 +25,7 @@ import { calibrateRounds } from '../examples/bench/handlers.js';
 import { WorkKernel } from '../examples/bench/generated.js';
 
 const f = flags(process.argv.slice(2));
-const suites = (f['suite'] ?? 'all') === 'all' ? ['echo', 'work'] : f['suite']!.split(',');
+const suites = (f['suite'] ?? 'all') === 'all' ? ['echo', 'echo-alone', 'work'] : f['suite']!.split(',');
 const options = {
   runs: Number(f['runs'] ?? 3),
   duration: Number(f['duration'] ?? 5000),
@@ -42,6 +45,12 @@ if (suites.includes('echo')) {
     cases.push({ group, name: 'grpc-js server', server: [GRPC, ['--mode', 'inline']], client, baseline: 'grpc-js server' });
     cases.push({ group, name: 'ringrpc server, gRPC endpoint', server: [RINGRPC, []], client, baseline: 'grpc-js server' });
   }
+}
+if (suites.includes('echo-alone')) {
+  const group = 'Echo 64 B over gRPC, h2load, 4 connections × 64 streams (the servers alone)';
+  const client: [string, string[]] = ['bench/clients/h2load-client.ts', ['--connections', '4', '--streams', '64']];
+  cases.push({ group, name: 'grpc-js server', server: [GRPC, ['--mode', 'inline']], client, baseline: 'grpc-js server' });
+  cases.push({ group, name: 'ringrpc server, gRPC endpoint', server: [RINGRPC, []], client, baseline: 'grpc-js server' });
 }
 if (suites.includes('work')) {
   const kernel = WorkKernel.WORK_KERNEL_SHA256;
