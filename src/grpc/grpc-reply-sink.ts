@@ -1,5 +1,7 @@
 import { Compression } from '../protocol/constants.js';
-import type { PipelineStream, StreamSink } from '../pipeline/stream-pipeline.js';
+import { decompressSync } from '../protocol/compression.js';
+import { messageCost } from '../protocol/meta.js';
+import type { CallStream, PipelineStream, StreamSink } from '../pipeline/stream-pipeline.js';
 import type { GrpcExchange } from './grpc-exchange.js';
 import type { GrpcRequestFeed } from './grpc-request-feed.js';
 
@@ -32,6 +34,58 @@ export class GrpcReplySink implements StreamSink {
     if (exchange.writeMessage(body, compression === Compression.GZIP)) return 0;
     exchange.stream.once('drain', () => this.runner?.grant(WRITABLE));
     return WRITABLE;
+  }
+
+  grant(bytes: number): void {
+    this.feed?.grant(bytes);
+  }
+}
+
+/**
+ * Where the replies of a gRPC stream whose handler runs on a worker or actor thread go. The
+ * thread counts its credit in bytes, in shared memory (thread-stream.ts), as it does for a
+ * ringrpc client; here HTTP/2 stands in for that client: each reply's cost is given back
+ * once HTTP/2 has taken the message (at once, or at the stream's 'drain'), so what waits
+ * beyond HTTP/2's own buffer is at most the window. Grants of requests go to the feed, as
+ * for {@link GrpcReplySink}.
+ */
+export class GrpcThreadSink implements StreamSink {
+  /** The call's stream state, whose credit the taken replies give back; set once it exists. */
+  stream: CallStream | undefined;
+  feed: GrpcRequestFeed | undefined;
+  /** Cost of the replies HTTP/2 holds back, given back at its 'drain'. */
+  private held = 0;
+
+  /** @param maxBytes largest reply unzipped for a client that does not take gzip */
+  constructor(
+    private readonly exchange: GrpcExchange,
+    private readonly maxBytes: number,
+  ) {}
+
+  message(body: Uint8Array, compression: Compression): number {
+    const cost = messageCost(body.length, compression);
+    const exchange = this.exchange;
+    if (!exchange.writable) return cost; // reset: the call is being cancelled, its thread stops
+    exchange.open(true);
+    let gzip = compression === Compression.GZIP;
+    if (gzip && !exchange.gzipAccepted) {
+      // The thread compressed by the server's option before it knew the client.
+      body = decompressSync(body, Compression.GZIP, this.maxBytes);
+      gzip = false;
+    }
+    if (exchange.writeMessage(body, gzip)) {
+      this.stream?.grant(cost);
+      return cost;
+    }
+    if (this.held === 0) {
+      exchange.stream.once('drain', () => {
+        const bytes = this.held;
+        this.held = 0;
+        this.stream?.grant(bytes);
+      });
+    }
+    this.held += cost;
+    return cost;
   }
 
   grant(bytes: number): void {

@@ -1,14 +1,14 @@
 import type { ServerHttp2Stream } from 'node:http2';
 import { Status } from '../status.js';
 import { Compression } from '../protocol/constants.js';
-import type { RequestStream } from '../pipeline/request-stream.js';
+import type { RequestFeed } from '../pipeline/request-stream.js';
 import type { ConnectionHost, HostedConnection } from '../server/connection-host.js';
 import { GrpcUpload } from './grpc-upload.js';
 import { GrpcFault, MESSAGE_PREFIX_BYTES, type GrpcMessage } from './grpc-wire.js';
 
 /**
  * The requests of a client- or bidirectional gRPC stream, from its HTTP/2 stream into the
- * runner's {@link RequestStream}, in order: each length-prefixed message (gzipped when its
+ * runner's request stream (or a worker lane's relay to the handler's thread), in order: each length-prefixed message (gzipped when its
  * flag says so, which `grpc-encoding: gzip` must allow) is pushed as it completes, and
  * END_STREAM is the half-close.
  *
@@ -34,7 +34,7 @@ export class GrpcRequestFeed {
    */
   constructor(
     private readonly stream: ServerHttp2Stream,
-    private readonly requests: RequestStream,
+    private readonly requests: RequestFeed,
     window: number,
     private readonly gzip: boolean,
     host: ConnectionHost<HostedConnection>,

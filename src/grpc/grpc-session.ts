@@ -18,7 +18,7 @@ import type { ConnectionStats } from '../server/server-stats.js';
 import { SHUTDOWN_PONG_WAIT_MS } from '../server/shutdown-handshake.js';
 import type { GrpcSessionContext } from './builtin-service.js';
 import { GrpcExchange } from './grpc-exchange.js';
-import { openGrpcStream, unservedCall } from './grpc-stream.js';
+import { answerOk, openGrpcStream, unservedEncoding } from './grpc-stream.js';
 import { GrpcUpload } from './grpc-upload.js';
 import { acceptsGzip, GrpcFault, headerValue, parsePath, parseTimeout, readRequestMetadata, type GrpcMessage } from './grpc-wire.js';
 
@@ -138,8 +138,7 @@ export class GrpcSession implements CallOwner, HostedConnection {
       if (builtin?.serve(path.method, stream, exchange)) return;
       return this.refuse(stream, exchange, route.code, route.rawMessage);
     }
-    const encoding = headerValue(headers['grpc-encoding']);
-    const unserved = unservedCall(route, encoding);
+    const unserved = unservedEncoding(headerValue(headers['grpc-encoding']));
     if (unserved !== undefined) return this.refuse(stream, exchange, Status.UNIMPLEMENTED, unserved);
     this.take(stream, exchange, headers, route, path.service, path.method);
   }
@@ -167,7 +166,9 @@ export class GrpcSession implements CallOwner, HostedConnection {
     const reserve = (delta: number): number => (this.reservedIn += delta);
     // A stream method's call gets its runner; a client- or bidirectional one reads its requests through a feed.
     const feed =
-      route.method.kind === 'unary' ? undefined : openGrpcStream(call, exchange, encoding === 'gzip', this.host, reserve, (err) => this.fail(call, err));
+      route.method.kind === 'unary'
+        ? undefined
+        : openGrpcStream(call, route.lane, exchange, encoding === 'gzip', this.host, reserve, (err) => this.fail(call, err));
     const upload = feed?.upload ?? new GrpcUpload(this.host, readAt, reserve);
     this.uploads.set(call, upload);
     stream.on('data', (chunk: Buffer) => {
@@ -245,11 +246,8 @@ export class GrpcSession implements CallOwner, HostedConnection {
   replyOk(call: ServerCall, body: FrameBody, compression: Compression): void {
     if (!this.calls.settle(call, Status.OK)) return;
     const metadata = call.responseMetadataIfSet;
-    const md = metadata === undefined ? undefined : okMetadata(metadata);
-    // A stream's metadata trails; a server or bidirectional one has sent its replies, a client stream's one is this.
-    if (call.stream === undefined) this.answer(call)?.sendOk(body, compression, md);
-    else if (call.definition.kind !== 'client_stream') this.answer(call)?.sendStatus(Status.OK, '', md);
-    else this.answer(call)?.sendOk(body, compression, md, true);
+    const exchange = this.answer(call);
+    if (exchange !== undefined) answerOk(exchange, call, body, compression, metadata === undefined ? undefined : okMetadata(metadata));
   }
 
   replyError(call: ServerCall, error: RpcError): void {
@@ -265,7 +263,7 @@ export class GrpcSession implements CallOwner, HostedConnection {
     const metaLength = frame.readUInt32BE(8);
     const meta = decodeMeta(frame.subarray(HEADER_BYTES, HEADER_BYTES + metaLength));
     const metadata = Object.keys(meta.metadata).length === 0 ? undefined : meta.metadata;
-    if (meta.status === Status.OK) exchange.sendOk(frame.subarray(HEADER_BYTES + metaLength), meta.compression, metadata);
+    if (meta.status === Status.OK) answerOk(exchange, call, frame.subarray(HEADER_BYTES + metaLength), meta.compression, metadata);
     else exchange.sendStatus(meta.status, meta.message, metadata);
   }
 

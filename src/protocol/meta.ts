@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { Status } from '../status.js';
 import { RpcError } from '../errors.js';
-import { Compression, MAX_KEY_BYTES, SURELY_SHORT_KEY_UNITS } from './constants.js';
+import { Compression, HEADER_BYTES, MAX_KEY_BYTES, SURELY_SHORT_KEY_UNITS } from './constants.js';
 
 /**
  * The decoded `ringrpc.v1.Meta` (spec §Meta). Absent fields take proto3 defaults,
@@ -337,3 +337,8 @@ function writeVarint(out: Buffer, pos: number, value: number): number {
 
 /** The Meta of a stream's MESSAGE whose body is gzipped: `compression` only (spec §Streams); a plain one has none. */
 export const GZIP_MESSAGE_META: Buffer = encodeMeta({ compression: Compression.GZIP });
+
+/** What a stream's MESSAGE costs its sender's credit (spec §Streams): its header, its Meta and its body. */
+export function messageCost(bodyBytes: number, compression: number): number {
+  return HEADER_BYTES + (compression === Compression.GZIP ? GZIP_MESSAGE_META.length : 0) + bodyBytes;
+}

@@ -57,8 +57,8 @@ export class Router {
   }
 
   /**
-   * The route of a method called in a way that carries one request and one reply (`how`:
-   * `as ONEWAY`, `over gRPC`): as {@link find}, and UNIMPLEMENTED naming it for a stream method.
+   * The route of a method called in a way that carries one request and no stream (`how`:
+   * `as ONEWAY`): as {@link find}, and UNIMPLEMENTED naming it for a stream method.
    */
   findUnary(service: string, method: string, how: string): Route | RpcError {
     const route = this.find(service, method);

@@ -34,7 +34,7 @@ export interface AddServiceOptions {
   /**
    * Lane per method, keyed by stub name (`work`) or .proto name (`Work`); methods not
    * named run inline (on the main thread). Stream methods of every kind may run on the
-   * worker or actor lane too (served over ringrpc's protocol only there, not over gRPC).
+   * worker or actor lane too, over ringrpc's protocol and over gRPC alike.
    */
   lanes?: Record<string, Lane>;
   /**

@@ -1,16 +1,14 @@
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
-import { Compression, HEADER_BYTES } from '../protocol/constants.js';
+import { Compression } from '../protocol/constants.js';
 import { compressSync, decompressSync } from '../protocol/compression.js';
-import { encodeMeta } from '../protocol/meta.js';
+import { messageCost } from '../protocol/meta.js';
 import { decodeRequest, handlerError, settle, stillWanted, undecodable, type PipelineSettings } from '../pipeline/call-pipeline.js';
 import { closeIterator, iteratorOf } from '../pipeline/stream-pipeline.js';
 import type { WorkerCall } from './worker-call.js';
 import { RECORD_MESSAGE, RECORD_MESSAGE_GZIP, type StreamRecordWriter } from './stream-records.js';
 import type { ThreadRequests } from './thread-requests.js';
 
-/** What a gzipped MESSAGE's Meta adds to its frame, as flow control counts it (server-stream.ts sends the same). */
-const GZIP_META_BYTES = encodeMeta({ compression: Compression.GZIP }).length;
 /**
  * The longest a stream waits on its credit word without looking again. Grants and aborts
  * notify it, so this only bounds what a missed wake-up (a bug) could cost.
@@ -171,7 +169,7 @@ async function pump(call: WorkerCall, replies: AsyncIterator<unknown>, context: 
         body = compressSync(body);
         gzip = true;
       }
-      Atomics.sub(credits, slot, HEADER_BYTES + (gzip ? GZIP_META_BYTES : 0) + body.length);
+      Atomics.sub(credits, slot, messageCost(body.length, gzip ? Compression.GZIP : Compression.NONE));
       await records.write(slot, gzip ? RECORD_MESSAGE_GZIP : RECORD_MESSAGE, [body]);
     }
   } catch (err) {
