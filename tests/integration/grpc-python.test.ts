@@ -27,10 +27,10 @@ async function grpcioAvailable(): Promise<boolean> {
   return false;
 }
 
-test('a Python grpcio client calls Echo (inline), Work (worker lane), Stream and Sum (streams), gets gRPC statuses, and reads the schema by reflection', async () => {
+test('a Python grpcio client calls Echo (inline), Work, Stream and Sum (worker lane), gets gRPC statuses, and reads the schema by reflection', async () => {
   if (!(await grpcioAvailable())) return;
   const server = createServer({ host: '127.0.0.1', port: 0, workers: 1 }).addService(Bench, handlers, {
-    lanes: { work: 'worker' },
+    lanes: { work: 'worker', stream: 'worker', sum: 'worker' },
     workerModule: 'tests/fixtures/grpc-handlers.ts',
   });
   const { port } = await server.listen();
@@ -57,7 +57,11 @@ test('a Python grpcio client calls Echo (inline), Work (worker lane), Stream and
         'Chat(bench.v1.EchoRequest) bench.v1.EchoReply',
       ],
     });
-    assert.is(server.stats().methods['bench.v1.Bench/Work']!.ok, 1);
+    const methods = server.stats().methods;
+    assert.is(methods['bench.v1.Bench/Work']!.ok, 1);
+    assert.is(methods['bench.v1.Bench/Stream']!.ok, 1);
+    assert.is(methods['bench.v1.Bench/Sum']!.ok, 1);
+    assert.is(server.stats().workerLane!.inflight, 0);
   } finally {
     await server.close();
   }
