@@ -182,6 +182,8 @@ export class StreamCall implements CallListener, StreamPeer {
   abandon(error: RpcError, cancelMeta?: Uint8Array): void {
     const s = this.state;
     if (s.kind === 'ended') return;
+    // Ended by this side: never sent again, whatever the error says (a request too large is `unsent`).
+    this.unconfirmed = undefined;
     if (s.kind === 'opening') return this.finish({ ok: false, error });
     s.pending.reject(error); // ends it through onError
     s.channel.write(FrameType.CANCEL, s.pending.requestId, cancelMeta);
@@ -226,7 +228,9 @@ export class StreamCall implements CallListener, StreamPeer {
   /**
    * The `onMetadata` to give the channel for this stream. A stream with replies tells its
    * trailing metadata when its reader reaches the end, after every reply before it, not as
-   * the RESPONSE arrives (while replies may still wait unread).
+   * the RESPONSE arrives (while replies may still wait unread). If the callback throws, the
+   * reader gets that error (UNKNOWN); the stream itself ended as the server said, and so
+   * its interceptors and attempt spans see it.
    */
   metadataHook(onMetadata: ((metadata: Readonly<Record<string, string>>) => void) | undefined): typeof onMetadata {
     if (onMetadata === undefined || !this.readsReplies) return onMetadata;

@@ -1,5 +1,4 @@
 import { Compression } from '../protocol/constants.js';
-import { decompressSync } from '../protocol/compression.js';
 import { messageCost } from '../protocol/meta.js';
 import type { CallStream, PipelineStream, StreamSink } from '../pipeline/stream-pipeline.js';
 import type { GrpcExchange } from './grpc-exchange.js';
@@ -47,7 +46,8 @@ export class GrpcReplySink implements StreamSink {
  * ringrpc client; here HTTP/2 stands in for that client: each reply's cost is given back
  * once HTTP/2 has taken the message (at once, or at the stream's 'drain'), so what waits
  * beyond HTTP/2's own buffer is at most the window. Grants of requests go to the feed, as
- * for {@link GrpcReplySink}.
+ * for {@link GrpcReplySink}. A client that takes no gzip gets plain replies: the thread
+ * was told so (`ServerCall.plainReplies`), so nothing is unzipped on the reactor.
  */
 export class GrpcThreadSink implements StreamSink {
   /** The call's stream state, whose credit the taken replies give back; set once it exists. */
@@ -56,23 +56,17 @@ export class GrpcThreadSink implements StreamSink {
   /** Cost of the replies HTTP/2 holds back, given back at its 'drain'. */
   private held = 0;
 
-  /** @param maxBytes largest reply unzipped for a client that does not take gzip */
-  constructor(
-    private readonly exchange: GrpcExchange,
-    private readonly maxBytes: number,
-  ) {}
+  constructor(private readonly exchange: GrpcExchange) {}
 
   message(body: Uint8Array, compression: Compression): number {
     const cost = messageCost(body.length, compression);
     const exchange = this.exchange;
     if (!exchange.writable) return cost; // reset: the call is being cancelled, its thread stops
+    const gzip = compression === Compression.GZIP;
+    // The thread sends plain replies to a client that takes no gzip (the call's plainReplies): one
+    // gzipped here is a bug, and fails its call (lane-streams.ts), never unzipped on the reactor.
+    if (gzip && !exchange.gzipAccepted) throw new Error('a gzipped reply for a client that does not take gzip');
     exchange.open(true);
-    let gzip = compression === Compression.GZIP;
-    if (gzip && !exchange.gzipAccepted) {
-      // The thread compressed by the server's option before it knew the client.
-      body = decompressSync(body, Compression.GZIP, this.maxBytes);
-      gzip = false;
-    }
     if (exchange.writeMessage(body, gzip)) {
       this.stream?.grant(cost);
       return cost;

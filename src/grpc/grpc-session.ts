@@ -159,6 +159,7 @@ export class GrpcSession implements CallOwner, HostedConnection {
     const refusal = this.host.admit(route, false, this.calls.requests, invalid ?? keyError(meta));
     if (refusal !== undefined) return this.refuse(stream, exchange, refusal.code, refusal.rawMessage, errorMetadata(refusal));
     const call = ServerCall.take(this, stream.id!, route, meta, false, readAt, this.host.options.callTimeoutMs);
+    call.plainReplies = !exchange.gzipAccepted;
     this.calls.add(call);
     this.exchanges.set(call.requestId, exchange);
 

@@ -47,7 +47,7 @@ export function openGrpcStream(
     sink = inline;
   } else {
     // The handler runs on a thread, which counts its credit in bytes: HTTP/2 gives it back (GrpcThreadSink).
-    const onThread = new GrpcThreadSink(exchange, maxBytes);
+    const onThread = new GrpcThreadSink(exchange);
     stream = onThread.stream = lane.openStream(call, onThread, {
       receiveWindow: DEFAULT_STREAM_WINDOW,
       sendWindow: DEFAULT_STREAM_WINDOW,

@@ -44,9 +44,9 @@ export interface CallOutcome {
  * changed (the handler sees the change, on every lane); `identity` set here reaches the
  * handler as `ctx.identity` (a JSON-serialisable value: worker and actor threads get a copy).
  *
- * It is a view of the call: its fields are read from the call when asked (an interceptor
- * that reads none costs nothing for them), so `{ ...call }` copies none of them;
- * `JSON.stringify(call)` gives them all, for a log line.
+ * Its fields are its own, so `{ ...call }` copies them, except `metadata`, which is copied
+ * from the call only when first read (most interceptors never do); `JSON.stringify(call)`
+ * gives them all, for a log line.
  */
 export interface ServerCallInfo {
   readonly service: string;

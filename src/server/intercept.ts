@@ -48,115 +48,120 @@ export function interceptCall(call: ServerCall, route: Route, meta: Uint8Array, 
 
 /**
  * One call on its way through its route's interceptors: what they see of it
- * ({@link ServerCallInfo}), and its hand-over to the lane. The metadata is copied only when
- * an interceptor reads it (most do not), and compared with the original only then.
+ * ({@link ServerCallInfo}: its own fields, so that `{ ...call }` copies them), and its
+ * hand-over to the lane, in private fields. The metadata is copied only when an
+ * interceptor reads it (most do not), and compared with the original only then.
  */
 class InterceptedCall implements ServerCallInfo, CallEndListener {
+  readonly service: string;
+  readonly method: string;
+  readonly requestId: number;
+  readonly protocol: CallProtocol;
+  readonly lane: Lane;
+  readonly key: string;
+  readonly deadline: number;
+  readonly peer: Peer;
   identity: unknown = undefined;
-  private copied: Record<string, string> | undefined;
-  /** Whether `next()` gave the call to its lane. */
-  handedOver = false;
+  readonly #call: ServerCall;
+  readonly #route: Route;
+  /** The request's bytes: the read chunk's views until {@link keepBytes}, then copies if still needed. */
+  #meta: Uint8Array;
+  #body: Uint8Array;
+  #copied: Record<string, string> | undefined;
+  #handedOver = false;
   /** When the call went to a worker or actor lane (`performance.now()`), the start of its `queuedMs`; 0 until then, and on the inline lane. */
-  private submittedAt = 0;
-  /** What `next()` gives: the call's outcome, once it ends. */
-  readonly outcome: Promise<CallOutcome>;
-  private resolveOutcome!: (outcome: CallOutcome) => void;
+  #submittedAt = 0;
+  readonly #outcome: Promise<CallOutcome>;
+  #resolveOutcome!: (outcome: CallOutcome) => void;
 
-  constructor(
-    private readonly call: ServerCall,
-    private readonly route: Route,
-    /** The request's bytes: the read chunk's views until {@link keepBytes}, then copies if still needed. */
-    private meta: Uint8Array,
-    private body: Uint8Array,
-  ) {
-    this.outcome = new Promise<CallOutcome>((resolve) => {
-      this.resolveOutcome = resolve;
+  constructor(call: ServerCall, route: Route, meta: Uint8Array, body: Uint8Array) {
+    this.service = call.service;
+    this.method = call.method;
+    this.requestId = call.requestId;
+    this.protocol = call.protocol;
+    this.lane = route.lane.name;
+    this.key = call.meta.key;
+    this.deadline = call.deadline;
+    this.peer = call.peer;
+    this.#call = call;
+    this.#route = route;
+    this.#meta = meta;
+    this.#body = body;
+    this.#outcome = new Promise<CallOutcome>((resolve) => {
+      this.#resolveOutcome = resolve;
     });
     call.onEnd = this;
   }
 
-  // What an interceptor reads of the call, read from it when asked: most read little or nothing.
-  get service(): string {
-    return this.call.service;
-  }
-  get method(): string {
-    return this.call.method;
-  }
-  get requestId(): number {
-    return this.call.requestId;
-  }
-  get protocol(): CallProtocol {
-    return this.call.protocol;
-  }
-  get lane(): Lane {
-    return this.route.lane.name;
-  }
-  get key(): string {
-    return this.call.meta.key;
-  }
-  get deadline(): number {
-    return this.call.deadline;
-  }
-  get peer(): Peer {
-    return this.call.peer;
+  /** Whether `next()` gave the call to its lane. */
+  get handedOver(): boolean {
+    return this.#handedOver;
   }
 
-  /** For logs: `JSON.stringify(call)` gives what an interceptor sees (a spread copies no getter). */
-  toJSON(): Omit<ServerCallInfo, 'identity'> & { identity: unknown } {
-    const { service, method, requestId, protocol, lane, metadata, key, deadline, peer, identity } = this;
-    return { service, method, requestId, protocol, lane, metadata, key, deadline, peer, identity };
+  /** What `next()` gives: the call's outcome, once it ends. */
+  get outcome(): Promise<CallOutcome> {
+    return this.#outcome;
+  }
+
+  get metadata(): Record<string, string> {
+    this.#copied ??= Object.assign(Object.create(null) as Record<string, string>, this.#call.meta.metadata);
+    return this.#copied;
+  }
+
+  /** For logs: `JSON.stringify(call)` gives what an interceptor sees, the metadata included. */
+  toJSON(): ServerCallInfo {
+    return { ...this, metadata: this.metadata };
   }
 
   /** The call ended (answered, cancelled or abandoned): `next()`'s promise resolves with how. */
   callEnded(status: number): void {
-    this.call.onEnd = undefined;
-    this.resolveOutcome(callOutcome(this.call, status, this.lane, this.submittedAt));
-  }
-
-  get metadata(): Record<string, string> {
-    this.copied ??= Object.assign(Object.create(null) as Record<string, string>, this.call.meta.metadata);
-    return this.copied;
+    this.#call.onEnd = undefined;
+    this.#resolveOutcome(callOutcome(this.#call, status, this.lane, this.#submittedAt));
   }
 
   /** The interceptors' `next()`: hands the call to its lane, once, and gives its outcome. */
-  readonly next = (): Promise<CallOutcome> => {
-    const call = this.call;
-    if (this.handedOver || call.ended) return this.outcome;
-    this.handedOver = true;
+  get next(): () => Promise<CallOutcome> {
+    return this.#next;
+  }
+
+  readonly #next = (): Promise<CallOutcome> => {
+    const call = this.#call;
+    if (this.#handedOver || call.ended) return this.#outcome;
+    this.#handedOver = true;
     // Worker and actor threads get the identity as JSON: one that is not JSON would fail
     // inside the lane, after the call took a slot, and leave it unanswered.
     if (this.identity !== undefined && !serializable(this.identity)) {
       call.replyError(new RpcError(Status.INTERNAL, `an interceptor of ${call.service}/${call.method} set an identity that is not JSON-serialisable`));
-      return this.outcome;
+      return this.#outcome;
     }
     call.identity = this.identity;
-    if (this.copied !== undefined && !sameMetadata(call.meta.metadata, this.copied)) {
-      call.meta.metadata = this.copied;
-      this.meta = encodeMeta({ ...call.meta, timeoutMs: 0, status: 0, message: '', lastRequestId: 0 });
+    if (this.#copied !== undefined && !sameMetadata(call.meta.metadata, this.#copied)) {
+      call.meta.metadata = this.#copied;
+      this.#meta = encodeMeta({ ...call.meta, timeoutMs: 0, status: 0, message: '', lastRequestId: 0 });
     }
     // Only a thread's begin time makes a queue wait: the inline lane has none to time.
-    if (this.lane !== 'inline') this.submittedAt = performance.now();
-    this.route.lane.submit(call, this.meta, this.body);
-    return this.outcome;
+    if (this.lane !== 'inline') this.#submittedAt = performance.now();
+    this.#route.lane.submit(call, this.#meta, this.#body);
+    return this.#outcome;
   };
 
   /** The interceptors returned: a bug if none of them called `next()` nor threw. */
   settled(): void {
-    if (!this.handedOver && !this.call.ended) {
-      this.call.replyError(new RpcError(Status.INTERNAL, `an interceptor of ${this.service}/${this.method} returned without calling next() or throwing`));
+    if (!this.#handedOver && !this.#call.ended) {
+      this.#call.replyError(new RpcError(Status.INTERNAL, `an interceptor of ${this.service}/${this.method} returned without calling next() or throwing`));
     }
   }
 
   /** An interceptor threw: refused before its lane had it (after that, the call answers for itself). */
   refused(err: unknown): void {
-    if (!this.handedOver && !this.call.ended) this.call.replyError(RpcError.from(err, Status.UNKNOWN));
+    if (!this.#handedOver && !this.#call.ended) this.#call.replyError(RpcError.from(err, Status.UNKNOWN));
   }
 
   /** Called as the reactor's turn ends: an interceptor still awaiting keeps copies, since the read chunk will be reused. */
   keepBytes(): void {
-    if (this.handedOver || this.call.ended) return;
-    this.meta = Buffer.from(this.meta);
-    this.body = Buffer.from(this.body);
+    if (this.#handedOver || this.#call.ended) return;
+    this.#meta = Buffer.from(this.#meta);
+    this.#body = Buffer.from(this.#body);
   }
 }
 

@@ -8,6 +8,9 @@
  * count × { u32 slot, u32 requestId, u32 methodIndex, u32 compression, f64 deadline (epoch ms, 0 = none),
  *           u32 metaLength, u32 bodyLength, u32 peerLength, meta, body, peer (UTF-8) }
  * ```
+ * `compression`: the request body's in its low byte ({@link REQUEST_COMPRESSION}), and
+ * {@link REPLIES_PLAIN} when the caller takes no compressed reply (a gRPC client that did
+ * not list gzip), so the thread sends its replies plain whatever the server's option.
  * The worker gets the raw Meta bytes and decodes the metadata only if the handler reads
  * `ctx.metadata`. Each request yields exactly one record (a frame, or an empty "no
  * response" record for a cancelled one), which is how the reactor knows a slot is free.
@@ -16,6 +19,11 @@
 import type { CallProtocol, Peer } from '../pipeline/handler-context.js';
 
 const peerBytes = new WeakMap<Peer, Buffer>();
+
+/** The bits of a batch entry's `compression` that say how the request body is compressed. */
+export const REQUEST_COMPRESSION = 0xff;
+/** A batch entry's `compression` flag: its replies must go uncompressed. */
+export const REPLIES_PLAIN = 0x100;
 
 /**
  * A call's peer as batches carry it: `host:port`, encoded once per connection (its `Peer`

@@ -1,5 +1,5 @@
 import type { ServerCall } from '../server/server-call.js';
-import { encodedPeer, type PendingEntry } from './batch-codec.js';
+import { encodedPeer, REPLIES_PLAIN, type PendingEntry } from './batch-codec.js';
 
 /** A request of the worker lane, from its admission until its batch is settled. */
 export interface QueuedEntry extends PendingEntry {
@@ -20,7 +20,7 @@ export function queuedEntry(call: ServerCall, slot: number, seq: number, methodI
     seq,
     requestId: call.requestId,
     methodIndex,
-    compression: call.meta.compression,
+    compression: call.meta.compression | (call.plainReplies ? REPLIES_PLAIN : 0),
     deadline: call.deadline,
     meta,
     body,

@@ -106,6 +106,11 @@ export class LaneStreams {
     const call = this.table.get(slot);
     if (call === undefined || call.ended || !(call.stream instanceof ThreadStream)) return;
     // Copied out of the ring before its space is reused (a joined record is a copy already).
-    call.stream.message(whole === frame ? Buffer.from(frame) : whole, status === RECORD_MESSAGE_GZIP ? Compression.GZIP : Compression.NONE);
+    try {
+      call.stream.message(whole === frame ? Buffer.from(frame) : whole, status === RECORD_MESSAGE_GZIP ? Compression.GZIP : Compression.NONE);
+    } catch (err) {
+      // A reply its connection cannot write fails that call, never the drain of every other.
+      call.fail(new RpcError(Status.INTERNAL, `a reply of ${call.service}/${call.method} could not be written: ${(err as Error).message}`));
+    }
   }
 }

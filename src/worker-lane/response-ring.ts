@@ -281,6 +281,7 @@ export class RingConsumer {
   release(): void {
     Atomics.store(this.control, CURRENT, 0);
     Atomics.store(this.control, OVERDUE, 0);
+    Atomics.store(this.control, ROOM_WANTED, 0); // its waiting writer died with it
     Atomics.store(this.control, OWNER, 0);
   }
 }

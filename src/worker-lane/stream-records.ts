@@ -27,10 +27,11 @@ export class StreamRecordWriter {
 
   constructor(private readonly ring: RingProducer) {}
 
-  /** Queues a record; resolves once it is in the ring (never rejects). */
+  /** Queues a record; resolves once it is in the ring (rejects only on a bug, and then only for this record's writer). */
   write(slot: number, status: number, parts: readonly Uint8Array[]): Promise<void> {
-    this.tail = this.tail.then(() => this.put(slot, status, parts));
-    return this.tail;
+    const written = this.tail.then(() => this.put(slot, status, parts));
+    this.tail = written.catch(() => {}); // the records queued behind it still go
+    return written;
   }
 
   /** Resolves once every record queued so far is in the ring. */
@@ -51,7 +52,10 @@ export class StreamRecordWriter {
 
   private async place(slot: number, status: number, parts: readonly Uint8Array[]): Promise<void> {
     // A full ring is drained by the reactor, which wakes this writer as it does (no polling).
-    while (this.ring.write(slot, status, parts) !== true) await this.ring.roomFreed();
+    for (let written = this.ring.write(slot, status, parts); written !== true; written = this.ring.write(slot, status, parts)) {
+      if (written !== 'full') throw new Error(`a stream record of ${parts.reduce((n, p) => n + p.length, 0)} bytes is ${written} for its ring`); // put() cuts pieces to fit
+      await this.ring.roomFreed();
+    }
   }
 }
 

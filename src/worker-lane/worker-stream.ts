@@ -5,6 +5,7 @@ import { compressSync, decompressSync } from '../protocol/compression.js';
 import { messageCost } from '../protocol/meta.js';
 import { decodeRequest, handlerError, settle, stillWanted, undecodable, type PipelineSettings } from '../pipeline/call-pipeline.js';
 import { closeIterator, iteratorOf } from '../pipeline/stream-pipeline.js';
+import { REPLIES_PLAIN, REQUEST_COMPRESSION } from './batch-codec.js';
 import type { WorkerCall } from './worker-call.js';
 import { RECORD_MESSAGE, RECORD_MESSAGE_GZIP, type StreamRecordWriter } from './stream-records.js';
 import type { ThreadRequests } from './thread-requests.js';
@@ -90,9 +91,10 @@ function input(call: WorkerCall, context: WorkerStreamContext): { readonly value
     return undefined;
   }
   let bytes: Uint8Array = entry.body;
-  if (entry.compression !== Compression.NONE) {
+  const compression = entry.compression & REQUEST_COMPRESSION;
+  if (compression !== Compression.NONE) {
     try {
-      bytes = decompressSync(bytes, entry.compression, settings.maxFrameBytes);
+      bytes = decompressSync(bytes, compression, settings.maxFrameBytes);
     } catch (err) {
       call.replyError(undecodable(call, err));
       return undefined;
@@ -124,6 +126,7 @@ function start(call: WorkerCall, context: WorkerStreamContext): { readonly value
 async function pump(call: WorkerCall, replies: AsyncIterator<unknown>, context: WorkerStreamContext): Promise<void> {
   const { credits, records, settings } = context;
   const slot = call.entry.slot;
+  const gzipAbove = call.entry.compression & REPLIES_PLAIN ? Infinity : settings.compressAboveBytes;
   const type = call.definition.responseType;
   let completed = false; // the generator returned or threw: nothing to close
   try {
@@ -165,7 +168,7 @@ async function pump(call: WorkerCall, replies: AsyncIterator<unknown>, context: 
       }
       let body: Uint8Array = type.encode(value as Record<string, unknown>).finish();
       let gzip = false;
-      if (body.length >= settings.compressAboveBytes) {
+      if (body.length >= gzipAbove) {
         body = compressSync(body);
         gzip = true;
       }

@@ -203,8 +203,9 @@ test('an interceptor that awaits before next(): every request of a crowded read 
   }
 });
 
-test('what an interceptor sees is a view of the call: JSON gives every field; a throw after next() leaves the answer alone', async () => {
+test('what an interceptor sees: a spread copies its fields, JSON gives them all; a throw after next() leaves the answer alone', async () => {
   const logged: Array<Record<string, unknown>> = [];
+  const spread: Array<object> = [];
   const s = await start(
     {
       interceptors: [
@@ -215,6 +216,9 @@ test('what an interceptor sees is a view of the call: JSON gives every field; a 
         },
         (call, next) => {
           logged.push(JSON.parse(JSON.stringify(call)));
+          const copy = { ...call, extra: 1 };
+          JSON.stringify(copy); // a log line of the spread: no cycle, nothing of the server's internals
+          spread.push(copy);
           return next();
         },
       ],
@@ -232,6 +236,7 @@ test('what an interceptor sees is a view of the call: JSON gives every field; a 
   assert.is((seen['metadata'] as Record<string, string>)['who'], 'me');
   assert.ok((seen['deadline'] as number) > Date.now());
   assert.is((seen['peer'] as { address: string }).address, '127.0.0.1');
+  assert.equal(Object.keys(spread[0]!).sort(), ['deadline', 'extra', 'identity', 'key', 'lane', 'method', 'peer', 'protocol', 'requestId', 'service']);
   assert.is(s.server.stats().methods['bench.v1.Bench/Echo']!.ok, 1);
   await client.$close();
   await s.server.close();

@@ -170,6 +170,11 @@ test("worker-lane replies under the server's gzip over gRPC: gzipped for a clien
       n++;
     }
     assert.is(n, 20);
+    // Replies far larger than they could ever be unzipped to on the reactor: the thread sends them plain.
+    const large = await rawCall(session, '/bench.v1.Bench/Stream', [frameMessage(StreamRequest.encode({ count: 3, payloadBytes: 200_000 }).finish())]);
+    assert.is(large.grpcStatus, Status.OK, large.grpcMessage);
+    assert.is(large.data.length, 3 * (5 + 200_000 + 4), 'three plain replies');
+    assert.is((await readAll(client['Stream']!({ count: 2, payload_bytes: 10 }))).payloads.length, 2, 'the server serves on');
   } finally {
     session.close();
     client.close();

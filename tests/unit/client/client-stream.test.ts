@@ -456,6 +456,27 @@ test('a client stream a GOAWAY says never ran goes to another instance with ever
   }
 });
 
+test('a stream this side ends (a request too large to send) is never sent again, though its error says "unsent": RESOURCE_EXHAUSTED, one instance', async () => {
+  const a = await ScriptedPeer.start(script(() => {}));
+  const b = await ScriptedPeer.start(script(() => {}));
+  const client = createClient(Bench, [a.address, b.address], { retry: false, loadBalancer: 'round_robin', maxFrameBytes: 4096 });
+  try {
+    async function* source() {
+      yield { payload: Buffer.alloc(10) };
+      yield { payload: Buffer.alloc(10_000) }; // over maxFrameBytes: refused before it is sent
+    }
+    const error = await expectError(client.sum(source(), { timeoutMs: 5000 }));
+    assert.is(error.code, Status.RESOURCE_EXHAUSTED, error.message);
+    await a.until(() => a.calls.length + b.calls.length >= 1, 'the stream to arrive');
+    await new Promise((r) => setTimeout(r, 100)); // time for a resend to arrive, were there one
+    assert.is(a.calls.length + b.calls.length, 1, 'sent to one instance only');
+  } finally {
+    await client.$close();
+    await a.close();
+    await b.close();
+  }
+});
+
 test('a client stream whose first instance refuses connections goes to the next, with the requests it had sent', async () => {
   const dead = await ScriptedPeer.start(() => {});
   const deadAddress = dead.address;
