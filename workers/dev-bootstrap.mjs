@@ -2,8 +2,14 @@
 // and tests); the compiled package uses dist/workers/handler-worker.js directly and does
 // not ship this file. tsx is a devDependency here: ringrpc's sources import their siblings
 // as './x.js', which Node's own type stripping (22.18+, 24) does not map to './x.ts'.
+//
+// No top-level await: Piscina first tries `require()` on its worker file, which a worker
+// of a process started with `--import tsx` hands to tsx's CommonJS hook. A module with
+// top-level await cannot become CommonJS, so that attempt failed in esbuild on every
+// worker start (a failed transform is not cached, and it starts esbuild's service: about
+// 0.1 s per worker) before Piscina fell back to `import()`. Without it the transform
+// succeeds once and is cached, and Piscina awaits the exported promise of the handler.
 import { register } from 'tsx/esm/api';
 
 register();
-const worker = await import('./handler-worker.ts');
-export default worker.default;
+export default import('./handler-worker.ts').then((worker) => worker.default);
