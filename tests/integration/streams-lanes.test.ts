@@ -4,6 +4,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { createClient, createServer, RpcError, Status } from '../../src/index.js';
 import { startBenchServer, handlers, Bench } from '../helpers/bench-server.js';
 import { grpcClient } from '../helpers/grpc-client.js';
+import { closeAfterClients } from '../helpers/server-close.js';
 
 /**
  * Where stream methods run: every kind on every lane (streams-worker-lane.test.ts,
@@ -51,7 +52,7 @@ test('a gRPC call of a stream method runs on the stream lane too (grpc-streams.t
     assert.is(server.stats().methods['bench.v1.Bench/Stream']!.ok, 1);
   } finally {
     client.close();
-    await server.close();
+    await closeAfterClients(server);
   }
 });
 
@@ -78,7 +79,7 @@ test('a gRPC call of a server stream on the worker lane is UNIMPLEMENTED, naming
     await ringrpc.$close();
   } finally {
     client.close();
-    await server.close();
+    await closeAfterClients(server);
   }
 });
 
