@@ -255,7 +255,7 @@ test('mutual TLS over gRPC: the handler sees the client certificate, on the work
 
 test('ringrpc serve answers gRPC clients; with --no-grpc it does not', async () => {
   for (const flags of [[], ['--no-grpc']]) {
-    const child = spawnServe(flags);
+    const child = spawnServe(flags, {}, 'dist/examples/bench/handlers.js'); // compiled: it starts sooner
     const [, host, port] = await waitForOutput(child, /ringrpc listening on ([\d.]+):(\d+)/);
     const client = grpcClient(`${host}:${port}`);
     const r = await grpcCall<{ payload: Buffer }>(client, 'Echo', { payload: Buffer.from('cli') }, { deadlineMs: 5000 });
