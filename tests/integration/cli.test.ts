@@ -12,6 +12,11 @@ import { encode, open, runStream } from '../helpers/raw-stream.js';
 /** The built CLI (`dist/src/cli/bin.js`, what `npx ringrpc` runs), end to end. */
 const test = suite('cli serve + call');
 const PROTO = 'proto/bench/v1/bench.proto';
+/**
+ * The compiled bench handlers (`npm run build:bench`), for serves that test something other
+ * than loading TypeScript (which the shared serve and the lane tests do): they start sooner.
+ */
+const COMPILED_HANDLERS = 'dist/examples/bench/handlers.js';
 
 let serveChild: Child;
 let target: string;
@@ -243,7 +248,7 @@ test('serve --auth-tokens refuses calls without an accepted token; call and benc
   const dir = mkdtempSync(path.join(tmpdir(), 'ringrpc-cli-tokens-'));
   const tokens = path.join(dir, 'tokens');
   writeFileSync(tokens, 'letmein ci\n');
-  const child = spawnServe(['--auth-tokens', tokens]);
+  const child = spawnServe(['--auth-tokens', tokens], {}, COMPILED_HANDLERS);
   const [, host, port] = await waitForOutput(child, /ringrpc listening on ([\d.]+):(\d+)/);
   const address = `${host}:${port}`;
   const [anonymous, wrong, ok, load] = await Promise.all([
@@ -262,7 +267,7 @@ test('serve --auth-tokens refuses calls without an accepted token; call and benc
   child.process.kill('SIGTERM');
   assert.is(await child.exited, 0);
   assert.not.match(child.stderr, /DEBUG|call method=/, 'no access log below debug level');
-  const missing = await cli(['serve', '--proto', PROTO, '--handlers', 'examples/bench/handlers.ts', '--port', '0', '--auth-tokens', path.join(dir, 'none')]);
+  const missing = await cli(['serve', '--proto', PROTO, '--handlers', COMPILED_HANDLERS, '--port', '0', '--auth-tokens', path.join(dir, 'none')]);
   assert.is(missing.code, 1);
   assert.match(missing.stderr, /cannot read the tokens file/);
 });
@@ -271,7 +276,7 @@ test('RINGRPC_LOG_LEVEL=debug: serve logs one access-log line per call, refused 
   const dir = mkdtempSync(path.join(tmpdir(), 'ringrpc-cli-access-'));
   const tokens = path.join(dir, 'tokens');
   writeFileSync(tokens, 'letmein ci-bot\n');
-  const child = spawnServe(['--auth-tokens', tokens], { RINGRPC_LOG_FORMAT: 'json', RINGRPC_LOG_LEVEL: 'debug' });
+  const child = spawnServe(['--auth-tokens', tokens], { RINGRPC_LOG_FORMAT: 'json', RINGRPC_LOG_LEVEL: 'debug' }, COMPILED_HANDLERS);
   try {
     const listening = await waitForJsonLine(child, 'ringrpc listening');
     const address = String(listening['address']);
@@ -314,7 +319,7 @@ test("serve under node's V8 and process flags still starts its worker lane", asy
 });
 
 test('RINGRPC_LOG_FORMAT=json: serve prints its listening and metrics lines as JSON log lines, and no plain line', async () => {
-  const child = spawnServe(['--metrics-port', '0'], { RINGRPC_LOG_FORMAT: 'json' });
+  const child = spawnServe(['--metrics-port', '0'], { RINGRPC_LOG_FORMAT: 'json' }, COMPILED_HANDLERS);
   try {
     const listening = await waitForJsonLine(child, 'ringrpc listening');
     assert.is(listening['level'], 'info');
@@ -335,7 +340,7 @@ test('RINGRPC_LOG_FORMAT=json: serve prints its listening and metrics lines as J
 
 test('serve and call with mutual TLS; a call without a client certificate is refused in one line', async () => {
   const tls = 'tests/fixtures/tls';
-  const child = spawnServe(['--tls-cert', `${tls}/server.pem`, '--tls-key', `${tls}/server-key.pem`, '--tls-ca', `${tls}/ca.pem`]);
+  const child = spawnServe(['--tls-cert', `${tls}/server.pem`, '--tls-key', `${tls}/server-key.pem`, '--tls-ca', `${tls}/ca.pem`], {}, COMPILED_HANDLERS);
   const [, , port] = await waitForOutput(child, /ringrpc listening on ([\d.]+):(\d+)/);
   const [good, refused, missing] = await Promise.all([
     cli([
