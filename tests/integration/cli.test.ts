@@ -228,19 +228,7 @@ test('serve --actor-methods puts Tally on the actor lane; call --key and bench -
   assert.is(both.code, 2, 'an unknown option of call');
   child.process.kill('SIGTERM');
   assert.is(await child.exited, 0);
-  const clash = await cli([
-    'serve',
-    '--proto',
-    PROTO,
-    '--handlers',
-    'examples/bench/handlers.ts',
-    '--port',
-    '0',
-    '--worker-methods',
-    'Tally',
-    '--actor-methods',
-    'Tally',
-  ]);
+  const clash = await cli(['serve', '--proto', PROTO, '--handlers', COMPILED_HANDLERS, '--port', '0', '--worker-methods', 'Tally', '--actor-methods', 'Tally']);
   assert.match(clash.stderr, /Tally named by both --worker-methods and --actor-methods/);
 });
 
