@@ -57,6 +57,9 @@ export async function runStream(
   options: { send?: readonly Uint8Array[]; halfClose?: boolean; grant?: boolean; window?: number; ms?: number } = {},
 ): Promise<StreamRead> {
   const { send, halfClose: closeAfter = send !== undefined, grant = true, window = WINDOW, ms = 30_000 } = options;
+  // As ringrpc's own client does: a MESSAGE or CREDIT written after a wait is not held back
+  // by Nagle's algorithm until the server's delayed ACK (about 40 ms a window).
+  peer.socket.setNoDelay(true);
   const messages: ReadFrame[] = [];
   const credits: number[] = [];
   let sendCredit = WINDOW;

@@ -117,7 +117,7 @@ test('64 concurrent clients, 20,000 messages over 100 keys: every count exact, n
 });
 
 test('activate is awaited before the first message; a throw fails its waiting messages with its status, and the next message retries', async () => {
-  const s = await start();
+  const s = await start({ actorWorkers: 1 }); // one key at a time: one thread will do
   const client = benchClient(s.address);
   const reports = await Promise.all(Array.from({ length: 5 }, () => probe(client, 'fresh')));
   assert.ok(reports.every((r) => r.activated && r.generation === 1));
@@ -205,7 +205,7 @@ test('a thread that dies: only its running message fails; the queued ones run, i
 });
 
 test('deadline and cancel of queued messages: the client hears at once, the server never runs them', async () => {
-  const s = await start();
+  const s = await start({ actorWorkers: 1 }); // one key: one thread will do
   const client = benchClient(s.address, { retry: false });
   const slow = probe(client, 'busy', { 'x-action': 'sleep', 'x-ms': '300' });
   await new Promise((r) => setTimeout(r, 30));
@@ -269,7 +269,7 @@ test('a hot key does not starve the other keys of its thread', async () => {
 });
 
 test("the client's consistent hash sends one key to one of three servers", async () => {
-  const servers = await Promise.all([start(), start(), start()]);
+  const servers = await Promise.all([start({ actorWorkers: 1 }), start({ actorWorkers: 1 }), start({ actorWorkers: 1 })]); // the servers' threads are not what is tested
   const client = benchClient(`static://${servers.map((s) => s.address).join(',')}`, { loadBalancer: 'consistent_hash' });
   const replies = await Promise.all(Array.from({ length: 30 }, (_, i) => client.tally({ seq: BigInt(i + 1) }, { key: 'alice' })));
   assert.equal(

@@ -12,6 +12,11 @@ import { encode, open, runStream } from '../helpers/raw-stream.js';
 /** The built CLI (`dist/src/cli/bin.js`, what `npx ringrpc` runs), end to end. */
 const test = suite('cli serve + call');
 const PROTO = 'proto/bench/v1/bench.proto';
+/**
+ * The compiled bench handlers (`npm run build:bench`), for serves that test something other
+ * than loading TypeScript (which the shared serve and the lane tests do): they start sooner.
+ */
+const COMPILED_HANDLERS = 'dist/examples/bench/handlers.js';
 
 let serveChild: Child;
 let target: string;
@@ -92,24 +97,26 @@ test('an unreachable address is UNAVAILABLE naming it', async () => {
   assert.match(r.stderr, /^UNAVAILABLE: .*@ 127.0.0.1:1: cannot connect: ECONNREFUSED/);
 });
 
+// Tests that run the CLI several times run the runs that do not depend on each other at once.
 test('usage errors exit 2 with the usage text', async () => {
-  const r = await cli(['call', target]);
+  const [r, unknown] = await Promise.all([cli(['call', target]), cli(['frobnicate'])]);
   assert.is(r.code, 2);
   assert.match(r.stderr, /call takes an address/);
-  const unknown = await cli(['frobnicate']);
   assert.is(unknown.code, 2);
   assert.match(unknown.stderr, /unknown command "frobnicate"/);
 });
 
 test('serve --help and bench -h print their options and exit 0; an unknown option exits 2 naming it', async () => {
-  const serveHelp = await cli(['serve', '--help']);
+  const [serveHelp, benchHelp, unknown] = await Promise.all([
+    cli(['serve', '--help']),
+    cli(['bench', '-h']),
+    cli(['serve', '--proto', PROTO, '--handler', 'x.ts']),
+  ]);
   assert.is(serveHelp.code, 0, serveHelp.stderr);
   assert.match(serveHelp.stdout, /^usage: ringrpc serve /);
   assert.match(serveHelp.stdout, /--worker-methods <A,B>/);
-  const benchHelp = await cli(['bench', '-h']);
   assert.is(benchHelp.code, 0, benchHelp.stderr);
   assert.match(benchHelp.stdout, /-c, --concurrency <n> .*\(default 50\)/);
-  const unknown = await cli(['serve', '--proto', PROTO, '--handler', 'x.ts']);
   assert.is(unknown.code, 2);
   assert.match(unknown.stderr, /^ringrpc serve: unknown option '--handler'\n.*\nrun 'ringrpc serve --help' for its options\n$/);
 });
@@ -130,10 +137,12 @@ test('serve takes its port from a config file, below the environment and flags',
 });
 
 test('serve reports a bad config value naming its source', async () => {
-  const r = await cli(['serve', '--proto', PROTO, '--handlers', 'examples/bench/handlers.ts', '--port', 'eighty']);
+  const [r, env] = await Promise.all([
+    cli(['serve', '--proto', PROTO, '--handlers', 'examples/bench/handlers.ts', '--port', 'eighty']),
+    cli(['serve', '--proto', PROTO, '--handlers', 'examples/bench/handlers.ts'], { RINGRPC_HEARTBEAT_INTERVAL_MS: '-5' }),
+  ]);
   assert.is(r.code, 1);
   assert.match(r.stderr, /--port must be an integer \(got "eighty"\)/);
-  const env = await cli(['serve', '--proto', PROTO, '--handlers', 'examples/bench/handlers.ts'], { RINGRPC_HEARTBEAT_INTERVAL_MS: '-5' });
   assert.is(env.code, 1);
   assert.match(env.stderr, /options.heartbeatIntervalMs must be a positive integer/);
 });
@@ -167,6 +176,7 @@ test('serve serves the stream methods Stream, Sum and Chat inline', async () => 
 });
 
 test('serve --workers --worker-methods Work runs Work on the worker lane, same answer', async () => {
+  const bad = cli(['serve', '--proto', PROTO, '--handlers', 'examples/bench/handlers.ts', '--port', '0', '--worker-methods', 'Wrok']);
   const child = spawnServe(['--workers', '2', '--worker-methods', 'Work']);
   const [, host, port] = await waitForOutput(child, /ringrpc listening on ([\d.]+):(\d+)/);
   assert.match(child.stderr, /workerLane=Work/);
@@ -175,9 +185,9 @@ test('serve --workers --worker-methods Work runs Work on the worker lane, same a
   assert.is(JSON.parse(r.stdout).digest, Buffer.from(work(Buffer.from('abc'), 3)).toString('base64'));
   child.process.kill('SIGTERM');
   assert.is(await child.exited, 0);
-  const bad = await cli(['serve', '--proto', PROTO, '--handlers', 'examples/bench/handlers.ts', '--port', '0', '--worker-methods', 'Wrok']);
-  assert.is(bad.code, 1);
-  assert.match(bad.stderr, /--worker-methods names Wrok, not a method of the implemented services/);
+  const refused = await bad;
+  assert.is(refused.code, 1);
+  assert.match(refused.stderr, /--worker-methods names Wrok, not a method of the implemented services/);
 });
 
 test('serve --actor-methods puts Tally on the actor lane; call --key and bench --keys reach its actors', async () => {
@@ -195,15 +205,19 @@ test('serve --actor-methods puts Tally on the actor lane; call --key and bench -
     assert.is(r.code, 0, r.stderr);
     assert.is(JSON.parse(r.stdout).count, count);
   }
-  const noKey = await cli(['call', address, 'bench.v1.Bench/Tally', '{}', '--proto', PROTO]);
+  // Keys of their own: the bench's key-0 … key-19, the Python peer's py-0 … py-7.
+  const [noKey, load, python, both] = await Promise.all([
+    cli(['call', address, 'bench.v1.Bench/Tally', '{}', '--proto', PROTO]),
+    cli(['bench', address, 'bench.v1.Bench/Tally', '--proto', PROTO, '--keys', '20', '--requests', '400', '--json']),
+    // A peer in another language, written from the wire protocol alone.
+    run('python3', ['tests/fixtures/tally_peer.py', host!, port!]),
+    cli(['call', address, 'bench.v1.Bench/Tally', '{}', '--proto', PROTO, '--actor-methods', 'Tally']),
+  ]);
   assert.is(noKey.code, 1);
   assert.match(noKey.stderr, /^INVALID_ARGUMENT: .*runs on the actor lane and needs a key/);
-  const load = await cli(['bench', address, 'bench.v1.Bench/Tally', '--proto', PROTO, '--keys', '20', '--requests', '400', '--json']);
   assert.is(load.code, 0, load.stderr);
   const result = JSON.parse(load.stdout) as { ok: number; errors: Record<string, number> };
   assert.is(result.ok, 400);
-  // A peer in another language, written from the wire protocol alone.
-  const python = await run('python3', ['tests/fixtures/tally_peer.py', host!, port!]);
   assert.is(python.code, 0, python.stdout + python.stderr);
   assert.equal(JSON.parse(python.stdout), {
     keys: 8,
@@ -211,23 +225,10 @@ test('serve --actor-methods puts Tally on the actor lane; call --key and bench -
     long_key: { status: 3, message: 'key of bench.v1.Bench/Tally is 300 bytes, over the limit of 256' },
     problems: [],
   });
-  const both = await cli(['call', address, 'bench.v1.Bench/Tally', '{}', '--proto', PROTO, '--actor-methods', 'Tally']);
   assert.is(both.code, 2, 'an unknown option of call');
   child.process.kill('SIGTERM');
   assert.is(await child.exited, 0);
-  const clash = await cli([
-    'serve',
-    '--proto',
-    PROTO,
-    '--handlers',
-    'examples/bench/handlers.ts',
-    '--port',
-    '0',
-    '--worker-methods',
-    'Tally',
-    '--actor-methods',
-    'Tally',
-  ]);
+  const clash = await cli(['serve', '--proto', PROTO, '--handlers', COMPILED_HANDLERS, '--port', '0', '--worker-methods', 'Tally', '--actor-methods', 'Tally']);
   assert.match(clash.stderr, /Tally named by both --worker-methods and --actor-methods/);
 });
 
@@ -235,24 +236,26 @@ test('serve --auth-tokens refuses calls without an accepted token; call and benc
   const dir = mkdtempSync(path.join(tmpdir(), 'ringrpc-cli-tokens-'));
   const tokens = path.join(dir, 'tokens');
   writeFileSync(tokens, 'letmein ci\n');
-  const child = spawnServe(['--auth-tokens', tokens]);
+  const child = spawnServe(['--auth-tokens', tokens], {}, COMPILED_HANDLERS);
   const [, host, port] = await waitForOutput(child, /ringrpc listening on ([\d.]+):(\d+)/);
   const address = `${host}:${port}`;
-  const anonymous = await cli(['call', address, 'bench.v1.Bench/Echo', '{}', '--proto', PROTO]);
+  const [anonymous, wrong, ok, load] = await Promise.all([
+    cli(['call', address, 'bench.v1.Bench/Echo', '{}', '--proto', PROTO]),
+    cli(['call', address, 'bench.v1.Bench/Echo', '{}', '--proto', PROTO, '--token', 'nope']),
+    cli(['call', address, 'bench.v1.Bench/Echo', '{"payload":"b2s="}', '--proto', PROTO, '--token', 'letmein']),
+    cli(['bench', address, 'bench.v1.Bench/Echo', '--proto', PROTO, '--token', 'letmein', '--requests', '200', '--json']),
+  ]);
   assert.is(anonymous.code, 1);
   assert.match(anonymous.stderr, /^UNAUTHENTICATED: .*needs a bearer token/);
-  const wrong = await cli(['call', address, 'bench.v1.Bench/Echo', '{}', '--proto', PROTO, '--token', 'nope']);
   assert.match(wrong.stderr, /^UNAUTHENTICATED: .*the bearer token was refused/);
-  const ok = await cli(['call', address, 'bench.v1.Bench/Echo', '{"payload":"b2s="}', '--proto', PROTO, '--token', 'letmein']);
   assert.is(ok.code, 0, ok.stderr);
   assert.equal(JSON.parse(ok.stdout), { payload: 'b2s=' });
-  const load = await cli(['bench', address, 'bench.v1.Bench/Echo', '--proto', PROTO, '--token', 'letmein', '--requests', '200', '--json']);
   assert.is(load.code, 0, load.stderr);
   assert.is((JSON.parse(load.stdout) as { ok: number }).ok, 200);
   child.process.kill('SIGTERM');
   assert.is(await child.exited, 0);
   assert.not.match(child.stderr, /DEBUG|call method=/, 'no access log below debug level');
-  const missing = await cli(['serve', '--proto', PROTO, '--handlers', 'examples/bench/handlers.ts', '--port', '0', '--auth-tokens', path.join(dir, 'none')]);
+  const missing = await cli(['serve', '--proto', PROTO, '--handlers', COMPILED_HANDLERS, '--port', '0', '--auth-tokens', path.join(dir, 'none')]);
   assert.is(missing.code, 1);
   assert.match(missing.stderr, /cannot read the tokens file/);
 });
@@ -261,7 +264,7 @@ test('RINGRPC_LOG_LEVEL=debug: serve logs one access-log line per call, refused 
   const dir = mkdtempSync(path.join(tmpdir(), 'ringrpc-cli-access-'));
   const tokens = path.join(dir, 'tokens');
   writeFileSync(tokens, 'letmein ci-bot\n');
-  const child = spawnServe(['--auth-tokens', tokens], { RINGRPC_LOG_FORMAT: 'json', RINGRPC_LOG_LEVEL: 'debug' });
+  const child = spawnServe(['--auth-tokens', tokens], { RINGRPC_LOG_FORMAT: 'json', RINGRPC_LOG_LEVEL: 'debug' }, COMPILED_HANDLERS);
   try {
     const listening = await waitForJsonLine(child, 'ringrpc listening');
     const address = String(listening['address']);
@@ -304,7 +307,7 @@ test("serve under node's V8 and process flags still starts its worker lane", asy
 });
 
 test('RINGRPC_LOG_FORMAT=json: serve prints its listening and metrics lines as JSON log lines, and no plain line', async () => {
-  const child = spawnServe(['--metrics-port', '0'], { RINGRPC_LOG_FORMAT: 'json' });
+  const child = spawnServe(['--metrics-port', '0'], { RINGRPC_LOG_FORMAT: 'json' }, COMPILED_HANDLERS);
   try {
     const listening = await waitForJsonLine(child, 'ringrpc listening');
     assert.is(listening['level'], 'info');
@@ -325,29 +328,31 @@ test('RINGRPC_LOG_FORMAT=json: serve prints its listening and metrics lines as J
 
 test('serve and call with mutual TLS; a call without a client certificate is refused in one line', async () => {
   const tls = 'tests/fixtures/tls';
-  const child = spawnServe(['--tls-cert', `${tls}/server.pem`, '--tls-key', `${tls}/server-key.pem`, '--tls-ca', `${tls}/ca.pem`]);
+  const child = spawnServe(['--tls-cert', `${tls}/server.pem`, '--tls-key', `${tls}/server-key.pem`, '--tls-ca', `${tls}/ca.pem`], {}, COMPILED_HANDLERS);
   const [, , port] = await waitForOutput(child, /ringrpc listening on ([\d.]+):(\d+)/);
-  const good = await cli([
-    'call',
-    `localhost:${port}`,
-    'bench.v1.Bench/Echo',
-    '{"payload":"dGxz"}',
-    '--proto',
-    PROTO,
-    '--tls-ca',
-    `${tls}/ca.pem`,
-    '--tls-cert',
-    `${tls}/client.pem`,
-    '--tls-key',
-    `${tls}/client-key.pem`,
+  const [good, refused, missing] = await Promise.all([
+    cli([
+      'call',
+      `localhost:${port}`,
+      'bench.v1.Bench/Echo',
+      '{"payload":"dGxz"}',
+      '--proto',
+      PROTO,
+      '--tls-ca',
+      `${tls}/ca.pem`,
+      '--tls-cert',
+      `${tls}/client.pem`,
+      '--tls-key',
+      `${tls}/client-key.pem`,
+    ]),
+    cli(['call', `localhost:${port}`, 'bench.v1.Bench/Echo', '{}', '--proto', PROTO, '--tls-ca', `${tls}/ca.pem`]),
+    cli(['call', `localhost:${port}`, 'bench.v1.Bench/Echo', '{}', '--proto', PROTO, '--tls-ca', 'nope.pem']),
   ]);
   assert.is(good.code, 0, good.stderr);
   assert.equal(JSON.parse(good.stdout), { payload: 'dGxz' });
-  const refused = await cli(['call', `localhost:${port}`, 'bench.v1.Bench/Echo', '{}', '--proto', PROTO, '--tls-ca', `${tls}/ca.pem`]);
   assert.is(refused.code, 1);
   assert.match(refused.stderr, /^UNAVAILABLE: .*CERTIFICATE_REQUIRED|client certificate refused/);
   assert.is(refused.stderr.trim().split('\n').length, 1);
-  const missing = await cli(['call', `localhost:${port}`, 'bench.v1.Bench/Echo', '{}', '--proto', PROTO, '--tls-ca', 'nope.pem']);
   assert.match(missing.stderr, /--tls-ca nope.pem: ENOENT/);
   child.process.kill('SIGTERM');
   assert.is(await child.exited, 0);

@@ -21,8 +21,9 @@ interface Provider {
 
 const children = new Set<Child>();
 
+/** A provider process; its handlers are the compiled ones: how they load is not what is tested here. */
 async function startProvider(uri: string): Promise<Provider> {
-  const child = spawnServe(['--metrics-port', '0', '--registry', uri]);
+  const child = spawnServe(['--metrics-port', '0', '--registry', uri], {}, 'dist/examples/bench/handlers.js');
   children.add(child);
   const [, port] = await waitForOutput(child, /ringrpc listening on 127\.0\.0\.1:(\d+)/);
   const [, metrics] = await waitForOutput(child, /ringrpc metrics on (http:\/\/\S+)\/metrics/);

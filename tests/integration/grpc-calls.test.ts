@@ -3,20 +3,37 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createServer, prometheusText, RpcError, Status, statusName, type Server, type ServerOptions, type ServerCallInfo } from '../../src/index.js';
+import {
+  createServer,
+  prometheusText,
+  RpcError,
+  Status,
+  statusName,
+  type Server,
+  type ServerOptions,
+  type ServerCallInfo,
+  type Lane,
+} from '../../src/index.js';
 import { Bench, benchClient } from '../helpers/bench-server.js';
 import { Bench as handlers } from '../fixtures/grpc-handlers.js';
 import { work } from '../../examples/bench/handlers.js';
 import { grpcCall, grpcClient } from '../helpers/grpc-client.js';
 import { until } from '../helpers/tcp.js';
+import { closeAfterClients } from '../helpers/server-close.js';
 
 const test = suite('grpc calls');
 const MODULE = 'tests/fixtures/grpc-handlers.ts';
 
-/** A server with Echo and Sleep inline, Work on the worker lane, Tally on the actor lane. */
-async function start(options: ServerOptions = {}): Promise<{ server: Server; address: string }> {
+/**
+ * A server with Echo and Sleep inline, Work on the worker lane, Tally on the actor lane; a
+ * test that calls no method of a lane leaves it out (`lanes`), as its threads take a while to start.
+ */
+async function start(
+  options: ServerOptions = {},
+  lanes: Record<string, Lane> = { work: 'worker', tally: 'actor' },
+): Promise<{ server: Server; address: string }> {
   const server = createServer({ host: '127.0.0.1', port: 0, workers: 1, actorWorkers: 1, ...options }).addService(Bench, handlers, {
-    lanes: { work: 'worker', tally: 'actor' },
+    lanes,
     workerModule: MODULE,
   });
   const { port } = await server.listen();
@@ -49,11 +66,11 @@ test('a grpc-js client calls Echo (inline), Work (worker lane) and Tally (actor 
   assert.match(metrics, /ringrpc_grpc_calls_total 7/);
   assert.match(metrics, /ringrpc_method_requests_total\{method="bench.v1.Bench\/Echo"\} 1/);
   client.close();
-  await server.close();
+  await closeAfterClients(server);
 });
 
 test('both protocols on one port at once; the handler sees ctx.protocol, on every lane', async () => {
-  const { server, address } = await start();
+  const { server, address } = await start({}, {}); // Echo: inline
   const client = grpcClient(address);
   const ringrpc = benchClient(address);
   let ringrpcMetadata: Readonly<Record<string, string>> = {};
@@ -82,7 +99,7 @@ test('both protocols on one port at once; the handler sees ctx.protocol, on ever
   );
   client.close();
   await ringrpc.$close();
-  await server.close();
+  await closeAfterClients(server);
 
   // On the worker lane the protocol travels with the call to its thread.
   const onWorkers = createServer({ host: '127.0.0.1', port: 0, workers: 1 }).addService(Bench, handlers, { lanes: { echo: 'worker' }, workerModule: MODULE });
@@ -91,11 +108,11 @@ test('both protocols on one port at once; the handler sees ctx.protocol, on ever
   const fromWorker = await grpcCall(workerClient, 'Echo', { payload: Buffer.from('w') }, { metadata: { 'x-grpc': 'context' } });
   assert.is(fromWorker.headers['x-protocol'], 'grpc');
   workerClient.close();
-  await onWorkers.close();
+  await closeAfterClients(onWorkers);
 });
 
 test('metadata round trip: ASCII and -bin request headers reach ctx.metadata, response metadata comes back as headers, an error carries it in trailers', async () => {
-  const { server, address } = await start();
+  const { server, address } = await start({}, {}); // Echo: inline
   const client = grpcClient(address);
   const ok = await grpcCall(
     client,
@@ -129,11 +146,11 @@ test('metadata round trip: ASCII and -bin request headers reach ctx.metadata, re
   assert.is(failed.trailers['x-detail'], 'from the error');
   assert.is(failed.trailers['x-set-by-handler'], 'yes');
   client.close();
-  await server.close();
+  await closeAfterClients(server);
 });
 
 test('every status a handler ends with reaches the gRPC client as the same code', async () => {
-  const { server, address } = await start();
+  const { server, address } = await start({}, { work: 'worker' });
   const client = grpcClient(address);
   for (let code = 1; code <= 16; code++) {
     const r = await grpcCall(client, 'Echo', {}, { metadata: { 'x-grpc': 'fail', 'x-code': String(code), 'x-message': `status ${code}` } });
@@ -146,12 +163,12 @@ test('every status a handler ends with reaches the gRPC client as the same code'
   assert.match(r.error!.details, 'rounds must be at most');
   assert.is(server.stats().methods['bench.v1.Bench/Echo']!.errors['DATA_LOSS'], 1);
   client.close();
-  await server.close();
+  await closeAfterClients(server);
 });
 
 test('a deadline is DEADLINE_EXCEEDED, and a cancel aborts the handler: ctx.signal fires, on the inline and worker lanes', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'ringrpc-grpc-'));
-  const { server, address } = await start();
+  const { server, address } = await start({}, {}); // Sleep: inline (the worker lane's is workerServer)
   const workerServer = createServer({ host: '127.0.0.1', port: 0, workers: 1 }).addService(Bench, handlers, {
     lanes: { sleep: 'worker' },
     workerModule: MODULE,
@@ -178,13 +195,12 @@ test('a deadline is DEADLINE_EXCEEDED, and a cancel aborts the handler: ctx.sign
   await until(() => workerServer.stats().methods['bench.v1.Bench/Sleep']!.errors['CANCELLED'] === 1, 2000, 'the cancel to be counted');
   assert.is(server.stats().methods['bench.v1.Bench/Sleep']!.inflight, 0);
   client.close();
-  await workerServer.close();
-  await server.close();
+  await Promise.all([closeAfterClients(workerServer), closeAfterClients(server)]);
 });
 
 test("the server's callTimeoutMs ends a gRPC call too: DEADLINE_EXCEEDED, the handler's signal aborted", async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'ringrpc-grpc-'));
-  const { server, address } = await start({ callTimeoutMs: 150 });
+  const { server, address } = await start({ callTimeoutMs: 150 }, {}); // Sleep: inline
   const client = grpcClient(address);
   const marker = path.join(dir, 'limit');
   const r = await grpcCall(client, 'Sleep', { ms: 5000 }, { metadata: { 'x-marker': marker } });
@@ -192,11 +208,11 @@ test("the server's callTimeoutMs ends a gRPC call too: DEADLINE_EXCEEDED, the ha
   assert.match(r.error!.details, "the server's callTimeoutMs of 150 ms");
   await until(() => existsSync(marker), 2000, "the handler's signal");
   client.close();
-  await server.close();
+  await closeAfterClients(server);
 });
 
 test('gzip both ways: a compressed request is read, a large reply goes compressed to a client that takes gzip', async () => {
-  const { server, address } = await start({ compression: 'gzip', compressionThresholdBytes: 100 });
+  const { server, address } = await start({ compression: 'gzip', compressionThresholdBytes: 100 }, { work: 'worker' });
   const client = grpcClient(address, { 'grpc.default_compression_algorithm': 2 });
   const payload = Buffer.alloc(64 * 1024, 'abc');
   const r = await grpcCall<{ payload: Buffer }>(client, 'Echo', { payload });
@@ -207,11 +223,11 @@ test('gzip both ways: a compressed request is read, a large reply goes compresse
   assert.ok(stats.bytesIn < payload.length, `the requests arrived compressed (${stats.bytesIn} bytes in)`);
   assert.ok(stats.bytesOut < payload.length, `the reply left compressed (${stats.bytesOut} bytes out)`);
   client.close();
-  await server.close();
+  await closeAfterClients(server);
 });
 
 test('10,000 concurrent calls on one HTTP/2 connection', async () => {
-  const { server, address } = await start();
+  const { server, address } = await start({}, {}); // Echo: inline
   const client = grpcClient(address);
   const calls = Array.from({ length: 10_000 }, (_, i) => grpcCall<{ payload: Buffer }>(client, 'Echo', { payload: Buffer.from(String(i)) }));
   const results = await Promise.all(calls);
@@ -220,21 +236,24 @@ test('10,000 concurrent calls on one HTTP/2 connection', async () => {
   assert.is(stats.connections.grpc, 1);
   assert.is(stats.methods['bench.v1.Bench/Echo']!.ok, 10_000);
   client.close();
-  await server.close();
+  await closeAfterClients(server);
 });
 
 test('interceptors run for gRPC calls: they see protocol "grpc", change metadata, and refuse', async () => {
   const seen: Array<Pick<ServerCallInfo, 'protocol' | 'service' | 'method'>> = [];
-  const { server, address } = await start({
-    interceptors: [
-      async (call, next) => {
-        seen.push(JSON.parse(JSON.stringify(call)));
-        if (call.metadata['authorization'] !== 'Bearer ok') throw new RpcError(Status.UNAUTHENTICATED, 'no token');
-        call.metadata['x-added'] = 'by interceptor';
-        return next();
-      },
-    ],
-  });
+  const { server, address } = await start(
+    {
+      interceptors: [
+        async (call, next) => {
+          seen.push(JSON.parse(JSON.stringify(call)));
+          if (call.metadata['authorization'] !== 'Bearer ok') throw new RpcError(Status.UNAUTHENTICATED, 'no token');
+          call.metadata['x-added'] = 'by interceptor';
+          return next();
+        },
+      ],
+    },
+    { work: 'worker' },
+  );
   const client = grpcClient(address);
   const refused = await grpcCall(client, 'Echo', {});
   assert.is(refused.error!.code, Status.UNAUTHENTICATED);
@@ -246,7 +265,7 @@ test('interceptors run for gRPC calls: they see protocol "grpc", change metadata
   assert.is(seen[0]!.service, 'bench.v1.Bench');
   assert.is(seen[1]!.method, 'Work');
   client.close();
-  await server.close();
+  await closeAfterClients(server);
 });
 
 test.run();

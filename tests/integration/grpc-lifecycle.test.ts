@@ -15,6 +15,7 @@ import { frameMessage, rawCall } from '../helpers/raw-grpc.js';
 import { load } from '../helpers/load.js';
 import { sleep, until } from '../helpers/tcp.js';
 import { spawnServe, waitForOutput } from '../helpers/child.js';
+import { closeAfterClients } from '../helpers/server-close.js';
 
 const test = suite('grpc lifecycle');
 const pem = (name: string) => readFileSync(new URL(`../fixtures/tls/${name}.pem`, import.meta.url));
@@ -60,7 +61,7 @@ test('rolling shutdown under grpc-js load: the two-step GOAWAY and the drain los
   } finally {
     await run.stop();
     client.close();
-    await Promise.all([a.server.close(), b.server.close()]);
+    await Promise.all([closeAfterClients(a.server), closeAfterClients(b.server)]);
   }
 });
 
@@ -108,7 +109,7 @@ test('health: SERVING for the server and each service it serves, NOT_FOUND for o
   const r = await rawCall(s2, '/grpc.health.v1.Health/Check', [frameMessage(health.encode({}).finish())]);
   assert.is(r.grpcStatus, Status.UNIMPLEMENTED, 'grpcHealth: false');
   s2.close();
-  await off.server.close();
+  await closeAfterClients(off.server);
 });
 
 test('reflection lists the services and hands out their schema (v1 and v1alpha), as grpcurl asks', async () => {
@@ -152,7 +153,7 @@ test('reflection lists the services and hands out their schema (v1 and v1alpha),
     assert.ok(replies[3]!['file_descriptor_response'].file_descriptor_proto.length >= 1);
   }
   client.close();
-  await server.close();
+  await closeAfterClients(server);
 
   const off = await startBenchServer({ grpcReflection: false });
   const s2 = http2.connect(`http://127.0.0.1:${off.port}`);
@@ -160,7 +161,7 @@ test('reflection lists the services and hands out their schema (v1 and v1alpha),
   const r = await rawCall(s2, '/grpc.reflection.v1.ServerReflection/ServerReflectionInfo', [frameMessage(Request.encode({ list_services: '' }).finish())]);
   assert.is(r.grpcStatus, Status.UNIMPLEMENTED, 'grpcReflection: false');
   s2.close();
-  await off.server.close();
+  await closeAfterClients(off.server);
 });
 
 test('idle eviction and maxConnections cover HTTP/2 connections', async () => {
@@ -189,7 +190,7 @@ test('idle eviction and maxConnections cover HTTP/2 connections', async () => {
   assert.is(server.stats().connections.refused, 1);
   first.close();
   await ringrpc.$close();
-  await server.close();
+  await closeAfterClients(server);
 
   // Under TLS, ALPN names the protocol before a byte is read: an HTTP/2 GOAWAY, then.
   const secure = await startBenchServer({ maxConnections: 1, tls: { cert: pem('server'), key: pem('server-key') } });
@@ -202,7 +203,7 @@ test('idle eviction and maxConnections cover HTTP/2 connections', async () => {
   assert.is(data.toString(), 'server is at its limit of 1 connections');
   two.destroy();
   one.close();
-  await secure.server.close();
+  await closeAfterClients(secure.server);
 });
 
 test('TLS: ALPN h2 is gRPC, ringrpc/1 (or none) is ringrpc, on one port', async () => {
@@ -229,7 +230,7 @@ test('TLS: ALPN h2 is gRPC, ringrpc/1 (or none) is ringrpc, on one port', async 
   for (const socket of sockets) socket.destroy();
   client.close();
   await ringrpc.$close();
-  await server.close();
+  await closeAfterClients(server);
 });
 
 test('mutual TLS over gRPC: the handler sees the client certificate, on the worker lane too', async () => {
@@ -249,12 +250,12 @@ test('mutual TLS over gRPC: the handler sees the client certificate, on the work
   assert.is((await grpcCall(stranger, 'Echo', {}, { deadlineMs: 3000 })).error?.code, Status.UNAVAILABLE, 'no certificate: refused');
   stranger.close();
   client.close();
-  await server.close();
+  await closeAfterClients(server);
 });
 
 test('ringrpc serve answers gRPC clients; with --no-grpc it does not', async () => {
   for (const flags of [[], ['--no-grpc']]) {
-    const child = spawnServe(flags);
+    const child = spawnServe(flags, {}, 'dist/examples/bench/handlers.js'); // compiled: it starts sooner
     const [, host, port] = await waitForOutput(child, /ringrpc listening on ([\d.]+):(\d+)/);
     const client = grpcClient(`${host}:${port}`);
     const r = await grpcCall<{ payload: Buffer }>(client, 'Echo', { payload: Buffer.from('cli') }, { deadlineMs: 5000 });

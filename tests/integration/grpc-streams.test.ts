@@ -10,6 +10,7 @@ import { Bench } from '../helpers/bench-server.js';
 import { grpcCall, grpcClient } from '../helpers/grpc-client.js';
 import { frameMessage } from '../helpers/raw-grpc.js';
 import { sleep, until } from '../helpers/tcp.js';
+import { closeAfterClients } from '../helpers/server-close.js';
 import { standardRoot } from '../../src/grpc/standard-protos.js';
 
 const test = suite('grpc streams');
@@ -104,7 +105,7 @@ test('server, client and bidi streams over gRPC, in order: Stream 10,000 replies
   for (const m of ['Stream', 'Sum', 'Chat']) assert.is(stats.methods[`bench.v1.Bench/${m}`]!.ok, 1, m);
   assert.is(stats.inflight, 0);
   client.close();
-  await server.close();
+  await closeAfterClients(server);
 });
 
 test('a grpc-js reader that pauses holds the generator: it gets no further than HTTP/2 lets it write; all arrive on resume', async () => {
@@ -139,7 +140,7 @@ test('a grpc-js reader that pauses holds the generator: it gets no further than 
   assert.is(replies.length, COUNT);
   assert.ok(replies.every((r, n) => r.payload![0] === (n & 0xff)));
   client.close();
-  await server.close();
+  await closeAfterClients(server);
 });
 
 test('call.cancel() mid-stream: the handler signal aborts and the generator finally runs', async () => {
@@ -156,7 +157,7 @@ test('call.cancel() mid-stream: the handler signal aborts and the generator fina
   await until(() => server.stats().inflight === 0, 2000, 'the call to end');
   assert.is(server.stats().methods['bench.v1.Bench/Stream']!.errors['CANCELLED'], 1);
   client.close();
-  await server.close();
+  await closeAfterClients(server);
 });
 
 test('the deadline covers the whole stream: DEADLINE_EXCEEDED after the replies sent, the generator closed', async () => {
@@ -172,7 +173,7 @@ test('the deadline covers the whole stream: DEADLINE_EXCEEDED after the replies 
   await until(() => seen.closed, 5000, 'the generator closed');
   assert.is(seen.aborted, String(Status.DEADLINE_EXCEEDED));
   client.close();
-  await server.close();
+  await closeAfterClients(server);
 });
 
 test('a handler error mid-stream: its status, message and metadata as trailers, after the replies sent', async () => {
@@ -192,7 +193,7 @@ test('a handler error mid-stream: its status, message and metadata as trailers, 
   assert.equal(status.metadata.get('x-detail'), ['from the error']);
   assert.equal(status.metadata.get('x-trail'), ['set by the handler']);
   client.close();
-  await server.close();
+  await closeAfterClients(server);
 });
 
 test('gzip both ways on a bidi stream: compressed requests read, compressed replies written', async () => {
@@ -214,7 +215,7 @@ test('gzip both ways on a bidi stream: compressed requests read, compressed repl
   assert.ok(stats.bytesIn < (200 * 4096) / 4, `requests came gzipped (${stats.bytesIn} bytes in)`);
   assert.ok(stats.bytesOut < (200 * 4096) / 4, `replies went gzipped (${stats.bytesOut} bytes out)`);
   client.close();
-  await server.close();
+  await closeAfterClients(server);
 });
 
 test('a malformed length prefix mid-stream ends the stream INTERNAL, after the echo of the good message', async () => {
@@ -241,7 +242,7 @@ test('a malformed length prefix mid-stream ends the stream INTERNAL, after the e
   assert.ok(data.equals(good), 'the good message was echoed before');
   session.close();
   client.close();
-  await server.close();
+  await closeAfterClients(server);
 });
 
 test('flow control on requests: a handler that does not read makes the client wait; 1,000 unary calls on the channel are answered meanwhile', async () => {
@@ -285,7 +286,7 @@ test('flow control on requests: a handler that does not read makes the client wa
   assert.ok((reply['digest'] as Buffer).equals(hash.digest()));
   stalled.cancel();
   client.close();
-  await server.close();
+  await closeAfterClients(server);
 });
 
 test('Health/Watch: SERVING at once, NOT_SERVING at shutdown, then the stream ends; an unknown service is SERVICE_UNKNOWN and stays open', async () => {

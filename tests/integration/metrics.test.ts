@@ -91,7 +91,8 @@ test('the status page shows the server, its connections and per-method numbers; 
 });
 
 test('ringrpc serve --metrics-port serves the worker lane too', async () => {
-  const child = spawnServe(['--metrics-port', '0', '--workers', '1', '--worker-methods', 'Work']);
+  // The compiled handlers: its worker loads them without tsx, as a served package would.
+  const child = spawnServe(['--metrics-port', '0', '--workers', '1', '--worker-methods', 'Work'], {}, 'dist/examples/bench/handlers.js');
   const [, host, port] = await waitForOutput(child, /ringrpc listening on ([\d.]+):(\d+)/);
   const [, metricsPort] = await waitForOutput(child, /ringrpc metrics on http:\/\/[\d.]+:(\d+)\/metrics/);
   // 40 calls start at once and queue for one thread: each call's deadline has to cover

@@ -17,12 +17,8 @@ test('a hung server (SIGSTOP) of three is ejected: throughput recovers, few call
   const onEjection = (m: unknown) => ejections.push((m as { address: string }).address);
   diagnostics.subscribe('ringrpc:client:ejection', onEjection);
   try {
-    const ports: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const child = spawnNode(['tests/fixtures/bench-server-process.ts']);
-      children.push(child);
-      ports.push(Number((await waitForOutput(child, /PORT (\d+)/))[1]));
-    }
+    for (let i = 0; i < 3; i++) children.push(spawnNode(['tests/fixtures/bench-server-process.ts']));
+    const ports = await Promise.all(children.map(async (child) => Number((await waitForOutput(child, /PORT (\d+)/))[1])));
     const c = createClient(Bench, ports.map((p) => `127.0.0.1:${p}`).join(','), { timeoutMs: 500, retry: false });
     client = c;
     const tally = { ok: 0, failed: 0 };

@@ -8,6 +8,7 @@ import { streamPayload } from '../../examples/bench/handlers.js';
 import { startBenchServer, handlers, Bench } from '../helpers/bench-server.js';
 import { grpcClient } from '../helpers/grpc-client.js';
 import { frameMessage, rawCall } from '../helpers/raw-grpc.js';
+import { closeAfterClients } from '../helpers/server-close.js';
 
 const StreamRequest = Bench.methods.stream.requestType;
 const EchoReply = Bench.methods.stream.responseType;
@@ -58,7 +59,7 @@ test('a gRPC call of a stream method runs on the stream lane too (grpc-streams.t
     assert.is(server.stats().methods['bench.v1.Bench/Stream']!.ok, 1);
   } finally {
     client.close();
-    await server.close();
+    await closeAfterClients(server);
   }
 });
 
@@ -138,7 +139,7 @@ test('gRPC calls of streams on the worker and actor lanes: Stream, Sum and Chat 
     assert.is(stats.workerLane!.inflight, 0);
   } finally {
     client.close();
-    await server.close();
+    await closeAfterClients(server);
   }
 });
 
@@ -178,7 +179,7 @@ test("worker-lane replies under the server's gzip over gRPC: gzipped for a clien
   } finally {
     session.close();
     client.close();
-    await server.close();
+    await closeAfterClients(server);
   }
 });
 
@@ -204,7 +205,7 @@ test('a gRPC client that cancels a worker-lane stream mid-way: the thread stops,
     assert.is(again.payloads.length, 5);
   } finally {
     client.close();
-    await server.close();
+    await closeAfterClients(server);
   }
 });
 
