@@ -28,6 +28,7 @@ import { calibrateRounds } from '../examples/bench/handlers.js';
 import { WorkKernel } from '../examples/bench/generated.js';
 import { compiled, flags, processCpuMs, startNode, stop } from './lib/proc.js';
 import { machineJiffies, waitForIdle } from './lib/machine.js';
+import { median } from './lib/median.js';
 
 const f = flags(process.argv.slice(2));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -275,10 +276,6 @@ async function runCase(c: Case, workRounds: number): Promise<Run> {
   }
 }
 
-const median = (xs: number[]): number => {
-  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-  return s.length === 0 ? NaN : (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2;
-};
 const n = (x: number): string => (Number.isNaN(x) ? '–' : Math.round(x).toLocaleString('en-US'));
 const ms = (us: number): string => (Number.isNaN(us) ? '–' : (us / 1000).toFixed(2));
 const sumErrors = (rs: GroupResult[]): string => {

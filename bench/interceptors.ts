@@ -18,6 +18,7 @@ import { writeFileSync } from 'node:fs';
 import type { ClientResult } from './lib/client-main.js';
 import { flags, startNode, stop } from './lib/proc.js';
 import { waitForIdle } from './lib/machine.js';
+import { median } from './lib/median.js';
 
 const f = flags(process.argv.slice(2));
 const rounds = Number(f['rounds'] ?? 5);
@@ -48,10 +49,6 @@ async function runCase(interceptor: string): Promise<ClientResult> {
 }
 
 const perCall = (r: ClientResult): number => (r.serverCpu * 10_000) / r.rps; // % of a core → µs per request
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2;
-};
 
 const results = new Map<string, ClientResult[]>(cases.map((c) => [c, []]));
 const idle: string[] = [];

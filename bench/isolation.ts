@@ -22,6 +22,7 @@ import { flags, startNode, stop } from './lib/proc.js';
 import { waitForIdle } from './lib/machine.js';
 import { calibrateRounds } from '../examples/bench/handlers.js';
 import { WorkKernel } from '../examples/bench/generated.js';
+import { median } from './lib/median.js';
 
 const f = flags(process.argv.slice(2));
 const rounds = Number(f['rounds'] ?? 3);
@@ -84,11 +85,6 @@ async function runPhase(setting: string, echo: boolean, work: boolean, workRound
     await stop(server.proc);
   }
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2;
-};
 
 await waitForIdle();
 const workRounds = calibrateRounds(1, WorkKernel.WORK_KERNEL_INTEGER);

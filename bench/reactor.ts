@@ -32,6 +32,7 @@ import { Bench } from '../examples/bench/generated.js';
 import { Bench as handlers } from '../examples/bench/handlers.js';
 import { flags, startNode, stop } from './lib/proc.js';
 import { frame, lengthDelimited, metaStatus, utf8 } from './lib/raw-protocol.js';
+import { median } from './lib/median.js';
 
 const f = flags(process.argv.slice(2));
 const rounds = Number(f['rounds'] ?? 7);
@@ -146,11 +147,6 @@ async function drive(c: Case, calls: number): Promise<number> {
   }
   return Number(process.hrtime.bigint() - started) / (batches * concurrency);
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2;
-};
 
 /** Runs `cases` in this process, interleaved: ns per call of each case, per round. */
 async function measureCases(names: string[]): Promise<Record<string, number[]>> {

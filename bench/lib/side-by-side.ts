@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { startNode, stop } from './proc.js';
 import type { ClientResult } from './client-main.js';
+import { median } from './median.js';
 
 /**
  * Side-by-side benchmark cases, each server and each load generator in its own process,
@@ -96,10 +97,6 @@ export async function runSideBySide(
     }
   }
 
-  const median = (xs: number[]): number => {
-    const s = [...xs].sort((a, b) => a - b);
-    return (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2; // an even count: the mean of the middle two
-  };
   const n = (x: number): string => (x === 0 ? '–' : Math.round(x).toLocaleString('en-US'));
   const lines: string[] = [`# ${title}, ${new Date().toISOString()}`, ''];
   lines.push(

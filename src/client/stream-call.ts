@@ -4,7 +4,7 @@ import { Status } from '../status.js';
 import { Compression, DEFAULT_STREAM_WINDOW, FrameType, HEADER_BYTES, MAX_STREAM_CREDIT } from '../protocol/constants.js';
 import { decompress } from '../protocol/compression.js';
 import type { Frame } from '../protocol/frame.js';
-import { decodeMeta, GZIP_MESSAGE_META } from '../protocol/meta.js';
+import { decodeMeta, GZIP_MESSAGE_META, messageCost } from '../protocol/meta.js';
 import type { Channel } from './channel.js';
 import type { CallListener, PendingCall } from './pending-call.js';
 import type { ChannelCall, StreamPeer } from './request-writer.js';
@@ -262,9 +262,8 @@ export class StreamCall implements CallListener, StreamPeer {
   private write(body: Uint8Array, compression: Compression): void {
     const s = this.state;
     if (s.kind !== 'open') return;
-    const meta = compression === Compression.GZIP ? GZIP_MESSAGE_META : EMPTY;
-    this.sendCredit -= HEADER_BYTES + meta.length + body.length;
-    s.channel.write(FrameType.MESSAGE, s.pending.requestId, meta, body);
+    this.sendCredit -= messageCost(body.length, compression);
+    s.channel.write(FrameType.MESSAGE, s.pending.requestId, compression === Compression.GZIP ? GZIP_MESSAGE_META : EMPTY, body);
   }
 
   /** @internal A MESSAGE or CREDIT of this stream (see {@link StreamPeer}). */

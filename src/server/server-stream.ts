@@ -2,7 +2,7 @@ import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import { Compression, DEFAULT_STREAM_WINDOW, FrameType, HEADER_BYTES, MAX_STREAM_CREDIT, frameTypeName } from '../protocol/constants.js';
 import type { Frame, FrameBody } from '../protocol/frame.js';
-import { decodeMeta, GZIP_MESSAGE_META } from '../protocol/meta.js';
+import { decodeMeta, GZIP_MESSAGE_META, messageCost } from '../protocol/meta.js';
 import { PipelineStream, type StreamSink } from '../pipeline/stream-pipeline.js';
 import type { CallTable } from './call-table.js';
 import type { CallLane } from './router.js';
@@ -94,9 +94,8 @@ class FrameSink implements StreamSink {
   ) {}
 
   message(body: Uint8Array, compression: Compression): number {
-    const meta = compression === Compression.GZIP ? GZIP_MESSAGE_META : EMPTY;
-    this.connection.writeFrame(FrameType.MESSAGE, this.requestId, meta, body);
-    return HEADER_BYTES + meta.length + body.length;
+    this.connection.writeFrame(FrameType.MESSAGE, this.requestId, compression === Compression.GZIP ? GZIP_MESSAGE_META : EMPTY, body);
+    return messageCost(body.length, compression);
   }
 
   grant(bytes: number): void {
