@@ -19,7 +19,7 @@ import { runCall, type PipelineSettings } from '../src/pipeline/call-pipeline.js
 import type { Handler } from '../src/pipeline/handler-context.js';
 import { RecordBuffer, RingProducer } from '../src/worker-lane/response-ring.js';
 import { RunStamps } from '../src/worker-lane/run-times.js';
-import { decodeBatch, REPLIES_PLAIN, REQUEST_COMPRESSION } from '../src/worker-lane/batch-codec.js';
+import { decodeBatch, REQUEST_COMPRESSION } from '../src/worker-lane/batch-codec.js';
 import type { BatchResult, WorkerInit } from '../src/worker-lane/worker-init.js';
 import { AbortPoll, RunningCalls, WorkerCall, type RecordSink } from '../src/worker-lane/worker-call.js';
 import { findImplementation } from '../src/server/find-implementation.js';
@@ -37,8 +37,6 @@ const shared = new Int32Array(init.sharedControl);
 const aborts = new AbortPoll(new Int32Array(init.cancelled));
 const stamps = new RunStamps(init.runTimes, init.reactorClockOrigin);
 const settings: PipelineSettings = { ...init.pipeline, zlib: 'sync' };
-/** For a caller that takes no compressed reply (a batch entry's REPLIES_PLAIN). */
-const plainSettings: PipelineSettings = { ...settings, compressAboveBytes: Infinity };
 
 interface WorkerMethod {
   readonly definition: MethodDefinition;
@@ -193,7 +191,7 @@ function run(call: WorkerCall): Promise<void> | undefined {
   ring?.setCurrent(call.entry.slot);
   try {
     const { body, compression } = call.entry;
-    const settled = runCall(call, body, compression & REQUEST_COMPRESSION, compression & REPLIES_PLAIN ? plainSettings : settings);
+    const settled = runCall(call, body, compression & REQUEST_COMPRESSION, settings);
     if (settled !== undefined) running.add(call, settled);
     return settled;
   } catch (err) {

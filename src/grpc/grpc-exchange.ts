@@ -3,7 +3,6 @@ import { debuglog } from 'node:util';
 import { Status } from '../status.js';
 import { Compression } from '../protocol/constants.js';
 import { bodyLength, type FrameBody } from '../protocol/frame.js';
-import { decompress } from '../protocol/compression.js';
 import { encodeStatusMessage, GRPC_ACCEPT_ENCODING, GRPC_CONTENT_TYPE, MESSAGE_PREFIX_BYTES, messagePrefix, writeMetadata } from './grpc-wire.js';
 
 const { NGHTTP2_NO_ERROR } = http2.constants;
@@ -42,17 +41,13 @@ export class GrpcExchange {
   /**
    * Answers OK: headers, the reply as one message, trailers `grpc-status: 0`. The response
    * metadata goes with the headers (a unary call's) or, `trailing`, with the trailers (a
-   * client stream's, as every stream's). A reply gzipped for a client that does not take
-   * gzip is unzipped first (the lanes compress by the server's option, before they know the client).
+   * client stream's, as every stream's). No lane gzips a reply for a client that does not
+   * take gzip (the call's `plainReplies`); one that did is a bug, answered INTERNAL.
    */
   sendOk(body: FrameBody, compression: number, metadata: Metadata | undefined, trailing = false): void {
     if (!this.writable || this.stream.headersSent) return;
     if (compression === Compression.GZIP && !this.gzipAccepted) {
-      decompress(body as Uint8Array, Compression.GZIP, Number.MAX_SAFE_INTEGER).then(
-        (plain) => this.sendOk(plain, Compression.NONE, metadata, trailing),
-        (err: unknown) => this.sendStatus(Status.INTERNAL, `reply does not unzip: ${(err as Error).message}`, undefined),
-      );
-      return;
+      return this.sendStatus(Status.INTERNAL, 'a gzipped reply for a client that does not take gzip', undefined);
     }
     const gzip = compression === Compression.GZIP;
     const headers: Record<string, string | number> = { ':status': 200, 'content-type': GRPC_CONTENT_TYPE, 'grpc-accept-encoding': GRPC_ACCEPT_ENCODING };

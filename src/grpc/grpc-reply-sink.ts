@@ -47,7 +47,7 @@ export class GrpcReplySink implements StreamSink {
  * once HTTP/2 has taken the message (at once, or at the stream's 'drain'), so what waits
  * beyond HTTP/2's own buffer is at most the window. Grants of requests go to the feed, as
  * for {@link GrpcReplySink}. A client that takes no gzip gets plain replies: the thread
- * was told so (`ServerCall.plainReplies`), so nothing is unzipped on the reactor.
+ * was told so (the call's `plainReplies`), so nothing is unzipped on the reactor.
  */
 export class GrpcThreadSink implements StreamSink {
   /** The call's stream state, whose credit the taken replies give back; set once it exists. */

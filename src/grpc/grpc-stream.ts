@@ -42,7 +42,6 @@ export function openGrpcStream(
       sendWindow: WRITABLE,
       maxCredit: WRITABLE,
       maxBytes,
-      gzipReplies: exchange.gzipAccepted,
     });
     sink = inline;
   } else {

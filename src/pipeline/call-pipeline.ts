@@ -20,6 +20,11 @@ export abstract class PipelineCall extends CallContext {
   get oneway(): boolean {
     return false;
   }
+  /**
+   * The caller takes no compressed reply (a gRPC client that did not list gzip): its replies
+   * go plain on every lane, whatever the server's `compression`.
+   */
+  plainReplies = false;
   /** True once no answer is owed (cancelled, its connection gone): the pipeline stops. */
   abstract get ended(): boolean;
   /** How messages name the deadline: its own, or a server limit that stood in for it. */
@@ -210,13 +215,14 @@ export function settle(call: PipelineCall, value: unknown, settings: PipelineSet
     call.replyError(new RpcError(Status.INTERNAL, `reply of ${call.service}/${call.method} does not encode: ${(err as Error).message}`));
     return undefined;
   }
+  const gzipAbove = call.plainReplies ? Infinity : settings.compressAboveBytes;
   let body: Uint8Array;
   if (encoded instanceof Uint8Array) body = encoded;
-  else if (bodyLength(encoded) < settings.compressAboveBytes) {
+  else if (bodyLength(encoded) < gzipAbove) {
     call.replyOkPieces(encoded);
     return undefined;
   } else body = Buffer.concat(encoded); // gzip takes one buffer: one copy, still one fewer than protobufjs's
-  if (body.length < settings.compressAboveBytes) {
+  if (body.length < gzipAbove) {
     call.replyOk(body, Compression.NONE);
     return undefined;
   }

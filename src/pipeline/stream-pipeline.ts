@@ -46,8 +46,6 @@ export interface StreamLimits {
   readonly maxCredit: number;
   /** Cap on a decompressed message. */
   readonly maxBytes: number;
-  /** False when the wire's peer takes no gzipped replies (a gRPC client that does not accept gzip): none are compressed. */
-  readonly gzipReplies?: boolean;
 }
 
 /**
@@ -243,7 +241,7 @@ export class PipelineStream implements CallStream {
         }
         let body: Uint8Array = type.encode(value as Record<string, unknown>).finish();
         let compression: Compression = Compression.NONE;
-        if (body.length >= settings.compressAboveBytes && this.limits.gzipReplies !== false) {
+        if (body.length >= settings.compressAboveBytes && !this.call.plainReplies) {
           // zlib runs on libuv's pool, not the reactor; a gzip that fails costs the size, not the reply.
           const zipped = await compress(body).catch(() => undefined);
           if (this.ended) return;

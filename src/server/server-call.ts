@@ -76,8 +76,6 @@ export class ServerCall extends PipelineCall {
   /** When a worker or actor thread began its handler and wrote its response (this thread's `performance.now()`); 0: none did. */
   threadBeganAt = 0;
   threadEndedAt = 0;
-  /** The caller takes no compressed reply (a gRPC client that did not list gzip): a thread sends its replies plain. */
-  plainReplies = false;
   /** A stream method's call: its streams' state (flow control, requests read); set by the connection that took it. */
   stream: CallStream | undefined = undefined;
   /**

@@ -7,7 +7,7 @@ import { decodeMeta, type Meta } from '../protocol/meta.js';
 import type { Actor, CallProtocol, Handler, Peer } from '../pipeline/handler-context.js';
 import { PipelineCall } from '../pipeline/call-pipeline.js';
 import { errorMeta, okMeta } from '../pipeline/response-meta.js';
-import { decodePeer, type BatchEntry } from './batch-codec.js';
+import { decodePeer, REPLIES_PLAIN, type BatchEntry } from './batch-codec.js';
 
 /** Where a worker writes a call's one record: its ring, or the batch's fallback buffer. */
 export type RecordSink = (slot: number, status: number, parts: readonly Uint8Array[]) => void;
@@ -113,6 +113,7 @@ export class WorkerCall extends PipelineCall {
     private readonly onBegin: (slot: number) => void,
   ) {
     super();
+    this.plainReplies = (entry.compression & REPLIES_PLAIN) !== 0;
   }
 
   get service(): string {

@@ -5,7 +5,7 @@ import { compressSync, decompressSync } from '../protocol/compression.js';
 import { messageCost } from '../protocol/meta.js';
 import { decodeRequest, handlerError, settle, stillWanted, undecodable, type PipelineSettings } from '../pipeline/call-pipeline.js';
 import { closeIterator, iteratorOf } from '../pipeline/stream-pipeline.js';
-import { REPLIES_PLAIN, REQUEST_COMPRESSION } from './batch-codec.js';
+import { REQUEST_COMPRESSION } from './batch-codec.js';
 import type { WorkerCall } from './worker-call.js';
 import { RECORD_MESSAGE, RECORD_MESSAGE_GZIP, type StreamRecordWriter } from './stream-records.js';
 import type { ThreadRequests } from './thread-requests.js';
@@ -126,7 +126,7 @@ function start(call: WorkerCall, context: WorkerStreamContext): { readonly value
 async function pump(call: WorkerCall, replies: AsyncIterator<unknown>, context: WorkerStreamContext): Promise<void> {
   const { credits, records, settings } = context;
   const slot = call.entry.slot;
-  const gzipAbove = call.entry.compression & REPLIES_PLAIN ? Infinity : settings.compressAboveBytes;
+  const gzipAbove = call.plainReplies ? Infinity : settings.compressAboveBytes;
   const type = call.definition.responseType;
   let completed = false; // the generator returned or threw: nothing to close
   try {

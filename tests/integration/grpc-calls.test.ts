@@ -20,6 +20,8 @@ import { work } from '../../examples/bench/handlers.js';
 import { grpcCall, grpcClient } from '../helpers/grpc-client.js';
 import { until } from '../helpers/tcp.js';
 import { closeAfterClients } from '../helpers/server-close.js';
+import { frameMessage, rawCall } from '../helpers/raw-grpc.js';
+import http2 from 'node:http2';
 
 const test = suite('grpc calls');
 const MODULE = 'tests/fixtures/grpc-handlers.ts';
@@ -209,6 +211,26 @@ test("the server's callTimeoutMs ends a gRPC call too: DEADLINE_EXCEEDED, the ha
   await until(() => existsSync(marker), 2000, "the handler's signal");
   client.close();
   await closeAfterClients(server);
+});
+
+test("a client that does not list gzip gets plain replies under the server's gzip, inline and on the worker lane", async () => {
+  for (const lanes of [{}, { echo: 'worker' }] as Array<Record<string, Lane>>) {
+    const { server, address } = await start({ compression: 'gzip', compressionThresholdBytes: 100 }, lanes);
+    const session = http2.connect(`http://${address}`);
+    try {
+      const payload = Buffer.alloc(64 * 1024, 'abc');
+      const r = await rawCall(session, '/bench.v1.Bench/Echo', [frameMessage(Bench.methods.echo.requestType.encode({ payload }).finish())]);
+      const where = JSON.stringify(lanes);
+      assert.is(r.grpcStatus, Status.OK, `${where}: ${r.grpcMessage}`);
+      assert.is(r.headers['grpc-encoding'], undefined, where);
+      assert.is(r.data[0], 0, `${where}: the reply is not compressed`);
+      const reply = Bench.methods.echo.responseType.decode(r.data.subarray(5)) as unknown as { payload: Uint8Array };
+      assert.ok(Buffer.from(reply.payload).equals(payload), where);
+    } finally {
+      session.close();
+      await closeAfterClients(server);
+    }
+  }
 });
 
 test('gzip both ways: a compressed request is read, a large reply goes compressed to a client that takes gzip', async () => {
