@@ -16,7 +16,7 @@ import type { ResolvedConnectionOptions } from './client-options.js';
 import { Keepalive } from './keepalive.js';
 import { closeError, type ChannelCloseReason, type ChannelState } from './channel-close.js';
 import { PendingCall, type CallListener, type PendingOwner } from './pending-call.js';
-import { PendingTable } from './pending-table.js';
+import { IdTable } from '../util/id-table.js';
 import { endRead, readingConnection, startRead } from './read-affinity.js';
 import { RequestWriter, type ChannelCall } from './request-writer.js';
 
@@ -49,7 +49,7 @@ const DEADLINE_CANCEL_META = encodeMeta({ status: Status.DEADLINE_EXCEEDED });
 export class Channel implements PendingOwner {
   state: ChannelState = 'connecting';
   readonly address: string;
-  readonly pending = new PendingTable<PendingCall>();
+  readonly pending = new IdTable<PendingCall>();
   /** Round-trip time of the last keepalive PING answered, in ms. */
   rttMs: number | undefined;
   /** When a call last settled here or a ONEWAY left (`Date.now()`), for idle closing. */

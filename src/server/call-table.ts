@@ -1,6 +1,7 @@
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import { decodeMeta } from '../protocol/meta.js';
+import { IdTable } from '../util/id-table.js';
 import type { ServerCall } from './server-call.js';
 
 /**
@@ -18,7 +19,7 @@ import type { ServerCall } from './server-call.js';
  */
 export class CallTable {
   /** REQUESTs by request_id. */
-  private readonly calls = new Map<number, ServerCall>();
+  private readonly calls = new IdTable<ServerCall>();
   /** ONEWAY calls still running (they have no usable id). */
   private readonly oneways = new Set<ServerCall>();
   /** Highest request_id read (refused ones too), sent as GOAWAY's `last_request_id`. */
@@ -84,7 +85,7 @@ export class CallTable {
 
   /** Ends every call without an answer (the connection is going), counted as `reason.code`. */
   abortAll(reason: RpcError): void {
-    for (const call of [...this.calls.values(), ...this.oneways]) this.cancel(call, reason);
+    for (const call of [...this.calls.snapshot(), ...this.oneways]) this.cancel(call, reason);
   }
 
   /** The one place a call's end is counted: out of the table, into ok or errors, latency, slot back. */
