@@ -113,6 +113,39 @@ test('slab, flushed per turn: frames of several ticks leave in one write, in ord
   }
 });
 
+test('without a slab of its own: a slab while flushes are large, none once they are small, frames intact throughout', async () => {
+  const { near, frames, close } = await pair();
+  try {
+    const written = spyWrites(near);
+    const writer = new FrameWriter(near); // as a server's connection: flushed per tick, no slab given
+    let id = 0;
+    const batch = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        id++;
+        writer.frame(FrameType.RESPONSE, id, Buffer.from([id & 0xff]), Buffer.alloc(60, id & 0xff));
+      }
+      await new Promise((r) => process.nextTick(r));
+    };
+    // The slab: an ArrayBuffer of its own, the size of the slab, which a batch is a view of.
+    const inSlab = (b: Buffer): boolean => b.buffer.byteLength === 16 * 1024;
+    await batch(20); // large: written as before (a buffer per frame, concatenated), then a slab is taken
+    await batch(20); // encoded into the slab
+    await batch(20);
+    await batch(1); // small: still in the slab, which is dropped after it
+    await batch(20); // a buffer per frame again (concatenated); large, so a slab is taken again
+    await batch(5);
+    assert.equal(written.map(inSlab), [false, true, true, true, false, true]);
+    await until(() => frames.length === id, 5000, `${id} frames`);
+    frames.forEach((f, i) => {
+      assert.is(f.requestId, i + 1);
+      assert.equal([...f.meta], [(i + 1) & 0xff]);
+      assert.ok(f.body.length === 60 && f.body.every((b) => b === ((i + 1) & 0xff)), `frame ${i + 1}'s body`);
+    });
+  } finally {
+    await close();
+  }
+});
+
 test('end() writes what is queued before the FIN', async () => {
   const { near, frames, close } = await pair();
   try {
