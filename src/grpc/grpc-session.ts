@@ -145,7 +145,7 @@ export class GrpcSession implements CallOwner, HostedConnection {
 
   /** A call that has a route: admitted (or refused, and counted either way), then read and handed to its lane. */
   private take(stream: ServerHttp2Stream, exchange: GrpcExchange, headers: IncomingHttpHeaders, route: Route, service: string, method: string): void {
-    const readAt = Date.now();
+    const read = { readAt: Date.now(), readAtMono: performance.now() };
     const { metadata, key } = readRequestMetadata(headers);
     let timeoutMs = 0;
     let invalid: RpcError | undefined;
@@ -158,7 +158,7 @@ export class GrpcSession implements CallOwner, HostedConnection {
     const meta: Meta = { service, method, timeoutMs, status: 0, message: '', compression: Compression.NONE, metadata, lastRequestId: 0, key, window: 0 };
     const refusal = this.host.admit(route, false, this.calls.requests, invalid ?? keyError(meta));
     if (refusal !== undefined) return this.refuse(stream, exchange, refusal.code, refusal.rawMessage, errorMetadata(refusal));
-    const call = ServerCall.take(this, stream.id!, route, meta, false, readAt, this.host.options.callTimeoutMs);
+    const call = ServerCall.take(this, stream.id!, route, meta, false, read, this.host.options.callTimeoutMs);
     call.plainReplies = !exchange.gzipAccepted;
     this.calls.add(call);
     this.exchanges.set(call.requestId, exchange);
@@ -170,7 +170,7 @@ export class GrpcSession implements CallOwner, HostedConnection {
       route.method.kind === 'unary'
         ? undefined
         : openGrpcStream(call, route.lane, exchange, encoding === 'gzip', this.host, reserve, (err) => this.fail(call, err));
-    const upload = feed?.upload ?? new GrpcUpload(this.host, readAt, reserve);
+    const upload = feed?.upload ?? new GrpcUpload(this.host, read.readAt, reserve);
     this.uploads.set(call, upload);
     stream.on('data', (chunk: Buffer) => {
       this.active = true;

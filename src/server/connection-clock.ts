@@ -35,6 +35,8 @@ export class ConnectionClock {
    * behind a slow inline handler in the same read does not get extra time.
    */
   readAt = 0;
+  /** The same moment as `performance.now()`, the start of each request's latency. */
+  readAtMono = 0;
   /** Set on every complete frame but a PONG; the sweep reads and clears it. */
   private sawFrame = false;
   private lastActive = Date.now();
@@ -46,6 +48,13 @@ export class ConnectionClock {
   private greeted = false;
 
   constructor(private readonly options: Pick<ResolvedServerOptions, 'frameTimeoutMs' | 'firstFrameTimeoutMs' | 'writeTimeoutMs'>) {}
+
+  /** A chunk is being read: its time on both clocks (epoch ms returned). */
+  stamp(): number {
+    this.readAtMono = performance.now();
+    this.readAt = Date.now();
+    return this.readAt;
+  }
 
   /** A chunk was read; `partial`: part of a frame is now buffered. */
   read(now: number, partial: boolean): void {

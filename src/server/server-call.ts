@@ -24,6 +24,14 @@ export interface CallEndListener {
   callEnded(status: number): void;
 }
 
+/** When a request was read, on both clocks. */
+export interface ReadTime {
+  /** Epoch ms (`Date.now()`): the start of its deadline. */
+  readonly readAt: number;
+  /** `performance.now()`: the start of its latency. */
+  readonly readAtMono: number;
+}
+
 /** What a call knows of its method: definition, handler, counters. */
 export interface CallRoute {
   readonly method: MethodDefinition;
@@ -62,8 +70,6 @@ export class ServerCall extends PipelineCall {
    * call handed over but still held behind another is `running` here, yet never began.
    */
   hasBegun: (() => boolean) | undefined;
-  /** When the call was taken (`performance.now()`), for its latency. */
-  readonly startedAt = performance.now();
   /** Who the caller is, as a server interceptor set it (`ctx.identity`). */
   identity: unknown = undefined;
   /** Told once, with its status, when the call ends (answered, cancelled or abandoned); set by interception. */
@@ -98,7 +104,9 @@ export class ServerCall extends PipelineCall {
      * The server's `callTimeoutMs`, when it (not the client) set `deadline`. The client is
      * still waiting then, so the server answers at the deadline instead of only signalling.
      */
-    readonly serverLimitMs?: number,
+    readonly serverLimitMs: number | undefined,
+    /** When its request was read (`performance.now()`), for its latency. */
+    readonly startedAt: number,
   ) {
     super();
     this.answersAtDeadline = serverLimitMs !== undefined || route.method.kind !== 'unary';
@@ -106,14 +114,17 @@ export class ServerCall extends PipelineCall {
   }
 
   /**
-   * A call read at `readAt` (epoch ms): its deadline is the client's (`meta.timeoutMs`),
-   * unless the server's own limit (`callTimeoutMs`, 0 for none) comes first.
+   * A call read at `read` (epoch ms for the deadline, `performance.now()` for the latency;
+   * a connection reads its clocks once per chunk, not per call): its deadline is the
+   * client's (`meta.timeoutMs`), unless the server's own limit (`callTimeoutMs`, 0 for
+   * none) comes first.
    */
-  static take(owner: CallOwner, requestId: number, route: CallRoute, meta: Meta, oneway: boolean, readAt: number, limitMs: number): ServerCall {
+  static take(owner: CallOwner, requestId: number, route: CallRoute, meta: Meta, oneway: boolean, read: ReadTime, limitMs: number): ServerCall {
+    const readAt = read.readAt;
     const clientDeadline = meta.timeoutMs > 0 ? readAt + meta.timeoutMs : Infinity;
     return limitMs > 0 && readAt + limitMs < clientDeadline
-      ? new ServerCall(owner, requestId, route, meta, readAt + limitMs, oneway, limitMs)
-      : new ServerCall(owner, requestId, route, meta, clientDeadline, oneway);
+      ? new ServerCall(owner, requestId, route, meta, readAt + limitMs, oneway, limitMs, read.readAtMono)
+      : new ServerCall(owner, requestId, route, meta, clientDeadline, oneway, undefined, read.readAtMono);
   }
 
   get definition(): MethodDefinition {

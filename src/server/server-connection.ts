@@ -106,8 +106,7 @@ export class ServerConnection implements CallOwner, StreamConnection {
   private onData(chunk: Buffer): void {
     this.host.counters.bytesIn += chunk.length;
     this.bytesIn += chunk.length;
-    const now = Date.now();
-    this.clock.readAt = now;
+    const now = this.clock.stamp();
     this.gate.spend(chunk.length);
     try {
       this.decoder.push(chunk);
@@ -205,7 +204,7 @@ export class ServerConnection implements CallOwner, StreamConnection {
       if (!oneway) this.writeError(id, refusal);
       return;
     }
-    const call = ServerCall.take(this, id, route, meta, oneway, this.clock.readAt, this.host.options.callTimeoutMs);
+    const call = ServerCall.take(this, id, route, meta, oneway, this.clock, this.host.options.callTimeoutMs);
     this.calls.add(call);
     if (route.method.kind !== 'unary') openStream(this, call, route.lane, this.host.options.maxFrameBytes);
     if (route.interceptors.length === 0) route.lane.submit(call, frame.meta, frame.body);
