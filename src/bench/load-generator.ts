@@ -87,6 +87,13 @@ export interface LoadRun {
 }
 
 const BINS_PER_DOUBLING = 4;
+/**
+ * Latencies below this many µs are counted per µs in a plain array and folded into the
+ * HDR histogram (and the bins) once per timeline interval: an array increment per call
+ * instead of HDR's bucket arithmetic and a logarithm (4% of the bench client's time at
+ * 400k calls/s). The result is the same, each value being recorded with its count.
+ */
+const DIRECT_US = 16_384;
 
 function newHistogram(): hdr.Histogram {
   return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
@@ -130,7 +137,23 @@ export async function runLoad(call: () => Promise<unknown>, options: LoadOptions
   };
   const warmupTimer = measuring ? undefined : setTimeout(begin, warmupMs);
 
+  const direct = new Float64Array(DIRECT_US);
+  const addBin = (us: number, count: number): void => {
+    const bin = Math.floor(Math.log2(us) * BINS_PER_DOUBLING);
+    bins[bin] = (bins[bin] ?? 0) + count;
+  };
+  const foldDirect = (): void => {
+    for (let us = 1; us < DIRECT_US; us++) {
+      const count = direct[us]!;
+      if (count === 0) continue;
+      interval.recordValueWithCount(us, count);
+      addBin(us, count);
+      direct[us] = 0;
+    }
+  };
+
   const closeInterval = (): void => {
+    foldDirect();
     const atMs = performance.now() - startedAt;
     const previous = timeline.length === 0 ? 0 : timeline[timeline.length - 1]!.atMs;
     const span = atMs - previous;
@@ -178,12 +201,15 @@ export async function runLoad(call: () => Promise<unknown>, options: LoadOptions
       errors.set(code, (errors.get(code) ?? 0) + 1);
     }
     const us = Math.max(1, Math.round((now - since) * 1000));
-    // Into the interval's histogram only: it is added to the run's at each interval's end,
-    // one merge per interval instead of a second record per call.
-    interval.recordValue(us);
     intervalCount++;
-    const bin = Math.floor(Math.log2(us) * BINS_PER_DOUBLING);
-    bins[bin] = (bins[bin] ?? 0) + 1;
+    // Into the interval's counts only: they go to the run's histogram at each interval's
+    // end, one merge per interval instead of a second record per call.
+    if (us < DIRECT_US) {
+      direct[us]!++;
+      return;
+    }
+    interval.recordValue(us);
+    addBin(us, 1);
   };
   const done = (): boolean => measuring && (target !== undefined ? issued >= target : expired);
 

@@ -20,9 +20,9 @@ export class RetryBudget {
     this.epoch = Math.floor(now() / BUCKET_MS);
   }
 
-  /** Counts a call made (its first attempt). */
-  recordCall(): void {
-    this.calls[this.roll()]!++;
+  /** Counts a call made (its first attempt) at `now` (a caller that has just read the clock passes it). */
+  recordCall(now: number = this.now()): void {
+    this.calls[this.roll(now)]!++;
   }
 
   /** Takes a retry from the budget; false when the budget is spent. */
@@ -40,8 +40,7 @@ export class RetryBudget {
   }
 
   /** The current bucket, after clearing those the window has moved past. */
-  private roll(): number {
-    const now = this.now();
+  private roll(now: number = this.now()): number {
     // Within the current second (every call but one a second, under load): nothing to clear.
     const start = this.epoch * BUCKET_MS;
     if (now >= start && now < start + BUCKET_MS) return this.epoch % BUCKETS;

@@ -78,7 +78,8 @@ class RetryingCall implements CallListener {
   private address: string | undefined;
   /** Some attempt failed without being known not to have run: the call as a whole may have run. */
   private mayHaveRun = false;
-  private readonly deadline: number;
+  /** Epoch ms; set as the call starts. */
+  private deadline = Infinity;
   /** A backoff before the next attempt, or the wait for a registry's first list. */
   private waiting: { cancel(): void } | undefined;
   private done = false;
@@ -92,12 +93,12 @@ class RetryingCall implements CallListener {
     private readonly target: CallTarget,
     private readonly resolve: (reply: unknown) => void,
     private readonly reject: (error: RpcError) => void,
-  ) {
-    this.deadline = plan.timeoutMs > 0 ? Date.now() + plan.timeoutMs : Infinity;
-  }
+  ) {}
 
   start(): void {
-    this.target.budget.recordCall();
+    const now = Date.now(); // one clock read for the deadline and the retry budget
+    if (this.plan.timeoutMs > 0) this.deadline = now + this.plan.timeoutMs;
+    this.target.budget.recordCall(now);
     this.plan.signal?.addEventListener('abort', this, ONCE);
     this.starting = true;
     this.attempt();

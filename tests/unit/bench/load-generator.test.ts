@@ -57,6 +57,24 @@ test('the timeline covers the run and the histogram holds every call', async () 
   assert.ok(run.histogram.every((b) => b.toUs > b.fromUs));
 });
 
+test('latencies below and above 16 ms (counted per µs, and straight into HDR) both reach percentiles, timeline and histogram', async () => {
+  let i = 0;
+  const run = await runLoad(() => sleep(++i % 2 === 0 ? 30 : 2), { concurrency: 1, requests: 40, timelineIntervalMs: 200 });
+  const { latencyUs, requests } = run.result;
+  assert.is(requests, 40);
+  assert.ok(latencyUs.min >= 1000 && latencyUs.min < 16_384, `min ${latencyUs.min} µs`);
+  assert.ok(latencyUs.p50 < 16_384, `p50 ${latencyUs.p50} µs: the short half`); // 20 of 40 calls are short
+  assert.ok(latencyUs.p90 >= 30_000 && latencyUs.max >= 30_000, `p90 ${latencyUs.p90}, max ${latencyUs.max} µs`);
+  assert.ok(latencyUs.mean > 15_000 && latencyUs.mean < 30_000, `mean ${latencyUs.mean} µs`);
+  const short = run.histogram.filter((b) => b.toUs <= 16_384).reduce((n, b) => n + b.count, 0);
+  const long = run.histogram.filter((b) => b.fromUs >= 16_384).reduce((n, b) => n + b.count, 0);
+  assert.equal([short, long], [20, 20]);
+  // A timeline point's percentiles include the calls counted per µs (folded before they are read).
+  const shortOnly = await runLoad(() => sleep(2), { concurrency: 2, durationMs: 300, timelineIntervalMs: 100 });
+  const points = shortOnly.timeline.filter((p) => p.rps > 0);
+  assert.ok(points.length > 0 && points.every((p) => p.p50Us >= 1000 && p.p50Us < 16_384), JSON.stringify(points));
+});
+
 test('warm-up calls are not counted', async () => {
   let calls = 0;
   const { result } = await runLoad(
