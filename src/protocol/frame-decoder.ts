@@ -199,7 +199,7 @@ export class FrameDecoder {
     const frame: Frame = {
       type: this.type as FrameType,
       requestId: this.requestId,
-      meta: metaStart === bodyStart ? EMPTY : buf.subarray(metaStart, bodyStart),
+      meta: metaStart === bodyStart ? EMPTY : new Uint8Array(buf.buffer, buf.byteOffset + metaStart, bodyStart - metaStart),
       body: bodyStart === end ? EMPTY : buf.subarray(bodyStart, end),
     };
     this.type = -1;

@@ -8,7 +8,9 @@ import { HEADER_BYTES, MAGIC, VERSION, type FrameType } from './constants.js';
 export interface Frame {
   type: FrameType;
   requestId: number;
-  meta: Buffer;
+  /** A view (a plain `Uint8Array`: cheaper to make than a Buffer; only the Meta codec reads it). */
+  meta: Uint8Array;
+  /** A Buffer view, since protobufjs decodes `bytes` fields of a Buffer as Buffers, which handlers may rely on. */
   body: Buffer;
 }
 
