@@ -128,7 +128,7 @@ export function stillWanted(call: PipelineCall): boolean {
     call.drop();
     return false;
   }
-  if (Date.now() >= call.deadline) {
+  if (call.deadline !== Infinity && Date.now() >= call.deadline) {
     const site = `${call.service}/${call.method}`;
     call.replyError(new RpcError(Status.DEADLINE_EXCEEDED, `${site} not started: ${call.deadlineName} passed while it waited${call.waitedIn}`));
     return false;
