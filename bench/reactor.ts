@@ -20,8 +20,15 @@
  * its time per call minus the no-interceptor case's in the same round and process.
  *
  *   --rounds 7 --calls 500000 --concurrency 256 --cases none,pass,async,tracing --out <file.md>
+ *
+ * `--baseline <dir>`: compares this build with another one instead (the `dist` directory of
+ * another checkout, built with `npm run build && npm run build:bench`), case by case (by
+ * default `none`: the reactor's own cost). Each round runs one process of each build, one
+ * after the other, so that the machine's drift hits both alike; each process warms up, then
+ * measures 3 stretches. The table gives both medians and their ratio.
  */
 import os from 'node:os';
+import path from 'node:path';
 import { Duplex } from 'node:stream';
 import type { Server as NetServer } from 'node:net';
 import { writeFileSync } from 'node:fs';
@@ -174,6 +181,46 @@ if (f['group'] !== undefined) {
   // A child of the run below: one group of cases, its figures on one line.
   process.stdout.write(`RESULT ${JSON.stringify(await measureCases(f['group'].split(',')))}\n`);
   process.exit(0);
+}
+
+if (f['baseline'] !== undefined) {
+  const report = await compareWithBaseline(f['baseline'], f['cases'] === undefined ? ['none'] : cases);
+  process.stdout.write(report);
+  if (f['out'] !== undefined) writeFileSync(f['out'], report);
+  process.exit(0);
+}
+
+/** The `--baseline` run: this build against another, process by process, interleaved. */
+async function compareWithBaseline(dir: string, names: string[]): Promise<string> {
+  const builds = [
+    { label: 'this build', script: 'bench/reactor.ts' },
+    { label: `baseline (${dir})`, script: path.join(dir, 'bench', 'reactor.js') },
+  ];
+  const perCall = builds.map(() => Object.fromEntries(names.map((n) => [n, [] as number[]])));
+  for (let r = 0; r < rounds; r++) {
+    for (const [i, build] of builds.entries()) {
+      const args = ['--group', names.join(','), '--rounds', '3', '--calls', String(callsPerRound), '--concurrency', String(concurrency)];
+      const child = await startNode(build.script, args, /RESULT (.+)/, 30 * 60_000);
+      await stop(child.proc);
+      const result = JSON.parse(child.match[1]!) as Record<string, number[]>;
+      for (const n of names) perCall[i]![n]!.push(...result[n]!);
+      process.stderr.write(`round ${r + 1}/${rounds} ${build.label}: ${names.map((n) => `${n} ${median(result[n]!).toFixed(0)}`).join(', ')} ns/call\n`);
+    }
+  }
+  const rows = names.map((n) => {
+    const [mine, base] = [median(perCall[0]![n]!), median(perCall[1]![n]!)];
+    return `| ${LABEL[n] ?? n} | ${mine.toFixed(0)} | ${base.toFixed(0)} | ${(mine / base).toFixed(3)} |`;
+  });
+  return [
+    `# Reactor cost per call, this build against a baseline, ${new Date().toISOString()}`,
+    '',
+    `Node ${process.version}, ${os.cpus()[0]?.model ?? 'cpu'}. Echo 64 B on the inline lane, ${concurrency} requests per read over one in-memory connection; ${rounds} rounds, each one process of each build (3 stretches of ${callsPerRound.toLocaleString('en-US')} calls after a warm-up); medians of all stretches. Baseline: ${dir}.`,
+    '',
+    '| case | this build ns/call | baseline ns/call | ratio |',
+    '|---|---|---|---|',
+    ...rows,
+    '',
+  ].join('\n');
 }
 
 // Tracing registers an AsyncLocalStorage context manager, which makes every promise of the

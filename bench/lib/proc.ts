@@ -15,6 +15,7 @@ export function processCpuMs(pid: number): number {
  * loader, which costs CPU-heavy worker handlers several per cent (docs/design.md).
  */
 export function compiled(script: string): string {
+  if (script.endsWith('.js')) return script; // compiled already (another build's, e.g. a baseline's)
   const out = path.join('dist', script.replace(/\.ts$/, '.js'));
   if (!existsSync(out)) throw new Error(`${out} is missing: run "npm run build" first (npm run bench does)`);
   return out;
