@@ -24,7 +24,7 @@
  * `--baseline <dir>`: compares this build with another one instead (the `dist` directory of
  * another checkout, built with `npm run build && npm run build:bench`), case by case (by
  * default `none`: the reactor's own cost). Each round runs one process of each build, one
- * after the other, so that the machine's drift hits both alike; each process warms up, then
+ * after the other and in turn first, so that the machine's drift hits both alike; each process warms up, then
  * measures 3 stretches. The table gives both medians and their ratio.
  */
 import os from 'node:os';
@@ -198,7 +198,9 @@ async function compareWithBaseline(dir: string, names: string[]): Promise<string
   ];
   const perCall = builds.map(() => Object.fromEntries(names.map((n) => [n, [] as number[]])));
   for (let r = 0; r < rounds; r++) {
-    for (const [i, build] of builds.entries()) {
+    // ABBA: each build goes first in every other round, so a drift within a round favours neither.
+    for (const i of r % 2 === 0 ? [0, 1] : [1, 0]) {
+      const build = builds[i]!;
       const args = ['--group', names.join(','), '--rounds', '3', '--calls', String(callsPerRound), '--concurrency', String(concurrency)];
       const child = await startNode(build.script, args, /RESULT (.+)/, 30 * 60_000);
       await stop(child.proc);

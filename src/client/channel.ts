@@ -49,7 +49,7 @@ const DEADLINE_CANCEL_META = encodeMeta({ status: Status.DEADLINE_EXCEEDED });
 export class Channel implements PendingOwner {
   state: ChannelState = 'connecting';
   readonly address: string;
-  readonly pending = new IdTable<PendingCall>();
+  readonly pending = new IdTable<PendingCall>('own');
   /** Round-trip time of the last keepalive PING answered, in ms. */
   rttMs: number | undefined;
   /** When a call last settled here or a ONEWAY left (`Date.now()`), for idle closing. */

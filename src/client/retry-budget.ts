@@ -10,24 +10,26 @@ const BUCKET_MS = 1000;
 export class RetryBudget {
   private readonly calls = new Float64Array(BUCKETS);
   private readonly retries = new Float64Array(BUCKETS);
-  private epoch: number;
+  /** The current second (epoch ms ÷ 1000); 0 until the first call or retry. */
+  private epoch = 0;
 
+  /**
+   * Times are the caller's `Date.now()`, passed in: a call reads the clock once, for its
+   * deadline and its count here, and tests drive the window without a clock.
+   */
   constructor(
     private readonly ratio: number,
     private readonly minPerSecond: number,
-    private readonly now: () => number = Date.now,
-  ) {
-    this.epoch = Math.floor(now() / BUCKET_MS);
-  }
+  ) {}
 
-  /** Counts a call made (its first attempt) at `now` (a caller that has just read the clock passes it). */
-  recordCall(now: number = this.now()): void {
+  /** Counts a call made (its first attempt) at `now` (epoch ms). */
+  recordCall(now: number): void {
     this.calls[this.roll(now)]!++;
   }
 
-  /** Takes a retry from the budget; false when the budget is spent. */
-  tryRetry(): boolean {
-    const bucket = this.roll();
+  /** Takes a retry from the budget at `now` (epoch ms); false when the budget is spent. */
+  tryRetry(now: number): boolean {
+    const bucket = this.roll(now);
     let calls = 0;
     let retries = 0;
     for (let i = 0; i < BUCKETS; i++) {
@@ -40,7 +42,7 @@ export class RetryBudget {
   }
 
   /** The current bucket, after clearing those the window has moved past. */
-  private roll(now: number = this.now()): number {
+  private roll(now: number): number {
     // Within the current second (every call but one a second, under load): nothing to clear.
     const start = this.epoch * BUCKET_MS;
     if (now >= start && now < start + BUCKET_MS) return this.epoch % BUCKETS;

@@ -248,7 +248,7 @@ class RetryingCall implements CallListener {
       attempts < retry.maxAttempts &&
       retry.retryableStatuses.includes(error.code) &&
       (notRun !== undefined || this.plan.idempotent) &&
-      this.target.budget.tryRetry()
+      this.target.budget.tryRetry(Date.now())
     ) {
       // When every endpoint is in reconnect backoff, wait for the first to come out of it.
       delayMs = Math.max(backoffDelay(retry.backoff, attempts), this.target.endpoints.nextAvailableInMs());

@@ -14,6 +14,8 @@ export class FrameError extends Error {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** An empty meta: a plain `Uint8Array` as every other meta view is, so the Meta codec sees one shape. */
+const EMPTY_META = new Uint8Array(0);
 
 /**
  * Reassembles frames from a byte stream (spec §Frame), with no I/O of its own.
@@ -199,7 +201,7 @@ export class FrameDecoder {
     const frame: Frame = {
       type: this.type as FrameType,
       requestId: this.requestId,
-      meta: metaStart === bodyStart ? EMPTY : new Uint8Array(buf.buffer, buf.byteOffset + metaStart, bodyStart - metaStart),
+      meta: metaStart === bodyStart ? EMPTY_META : new Uint8Array(buf.buffer, buf.byteOffset + metaStart, bodyStart - metaStart),
       body: bodyStart === end ? EMPTY : buf.subarray(bodyStart, end),
     };
     this.type = -1;

@@ -19,7 +19,7 @@ import type { ServerCall } from './server-call.js';
  */
 export class CallTable {
   /** REQUESTs by request_id. */
-  private readonly calls = new IdTable<ServerCall>();
+  private readonly calls = new IdTable<ServerCall>('peer');
   /** ONEWAY calls still running (they have no usable id). */
   private readonly oneways = new Set<ServerCall>();
   /** Highest request_id read (refused ones too), sent as GOAWAY's `last_request_id`. */

@@ -30,8 +30,8 @@ export interface WriterHooks {
    * lives: for the few connections of a client. Without it (a server's connections, most
    * of them idle), a writer encodes into a slab of {@link BUSY_SLAB_BYTES} only while its
    * batches are large (from {@link SLAB_FROM_FRAMES} small frames a flush) and drops it
-   * once they are small again (at most {@link SLAB_UNTIL_FRAMES}); otherwise it takes a
-   * buffer per frame.
+   * once they are small again ({@link SLAB_QUIET_FLUSHES} flushes in a row of at most
+   * {@link SLAB_UNTIL_FRAMES}); otherwise it takes a buffer per frame.
    */
   readonly slabBytes?: number;
 }
@@ -45,8 +45,14 @@ export interface WriterHooks {
 const BUSY_SLAB_BYTES = 16 * 1024;
 /** Small frames in one flush from which a writer without a slab of its own takes one. */
 const SLAB_FROM_FRAMES = 16;
-/** Small frames in one flush at or below which it drops that slab. */
+/** Small frames in one flush at or below which it counts as quiet... */
 const SLAB_UNTIL_FRAMES = 2;
+/**
+ * ...and quiet flushes in a row after which the writer drops that slab: one quiet flush
+ * between bursts (single answers of slow handlers between batches of fast ones) would
+ * otherwise take a fresh slab for every burst.
+ */
+const SLAB_QUIET_FLUSHES = 8;
 
 /**
  * Coalesces the frames written to one socket during a tick (or a turn, see
@@ -79,6 +85,8 @@ export class FrameWriter {
   private pinned: boolean;
   /** Small frames queued since the last flush. */
   private batchFrames = 0;
+  /** Quiet flushes in a row while holding a busy slab. */
+  private quietFlushes = 0;
 
   constructor(
     private readonly socket: Socket,
@@ -199,8 +207,12 @@ export class FrameWriter {
   private adaptSlab(frames: number): void {
     if (this.slabBytes === 0) {
       if (frames >= SLAB_FROM_FRAMES) this.slabBytes = BUSY_SLAB_BYTES;
-    } else if (frames <= SLAB_UNTIL_FRAMES && this.used === this.batchStart) {
+      return;
+    }
+    this.quietFlushes = frames <= SLAB_UNTIL_FRAMES ? this.quietFlushes + 1 : 0;
+    if (this.quietFlushes >= SLAB_QUIET_FLUSHES && this.used === this.batchStart) {
       // Everything encoded in it is written (or held by the socket, which keeps its view).
+      this.quietFlushes = 0;
       this.slabBytes = 0;
       this.slab = EMPTY_SLAB;
       this.batchStart = 0;

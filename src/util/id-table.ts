@@ -13,11 +13,17 @@
  * 40% of the young generation survived each scavenge, and scavenges took 20% of its time).
  * Here the arrays are replaced only when the table grows, and a freed slot holds nothing.
  *
- * Slots come from a multiplicative hash of the id with an odd multiplier drawn per table.
- * Consecutive ids (what a client's allocator hands out) spread over distinct slots, and a
- * peer choosing ids to collide (all multiples of the table's size, which would turn every
- * lookup on a plain `id & mask` table into a scan of the whole table) cannot know which
- * ids do.
+ * Where an id goes: a client's table holds the ids its own allocator handed out, which are
+ * consecutive, so `id & mask` spreads them over distinct slots. A server's table holds the
+ * ids its peers chose, and a peer sending multiples of the table's size would put them all
+ * in one slot, turning every lookup into a scan of the table (up to 32,768 calls in flight
+ * per connection): there the id goes through a hash seeded per table from the system's
+ * random source (murmur3's finalizer of `id ^ seed`, a bijection that leaves no two ids
+ * colliding by design, and whose seed a peer cannot learn).
+ *
+ * A table holding few entries shrinks by half when it is over {@link SHRINK_ABOVE_SLOTS} and
+ * less than an eighth full, so that a connection that once had thousands of calls in flight
+ * does not keep their table; tables that size are rare, so the common path never shrinks.
  *
  * Id 0 marks a free slot: it is never a valid request id.
  */
@@ -25,10 +31,16 @@ export class IdTable<V> {
   private ids = new Uint32Array(MIN_SLOTS);
   private values: Array<V | undefined> = new Array<V | undefined>(MIN_SLOTS).fill(undefined);
   private mask = MIN_SLOTS - 1;
-  /** 32 − log2(slots): a slot is the top bits of the 32-bit product. */
-  private shift = 32 - Math.log2(MIN_SLOTS);
   private count = 0;
-  private readonly multiplier = (Math.random() * 0x1_0000_0000) | 0 | 1;
+  /** Whether ids are hashed (a peer's) or used as they are (our own, consecutive). */
+  private readonly hashed: boolean;
+  private readonly seed: number;
+
+  /** @param ids `'peer'`: chosen by the other side (hashed, see above); `'own'`: handed out here, consecutive. */
+  constructor(ids: 'peer' | 'own') {
+    this.hashed = ids === 'peer';
+    this.seed = this.hashed ? crypto.getRandomValues(new Uint32Array(1))[0]! : 0;
+  }
 
   /** Entries in the table. */
   get size(): number {
@@ -85,6 +97,7 @@ export class IdTable<V> {
     ids[i] = 0;
     values[i] = undefined;
     this.count--;
+    if (ids.length > SHRINK_ABOVE_SLOTS && this.count * 8 < ids.length) this.resize(ids.length / 2);
     return true;
   }
 
@@ -101,7 +114,26 @@ export class IdTable<V> {
   }
 
   private home(id: number): number {
-    return Math.imul(id, this.multiplier) >>> this.shift;
+    if (!this.hashed) return id & this.mask;
+    let h = id ^ this.seed;
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    return (h ^ (h >>> 16)) & this.mask;
+  }
+
+  /** @internal Slots the table has now (for tests: its memory is 12 bytes a slot). */
+  get slots(): number {
+    return this.ids.length;
+  }
+
+  /** @internal The farthest any entry sits from its home slot (how long the longest lookup probes), for tests. */
+  longestProbe(): number {
+    let longest = 0;
+    for (let i = 0; i < this.ids.length; i++) {
+      const id = this.ids[i]!;
+      if (id !== 0) longest = Math.max(longest, (i - this.home(id)) & this.mask);
+    }
+    return longest;
   }
 
   private place(id: number, value: V): void {
@@ -114,15 +146,23 @@ export class IdTable<V> {
   }
 
   private grow(): void {
+    this.resize(this.ids.length * 2);
+  }
+
+  private resize(size: number): void {
     const oldIds = this.ids;
     const oldValues = this.values;
-    const size = oldIds.length * 2;
     this.ids = new Uint32Array(size);
     this.values = new Array<V | undefined>(size).fill(undefined);
     this.mask = size - 1;
-    this.shift--;
     for (let i = 0; i < oldIds.length; i++) if (oldIds[i] !== 0) this.place(oldIds[i]!, oldValues[i]!);
   }
 }
 
 const MIN_SLOTS = 64;
+/**
+ * A table shrinks only above this many slots (12 KiB): one that size held 512 calls or
+ * more, a rare burst, so a connection whose calls in flight swing between none and a few
+ * hundred (every batch of a busy one) never pays for a resize.
+ */
+const SHRINK_ABOVE_SLOTS = 1024;
