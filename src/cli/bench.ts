@@ -9,13 +9,14 @@ import { loadConfig } from '../config/config.js';
 import { formatLoadResult, runLoad, type LoadOptions } from '../bench/load-generator.js';
 import { renderReport } from '../bench/html-report.js';
 import { UsageError, envOf, parseCommand, printHelp, type CommandIo, type CommandSpec } from './command.js';
+import { COMMAND_SUMMARIES } from './command-summaries.js';
 import { CLIENT_TLS_OPTIONS, clientTls } from './tls-flags.js';
 import { parseDurationMs, parseMetadata, parsePositiveInt, readDataFile, requestFromJson, resolveMethod } from './method-args.js';
 
 /** `ringrpc bench`: its usage and options, for the parser and `--help` alike. */
 export const BENCH_COMMAND = {
   name: 'bench',
-  summary: 'run a load against a method: req/s, errors, latency percentiles, HTML report',
+  summary: COMMAND_SUMMARIES.bench,
   synopsis: 'bench <host:port[,host:port…]|registry-uri> <package.Service/Method> --proto <file.proto> [options]',
   description: `Runs a load against a method and prints requests, errors by status, req/s and latency
 percentiles (from an HDR histogram). Calls are never retried: what fails is counted.

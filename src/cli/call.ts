@@ -6,6 +6,7 @@ import { createClient } from '../client/client.js';
 import { bearerToken } from '../interceptors/bearer-auth.js';
 import { CLIENT_DEFAULTS } from '../client/client-options.js';
 import { UsageError, envOf, parseCommand, printHelp, type CommandIo, type CommandSpec } from './command.js';
+import { COMMAND_SUMMARIES } from './command-summaries.js';
 import { CLIENT_TLS_OPTIONS, clientTls } from './tls-flags.js';
 import { parseMetadata, requestFromJson, requestsFromJsonLines, resolveMethod } from './method-args.js';
 import type { MethodDefinition } from '../codec/service-definition.js';
@@ -14,7 +15,7 @@ import { once } from 'node:events';
 /** `ringrpc call`: its usage and options, for the parser and `--help` alike. */
 export const CALL_COMMAND = {
   name: 'call',
-  summary: 'call one method and print the reply as JSON',
+  summary: COMMAND_SUMMARIES.call,
   synopsis: "call <host:port|registry-uri> <package.Service/Method> ['<json request>' | -] --proto <file.proto> [options]",
   description: `Calls one method and prints the reply as proto3 JSON (bytes as base64). The request
 defaults to {}. The target may be a registry URI (zk://h:p/root, ringrpc://h:p,

@@ -2,11 +2,12 @@ import { writeFileSync } from 'node:fs';
 import { loadProto } from '../codec/proto-loader.js';
 import { generateTypes } from '../codec/generate-types.js';
 import { UsageError, parseCommand, printHelp, type CommandIo, type CommandSpec } from './command.js';
+import { COMMAND_SUMMARIES } from './command-summaries.js';
 
 /** `ringrpc gen`: its usage and options, for the parser and `--help` alike. */
 export const GEN_COMMAND = {
   name: 'gen',
-  summary: 'generate TypeScript types and service definitions from a .proto',
+  summary: COMMAND_SUMMARIES.gen,
   synopsis: 'gen <file.proto> [options]',
   description: `Generates a TypeScript module with an interface per message and a typed service
 definition per service, for createClient() and server.addService().`,

@@ -1,29 +1,55 @@
 import { RpcError } from '../errors.js';
-import { bench, BENCH_COMMAND } from './bench.js';
-import { call, CALL_COMMAND } from './call.js';
 import { UsageError, printHelp, usageLine, type CommandIo, type CommandSpec } from './command.js';
-import { gen, GEN_COMMAND } from './gen.js';
-import { serve, SERVE_COMMAND } from './serve.js';
-import { registry, REGISTRY_COMMAND } from './registry.js';
+import { COMMAND_SUMMARIES, type CommandName } from './command-summaries.js';
 
 type Run = (argv: string[], io: CommandIo) => Promise<number>;
 
-/** The commands, in the order the help lists them. */
-const COMMANDS: ReadonlyArray<{ readonly spec: CommandSpec; readonly run: Run }> = [
-  { spec: SERVE_COMMAND, run: serve },
-  { spec: CALL_COMMAND, run: call },
-  { spec: BENCH_COMMAND, run: bench },
-  { spec: REGISTRY_COMMAND, run: registry },
-  { spec: GEN_COMMAND, run: gen },
-];
+/** A command, loaded: its spec (options, help) and what runs it. */
+interface LoadedCommand {
+  readonly spec: CommandSpec;
+  readonly run: Run;
+}
 
-const WIDTH = Math.max(...COMMANDS.map((c) => c.spec.name.length)) + 2;
+/**
+ * The commands, in the order the help lists them, each loaded only when it is used: the
+ * top-level help needs none, and `ringrpc call` needs neither the server nor the bench's
+ * report (all of them loaded at start made every run of the CLI half a second slower).
+ */
+const COMMANDS: Readonly<Record<CommandName, () => Promise<LoadedCommand>>> = {
+  serve: async () => {
+    const m = await import('./serve.js');
+    return { spec: m.SERVE_COMMAND, run: m.serve };
+  },
+  call: async () => {
+    const m = await import('./call.js');
+    return { spec: m.CALL_COMMAND, run: m.call };
+  },
+  bench: async () => {
+    const m = await import('./bench.js');
+    return { spec: m.BENCH_COMMAND, run: m.bench };
+  },
+  registry: async () => {
+    const m = await import('./registry.js');
+    return { spec: m.REGISTRY_COMMAND, run: m.registry };
+  },
+  gen: async () => {
+    const m = await import('./gen.js');
+    return { spec: m.GEN_COMMAND, run: m.gen };
+  },
+};
+const NAMES = Object.keys(COMMAND_SUMMARIES) as CommandName[];
+
+function commandNamed(name: string): (() => Promise<LoadedCommand>) | undefined {
+  return Object.hasOwn(COMMANDS, name) ? COMMANDS[name as CommandName] : undefined;
+}
+
+const WIDTH = Math.max(...NAMES.map((name) => name.length)) + 2;
 
 /** The top-level help: the commands, and where each one's options are. */
 export const USAGE = `usage: ringrpc <command> [options]
 
 commands:
-${COMMANDS.map(({ spec }) => `  ${spec.name.padEnd(WIDTH)}${spec.summary}`).join('\n')}
+${NAMES.map((name) => `  ${name.padEnd(WIDTH)}${COMMAND_SUMMARIES[name]}`).join('\n')}
   ${'help'.padEnd(WIDTH)}print the help of a command: ringrpc help <command>
 
 Every command prints its options and their defaults with -h or --help.`;
@@ -40,10 +66,10 @@ export async function main(argv: string[], io: CommandIo): Promise<number> {
     return 0;
   }
   if (name === 'help') return help(rest, io);
-  const command = COMMANDS.find((c) => c.spec.name === name);
-  if (command === undefined) return unknownCommand(name, io);
+  const load = commandNamed(name);
+  if (load === undefined) return unknownCommand(name, io);
   try {
-    return await command.run(rest, io);
+    return await (await load()).run(rest, io);
   } catch (err) {
     if (err instanceof UsageError) {
       io.stderr.write(`ringrpc ${name}: ${err.message}\n${usageLine(err.command)}\nrun 'ringrpc ${name} --help' for its options\n`);
@@ -56,20 +82,22 @@ export async function main(argv: string[], io: CommandIo): Promise<number> {
 }
 
 /** `ringrpc help [command]`. */
-function help(argv: string[], io: CommandIo): number {
+async function help(argv: string[], io: CommandIo): Promise<number> {
   if (argv.length === 0) {
     io.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const command = COMMANDS.find((c) => c.spec.name === argv[0]);
-  if (command === undefined || argv.length > 1) return unknownCommand(argv.join(' '), io);
-  return printHelp(command.spec, io);
+  const load = commandNamed(argv[0]!);
+  if (load === undefined || argv.length > 1) return unknownCommand(argv.join(' '), io);
+  return printHelp((await load()).spec, io);
 }
 
 function unknownCommand(name: string, io: CommandIo): number {
-  io.stderr.write(`ringrpc: unknown command ${JSON.stringify(name)} (commands: ${COMMANDS.map((c) => c.spec.name).join(', ')}; see ringrpc --help)\n`);
+  io.stderr.write(`ringrpc: unknown command ${JSON.stringify(name)} (commands: ${NAMES.join(', ')}; see ringrpc --help)\n`);
   return 2;
 }
 
-/** Every command's spec, for tests and docs. */
-export const COMMAND_SPECS: readonly CommandSpec[] = COMMANDS.map((c) => c.spec);
+/** Every command's spec, in the order the help lists them (loads every command), for tests and docs. */
+export async function commandSpecs(): Promise<CommandSpec[]> {
+  return Promise.all(NAMES.map(async (name) => (await COMMANDS[name]()).spec));
+}

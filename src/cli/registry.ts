@@ -1,6 +1,7 @@
 import { RegistryServer } from '../registry/registry-server.js';
 import { channels } from '../util/diagnostics.js';
 import { UsageError, parseCommand, printHelp, type CommandIo, type CommandSpec } from './command.js';
+import { COMMAND_SUMMARIES } from './command-summaries.js';
 
 /** The port `ringrpc registry` listens on by default. */
 export const REGISTRY_DEFAULT_PORT = 7400;
@@ -8,7 +9,7 @@ export const REGISTRY_DEFAULT_PORT = 7400;
 /** `ringrpc registry`: its usage and options, for the parser and `--help` alike. */
 export const REGISTRY_COMMAND = {
   name: 'registry',
-  summary: 'run the built-in service registry (ringrpc://host:port)',
+  summary: COMMAND_SUMMARIES.registry,
   synopsis: 'registry [options]',
   description: `Runs the built-in registry: servers started with --registry ringrpc://<host>:<port>
 announce themselves in it, and clients, call and bench find them through it. Providers

@@ -10,6 +10,7 @@ import { DEFAULT_WEIGHT } from '../registry/registry.js';
 import type { Lane } from '../server/router.js';
 import { channels } from '../util/diagnostics.js';
 import { UsageError, envOf, parseCommand, printHelp, type CommandIo, type CommandSpec } from './command.js';
+import { COMMAND_SUMMARIES } from './command-summaries.js';
 import { announcement } from './logger.js';
 import { importUserModule } from '../util/import-module.js';
 import { findImplementation } from '../server/find-implementation.js';
@@ -23,7 +24,7 @@ export const SERVE_DEFAULT_PORT = 7401;
 /** `ringrpc serve`: its usage and options, for the parser and `--help` alike. */
 export const SERVE_COMMAND = {
   name: 'serve',
-  summary: 'start a server for a .proto and a handlers module',
+  summary: COMMAND_SUMMARIES.serve,
   synopsis: 'serve --proto <file.proto> --handlers <module> [options]',
   description: `Starts a server with the services of the .proto that the handlers module implements.
 The module exports one object of handlers per service, named after the service

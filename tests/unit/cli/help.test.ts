@@ -1,11 +1,12 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PassThrough } from 'node:stream';
-import { COMMAND_SPECS, main } from '../../../src/cli/main.js';
+import { commandSpecs, main } from '../../../src/cli/main.js';
 import { createLogger } from '../../../src/cli/logger.js';
 import { parseCommand, UsageError } from '../../../src/cli/command.js';
 
 const test = suite('cli help');
+const COMMAND_SPECS = await commandSpecs();
 
 /** Runs the CLI in this process; stdout and stderr are captured. */
 async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
