@@ -16,6 +16,7 @@ import type { Route } from '../server/router.js';
 import { ServerCall, type CallOwner } from '../server/server-call.js';
 import type { ConnectionStats } from '../server/server-stats.js';
 import { SHUTDOWN_PONG_WAIT_MS } from '../server/shutdown-handshake.js';
+import { LINGER_MS } from '../server/ended-sockets.js';
 import type { GrpcSessionContext } from './builtin-service.js';
 import { GrpcExchange } from './grpc-exchange.js';
 import { answerOk, openGrpcStream, unservedEncoding } from './grpc-stream.js';
@@ -33,8 +34,6 @@ const ANY_STREAM_ID = 2 ** 31 - 1;
  * what the reset's own transit takes: without slack, which comes first is a coin toss.
  */
 const DEADLINE_SLACK_MS = 20;
-/** How long a closing session may linger before its socket is destroyed. */
-const LINGER_MS = 1000;
 
 /**
  * - `open`: takes calls;
@@ -75,7 +74,6 @@ export class GrpcSession implements CallOwner, HostedConnection {
   private lastPing = Date.now();
   private pinging = false;
   private rttMs: number | undefined;
-  private lingerTimer: NodeJS.Timeout | undefined;
   private quiesceTimer: NodeJS.Timeout | undefined;
   private bytesIn = 0;
   private bytesOut = 0;
@@ -371,8 +369,9 @@ export class GrpcSession implements CallOwner, HostedConnection {
     } catch {
       // already closing
     }
-    this.lingerTimer ??= setTimeout(() => this.socket.destroy(), this.host.options.shutdownGraceMs + LINGER_MS);
-    this.lingerTimer.unref();
+    // node ends the socket once the streams are done, then waits for the peer to close its
+    // side: bounded here (streams, then a linger), and not past the last write in a shutdown.
+    this.host.linger(this.socket, this.host.options.shutdownGraceMs + LINGER_MS);
   }
 
   /** Force-close (end of the shutdown grace): taken calls are abandoned. */
@@ -383,7 +382,6 @@ export class GrpcSession implements CallOwner, HostedConnection {
   }
 
   private onClose(): void {
-    clearTimeout(this.lingerTimer);
     clearTimeout(this.quiesceTimer);
     if (this.state === 'closed') return;
     this.state = 'closed';
