@@ -79,6 +79,11 @@ export class RawH2Peer {
       .map((f) => ({ lastStreamId: f.payload.readUInt32BE(0) & 0x7fff_ffff, code: f.payload.readUInt32BE(4), at: f.at }));
   }
 
+  /** Whether the server ended stream `streamId` (a frame of it with END_STREAM: a call's trailers). */
+  streamEnded(streamId: number): boolean {
+    return this.frames.some((f) => f.streamId === streamId && (f.type === H2.HEADERS || f.type === H2.DATA) && (f.flags & END_STREAM) !== 0);
+  }
+
   destroy(): void {
     this.socket.destroy();
   }

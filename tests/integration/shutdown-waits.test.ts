@@ -4,6 +4,7 @@ import { Status } from '../../src/index.js';
 import { FrameType } from '../../src/internal.js';
 import { Bench, startBenchServer } from '../helpers/bench-server.js';
 import { RawH2Peer } from '../helpers/raw-h2.js';
+import { grpcCall, grpcClient } from '../helpers/grpc-client.js';
 import { RawPeer } from '../helpers/raw-socket.js';
 import { sleep, until } from '../helpers/tcp.js';
 
@@ -81,6 +82,61 @@ test('gRPC: a peer that never closes its side: shutdown ends once the session ha
   assert.ok(took < 600, `shutdown took ${took} ms`);
   assert.is(server.stats().methods['bench.v1.Bench/Sleep']!.ok, 1, 'the call in flight was answered');
   await until(() => peer.ended, 2000, 'the server to end its side');
+  assert.ok(peer.streamEnded(1), 'its trailers reached the client');
+  peer.destroy();
+});
+
+test('gRPC: shutdown while a grpc-js client is closing does not wait for an answer to its PING', async () => {
+  const { server, port } = await startBenchServer();
+  const client = grpcClient(`127.0.0.1:${port}`);
+  assert.is((await grpcCall(client, 'Echo', {})).error, undefined);
+  client.close();
+  const started = Date.now();
+  await server.shutdown({ graceMs: 5000 });
+  const took = Date.now() - started;
+  assert.ok(took < 600, `shutdown took ${took} ms`);
+});
+
+test('gRPC: shutdown with an idle grpc-js channel open does not wait for an answer to its PING', async () => {
+  const { server, port } = await startBenchServer();
+  const client = grpcClient(`127.0.0.1:${port}`);
+  assert.is((await grpcCall(client, 'Echo', {})).error, undefined);
+  const started = Date.now();
+  await server.shutdown({ graceMs: 5000 });
+  const took = Date.now() - started;
+  assert.ok(took < 600, `shutdown took ${took} ms`);
+  client.close();
+});
+
+test('gRPC: a client that says GOAWAY itself during the handshake (and never answers its PING) ends it at once; its call is answered', async () => {
+  const { server, port } = await startBenchServer();
+  const peer = await RawH2Peer.connect(port, { ackPings: false });
+  peer.call(1, SLEEP, sleepRequest(100));
+  await until(() => server.stats().inflight === 1, 2000, 'the call to be taken');
+  const started = Date.now();
+  const closing = server.shutdown({ graceMs: 5000 });
+  await until(() => peer.goaways().length === 1, 2000, "the server's first GOAWAY");
+  assert.is(peer.goaways()[0]!.lastStreamId, 2 ** 31 - 1);
+  peer.goaway();
+  await until(() => peer.goaways().length === 2, 2000, "the server's final GOAWAY");
+  assert.is(peer.goaways()[1]!.lastStreamId, 1, 'the final GOAWAY names the call taken');
+  await closing;
+  const took = Date.now() - started;
+  assert.ok(took < 600, `shutdown took ${took} ms`);
+  assert.is(server.stats().methods['bench.v1.Bench/Sleep']!.ok, 1, 'the call in flight was answered');
+  await until(() => peer.ended, 2000, 'the server to end its side');
+  assert.ok(peer.streamEnded(1), 'its trailers reached the client');
+  peer.destroy();
+});
+
+test('gRPC: while the server runs, a client that says GOAWAY and never closes its side lingers, then goes', async () => {
+  const { server, port } = await startBenchServer();
+  const peer = await RawH2Peer.connect(port, { ackPings: true });
+  await until(() => server.stats().connections.open === 1, 2000, 'the session');
+  peer.goaway();
+  await until(() => peer.ended, 2000, 'the server to end its side');
+  await until(() => server.stats().connections.open === 0, 4000, 'the linger to end');
+  await server.close();
   peer.destroy();
 });
 
