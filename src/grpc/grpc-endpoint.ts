@@ -140,7 +140,7 @@ export class GrpcEndpoint implements GrpcSessionContext {
         if (idle) {
           this.reactor.counters.idleClosed++;
           socket.end();
-          setTimeout(() => socket.destroy(), 1000).unref();
+          this.reactor.linger(socket);
         } else {
           this.reactor.counters.slowClosed++;
           this.reactor.refuse(socket, message, Status.DEADLINE_EXCEEDED);

@@ -15,17 +15,16 @@ import { peerOf } from '../server/peer-of.js';
 import type { Route } from '../server/router.js';
 import { ServerCall, type CallOwner } from '../server/server-call.js';
 import type { ConnectionStats } from '../server/server-stats.js';
-import { SHUTDOWN_PONG_WAIT_MS } from '../server/shutdown-handshake.js';
+import { LINGER_MS } from '../server/ended-sockets.js';
 import type { GrpcSessionContext } from './builtin-service.js';
 import { GrpcExchange } from './grpc-exchange.js';
+import { GrpcShutdownHandshake } from './grpc-shutdown-handshake.js';
 import { answerOk, openGrpcStream, unservedEncoding } from './grpc-stream.js';
 import { GrpcUpload } from './grpc-upload.js';
 import { acceptsGzip, GrpcFault, headerValue, parsePath, parseTimeout, readRequestMetadata, type GrpcMessage } from './grpc-wire.js';
 
-const { NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
+const { NGHTTP2_REFUSED_STREAM } = http2.constants;
 const EMPTY = new Uint8Array(0);
-/** The first GOAWAY of a graceful shutdown names the highest stream id there can be: "all you sent will be taken". */
-const ANY_STREAM_ID = 2 ** 31 - 1;
 /**
  * A stream reset this close to its deadline (or later) is the client giving up at its
  * deadline, not a cancel. HTTP/2 says only CANCEL either way, and the server's deadline
@@ -33,8 +32,6 @@ const ANY_STREAM_ID = 2 ** 31 - 1;
  * what the reset's own transit takes: without slack, which comes first is a coin toss.
  */
 const DEADLINE_SLACK_MS = 20;
-/** How long a closing session may linger before its socket is destroyed. */
-const LINGER_MS = 1000;
 
 /**
  * - `open`: takes calls;
@@ -75,8 +72,8 @@ export class GrpcSession implements CallOwner, HostedConnection {
   private lastPing = Date.now();
   private pinging = false;
   private rttMs: number | undefined;
-  private lingerTimer: NodeJS.Timeout | undefined;
-  private quiesceTimer: NodeJS.Timeout | undefined;
+  /** Shutdown's first step, while `quiescing`. */
+  private handshake: GrpcShutdownHandshake | undefined;
   private bytesIn = 0;
   private bytesOut = 0;
 
@@ -93,9 +90,14 @@ export class GrpcSession implements CallOwner, HostedConnection {
     this.session.on('stream', (stream, headers) => this.onStream(stream, headers));
     this.session.on('close', () => this.onClose());
     socket.once('close', () => this.onClose()); // first, at times: the server's close waits on the socket, not the session
-    // The client will open no more streams: finish what it asked (node closes the session after).
+    // node ends the socket once a closed session's streams are done (whoever closed it), then
+    // waits for the peer to close its side: it lingers as any socket the server ends.
+    socket.once('finish', () => host.linger(socket));
+    // The client will open no more streams: finish what it asked (node closes the session
+    // after). A shutdown waiting for its PING's answer has nothing more to wait for.
     this.session.on('goaway', () => {
       if (this.state === 'open') this.state = 'draining';
+      else if (this.state === 'quiescing') this.handshake?.finish();
     });
   }
 
@@ -115,7 +117,7 @@ export class GrpcSession implements CallOwner, HostedConnection {
     stream.on('error', () => {}); // a reset stream: 'close' follows
     this.active = true;
     this.streams++;
-    stream.once('close', () => this.streams--);
+    stream.once('close', () => this.streamClosed());
     const exchange = new GrpcExchange(stream, acceptsGzip(headers['grpc-accept-encoding']), (n) => this.countOut(n));
     if (this.state !== 'open' && this.state !== 'quiescing') {
       stream.close(NGHTTP2_REFUSED_STREAM); // after the final GOAWAY: never run, safe to send again
@@ -337,27 +339,22 @@ export class GrpcSession implements CallOwner, HostedConnection {
   }
 
   /**
-   * Graceful shutdown, as HTTP/2 does it: a GOAWAY that takes every stream the client has
-   * opened (last stream id 2^31-1) and a PING; when the PING is answered (or after a
-   * bounded wait), every stream the client opened before it read the GOAWAY has arrived,
-   * and the final GOAWAY names the last one taken. The session closes once they are answered.
+   * Graceful shutdown, as HTTP/2 does it ({@link GrpcShutdownHandshake}): a GOAWAY that
+   * takes every stream and a PING; once the wait is over, the final GOAWAY names the last
+   * stream taken, and the session closes once they are answered.
    */
   drain(): void {
     if (this.state !== 'open') return;
     this.state = 'quiescing';
-    const finish = (): void => this.finishDrain();
-    this.quiesceTimer = setTimeout(finish, SHUTDOWN_PONG_WAIT_MS);
-    this.quiesceTimer.unref();
-    try {
-      this.session.goaway(NGHTTP2_NO_ERROR, ANY_STREAM_ID);
-      this.session.ping(finish);
-    } catch {
-      finish();
-    }
+    this.handshake = new GrpcShutdownHandshake(this.session, this.streams, () => this.finishDrain());
+  }
+
+  private streamClosed(): void {
+    this.streams--;
+    if (this.streams === 0) this.handshake?.streamsClosed();
   }
 
   private finishDrain(): void {
-    clearTimeout(this.quiesceTimer);
     if (this.state !== 'quiescing') return;
     this.state = 'draining';
     this.close();
@@ -371,8 +368,9 @@ export class GrpcSession implements CallOwner, HostedConnection {
     } catch {
       // already closing
     }
-    this.lingerTimer ??= setTimeout(() => this.socket.destroy(), this.host.options.shutdownGraceMs + LINGER_MS);
-    this.lingerTimer.unref();
+    // node ends the socket once the streams are done, then waits for the peer to close its
+    // side: bounded here (streams, then a linger), and not past the last write in a shutdown.
+    this.host.linger(this.socket, this.host.options.shutdownGraceMs + LINGER_MS);
   }
 
   /** Force-close (end of the shutdown grace): taken calls are abandoned. */
@@ -383,8 +381,7 @@ export class GrpcSession implements CallOwner, HostedConnection {
   }
 
   private onClose(): void {
-    clearTimeout(this.lingerTimer);
-    clearTimeout(this.quiesceTimer);
+    this.handshake?.cancel();
     if (this.state === 'closed') return;
     this.state = 'closed';
     if (this.reservedIn !== 0) this.host.reserveInput(-this.reservedIn);

@@ -8,6 +8,7 @@ import { channels } from '../util/diagnostics.js';
 import type { Route, Router } from './router.js';
 import type { ConnectionHost, HostedConnection } from './connection-host.js';
 import { ServerConnection } from './server-connection.js';
+import { EndedSockets } from './ended-sockets.js';
 import type { ResolvedServerOptions } from './server-options.js';
 import { ConnectionCounters, type ConnectionStats } from './server-stats.js';
 
@@ -22,6 +23,8 @@ export class Reactor implements ConnectionHost<HostedConnection> {
   private readonly connections = new Set<HostedConnection>();
   /** Connections whose peer is not reading: their unsent bytes count against `maxBufferedOutputBytes`. */
   private readonly stalled = new Set<HostedConnection>();
+  /** Sockets the server has ended, lingering for their peers (connections, and sockets refused before they were one). */
+  private readonly ended = new EndedSockets();
   private admitted = 0;
   private sweepTimer: NodeJS.Timeout | undefined;
   /** Shutdown has begun: a connection adopted from now on (its protocol told late) is drained at once. */
@@ -80,6 +83,10 @@ export class Reactor implements ConnectionHost<HostedConnection> {
     let total = 0;
     for (const connection of this.stalled) total += connection.socket.writableLength;
     return total;
+  }
+
+  linger(socket: net.Socket, ms?: number): void {
+    this.ended.add(socket, ms);
   }
 
   connectionClosed(connection: HostedConnection): void {
@@ -147,12 +154,14 @@ export class Reactor implements ConnectionHost<HostedConnection> {
   /** Graceful shutdown, step one on every connection: GOAWAY, answer what was taken, then end. */
   drainAll(): void {
     this.draining = true;
+    this.ended.shutdown();
     for (const connection of this.connections) connection.drain();
   }
 
   /** End of the shutdown grace: every connection force-closed, its calls abandoned. */
   destroyAll(reason: RpcError): void {
     for (const connection of this.connections) connection.destroy(reason);
+    this.ended.destroyAll();
   }
 
   /** Every open connection: peer, age, calls in flight, bytes each way, keepalive RTT. */
@@ -173,7 +182,6 @@ export class Reactor implements ConnectionHost<HostedConnection> {
     const meta = encodeMeta({ status, message, lastRequestId: 0 });
     socket.on('error', () => {});
     socket.end(encodeFrame(FrameType.GOAWAY, 0, meta, Buffer.alloc(0)));
-    // A peer that never reads must not hold the socket open.
-    setTimeout(() => socket.destroy(), 1000).unref();
+    this.linger(socket); // a peer that never reads must not hold the socket open
   }
 }

@@ -36,8 +36,6 @@ export type ServerConnectionState = 'open' | 'quiescing' | 'draining' | 'closing
 type CloseReason = 'protocol-error' | 'oversized' | 'frame-timeout' | 'first-frame-timeout' | 'idle' | 'write-stalled';
 
 const EMPTY = Buffer.alloc(0);
-/** How long an ended socket may linger before it is destroyed. */
-const LINGER_MS = 1000;
 
 /**
  * One accepted socket: frames in, routed calls out to a lane, responses back through
@@ -57,7 +55,6 @@ export class ServerConnection implements CallOwner, StreamConnection {
   private readonly gate: ReadGate;
   /** This connection's reservation against `maxBufferedInputBytes` (its partial frame's declared size). */
   private reservedIn = 0;
-  private lingerTimer: NodeJS.Timeout | undefined;
   private handshake: ShutdownHandshake | undefined;
   bytesIn = 0;
   bytesOut = 0;
@@ -346,8 +343,7 @@ export class ServerConnection implements CallOwner, StreamConnection {
     this.reserveInput(); // nothing more is read: the reservation goes
     this.writer.flush();
     this.socket.end();
-    this.lingerTimer = setTimeout(() => this.socket.destroy(), LINGER_MS);
-    this.lingerTimer.unref();
+    this.host.linger(this.socket); // for the peer to read the GOAWAY; not past shutdown's last write
   }
 
   /**
@@ -380,7 +376,6 @@ export class ServerConnection implements CallOwner, StreamConnection {
   }
 
   private onClose(): void {
-    if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
     this.handshake?.cancel();
     const wasBusy = this.calls.size > 0;
     this.state = 'closed';

@@ -13,6 +13,8 @@ export interface ReadFrame extends Frame {
  */
 export class RawPeer {
   readonly frames: ReadFrame[] = [];
+  /** The server ended its side (its FIN arrived). */
+  ended = false;
   closed = false;
   private waiters: Array<() => void> = [];
 
@@ -23,14 +25,22 @@ export class RawPeer {
     });
     socket.on('data', (chunk: Buffer) => decoder.push(chunk));
     socket.on('error', () => {});
+    socket.on('end', () => {
+      this.ended = true;
+      this.wake();
+    });
     socket.on('close', () => {
       this.closed = true;
       this.wake();
     });
   }
 
-  static async connect(port: number): Promise<RawPeer> {
-    const socket = net.connect({ host: '127.0.0.1', port });
+  /**
+   * `halfOpen`: the peer does not close its side when the server ends its own (as a peer
+   * that does not read would not), so the socket stays open until the server destroys it.
+   */
+  static async connect(port: number, { halfOpen = false }: { halfOpen?: boolean } = {}): Promise<RawPeer> {
+    const socket = net.connect({ host: '127.0.0.1', port, allowHalfOpen: halfOpen });
     await once(socket, 'connect');
     return new RawPeer(socket);
   }
@@ -65,6 +75,11 @@ export class RawPeer {
     await this.until(() => this.frames.some((f) => f.type === type), ms, `a frame of type ${type}`);
     const index = this.frames.findIndex((f) => f.type === type);
     return this.frames.splice(index, 1)[0]!;
+  }
+
+  /** Waits for the server to end its side. */
+  async waitEnded(ms = 2000): Promise<void> {
+    await this.until(() => this.ended, ms, 'the server to end the connection');
   }
 
   async waitClosed(ms = 2000): Promise<void> {
