@@ -159,7 +159,8 @@ export class IdTable<V> {
   }
 }
 
-const MIN_SLOTS = 64;
+/** A new table's slots: 100 bytes, for the many connections that stay idle (a server's RSS per idle connection is a target). */
+const MIN_SLOTS = 8;
 /**
  * A table shrinks only above this many slots (12 KiB): one that size held 512 calls or
  * more, a rare burst, so a connection whose calls in flight swing between none and a few
