@@ -32,6 +32,12 @@ export class IdTable<V> {
   private values: Array<V | undefined> = new Array<V | undefined>(MIN_SLOTS).fill(undefined);
   private mask = MIN_SLOTS - 1;
   private count = 0;
+  /**
+   * Entries not in their home slot. While there are none (the common case of a client's
+   * consecutive ids), a deletion just frees its slot: no entry can need shifting into it,
+   * and the scan to the end of the probe run (the whole window of calls in flight) is skipped.
+   */
+  private displaced = 0;
   /** Whether ids are hashed (a peer's) or used as they are (our own, consecutive). */
   private readonly hashed: boolean;
   private readonly seed: number;
@@ -75,22 +81,26 @@ export class IdTable<V> {
     const ids = this.ids;
     const values = this.values;
     const mask = this.mask;
-    let i = this.home(id);
+    const start = this.home(id);
+    let i = start;
     for (;;) {
       const at = ids[i]!;
       if (at === 0) return false;
       if (at === id) break;
       i = (i + 1) & mask;
     }
+    if (i !== start) this.displaced--;
     // Backward shift: move later entries of the probe run into the gap when the gap lies
-    // on their way from their home slot, so that every lookup still finds them.
-    for (let j = (i + 1) & mask; ; j = (j + 1) & mask) {
+    // on their way from their home slot, so that every lookup still finds them. (Only a
+    // displaced entry can move: one in its home slot has no gap on its way.)
+    for (let j = (i + 1) & mask; this.displaced > 0; j = (j + 1) & mask) {
       const at = ids[j]!;
       if (at === 0) break;
       const home = this.home(at);
       if (((j - home) & mask) >= ((j - i) & mask)) {
         ids[i] = at;
         values[i] = values[j];
+        if (i === home) this.displaced--;
         i = j;
       }
     }
@@ -139,8 +149,10 @@ export class IdTable<V> {
   private place(id: number, value: V): void {
     const ids = this.ids;
     const mask = this.mask;
-    let i = this.home(id);
+    const home = this.home(id);
+    let i = home;
     while (ids[i] !== 0) i = (i + 1) & mask;
+    if (i !== home) this.displaced++;
     ids[i] = id;
     this.values[i] = value;
   }
@@ -155,6 +167,7 @@ export class IdTable<V> {
     this.ids = new Uint32Array(size);
     this.values = new Array<V | undefined>(size).fill(undefined);
     this.mask = size - 1;
+    this.displaced = 0;
     for (let i = 0; i < oldIds.length; i++) if (oldIds[i] !== 0) this.place(oldIds[i]!, oldValues[i]!);
   }
 }
