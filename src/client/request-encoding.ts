@@ -1,4 +1,5 @@
 import type { MethodDefinition } from '../codec/service-definition.js';
+import { encodeMessage } from '../codec/message-writer.js';
 import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import type { ResolvedClientOptions } from './client-options.js';
@@ -30,7 +31,7 @@ export function encodeRequest(method: MethodDefinition, request: unknown, site: 
   const type = method.requestType;
   const problem = request === null || typeof request !== 'object' ? 'it is not an object' : type.verify(request as Record<string, unknown>);
   if (problem) throw new RpcError(Status.INVALID_ARGUMENT, `request is not a ${type.fullName.slice(1)}: ${problem}`, site);
-  return type.encode(request as Record<string, unknown>).finish();
+  return encodeMessage(type, request as Record<string, unknown>);
 }
 
 /** Bodies at least this large go gzipped under `compression: 'gzip'` (requests and stream messages alike); none otherwise. */

@@ -1,4 +1,5 @@
 import type protobuf from 'protobufjs';
+import { encodeMessage } from './message-writer.js';
 
 /** A message's singular, top-level `bytes` field: its name and the key that precedes its length on the wire. */
 interface BytesField {
@@ -46,18 +47,21 @@ function varint(value: number): Buffer {
  * two 16 MiB allocations) before any byte was written. Written as pieces (writev), the
  * bytes go from the handler's buffer to the socket. Fields nested in sub-messages are
  * encoded as protobufjs does.
+ *
+ * `borrowBelow`: a plain encoding shorter than this may be a view of a buffer the thread's
+ * next encoding overwrites (see `encodeMessage`), for a caller that copies it at once.
  */
-export function encodeSplit(type: protobuf.Type, value: Record<string, unknown>, largeBytes: number): Uint8Array | Uint8Array[] {
+export function encodeSplit(type: protobuf.Type, value: Record<string, unknown>, largeBytes: number, borrowBelow = 0): Uint8Array | Uint8Array[] {
   let large: BytesField[] | undefined;
   for (const field of bytesFieldsOf(type)) {
     const v = value[field.name];
     if (v instanceof Uint8Array && v.length >= largeBytes) (large ??= []).push(field);
   }
-  if (large === undefined) return type.encode(value).finish();
+  if (large === undefined) return encodeMessage(type, value, borrowBelow);
   // The rest of the message, without the large fields (the encoder writes only own properties).
   const rest: Record<string, unknown> = { ...value };
   for (const field of large) delete rest[field.name];
-  const pieces: Uint8Array[] = [type.encode(rest).finish()];
+  const pieces: Uint8Array[] = [encodeMessage(type, rest)];
   for (const field of large) {
     const bytes = value[field.name] as Uint8Array;
     pieces.push(Buffer.concat([field.key, varint(bytes.length)]), bytes);

@@ -24,6 +24,9 @@ export class GrpcReplySink implements StreamSink {
   /** The feed of a client- or bidirectional stream's requests. */
   feed: GrpcRequestFeed | undefined;
 
+  /** HTTP/2 keeps what it is given to write. */
+  readonly copiesBelow = 0;
+
   constructor(private readonly exchange: GrpcExchange) {}
 
   message(body: Uint8Array, compression: Compression): number {
@@ -55,6 +58,8 @@ export class GrpcThreadSink implements StreamSink {
   feed: GrpcRequestFeed | undefined;
   /** Cost of the replies HTTP/2 holds back, given back at its 'drain'. */
   private held = 0;
+  /** HTTP/2 keeps what it is given to write. */
+  readonly copiesBelow = 0;
 
   constructor(private readonly exchange: GrpcExchange) {}
 

@@ -52,6 +52,8 @@ export type GrpcSessionState = 'open' | 'quiescing' | 'draining' | 'closing' | '
  */
 export class GrpcSession implements CallOwner, HostedConnection {
   readonly protocol = 'grpc';
+  /** HTTP/2 keeps what it is given to write: a reply gets a buffer of its own. */
+  readonly copiesRepliesBelow = 0;
   state: GrpcSessionState = 'open';
   readonly peer: Peer;
   readonly session: ServerHttp2Session;

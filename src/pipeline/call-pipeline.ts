@@ -5,6 +5,7 @@ import { Compression } from '../protocol/constants.js';
 import { bodyLength } from '../protocol/frame.js';
 import { compress, compressSync, decompress, decompressSync } from '../protocol/compression.js';
 import { encodeSplit } from '../codec/split-encode.js';
+import { encodeMessage } from '../codec/message-writer.js';
 import { CallContext, type Handler } from './handler-context.js';
 
 /**
@@ -52,6 +53,16 @@ export abstract class PipelineCall extends CallContext {
   }
   /** The call ended before it was answered; nothing is sent. */
   drop(): void {}
+  /**
+   * Replies shorter than this are copied before {@link replyOk} returns (a ringrpc
+   * connection copies small frames into its batch), so they may be handed over as a view
+   * of the encoder's buffer, which the thread's next encoding reuses. 0 (the default): the
+   * call keeps what it is given (an HTTP/2 write, a ring that is full), so it gets a buffer
+   * of its own.
+   */
+  get copiesRepliesBelow(): number {
+    return 0;
+  }
   /** Answers OK: the encoded reply, gzipped when `compression` says so. */
   abstract replyOk(body: Uint8Array, compression: Compression): void;
   /**
@@ -207,15 +218,18 @@ export function settle(call: PipelineCall, value: unknown, settings: PipelineSet
     );
     return undefined;
   }
+  const gzipAbove = call.plainReplies ? Infinity : settings.compressAboveBytes;
+  // A reply the call copies at once, and that goes plain, may be a view of the encoder's buffer.
+  const borrowBelow = Math.min(call.copiesRepliesBelow, gzipAbove);
   let encoded: Uint8Array | Uint8Array[];
   try {
     const split = settings.splitBytesAbove;
-    encoded = split === undefined ? type.encode(value as Record<string, unknown>).finish() : encodeSplit(type, value as Record<string, unknown>, split);
+    const reply = value as Record<string, unknown>;
+    encoded = split === undefined ? encodeMessage(type, reply, borrowBelow) : encodeSplit(type, reply, split, borrowBelow);
   } catch (err) {
     call.replyError(new RpcError(Status.INTERNAL, `reply of ${call.service}/${call.method} does not encode: ${(err as Error).message}`));
     return undefined;
   }
-  const gzipAbove = call.plainReplies ? Infinity : settings.compressAboveBytes;
   let body: Uint8Array;
   if (encoded instanceof Uint8Array) body = encoded;
   else if (bodyLength(encoded) < gzipAbove) {

@@ -2,6 +2,7 @@ import { RpcError } from '../errors.js';
 import { Status } from '../status.js';
 import { Compression } from '../protocol/constants.js';
 import { compress, decompress } from '../protocol/compression.js';
+import { encodeMessage } from '../codec/message-writer.js';
 import { decodeRequest, handlerError, settle, stillWanted, undecodable, type PipelineCall, type PipelineSettings } from './call-pipeline.js';
 import { RequestStream, type RequestFeed } from './request-stream.js';
 
@@ -12,6 +13,8 @@ import { RequestStream, type RequestFeed } from './request-stream.js';
 export interface StreamSink {
   /** Sends one encoded reply (gzipped when `compression` says so); returns what it took of the sender's credit. */
   message(body: Uint8Array, compression: Compression): number;
+  /** Replies shorter than this are copied before {@link message} returns (see `PipelineCall.copiesRepliesBelow`). */
+  readonly copiesBelow: number;
   /** Grants the client `bytes` more of its messages (its handler consumed them). */
   grant(bytes: number): void;
 }
@@ -239,7 +242,8 @@ export class PipelineStream implements CallStream {
           );
           return;
         }
-        let body: Uint8Array = type.encode(value as Record<string, unknown>).finish();
+        const borrowBelow = Math.min(this.sink.copiesBelow, this.call.plainReplies ? Infinity : settings.compressAboveBytes);
+        let body: Uint8Array = encodeMessage(type, value as Record<string, unknown>, borrowBelow);
         let compression: Compression = Compression.NONE;
         if (body.length >= settings.compressAboveBytes && !this.call.plainReplies) {
           // zlib runs on libuv's pool, not the reactor; a gzip that fails costs the size, not the reply.

@@ -45,6 +45,8 @@ export interface CallOwner {
   readonly peer: Peer;
   /** The protocol of the connection: every call on it came by it. */
   readonly protocol: CallProtocol;
+  /** Reply bodies shorter than this are copied before `replyOk` returns (see `PipelineCall.copiesRepliesBelow`). */
+  readonly copiesRepliesBelow: number;
   /** Answers OK with an encoded reply body (in pieces: uncompressed, see `encodeSplit`). */
   replyOk(call: ServerCall, body: FrameBody, compression: Compression): void;
   /** Answers with an error status (or reports it, for ONEWAY). */
@@ -153,6 +155,10 @@ export class ServerCall extends PipelineCall {
 
   override get protocol(): CallProtocol {
     return this.owner.protocol;
+  }
+
+  override get copiesRepliesBelow(): number {
+    return this.owner.copiesRepliesBelow;
   }
 
   override get oneway(): boolean {

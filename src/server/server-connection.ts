@@ -9,7 +9,7 @@ import { ConnectionClock } from './connection-clock.js';
 import { FrameDecoder, FrameError } from '../protocol/frame-decoder.js';
 import { bodyLength, type Frame, type FrameBody } from '../protocol/frame.js';
 import { decodeMeta, encodeMeta, keyError, MetaError, type Meta } from '../protocol/meta.js';
-import { FrameWriter } from '../transport/frame-writer.js';
+import { COPY_BELOW_BYTES, FrameWriter } from '../transport/frame-writer.js';
 import { channels } from '../util/diagnostics.js';
 import type { Peer } from '../pipeline/handler-context.js';
 import { errorMeta, okMeta } from '../pipeline/response-meta.js';
@@ -45,6 +45,8 @@ const EMPTY = Buffer.alloc(0);
 export class ServerConnection implements CallOwner, StreamConnection {
   state: ServerConnectionState = 'open';
   readonly protocol = 'ringrpc';
+  /** Its writer copies small frames into the batch as it takes them. */
+  readonly copiesRepliesBelow = COPY_BELOW_BYTES;
   readonly peer: Peer;
   /** The calls taken here and not yet answered. */
   private readonly calls: CallTable;

@@ -7,7 +7,7 @@ import { PipelineStream, type StreamSink } from '../pipeline/stream-pipeline.js'
 import type { CallTable } from './call-table.js';
 import type { CallLane } from './router.js';
 import type { ServerCall } from './server-call.js';
-import type { FrameWriter } from '../transport/frame-writer.js';
+import { COPY_BELOW_BYTES, type FrameWriter } from '../transport/frame-writer.js';
 
 /** What a stream's frames need of the ringrpc connection it runs on. */
 export interface StreamConnection {
@@ -88,6 +88,9 @@ export function onStreamFrame(connection: StreamConnection, calls: CallTable, fr
 
 /** A stream's replies and grants as frames on its connection. */
 class FrameSink implements StreamSink {
+  /** The connection's writer copies small frames as it takes them. */
+  readonly copiesBelow = COPY_BELOW_BYTES;
+
   constructor(
     private readonly connection: StreamConnection,
     private readonly requestId: number,

@@ -2,8 +2,8 @@ import type { Socket } from 'node:net';
 import { bodyLength, encodeHead, writeHeader, type FrameBody } from '../protocol/frame.js';
 import { HEADER_BYTES, type FrameType } from '../protocol/constants.js';
 
-/** Bodies at least this large are handed to the socket as they are, not copied. */
-const COPY_BELOW_BYTES = 16 * 1024;
+/** Bodies at least this large are handed to the socket as they are, not copied; smaller ones are copied before `frame()` returns. */
+export const COPY_BELOW_BYTES = 16 * 1024;
 /** A batch up to this size is concatenated into one buffer; above it, corked writev. */
 const CONCAT_BELOW_BYTES = 64 * 1024;
 

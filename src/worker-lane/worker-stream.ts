@@ -4,6 +4,7 @@ import { Compression } from '../protocol/constants.js';
 import { compressSync, decompressSync } from '../protocol/compression.js';
 import { messageCost } from '../protocol/meta.js';
 import { decodeRequest, handlerError, settle, stillWanted, undecodable, type PipelineSettings } from '../pipeline/call-pipeline.js';
+import { encodeMessage } from '../codec/message-writer.js';
 import { closeIterator, iteratorOf } from '../pipeline/stream-pipeline.js';
 import { REQUEST_COMPRESSION } from './batch-codec.js';
 import type { WorkerCall } from './worker-call.js';
@@ -166,7 +167,7 @@ async function pump(call: WorkerCall, replies: AsyncIterator<unknown>, context: 
           new RpcError(Status.INTERNAL, `handler of ${call.service}/${call.method} yielded a reply that is not a ${type.fullName.slice(1)}: ${problem}`),
         );
       }
-      let body: Uint8Array = type.encode(value as Record<string, unknown>).finish();
+      let body: Uint8Array = encodeMessage(type, value as Record<string, unknown>);
       let gzip = false;
       if (body.length >= gzipAbove) {
         body = compressSync(body);

@@ -12,7 +12,7 @@ const WINDOW = 1000;
 function relay(): { relay: RequestRelay; granted: number[]; slot: { at: number } } {
   const granted: number[] = [];
   const slot = { at: -1 };
-  const sink = { message: () => 0, grant: (bytes: number) => void granted.push(bytes) };
+  const sink = { message: () => 0, grant: (bytes: number) => void granted.push(bytes), copiesBelow: 0 };
   return { relay: new RequestRelay(() => slot.at, 7, WINDOW, sink), granted, slot };
 }
 
