@@ -89,7 +89,13 @@ async function help(argv: string[], io: CommandIo): Promise<number> {
   }
   const load = commandNamed(argv[0]!);
   if (load === undefined || argv.length > 1) return unknownCommand(argv.join(' '), io);
-  return printHelp((await load()).spec, io);
+  try {
+    return printHelp((await load()).spec, io);
+  } catch (err) {
+    const e = RpcError.from(err);
+    io.stderr.write(`ringrpc help ${argv[0]}: ${e.codeName}: ${e.rawMessage}\n`);
+    return 1;
+  }
 }
 
 function unknownCommand(name: string, io: CommandIo): number {

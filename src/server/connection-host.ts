@@ -43,8 +43,8 @@ export interface ConnectionHost<C> {
   bufferedOutBytes(): number;
   /**
    * `socket` is ended by the server (or will be once its last bytes are out): kept for its
-   * peer to read them and close its side, `ms` at most (default `LINGER_MS`), unless the
-   * server is shutting down, which destroys it once they are written (see `EndedSockets`).
+   * peer to read them and close its side, `ms` at most (default `LINGER_MS`); a shutdown
+   * does not wait for it once they are written (see `EndedSockets`).
    */
   linger(socket: Socket, ms?: number): void;
   connectionClosed(connection: C): void;

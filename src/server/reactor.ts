@@ -154,8 +154,19 @@ export class Reactor implements ConnectionHost<HostedConnection> {
   /** Graceful shutdown, step one on every connection: GOAWAY, answer what was taken, then end. */
   drainAll(): void {
     this.draining = true;
-    this.ended.shutdown();
     for (const connection of this.connections) connection.drain();
+  }
+
+  /**
+   * Calls `done` (maybe more than once) once every socket `server` still has is one the
+   * server ended and wrote out, lingering for its peer: a shutdown need not wait for those.
+   */
+  onceOnlyLingering(server: net.Server, done: () => void): void {
+    this.ended.whenOnlyWritten((written) =>
+      server.getConnections((err, open) => {
+        if (!err && open <= written) done();
+      }),
+    );
   }
 
   /** End of the shutdown grace: every connection force-closed, its calls abandoned. */

@@ -245,7 +245,14 @@ export class Server {
     // Out of the registry first, so that clients stop picking this server; those that
     // already did get GOAWAY below and resend elsewhere.
     await this.registration?.withdraw();
-    const closed = wasListening ? new Promise<void>((resolve) => this.netServer.close(() => resolve())) : Promise.resolve();
+    // Done when the listening socket has seen every socket go, or when all that are left
+    // linger for their peers with nothing more to write (EndedSockets).
+    const closed = wasListening
+      ? new Promise<void>((resolve) => {
+          this.netServer.close(() => resolve());
+          this.reactor.onceOnlyLingering(this.netServer, resolve);
+        })
+      : Promise.resolve();
     this.reactor.drainAll();
     this.grpc?.drain();
     const timer = setTimeout(() => {

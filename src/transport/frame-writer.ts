@@ -227,7 +227,7 @@ export class FrameWriter {
       if (this.used === this.batchStart) return;
       const run = this.slab.subarray(this.batchStart, this.used);
       this.batchStart = this.used;
-      if (this.socket.destroyed) return;
+      if (this.socket.destroyed || this.socket.writableEnded) return;
       this.written(this.socket.write(run));
       return;
     }
@@ -237,7 +237,9 @@ export class FrameWriter {
     this.queue = [];
     this.queuedBytes = 0;
     const socket = this.socket;
-    if (socket.destroyed) return;
+    // Nothing after end(): a write then (a PONG to a PING read while the socket lingers)
+    // would make node destroy the socket, resetting what it has not yet sent.
+    if (socket.destroyed || socket.writableEnded) return;
     let accepted: boolean;
     if (queue.length === 1) {
       accepted = socket.write(queue[0]!);

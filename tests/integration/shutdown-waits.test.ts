@@ -1,7 +1,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Status } from '../../src/index.js';
-import { FrameType } from '../../src/internal.js';
+import net from 'node:net';
+import { once } from 'node:events';
+import { FrameDecoder, FrameType, encodeFrame, encodeMeta } from '../../src/internal.js';
 import { Bench, startBenchServer } from '../helpers/bench-server.js';
 import { RawH2Peer } from '../helpers/raw-h2.js';
 import { grpcCall, grpcClient } from '../helpers/grpc-client.js';
@@ -56,6 +58,53 @@ test('sockets the server ended before (a fault, one connection too many) do not 
   assert.ok(took < 600, `shutdown took ${took} ms`);
   faulty.destroy();
   refused.destroy();
+});
+
+test('a slow reader that keeps sending (CANCELs, PINGs) while the server drains gets every answer and both GOAWAYs', async () => {
+  // Destroying a drained socket once its last bytes were written reset it when the peer
+  // sent more: the answers still unread were lost, though the server counted them OK.
+  const { server, port } = await startBenchServer();
+  const socket = net.connect({ host: '127.0.0.1', port });
+  await once(socket, 'connect');
+  let error: string | undefined;
+  socket.on('error', (e: NodeJS.ErrnoException) => (error = e.code));
+  const send = (type: FrameType, id: number, meta: Uint8Array = new Uint8Array(0), body: Uint8Array = new Uint8Array(0)): void => {
+    if (!socket.destroyed && socket.writable) socket.write(encodeFrame(type, id, meta, body));
+  };
+  const answered: number[] = [];
+  let goAways = 0;
+  const decoder = new FrameDecoder(
+    (f) => {
+      if (f.type === FrameType.RESPONSE) answered.push(f.requestId);
+      if (f.type === FrameType.GOAWAY) goAways++;
+      if (f.type === FrameType.PING) send(FrameType.PONG, f.requestId);
+    },
+    64 * 1024 * 1024,
+  );
+  send(FrameType.PING, 1);
+  const body = Bench.methods.echo.requestType.encode({ payload: Buffer.alloc(1024 * 1024, 7) }).finish();
+  for (let id = 1; id <= 6; id++) send(FrameType.REQUEST, id, encodeMeta({ service: 'bench.v1.Bench', method: 'Echo' }), body);
+  socket.pause();
+  await sleep(300);
+  const closing = server.shutdown({ graceMs: 10_000 });
+  let n = 0;
+  socket.on('data', (chunk: Buffer) => {
+    decoder.push(chunk);
+    socket.pause();
+    setTimeout(() => {
+      if (n++ % 2 === 0)
+        send(FrameType.CANCEL, 1); // a call already answered: nothing to cancel
+      else send(FrameType.PING, 2);
+      socket.resume();
+    }, 5);
+  });
+  socket.resume();
+  await closing;
+  await until(() => socket.destroyed || socket.readableEnded, 5000, 'the server to close');
+  assert.equal(answered, [1, 2, 3, 4, 5, 6]);
+  assert.is(goAways, 2);
+  assert.is(error, undefined);
+  socket.destroy();
 });
 
 test('while the server runs, a socket it ended still lingers for its peer to read the GOAWAY, then goes', async () => {
