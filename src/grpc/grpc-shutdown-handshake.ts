@@ -1,5 +1,5 @@
 import http2, { type ServerHttp2Session } from 'node:http2';
-import { SHUTDOWN_PONG_WAIT_MS } from '../server/shutdown-handshake.js';
+import { HandshakeWait } from '../server/shutdown-handshake.js';
 
 const { NGHTTP2_NO_ERROR } = http2.constants;
 /** The first GOAWAY of a graceful shutdown names the highest stream id there can be: "all you sent will be taken". */
@@ -18,19 +18,12 @@ const ANY_STREAM_ID = 2 ** 31 - 1;
  *   stream after a GOAWAY anyway (it refuses them, and gRPC clients send them again). An idle
  *   grpc-js channel, or one being closed, cost every shutdown the whole wait (1 s) before.
  *
- * After {@link SHUTDOWN_PONG_WAIT_MS}, `done` is called anyway.
+ * After the wait of {@link HandshakeWait} (1 s), `done` is called anyway.
  */
-export class GrpcShutdownHandshake {
-  private timer: NodeJS.Timeout | undefined;
-
+export class GrpcShutdownHandshake extends HandshakeWait {
   /** Starts the handshake on `session`, which has `openStreams` streams open. */
-  constructor(
-    session: ServerHttp2Session,
-    openStreams: number,
-    private readonly done: () => void,
-  ) {
-    this.timer = setTimeout(() => this.finish(), SHUTDOWN_PONG_WAIT_MS);
-    this.timer.unref();
+  constructor(session: ServerHttp2Session, openStreams: number, done: () => void) {
+    super(done);
     let waiting = openStreams > 0;
     try {
       session.goaway(NGHTTP2_NO_ERROR, ANY_STREAM_ID);
@@ -44,19 +37,5 @@ export class GrpcShutdownHandshake {
   /** The last open stream closed: nothing more will be read (see the class comment). */
   streamsClosed(): void {
     this.finish();
-  }
-
-  /** Ends the wait now (the client said GOAWAY itself, or the PING's answer came). */
-  finish(): void {
-    if (this.timer === undefined) return;
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.done();
-  }
-
-  /** Drops the wait without calling `done` (the session is gone). */
-  cancel(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
   }
 }

@@ -15,32 +15,24 @@ export const SHUTDOWN_PONG_WAIT_MS = 1000;
 const EMPTY = new Uint8Array(0);
 
 /**
- * Step one of a connection's graceful shutdown (spec §GOAWAY), so that no call has to be
- * re-sent: a GOAWAY that takes everything the client has sent, and a PING. When its PONG
- * arrives, every request written before the client read the GOAWAY has arrived too, and
- * `done` is called (once) to send the final GOAWAY; after the wait, `done` is called anyway.
+ * The wait both protocols' shutdown handshakes share: `done` is called once, when
+ * {@link finish} is (the handshake's answer came, or waiting cannot bring anything more)
+ * or after {@link SHUTDOWN_PONG_WAIT_MS}; {@link cancel} drops it without calling `done`.
  */
-export class ShutdownHandshake {
+export class HandshakeWait {
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(
-    send: (type: FrameType, requestId: number, meta: Uint8Array) => void,
-    private readonly done: () => void,
-  ) {
-    send(FrameType.GOAWAY, 0, encodeMeta({ status: Status.UNAVAILABLE, message: 'server is shutting down', lastRequestId: ANY_REQUEST_ID }));
-    send(FrameType.PING, PING_ID, EMPTY);
+  constructor(private readonly done: () => void) {
     this.timer = setTimeout(() => this.finish(), SHUTDOWN_PONG_WAIT_MS);
     this.timer.unref();
   }
 
-  /** A PONG arrived: true when it answers the handshake's PING (and the handshake is done). */
-  pong(requestId: number): boolean {
-    if (requestId !== PING_ID || this.timer === undefined) return false;
-    this.finish();
-    return true;
+  /** Still waiting: neither finished nor cancelled. */
+  protected get waiting(): boolean {
+    return this.timer !== undefined;
   }
 
-  /** Ends the wait now (the client went away or said GOAWAY itself). */
+  /** Ends the wait now. */
   finish(): void {
     if (this.timer === undefined) return;
     clearTimeout(this.timer);
@@ -48,9 +40,31 @@ export class ShutdownHandshake {
     this.done();
   }
 
-  /** Drops the wait without calling `done` (the socket is gone). */
+  /** Drops the wait without calling `done` (the connection is gone). */
   cancel(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+  }
+}
+
+/**
+ * Step one of a connection's graceful shutdown (spec §GOAWAY), so that no call has to be
+ * re-sent: a GOAWAY that takes everything the client has sent, and a PING. When its PONG
+ * arrives, every request written before the client read the GOAWAY has arrived too, and
+ * `done` is called (once) to send the final GOAWAY; after the wait, `done` is called anyway
+ * (and sooner when the client goes away or says GOAWAY itself: {@link finish}).
+ */
+export class ShutdownHandshake extends HandshakeWait {
+  constructor(send: (type: FrameType, requestId: number, meta: Uint8Array) => void, done: () => void) {
+    super(done);
+    send(FrameType.GOAWAY, 0, encodeMeta({ status: Status.UNAVAILABLE, message: 'server is shutting down', lastRequestId: ANY_REQUEST_ID }));
+    send(FrameType.PING, PING_ID, EMPTY);
+  }
+
+  /** A PONG arrived: true when it answers the handshake's PING (and the handshake is done). */
+  pong(requestId: number): boolean {
+    if (requestId !== PING_ID || !this.waiting) return false;
+    this.finish();
+    return true;
   }
 }
