@@ -13,7 +13,7 @@
  * `workers=1`), the Echo p99 under Work ÷ Echo p99 alone (target ≤ 3×), and Work's req/s
  * under Echo ÷ Work alone (how much Work keeps). Rounds interleave the settings; medians.
  *
- *   --rounds 3 --duration 5000 --warmup 1500 --settings "nice=0,nice=10" --out <file.md>
+ *   --rounds 3 --duration 5000 --warmup 1500 --settings "nice=0,nice=10,nice=19" --out <file.md>
  */
 import os from 'node:os';
 import { writeFileSync } from 'node:fs';
@@ -28,7 +28,7 @@ const f = flags(process.argv.slice(2));
 const rounds = Number(f['rounds'] ?? 3);
 const duration = Number(f['duration'] ?? 5000);
 const warmup = Number(f['warmup'] ?? 1500);
-const settings = (f['settings'] ?? 'nice=0,nice=10').split(',');
+const settings = (f['settings'] ?? 'nice=0,nice=10,nice=19').split(',');
 const workers = f['workers'] ?? '2';
 
 /** Server flags of a setting: `nice=N` → --worker-nice N; `workers=N` → --workers N. */

@@ -169,7 +169,8 @@ export interface ServerOptions {
    * How many steps (0–19) below the reactor the worker and actor lanes' threads run, in CPU
    * scheduling priority (Linux `nice`; ignored elsewhere). When the workers fill every core,
    * the reactor, which answers inline calls and writes every lane's responses, still gets the
-   * CPU the moment it needs it; the workers take all it leaves. 0: same priority. Default 10.
+   * CPU the moment it needs it; the workers take all it leaves. 0: same priority. Default 19
+   * (the lowest: on some hosts 10 was not low enough; see docs/design.md, "Priority").
    */
   workerNice?: number;
   /**
@@ -235,7 +236,7 @@ export const SERVER_DEFAULTS: Readonly<Required<Omit<ServerOptions, 'tls' | 'reg
   workerMaxHeapMb: Math.max(512, Math.round(getHeapStatistics().heap_size_limit / 2 / 1024 / 1024)),
   responseRing: true,
   workerAtomics: 'async',
-  workerNice: 10,
+  workerNice: 19,
   grpc: true,
   grpcHealth: true,
   grpcReflection: true,

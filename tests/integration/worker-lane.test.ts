@@ -447,7 +447,7 @@ test('workerNice: the worker and actor threads run below the reactor (Linux); 0 
   const before = new Set(threadNices().keys());
   const niced = () => [...threadNices()].filter(([tid, nice]) => !before.has(tid) && nice > 0).map(([, nice]) => nice);
   const s = await start({ workers: 2, actorWorkers: 1 }, { echo: 'worker', work: 'actor' });
-  assert.equal(niced(), [10, 10, 10], 'two worker threads and one actor thread at nice 10');
+  assert.equal(niced(), [19, 19, 19], 'two worker threads and one actor thread at nice 19');
   assert.is(threadNices().get(process.pid), 0, 'the reactor keeps its priority');
   await s.server.close();
   const level = await start({ workers: 2, workerNice: 0 }, { echo: 'worker' });
