@@ -21,6 +21,12 @@ export interface Case {
   readonly baseline?: string;
   /** This case is measured right before and after each other case of its group, which it is the ceiling of. */
   readonly brackets?: boolean;
+  /**
+   * Warm-up of this case's runs, in ms, instead of the options' (a ceiling has none: its
+   * threads warm themselves). For cases measured in steady state, once the JIT has
+   * settled: a server's is still compiling seconds after its first requests.
+   */
+  readonly warmup?: number;
 }
 
 /** How many runs, and how long each measures. */
@@ -60,8 +66,9 @@ export async function runSideBySide(
     }
     const server = await startNode(c.server[0], ['--port', '0', ...c.server[1]], /READY (\d+)/);
     try {
-      const args = [...c.client[1], '--port', server.match[1]!, '--pid', String(server.proc.pid), '--duration', String(duration), '--warmup', String(warmup)];
-      const client = await startNode(c.client[0], args, /RESULT (.+)/, duration + warmup + 60_000);
+      const warm = c.warmup ?? warmup;
+      const args = [...c.client[1], '--port', server.match[1]!, '--pid', String(server.proc.pid), '--duration', String(duration), '--warmup', String(warm)];
+      const client = await startNode(c.client[0], args, /RESULT (.+)/, duration + warm + 60_000);
       await stop(client.proc);
       return JSON.parse(client.match[1]!) as ClientResult;
     } finally {
@@ -109,6 +116,8 @@ export async function runSideBySide(
     const ceiling = inGroup.find((c) => c.brackets === true);
     const ratioName = ceiling ? 'efficiency (÷ ceiling), median (range)' : `req/s vs ${base?.name ?? '-'}`;
     lines.push('', `## ${group}`, '');
+    const warmups = new Set(inGroup.filter((c) => c.server !== undefined).map((c) => c.warmup ?? warmup));
+    if (warmups.size === 1 && !warmups.has(warmup)) lines.push(`Every run of this group measured after ${[...warmups][0]} ms of warm-up.`, '');
     if (ceiling)
       lines.push(
         `Each run of a case is divided by the mean of the ceilings measured right before and right after it; the ceiling row shows the median of its ${results.get(ceiling)!.length} measurements.`,
