@@ -5,7 +5,8 @@
  * so latency is per message, from production to arrival (both processes read one clock).
  *
  * - ringrpc server (inline lane), read by the raw-protocol stream client (the server alone)
- *   and by ringrpc's own client;
+ *   and by ringrpc's own client; the same stream on the worker lane (2 workers), read by the
+ *   raw client;
  * - a @grpc/grpc-js server streaming the same messages to a grpc-js client, and the same
  *   grpc-js client reading ringrpc's gRPC endpoint.
  *
@@ -46,6 +47,13 @@ const cases: Case[] = [
     group,
     name: 'ringrpc server, raw client',
     server: ['bench/servers/ringrpc-server.ts', ['--stamp', 'on']],
+    client: ['bench/clients/raw-stream-client.ts', load],
+    baseline: 'grpc-js server, grpc-js client',
+  },
+  {
+    group,
+    name: 'ringrpc server, worker lane (2 workers), raw client',
+    server: ['bench/servers/ringrpc-server.ts', ['--stamp', 'on', '--workers', '2', '--worker-methods', 'Stream']],
     client: ['bench/clients/raw-stream-client.ts', load],
     baseline: 'grpc-js server, grpc-js client',
   },

@@ -11,8 +11,8 @@ import { statusName } from '../../src/status.js';
 import { flags } from '../lib/proc.js';
 import { measure } from '../lib/client-main.js';
 import { StreamTally, streamLoad } from '../lib/stream-tally.js';
-import { readStamp } from '../servers/stream-stamp.js';
-import { frame, lengthDelimited, metaStatus, readVarint, utf8, varint } from '../lib/raw-protocol.js';
+import { wallNow } from '../servers/stream-stamp.js';
+import { frame, lengthDelimited, metaStatus, utf8, varint } from '../lib/raw-protocol.js';
 
 const f = flags(process.argv.slice(2));
 const HEADER = 16;
@@ -38,7 +38,7 @@ class Connection {
   private out: Buffer[] = [];
   private flushing = false;
   /** Per open stream: bytes of MESSAGEs consumed and not yet granted back. */
-  private readonly consumed = new Map<number, number>();
+  private readonly streams = new Map<number, { owed: number }>();
 
   constructor(port: number) {
     this.socket = net.connect({ host: '127.0.0.1', port, noDelay: true });
@@ -56,7 +56,7 @@ class Connection {
   open(): void {
     if (!issuing) return;
     const id = this.nextId++;
-    this.consumed.set(id, 0);
+    this.streams.set(id, { owed: 0 });
     this.queue(frame(REQUEST, id, requestMeta, requestBody));
   }
 
@@ -74,6 +74,8 @@ class Connection {
 
   private onData(chunk: Buffer): void {
     const buf = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
+    // One clock read per chunk: every message in it arrived at the same moment.
+    const arrived = wallNow();
     let at = 0;
     while (buf.length - at >= HEADER) {
       const metaLen = buf.readUInt32BE(at + 8);
@@ -83,18 +85,19 @@ class Connection {
       const id = buf.readUInt32BE(at + 4);
       const type = buf[at + 3];
       if (type === MESSAGE) {
-        // EchoReply { bytes payload = 1 }: tag, length, then the payload and its stamp.
-        const [, payloadAt] = readVarint(buf, at + HEADER + metaLen + 1);
-        tally.message(readStamp(buf, payloadAt));
-        const owed = (this.consumed.get(id) ?? 0) + (end - at);
-        if (owed >= windowBytes / 2) {
-          const grant = Buffer.alloc(4);
-          grant.writeUInt32BE(owed);
+        // EchoReply { bytes payload = 1 }: tag, length varint, then the payload and its stamp.
+        let payloadAt = at + HEADER + metaLen + 1;
+        while (buf[payloadAt++]! >= 0x80);
+        tally.message(buf.readDoubleLE(payloadAt), arrived);
+        const stream = this.streams.get(id);
+        if (stream !== undefined && (stream.owed += end - at) >= windowBytes / 2) {
+          const grant = Buffer.allocUnsafe(4);
+          grant.writeUInt32BE(stream.owed);
           this.queue(frame(CREDIT, id, new Uint8Array(0), grant));
-          this.consumed.set(id, 0);
-        } else this.consumed.set(id, owed);
+          stream.owed = 0;
+        }
       } else if (type === RESPONSE) {
-        this.consumed.delete(id);
+        this.streams.delete(id);
         const status = metaLen === 0 ? 0 : metaStatus(buf, at + HEADER, at + HEADER + metaLen);
         if (status !== 0 && issuing) tally.failed(statusName(status));
         this.open();

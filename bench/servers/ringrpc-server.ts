@@ -11,11 +11,13 @@ import { createServer, type Lane, type ServerInterceptor } from '../../src/index
 import { Bench } from '../../examples/bench/generated.js';
 import { Bench as handlers } from '../../examples/bench/handlers.js';
 import { flags } from '../lib/proc.js';
-import { stampedPayload } from './stream-stamp.js';
 
 const f = flags(process.argv.slice(2));
-// The handlers in this script's own form: handlers.js in the build, handlers.ts in the sources.
-const workerModule = new URL(`../../examples/bench/handlers${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+// The handlers in this script's own form: handlers.js in the build, handlers.ts in the sources;
+// with --stamp on, the same service whose Stream stamps its replies, on every lane.
+const ext = path.extname(fileURLToPath(import.meta.url));
+const stamped = f['stamp'] === 'on';
+const workerModule = stamped ? new URL(`./stamped-handlers${ext}`, import.meta.url) : new URL(`../../examples/bench/handlers${ext}`, import.meta.url);
 const lanes: Record<string, Lane> = {};
 for (const m of (f['worker-methods'] ?? '').split(',').filter(Boolean)) lanes[m] = 'worker';
 const interceptors: ServerInterceptor[] = [];
@@ -37,12 +39,9 @@ const server = createServer({
   maxConnections: f['max-connections'] ? Number(f['max-connections']) : undefined,
   maxQueue: f['max-queue'] ? Number(f['max-queue']) : 4096,
   interceptors,
-}).addService(Bench, f['stamp'] !== 'on' ? handlers : { ...handlers, stream: stampedStream }, { lanes, workerModule });
+}).addService(Bench, stamped ? (await import('./stamped-handlers.js')).Bench : handlers, { lanes, workerModule });
 const { port } = await server.listen();
 
-async function* stampedStream(request: { count: number; payloadBytes: number }): AsyncGenerator<{ payload: Uint8Array }> {
-  for (let n = 0; n < request.count; n++) yield { payload: stampedPayload(request.payloadBytes) };
-}
 process.stdout.write(`READY ${port}\n`);
 process.on('SIGUSR2', () => process.stdout.write(`STATS ${JSON.stringify(server.stats(), (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}\n`));
 process.on(

@@ -7,9 +7,12 @@
 /** Bytes of the stamp at the start of a payload. */
 export const STAMP_BYTES = 8;
 
+/** When this process's `performance.now()` was 0, in epoch ms (read once: it is a getter). */
+const ORIGIN = performance.timeOrigin;
+
 /** Now, in epoch ms with sub-millisecond precision, comparable across processes. */
 export function wallNow(): number {
-  return performance.timeOrigin + performance.now();
+  return ORIGIN + performance.now();
 }
 
 /** A payload of `bytes` bytes (at least the stamp's 8) stamped with the current time. */

@@ -64,9 +64,11 @@ const EMPTY = new Uint8Array(0);
  * microtasks only, which nothing else interleaves with: without a turn, a stream with a
  * large window would hold the reactor (every other connection, and this stream's own
  * CREDITs) until its credit ran out, and its writes would leave in one burst at the end.
+ * A worker's pump turns as often, for the batches and control messages of its thread.
  */
-const YIELD_AFTER_BYTES = 16 * 1024;
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+export const YIELD_AFTER_BYTES = 16 * 1024;
+/** Resolves after the event loop's next turn (its I/O and timers included). */
+export const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * Runs a streaming call on the thread that reads its connection (the inline lane), for

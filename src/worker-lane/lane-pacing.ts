@@ -24,6 +24,14 @@ export const QUEUE_BEHIND_MAX_MS = 2 * TARGET_BATCH_MS;
 /** Longest the reactor lets responses gather under a backlog. */
 const MAX_LINGER_MS = 10;
 
+/**
+ * Stream replies one drain must deliver for the lane to count a stream as flowing: a
+ * drain that finds this many came behind a producer that outruns the reactor's wake-ups.
+ */
+const FLOWING_REPLIES = 16;
+/** How long a flowing stream's replies gather between drains, in ms. */
+const FLOW_LINGER_MS = 1;
+
 /** The lane's load at one moment. */
 export interface LaneLoad {
   /** Requests taken and not yet answered. */
@@ -31,6 +39,8 @@ export interface LaneLoad {
   readonly workers: number;
   /** Mean worker time per request, once enough requests were answered to know it. */
   readonly perRequestMs: number | undefined;
+  /** Stream replies (MESSAGE records) the last drain delivered; 0 when none or not known. */
+  readonly streamReplies?: number;
 }
 
 /**
@@ -58,11 +68,19 @@ export function batchLimit(load: LaneLoad, maxBatch: number): number {
  * 0 when there is no backlog, or when a third of the wait is under 1 ms: short requests
  * (Echo at concurrency 256) are bound by the reactor, not the workers, and a forced 1 ms
  * pause cost them 10% of their throughput.
+ *
+ * At least {@link FLOW_LINGER_MS} while a stream flows (the last drain delivered
+ * {@link FLOWING_REPLIES} of its replies or more). Without it the reactor drained every
+ * reply as it was published: a wake, a drain and a socket write for every few 64-byte
+ * replies, 12–16 thousand a second, which took the CPU from the very workers producing
+ * them on 2 cores. A reply then waits up to a millisecond more, and a stream whose replies
+ * come a few at a time (under the threshold) waits for none.
  */
 export function lingerMs(load: LaneLoad): number {
-  if (load.inflight <= load.workers * TASKS_PER_WORKER || load.perRequestMs === undefined) return 0;
+  const flow = (load.streamReplies ?? 0) >= FLOWING_REPLIES ? FLOW_LINGER_MS : 0;
+  if (load.inflight <= load.workers * TASKS_PER_WORKER || load.perRequestMs === undefined) return flow;
   const expectedWaitMs = (load.inflight * load.perRequestMs) / load.workers;
-  return Math.min(MAX_LINGER_MS, Math.floor(expectedWaitMs / 3));
+  return Math.max(flow, Math.min(MAX_LINGER_MS, Math.floor(expectedWaitMs / 3)));
 }
 
 /** One worker, as the choice of worker for a batch sees it. */

@@ -24,6 +24,8 @@ export class LaneStreams {
   private readonly ports = new Set<MessagePort>();
   /** Pieces of records too large for a ring (stream-records.ts), final ones included. */
   readonly pieces = new RecordPieces();
+  /** Records handed to {@link record} since the last {@link takeDelivered}. */
+  private delivered = 0;
 
   constructor(private readonly table: WorkerSlots<ServerCall>) {}
 
@@ -99,15 +101,25 @@ export class LaneStreams {
     else relay.consumed(message.bytes);
   }
 
+  /** Stream records drained since the last {@link takeDelivered}, and resets the count (the lane's pacing reads it). */
+  takeDelivered(): number {
+    const delivered = this.delivered;
+    this.delivered = 0;
+    return delivered;
+  }
+
   /** A record that does not end its call: a piece kept, or a reply written to the call's connection. */
   record(slot: number, status: number, frame: Buffer): void {
+    this.delivered++;
     if (status === RECORD_PIECE) return this.pieces.add(slot, frame);
     const whole = this.pieces.join(slot, frame);
     const call = this.table.get(slot);
     if (call === undefined || call.ended || !(call.stream instanceof ThreadStream)) return;
-    // Copied out of the ring before its space is reused (a joined record is a copy already).
+    // Out of the ring before its space is reused: a joined record is a copy already, and a
+    // sink copies a short body as it takes it; anything else is copied here.
+    const body = whole !== frame || frame.length < call.stream.copiesBelow ? whole : Buffer.from(frame);
     try {
-      call.stream.message(whole === frame ? Buffer.from(frame) : whole, status === RECORD_MESSAGE_GZIP ? Compression.GZIP : Compression.NONE);
+      call.stream.message(body, status === RECORD_MESSAGE_GZIP ? Compression.GZIP : Compression.NONE);
     } catch (err) {
       // A reply its connection cannot write fails that call, never the drain of every other.
       call.fail(new RpcError(Status.INTERNAL, `a reply of ${call.service}/${call.method} could not be written: ${(err as Error).message}`));

@@ -89,7 +89,8 @@ export abstract class PooledLane implements CallLane {
       this.onRecord,
       // Under a backlog, answers gather for a moment: fewer writes, and closed-loop clients
       // answer in bursts, so their next requests make larger batches (lane-pacing.ts).
-      () => lingerMs(this.load()),
+      // So do a flowing stream's replies, for the same reason.
+      () => lingerMs({ ...this.load(), streamReplies: this.streams.takeDelivered() }),
       () => this.settleFinished(),
     );
   }

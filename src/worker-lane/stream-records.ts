@@ -24,12 +24,37 @@ export const RECORD_PIECE = 0x102;
  */
 export class StreamRecordWriter {
   private tail: Promise<void> = Promise.resolve();
+  /** Records queued by {@link write} and not yet in the ring. */
+  private queued = 0;
 
   constructor(private readonly ring: RingProducer) {}
 
-  /** Queues a record; resolves once it is in the ring (rejects only on a bug, and then only for this record's writer). */
+  /**
+   * Writes a record into the ring now, if it can go there at once: nothing is queued before
+   * it, it takes no pieces, and the ring has room. Returns false, having written nothing,
+   * otherwise; the caller then {@link write}s it. A stream's steady flow takes this path:
+   * no promise per reply, and `parts` may be views that the next encode reuses.
+   */
+  tryWrite(slot: number, status: number, parts: readonly Uint8Array[]): boolean {
+    if (this.queued > 0) return false;
+    let length = 0;
+    for (const p of parts) length += p.length;
+    return length <= this.ring.maxRecordBytes - 16 && this.ring.write(slot, status, parts) === true;
+  }
+
+  /**
+   * Queues a record; resolves once it is in the ring (rejects only on a bug, and then only
+   * for this record's writer). `parts` must stay as they are until then.
+   */
   write(slot: number, status: number, parts: readonly Uint8Array[]): Promise<void> {
-    const written = this.tail.then(() => this.put(slot, status, parts));
+    this.queued++;
+    const written = this.tail.then(async () => {
+      try {
+        await this.put(slot, status, parts);
+      } finally {
+        this.queued--;
+      }
+    });
     this.tail = written.catch(() => {}); // the records queued behind it still go
     return written;
   }

@@ -70,6 +70,11 @@ export class ThreadStream implements CallStream {
   }
 
   /** One reply from the thread (a copy: `body` is kept by the writer); nothing once the stream ended. */
+  /** Bodies shorter than this are copied by the sink as it takes them (`StreamSink.copiesBelow`). */
+  get copiesBelow(): number {
+    return this.sink.copiesBelow;
+  }
+
   message(body: Buffer, compression: Compression): void {
     if (this.phase !== 'ended') this.sink.message(body, compression);
   }

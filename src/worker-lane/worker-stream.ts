@@ -5,7 +5,7 @@ import { compressSync, decompressSync } from '../protocol/compression.js';
 import { messageCost } from '../protocol/meta.js';
 import { decodeRequest, handlerError, settle, stillWanted, undecodable, type PipelineSettings } from '../pipeline/call-pipeline.js';
 import { encodeMessage } from '../codec/message-writer.js';
-import { closeIterator, iteratorOf } from '../pipeline/stream-pipeline.js';
+import { closeIterator, iteratorOf, turn, YIELD_AFTER_BYTES } from '../pipeline/stream-pipeline.js';
 import { REQUEST_COMPRESSION } from './batch-codec.js';
 import type { WorkerCall } from './worker-call.js';
 import { RECORD_MESSAGE, RECORD_MESSAGE_GZIP, type StreamRecordWriter } from './stream-records.js';
@@ -130,6 +130,7 @@ async function pump(call: WorkerCall, replies: AsyncIterator<unknown>, context: 
   const gzipAbove = call.plainReplies ? Infinity : settings.compressAboveBytes;
   const type = call.definition.responseType;
   let completed = false; // the generator returned or threw: nothing to close
+  let sinceTurn = 0;
   try {
     for (;;) {
       if (call.ended) return stop(call);
@@ -138,7 +139,14 @@ async function pump(call: WorkerCall, replies: AsyncIterator<unknown>, context: 
         // Registered before the cancel flag is read again: an abort flags, then notifies, so
         // it either wakes this wait or is seen here.
         const wait = Atomics.waitAsync(credits, slot, credit, CREDIT_WAIT_MS);
+        sinceTurn = 0;
         if (wait.async && !call.ended) await wait.value;
+        continue;
+      }
+      if (sinceTurn >= YIELD_AFTER_BYTES) {
+        // The thread's batches and control messages come as tasks: a flowing stream lets them in.
+        sinceTurn = 0;
+        await turn();
         continue;
       }
       let step: IteratorResult<unknown>;
@@ -167,14 +175,17 @@ async function pump(call: WorkerCall, replies: AsyncIterator<unknown>, context: 
           new RpcError(Status.INTERNAL, `handler of ${call.service}/${call.method} yielded a reply that is not a ${type.fullName.slice(1)}: ${problem}`),
         );
       }
-      let body: Uint8Array = encodeMessage(type, value as Record<string, unknown>);
+      // A view of the thread's shared writer under gzipAbove: the ring copies it at once, or it is copied to wait.
+      let body: Uint8Array = encodeMessage(type, value as Record<string, unknown>, gzipAbove);
       let gzip = false;
       if (body.length >= gzipAbove) {
         body = compressSync(body);
         gzip = true;
       }
       Atomics.sub(credits, slot, messageCost(body.length, gzip ? Compression.GZIP : Compression.NONE));
-      await records.write(slot, gzip ? RECORD_MESSAGE_GZIP : RECORD_MESSAGE, [body]);
+      const status = gzip ? RECORD_MESSAGE_GZIP : RECORD_MESSAGE;
+      if (!records.tryWrite(slot, status, [body])) await records.write(slot, status, [gzip ? body : new Uint8Array(body)]);
+      sinceTurn += body.length;
     }
   } catch (err) {
     // An encoding that threw (a reply verify() let through): the handler's fault, as for unary.

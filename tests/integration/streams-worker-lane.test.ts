@@ -191,6 +191,26 @@ test('1,000 unary worker calls interleaved with three stalled worker streams are
   peer.destroy();
 });
 
+test('a flowing worker stream with credit to spare lets its thread take the next batch: Echo is answered mid-stream', async () => {
+  const peer = await RawPeer.connect(port);
+  // 2 MiB of credit: about 80,000 replies of 8 bytes before the generator would wait for more.
+  const window = 2 * 1024 * 1024;
+  open(peer, 20, 'Stream', encode.stream(0, 8), { window });
+  await peer.next(FrameType.MESSAGE); // the generator runs
+  peer.send(FrameType.REQUEST, 21, { service: 'bench.v1.Bench', method: 'Echo' }, encode.echo(Buffer.from('mid-stream')));
+  await peer.until(() => peer.frames.some((f) => f.requestId === 21), 20_000, 'the Echo answer');
+  const at = peer.frames.findIndex((f) => f.requestId === 21);
+  const before = peer.frames.slice(0, at).filter((f) => f.requestId === 20).length;
+  const perReply = frameBytes(peer.frames.find((f) => f.requestId === 20)!);
+  // The thread lets its tasks in every 16 KiB of replies; a pump that never turned would
+  // have held the Echo until the window was spent.
+  assert.ok(before < window / perReply / 4, `${before} replies came before the Echo answer (the window holds ${Math.floor(window / perReply)})`);
+  assert.is(peer.frames[at]!.decodedMeta.status, Status.OK);
+  peer.send(FrameType.CANCEL, 20);
+  await eventually(peer, (s) => s.finallyRan === 1, 'the generator to close');
+  peer.destroy();
+});
+
 test('a worker thread that dies mid-stream ends the stream UNAVAILABLE; the lane goes on', async () => {
   const crashy = createServer({ host: '127.0.0.1', port: 0, workers: 1 }).addService(Bench, laneHandlers, {
     lanes: { stream: 'worker', echo: 'worker' },
