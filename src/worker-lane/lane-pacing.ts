@@ -39,7 +39,10 @@ export interface LaneLoad {
   readonly workers: number;
   /** Mean worker time per request, once enough requests were answered to know it. */
   readonly perRequestMs: number | undefined;
-  /** Stream replies (MESSAGE records) the last drain delivered; 0 when none or not known. */
+  /**
+   * Stream replies the last drain delivered, all streams together; 0 when none, not known,
+   * or when a gathering could stall a stream (`LaneStreams.takeFlow`).
+   */
   readonly streamReplies?: number;
 }
 
@@ -69,15 +72,17 @@ export function batchLimit(load: LaneLoad, maxBatch: number): number {
  * (Echo at concurrency 256) are bound by the reactor, not the workers, and a forced 1 ms
  * pause cost them 10% of their throughput.
  *
- * At least {@link FLOW_LINGER_MS} while a stream flows (the last drain delivered
- * {@link FLOWING_REPLIES} of its replies or more). Without it the reactor drained every
- * reply as it was published: a wake, a drain and a socket write for every few 64-byte
- * replies, 12–16 thousand a second, which took the CPU from the very workers producing
- * them on 2 cores. A reply then waits up to a millisecond more, and a stream whose replies
- * come a few at a time (under the threshold) waits for none.
+ * {@link FLOW_LINGER_MS} while streams flow (the last drain delivered
+ * {@link FLOWING_REPLIES} of their replies or more) and no unary call is in flight on the
+ * lane. Without it the reactor drained every reply as it was published: a wake, a drain
+ * and a socket write for every few 64-byte replies, 12–16 thousand a second, which took
+ * the CPU from the very workers producing them on 2 cores. A reply then waits up to a
+ * millisecond more; replies that come a few at a time (under the threshold) wait for none,
+ * and neither do unary answers, nor a stream whose credit is spent or whose producer waits
+ * for room in its ring (those would wait for the linger to end before they could go on).
  */
 export function lingerMs(load: LaneLoad): number {
-  const flow = (load.streamReplies ?? 0) >= FLOWING_REPLIES ? FLOW_LINGER_MS : 0;
+  const flow = load.inflight === 0 && (load.streamReplies ?? 0) >= FLOWING_REPLIES ? FLOW_LINGER_MS : 0;
   if (load.inflight <= load.workers * TASKS_PER_WORKER || load.perRequestMs === undefined) return flow;
   const expectedWaitMs = (load.inflight * load.perRequestMs) / load.workers;
   return Math.max(flow, Math.min(MAX_LINGER_MS, Math.floor(expectedWaitMs / 3)));

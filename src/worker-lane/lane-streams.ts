@@ -24,8 +24,10 @@ export class LaneStreams {
   private readonly ports = new Set<MessagePort>();
   /** Pieces of records too large for a ring (stream-records.ts), final ones included. */
   readonly pieces = new RecordPieces();
-  /** Records handed to {@link record} since the last {@link takeDelivered}. */
+  /** Replies handed to live streams since the last {@link takeFlow}. */
   private delivered = 0;
+  /** Whether one of those streams had spent its credit as its reply was drained. */
+  private starved = false;
 
   constructor(private readonly table: WorkerSlots<ServerCall>) {}
 
@@ -101,20 +103,27 @@ export class LaneStreams {
     else relay.consumed(message.bytes);
   }
 
-  /** Stream records drained since the last {@link takeDelivered}, and resets the count (the lane's pacing reads it). */
-  takeDelivered(): number {
-    const delivered = this.delivered;
+  /**
+   * Replies delivered since the last call, for the lane's pacing (`LaneLoad.streamReplies`),
+   * and resets the count. 0 when lingering could only stall a stream: one of them had spent
+   * its credit (its client grants more once it reads these replies), or `ringFull` (a
+   * producer waited for room in its ring, which the next drain frees).
+   */
+  takeFlow(ringFull: boolean): number {
+    const flow = this.starved || ringFull ? 0 : this.delivered;
     this.delivered = 0;
-    return delivered;
+    this.starved = false;
+    return flow;
   }
 
   /** A record that does not end its call: a piece kept, or a reply written to the call's connection. */
   record(slot: number, status: number, frame: Buffer): void {
-    this.delivered++;
     if (status === RECORD_PIECE) return this.pieces.add(slot, frame);
     const whole = this.pieces.join(slot, frame);
     const call = this.table.get(slot);
     if (call === undefined || call.ended || !(call.stream instanceof ThreadStream)) return;
+    this.delivered++;
+    if (call.stream.creditSpent) this.starved = true;
     // Out of the ring before its space is reused: a joined record is a copy already, and a
     // sink copies a short body as it takes it; anything else is copied here.
     const body = whole !== frame || frame.length < call.stream.copiesBelow ? whole : Buffer.from(frame);

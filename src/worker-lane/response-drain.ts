@@ -9,7 +9,8 @@ import { allocateRing, RingConsumer, DOORBELL, SLEEPING, SHARED_CONTROL_BYTES, t
  * between sees the flag and rings, so no record is left behind, and a busy reactor is
  * never notified at all. While records keep arriving it drains once per loop turn
  * (`setImmediate`), so socket reads interleave; it never spins on empty rings. When
- * `lingerMs()` is positive (a backlog) it lets records gather that long between drains.
+ * `lingerMs()` is positive (a backlog, or a flowing stream) it lets records gather that
+ * long between drains.
  * `afterDrain` runs after every drain of the loop, so work that needs every record
  * published so far to have been handled can wait for the loop instead of forcing a drain.
  */
@@ -41,6 +42,11 @@ export class ResponseDrain {
     let records = 0;
     for (const consumer of this.consumers) records += consumer.drain(this.onRecord);
     return records;
+  }
+
+  /** Whether a producer was waiting for room in its ring at the end of the last drain. */
+  get producerWaited(): boolean {
+    return this.consumers.some((c) => c.producerWaited);
   }
 
   /** Milliseconds the rings' producers have spent running batches, all together. */

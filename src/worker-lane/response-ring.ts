@@ -205,6 +205,8 @@ export type RecordHandler = (slot: number, status: number, frame: Buffer) => voi
 /** The reactor's side of one ring. */
 export class RingConsumer {
   readonly control: Int32Array;
+  /** Whether the producer was waiting for room (a full ring) at the end of the last drain. */
+  producerWaited = false;
   private readonly bytes: Buffer;
   private readonly view: DataView;
   private readonly mask: number;
@@ -273,7 +275,8 @@ export class RingConsumer {
     Atomics.store(this.control, READ, r | 0);
     // After the store: a producer that raised the flag before it is woken; one that raises
     // it after sees READ moved (see RingProducer.roomFreed).
-    if (Atomics.load(this.control, ROOM_WANTED) === 1) Atomics.notify(this.control, READ);
+    this.producerWaited = Atomics.load(this.control, ROOM_WANTED) === 1;
+    if (this.producerWaited) Atomics.notify(this.control, READ);
     return count;
   }
 

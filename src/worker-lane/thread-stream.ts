@@ -69,12 +69,20 @@ export class ThreadStream implements CallStream {
     return undefined;
   }
 
-  /** One reply from the thread (a copy: `body` is kept by the writer); nothing once the stream ended. */
   /** Bodies shorter than this are copied by the sink as it takes them (`StreamSink.copiesBelow`). */
   get copiesBelow(): number {
     return this.sink.copiesBelow;
   }
 
+  /** Whether the client's credit is spent: the thread waits for a CREDIT before its next reply. */
+  get creditSpent(): boolean {
+    return (this.credits === undefined ? this.credit : Atomics.load(this.credits, this.slot)) <= 0;
+  }
+
+  /**
+   * One reply from the thread; nothing once the stream ended. `body` may be the ring's view,
+   * valid during this call only, when it is shorter than {@link copiesBelow}; else a copy.
+   */
   message(body: Buffer, compression: Compression): void {
     if (this.phase !== 'ended') this.sink.message(body, compression);
   }

@@ -139,8 +139,10 @@ async function pump(call: WorkerCall, replies: AsyncIterator<unknown>, context: 
         // Registered before the cancel flag is read again: an abort flags, then notifies, so
         // it either wakes this wait or is seen here.
         const wait = Atomics.waitAsync(credits, slot, credit, CREDIT_WAIT_MS);
-        sinceTurn = 0;
-        if (wait.async && !call.ended) await wait.value;
+        if (wait.async && !call.ended) {
+          sinceTurn = 0; // a real wait: the thread's event loop turns meanwhile
+          await wait.value;
+        }
         continue;
       }
       if (sinceTurn >= YIELD_AFTER_BYTES) {

@@ -276,6 +276,42 @@ test('replies larger than a quarter of the ring come in pieces, whole and in ord
   }
 });
 
+test('two streams on one thread filling a small ring: every reply intact and in order (a reply waiting for room is a copy)', async () => {
+  const small = createServer({ host: '127.0.0.1', port: 0, workers: 1, ringBytes: 16 * 1024 }).addService(Bench, laneHandlers, {
+    lanes: { stream: 'worker' },
+    workerModule: MODULE,
+  });
+  const { port: smallPort } = await small.listen();
+  try {
+    const peer = await RawPeer.connect(smallPort);
+    // Records of ~1 KiB in a 16 KiB ring: the ring fills, replies queue for room, and the
+    // other stream's next encode reuses the thread's writer meanwhile.
+    for (const id of [1, 2]) open(peer, id, 'Stream', encode.stream(300, 1000), { window: 4 * 1024 * 1024 });
+    const [a, b] = await Promise.all([runStream(peer, 1), runStream(peer, 2)]);
+    for (const { messages, response } of [a, b]) {
+      assert.is(response.decodedMeta.status, Status.OK, response.decodedMeta.message);
+      const numbers = messages.map(numberOf);
+      assert.equal(
+        numbers,
+        Array.from({ length: 300 }, (_, n) => n),
+      );
+      assert.ok(
+        messages.every(
+          (m) =>
+            replyPayload(m).length === 1000 &&
+            Buffer.from(replyPayload(m))
+              .subarray(4)
+              .every((byte) => byte === 0),
+        ),
+        'each payload as its handler made it',
+      );
+    }
+    peer.destroy();
+  } finally {
+    await small.close();
+  }
+});
+
 test('workerAtomics "sync" refuses a worker-lane server stream at addService', () => {
   assert.throws(
     () => createServer({ workerAtomics: 'sync' }).addService(Bench, laneHandlers, { lanes: { stream: 'worker' }, workerModule: MODULE }),

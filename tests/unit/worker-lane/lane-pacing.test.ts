@@ -20,12 +20,17 @@ test('linger: a third of the queue wait in whole ms, at most 10, none without a 
   assert.is(lingerMs({ inflight: 256, workers: 2, perRequestMs: undefined }), 0, 'time unknown yet');
 });
 
-test('linger: 1 ms at least while a stream flows (16 of its replies in the last drain or more), never below the backlog`s', () => {
-  assert.is(lingerMs({ inflight: 8, workers: 2, perRequestMs: undefined, streamReplies: 400 }), 1, 'a flowing stream, no backlog');
-  assert.is(lingerMs({ inflight: 8, workers: 2, perRequestMs: undefined, streamReplies: 15 }), 0, 'a few replies: each goes at once');
-  assert.is(lingerMs({ inflight: 8, workers: 2, perRequestMs: undefined, streamReplies: 0 }), 0, 'unary answers only');
-  assert.is(lingerMs({ inflight: 64, workers: 2, perRequestMs: 0.9, streamReplies: 400 }), 9, 'a backlog lingers longer anyway');
-  assert.is(lingerMs({ inflight: 256, workers: 2, perRequestMs: 0.008, streamReplies: 16 }), 1, 'Echo at C=256 beside a flowing stream');
+test('linger: 1 ms while streams flow (16 replies in the last drain or more) and no unary call is in flight', () => {
+  assert.is(lingerMs({ inflight: 0, workers: 2, perRequestMs: undefined, streamReplies: 400 }), 1, 'flowing streams alone');
+  assert.is(lingerMs({ inflight: 0, workers: 2, perRequestMs: 0.5, streamReplies: 16 }), 1, 'at the threshold');
+  assert.is(lingerMs({ inflight: 0, workers: 2, perRequestMs: undefined, streamReplies: 15 }), 0, 'a few replies: each goes at once');
+  assert.is(
+    lingerMs({ inflight: 3, workers: 2, perRequestMs: 0.5, streamReplies: 400 }),
+    0,
+    'unary calls in flight beside the stream: their answers wait for none',
+  );
+  assert.is(lingerMs({ inflight: 256, workers: 2, perRequestMs: 0.008, streamReplies: 400 }), 0, 'Echo at C=256 beside a flowing stream');
+  assert.is(lingerMs({ inflight: 64, workers: 2, perRequestMs: 0.9, streamReplies: 400 }), 9, 'a backlog lingers as it always did');
 });
 
 test('the next batch: an idle worker first, else behind the oldest running batch that is not slow', () => {
