@@ -25,10 +25,12 @@ export const QUEUE_BEHIND_MAX_MS = 2 * TARGET_BATCH_MS;
 const MAX_LINGER_MS = 10;
 
 /**
- * Stream replies one drain must deliver for the lane to count a stream as flowing: a
- * drain that finds this many came behind a producer that outruns the reactor's wake-ups.
+ * Stream replies that must be delivered within {@link FLOW_WINDOW_MS} for the lane to count
+ * its streams as flowing: replies that come this fast outrun the reactor's wake-ups.
  */
 const FLOWING_REPLIES = 16;
+/** The span over which stream replies are counted (`LaneStreams.recentReplies`), in ms. */
+export const FLOW_WINDOW_MS = 1;
 /** How long a flowing stream's replies gather between drains, in ms. */
 const FLOW_LINGER_MS = 1;
 
@@ -40,8 +42,9 @@ export interface LaneLoad {
   /** Mean worker time per request, once enough requests were answered to know it. */
   readonly perRequestMs: number | undefined;
   /**
-   * Stream replies the last drain delivered, all streams together; 0 when none, not known,
-   * or when a gathering could stall a stream (`LaneStreams.takeFlow`).
+   * Stream replies delivered lately (within about {@link FLOW_WINDOW_MS}), all streams
+   * together; 0 when none, not known, or when a gathering could stall a stream
+   * (`LaneStreams.recentReplies`).
    */
   readonly streamReplies?: number;
 }
@@ -72,8 +75,8 @@ export function batchLimit(load: LaneLoad, maxBatch: number): number {
  * (Echo at concurrency 256) are bound by the reactor, not the workers, and a forced 1 ms
  * pause cost them 10% of their throughput.
  *
- * {@link FLOW_LINGER_MS} while streams flow (the last drain delivered
- * {@link FLOWING_REPLIES} of their replies or more) and no unary call is in flight on the
+ * {@link FLOW_LINGER_MS} while streams flow ({@link FLOWING_REPLIES} of their replies or
+ * more delivered within {@link FLOW_WINDOW_MS}) and no unary call is in flight on the
  * lane. Without it the reactor drained every reply as it was published: a wake, a drain
  * and a socket write for every few 64-byte replies, 12–16 thousand a second, which took
  * the CPU from the very workers producing them on 2 cores. A reply then waits up to a

@@ -5,6 +5,7 @@ import { Compression } from '../protocol/constants.js';
 import type { StreamLimits, StreamSink } from '../pipeline/stream-pipeline.js';
 import type { ServerCall } from '../server/server-call.js';
 import { RECORD_MESSAGE_GZIP, RECORD_PIECE, RecordPieces } from './stream-records.js';
+import { FLOW_WINDOW_MS } from './lane-pacing.js';
 import type { RelayFromThread } from './request-relay.js';
 import { ThreadStream } from './thread-stream.js';
 import type { WorkerSlots } from './worker-slots.js';
@@ -24,9 +25,13 @@ export class LaneStreams {
   private readonly ports = new Set<MessagePort>();
   /** Pieces of records too large for a ring (stream-records.ts), final ones included. */
   readonly pieces = new RecordPieces();
-  /** Replies handed to live streams since the last {@link takeFlow}. */
+  /** Replies handed to live streams since {@link countingSince}. */
   private delivered = 0;
-  /** Whether one of those streams had spent its credit as its reply was drained. */
+  /** `delivered` at the last {@link recentReplies}: what came before this drain. */
+  private counted = 0;
+  /** When the count began (performance.now() ms). */
+  private countingSince = 0;
+  /** Whether a stream had spent its credit as its reply was drained, since the last {@link recentReplies}. */
   private starved = false;
 
   constructor(private readonly table: WorkerSlots<ServerCall>) {}
@@ -104,16 +109,29 @@ export class LaneStreams {
   }
 
   /**
-   * Replies delivered since the last call, for the lane's pacing (`LaneLoad.streamReplies`),
-   * and resets the count. 0 when lingering could only stall a stream: one of them had spent
-   * its credit (its client grants more once it reads these replies), or `ringFull` (a
-   * producer waited for room in its ring, which the next drain frees).
+   * Replies delivered lately, for the lane's pacing (`LaneLoad.streamReplies`), read after
+   * each drain: those of the drains within {@link FLOW_WINDOW_MS} of the first counted, or,
+   * once that is past, those of this drain, which begins the next count. So replies that
+   * trickle in over many small drains count as flowing when they come fast (a producer
+   * slowed by the reactor's own wake-ups drains a few at a time), and not when they come a
+   * few a millisecond. 0, and the count starts over, when lingering could only stall a
+   * stream: one had spent its credit (its client grants more once it reads these replies),
+   * or `ringFull` (a producer waited for room in its ring, which the next drain frees).
    */
-  takeFlow(ringFull: boolean): number {
-    const flow = this.starved || ringFull ? 0 : this.delivered;
-    this.delivered = 0;
-    this.starved = false;
-    return flow;
+  recentReplies(ringFull: boolean, now: number): number {
+    const thisDrain = this.delivered - this.counted;
+    if (this.starved || ringFull) {
+      this.starved = false;
+      this.delivered = this.counted = 0;
+      this.countingSince = now;
+      return 0;
+    }
+    if (now - this.countingSince > FLOW_WINDOW_MS) {
+      this.delivered = thisDrain;
+      this.countingSince = now;
+    }
+    this.counted = this.delivered;
+    return this.delivered;
   }
 
   /** A record that does not end its call: a piece kept, or a reply written to the call's connection. */

@@ -90,7 +90,7 @@ export abstract class PooledLane implements CallLane {
       // Under a backlog, answers gather for a moment: fewer writes, and closed-loop clients
       // answer in bursts, so their next requests make larger batches (lane-pacing.ts).
       // So do a flowing stream's replies, for the same reason.
-      () => lingerMs({ ...this.load(), streamReplies: this.streams.takeFlow(this.drain.producerWaited) }),
+      () => lingerMs({ ...this.load(), streamReplies: this.streams.recentReplies(this.drain.producerWaited, performance.now()) }),
       () => this.settleFinished(),
     );
   }
