@@ -1,8 +1,6 @@
 import * as hdr from 'hdr-histogram-js';
-import type { LoadResult } from '../../src/bench/load-generator.js';
+import { DIRECT_US, type LoadResult } from '../../src/bench/load-generator.js';
 import { wallNow } from '../servers/stream-stamp.js';
-
-const DIRECT_US = 16_384;
 
 /**
  * What a stream load client counts in its measured window: messages received, and each

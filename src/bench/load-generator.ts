@@ -93,7 +93,7 @@ const BINS_PER_DOUBLING = 4;
  * instead of HDR's bucket arithmetic and a logarithm (4% of the bench client's time at
  * 400k calls/s). The result is the same, each value being recorded with its count.
  */
-const DIRECT_US = 16_384;
+export const DIRECT_US = 16_384;
 
 function newHistogram(): hdr.Histogram {
   return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
