@@ -10,10 +10,10 @@
  * - both at once: the two clients together.
  *
  * For each server setting (`--settings`: `nice=0`, `nice=10`, … for options.workerNice,
- * `workers=1`), the Echo p99 under Work ÷ Echo p99 alone (target ≤ 3×), and Work's req/s
+ * `workers=1`, `reserve=off` for options.reserveReactorCore, joined by `+`), the Echo p99 under Work ÷ Echo p99 alone (target ≤ 3×), and Work's req/s
  * under Echo ÷ Work alone (how much Work keeps). Rounds interleave the settings; medians.
  *
- *   --rounds 3 --duration 5000 --warmup 1500 --settings "nice=0,nice=10,nice=19" --out <file.md>
+ *   --rounds 3 --duration 5000 --warmup 1500 --settings "default,reserve=off,workers=1" --out <file.md>
  */
 import os from 'node:os';
 import { writeFileSync } from 'node:fs';
@@ -28,17 +28,18 @@ const f = flags(process.argv.slice(2));
 const rounds = Number(f['rounds'] ?? 3);
 const duration = Number(f['duration'] ?? 5000);
 const warmup = Number(f['warmup'] ?? 1500);
-const settings = (f['settings'] ?? 'nice=0,nice=10,nice=19').split(',');
+const settings = (f['settings'] ?? 'default,reserve=off,workers=1').split(',');
 const workers = f['workers'] ?? '2';
 
-/** Server flags of a setting: `nice=N` → --worker-nice N; `workers=N` → --workers N. */
+/** Server flags of a setting: `nice=N` → --worker-nice N; `workers=N` → --workers N; `reserve=on|off` → --reserve. */
 function serverArgs(setting: string): string[] {
   const args = ['--workers', workers, '--worker-methods', 'Work'];
-  for (const part of setting.split('+')) {
+  for (const part of setting === 'default' ? [] : setting.split('+')) {
     const [k, v] = part.split('=');
     if (k === 'nice') args.push('--worker-nice', v!);
     else if (k === 'workers') args.splice(1, 1, v!);
-    else throw new Error(`--settings: unknown ${part} (nice=N, workers=N, joined by +)`);
+    else if (k === 'reserve') args.push('--reserve', v!);
+    else throw new Error(`--settings: unknown ${part} (default, or nice=N, workers=N, reserve=on|off joined by +)`);
   }
   return args;
 }

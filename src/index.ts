@@ -64,7 +64,8 @@ export type {
 } from './pipeline/handler-context.js';
 export type { ActorHooks, ActorInfo } from './actor-lane/actor-host.js';
 export type { Lane } from './server/router.js';
-export type { MethodStatsSnapshot, ServerStats, ConnectionStats, WorkerLaneStats, ActorLaneStats } from './server/server-stats.js';
+export type { MethodStatsSnapshot, ServerStats, ConnectionStats, PooledLaneStats, WorkerLaneStats, ActorLaneStats } from './server/server-stats.js';
+export type { ReactorReserveStats, ReserveState } from './worker-lane/reactor-reserve.js';
 export type { Client, ClientControls, ClientTarget } from './client/client.js';
 export type {
   UnaryMethod,

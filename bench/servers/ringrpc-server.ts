@@ -1,6 +1,6 @@
 // ringrpc bench server: --port 0 [--workers n --worker-methods Work,Echo --ring on|off --atomics async|sync]
 //   [--actor-methods Work,Tally --actor-workers n --max-actor-queue n --max-queue n]
-//   [--worker-nice n (options.workerNice)] [--max-connections n]
+//   [--worker-nice n (options.workerNice)] [--reserve on|off (options.reserveReactorCore)] [--max-connections n]
 //   [--interceptor none|pass|tracing: 'pass' installs one server interceptor that only calls next(),
 //    'tracing' ringrpc's tracing over the OpenTelemetry SDK with an exporter that drops spans]
 //   [--stamp on: Stream's replies carry the time they were produced (bench/servers/stream-stamp.ts)]
@@ -36,6 +36,7 @@ const server = createServer({
   responseRing: f['ring'] !== 'off',
   workerAtomics: f['atomics'] === 'sync' ? 'sync' : 'async',
   workerNice: f['worker-nice'] ? Number(f['worker-nice']) : undefined,
+  reserveReactorCore: f['reserve'] === undefined ? undefined : f['reserve'] !== 'off',
   maxConnections: f['max-connections'] ? Number(f['max-connections']) : undefined,
   maxQueue: f['max-queue'] ? Number(f['max-queue']) : 4096,
   interceptors,

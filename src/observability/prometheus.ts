@@ -87,6 +87,13 @@ export function prometheusText(stats: ServerStats): string {
     family('ringrpc_worker_rerun_total', 'counter', 'Requests run again on another worker because theirs died before taking them up.', [['', w.rerun]]);
     histogram('ringrpc_worker_wait_seconds', 'Time from reading a worker-lane request to handing it to a worker thread.', [[{}, w.wait]]);
     family('ringrpc_worker_run_seconds_mean', 'gauge', 'Mean worker time per request (decode, handler, encode).', [['', w.runMeanUs / 1e6]]);
+    const r = w.reactorReserve;
+    family('ringrpc_worker_active_threads', 'gauge', 'Worker-lane threads that may run batches now (fewer while a core is kept for the reactor).', [
+      ['', r.activeWorkers],
+    ]);
+    family('ringrpc_reactor_utilization_ratio', 'gauge', "Share of the reactor's time spent running over its last sample.", [['', r.reactorUtilization]]);
+    family('ringrpc_worker_reactor_reservations_total', 'counter', 'Times a core was kept for the busy reactor.', [['', r.reservations]]);
+    family('ringrpc_worker_reactor_reserved_seconds_total', 'counter', 'Time a core was kept for the busy reactor.', [['', r.reservedMs / 1000]]);
   }
   const a = stats.actorLane;
   if (a !== undefined) {

@@ -27,6 +27,9 @@ export function statusPage(stats: ServerStats, connections: readonly ConnectionS
     .join('');
   const w = stats.workerLane;
   const a = stats.actorLane;
+  /** How many workers may run now, and why not all: a core kept for the busy reactor. */
+  const reserveRow = (r: NonNullable<typeof w>['reactorReserve']): string =>
+    `${n(r.activeWorkers)}${r.state === 'reserved' ? ' (a core kept for the busy reactor)' : ''}; reactor busy ${pct(r.reactorUtilization)}; kept ${n(r.reservations)}× for ${+(r.reservedMs / 1000).toFixed(1)} s in all`;
   const rtt = c.keepaliveRtt;
   const listed = [...connections].sort((a, b) => b.bytesIn + b.bytesOut - (a.bytesIn + a.bytesOut)).slice(0, MAX_LISTED_CONNECTIONS);
   const now = Date.now();
@@ -84,6 +87,7 @@ ${
         ['re-run after a worker died', n(w.rerun)],
         ['queue wait', w.wait.count === 0 ? '–' : `mean ${ms(w.wait.sumUs / w.wait.count)}, p50 ≤ ${ms(w.wait.p50Us)}, p99 ≤ ${ms(w.wait.p99Us)}`],
         ['run time per request', w.runMeanUs === 0 ? '–' : `mean ${ms(w.runMeanUs)}`],
+        ['threads running batches', reserveRow(w.reactorReserve)],
       ])}</table>`
 }
 ${

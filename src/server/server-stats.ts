@@ -1,5 +1,6 @@
 import { statusName } from '../status.js';
 import type { CallProtocol } from '../pipeline/handler-context.js';
+import type { ReactorReserveStats } from '../worker-lane/reactor-reserve.js';
 
 /**
  * - `idle`: created, not listening;
@@ -210,8 +211,8 @@ export interface ConnectionStats {
   readonly rttMs: number | undefined;
 }
 
-/** The worker lane's counters at one moment. */
-export interface WorkerLaneStats {
+/** A pooled lane's counters at one moment (the worker and actor lanes). */
+export interface PooledLaneStats {
   readonly workers: number;
   /** Requests taken and not yet answered (queued here, in Piscina, or running). */
   readonly inflight: number;
@@ -241,8 +242,14 @@ export interface WorkerLaneStats {
   readonly runMeanUs: number;
 }
 
+/** The worker lane's counters at one moment. */
+export interface WorkerLaneStats extends PooledLaneStats {
+  /** Whether a core is kept for the reactor now, and how often it was (`reserveReactorCore`). */
+  readonly reactorReserve: ReactorReserveStats;
+}
+
 /** The actor lane's counters at one moment: the pooled lane's, and its actors'. */
-export interface ActorLaneStats extends WorkerLaneStats {
+export interface ActorLaneStats extends PooledLaneStats {
   readonly maxActorQueue: number;
   /** Actors each thread holds now, by shard. */
   readonly activeActors: readonly number[];

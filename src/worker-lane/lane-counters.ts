@@ -1,4 +1,4 @@
-import { LatencyHistogram, type WorkerLaneStats } from '../server/server-stats.js';
+import { LatencyHistogram, type PooledLaneStats } from '../server/server-stats.js';
 import { BusyWindow } from './busy-window.js';
 
 /** The moment's facts the counters are reported with. */
@@ -43,7 +43,7 @@ export class LaneCounters {
     return this.answered === 0 ? 0 : busyMs / this.answered;
   }
 
-  snapshot(now: LaneNow): WorkerLaneStats {
+  snapshot(now: LaneNow): PooledLaneStats {
     const at = performance.now();
     const elapsed = this.startedAt === 0 ? 0 : (at - this.startedAt) * now.workers;
     return {

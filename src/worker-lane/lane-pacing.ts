@@ -101,22 +101,31 @@ export interface WorkerLoad {
 
 /**
  * Which worker takes the next batch (its index), or -1 to keep the batch back until a
- * worker frees. An idle worker first. Otherwise a worker with room for a batch behind its
- * running one ({@link TASKS_PER_WORKER}), choosing the oldest running batch (the likeliest
- * to end first), but none whose batch has run past {@link QUEUE_BEHIND_MAX_MS}: a batch
- * queued there would wait on a slow handler while another worker could run it.
+ * worker frees. An idle worker first, while fewer than `maxRunning` run batches
+ * (reactor-reserve.ts: one core may be kept for the reactor). Otherwise a worker with room
+ * for a batch behind its running one ({@link TASKS_PER_WORKER}), choosing the oldest
+ * running batch (the likeliest to end first), but none whose batch has run past
+ * {@link QUEUE_BEHIND_MAX_MS}: a batch queued there would wait on a slow handler while
+ * another worker could run it. Such a worker does not count against `maxRunning` either,
+ * so a stuck handler never leaves the lane with fewer workers than it may use.
  */
-export function pickWorker(workers: readonly WorkerLoad[]): number {
+export function pickWorker(workers: readonly WorkerLoad[], maxRunning: number = workers.length): number {
+  let idle = -1;
+  let running = 0;
   let best = -1;
   let bestAge = -1;
   for (let i = 0; i < workers.length; i++) {
     const { batches, batchAgeMs } = workers[i]!;
-    if (batches === 0) return i;
-    if (batches >= TASKS_PER_WORKER) continue;
+    if (batches === 0) {
+      if (idle < 0) idle = i;
+      continue;
+    }
     const age = batchAgeMs ?? 0; // its batch has not started yet: it is as young as can be
-    if (age > QUEUE_BEHIND_MAX_MS || age <= bestAge) continue;
+    if (age > QUEUE_BEHIND_MAX_MS) continue;
+    running++;
+    if (batches >= TASKS_PER_WORKER || age <= bestAge) continue;
     best = i;
     bestAge = age;
   }
-  return best;
+  return idle >= 0 && running < maxRunning ? idle : best;
 }

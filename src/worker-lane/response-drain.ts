@@ -75,6 +75,17 @@ export class ResponseDrain {
     return undefined;
   }
 
+  /** Workers whose running batch has run longer than `overMs` at `now` (Date.now()). */
+  slowBatches(now: number, overMs: number): number {
+    let slow = 0;
+    for (const consumer of this.consumers) {
+      if (consumer.owner === 0) continue;
+      const age = consumer.batchAgeMs(now);
+      if (age !== undefined && age > overMs) slow++;
+    }
+    return slow;
+  }
+
   /** After a producer thread exited: deliver what it published, then free its ring. */
   reclaim(threadId: number): void {
     const consumer = this.consumers.find((c) => c.owner === threadId);

@@ -7,9 +7,10 @@ import type { ResolvedServerOptions } from '../server/server-options.js';
 import type { WorkerLaneStats } from '../server/server-stats.js';
 import { LaneQueue, queuedEntry, type QueuedEntry } from './lane-queue.js';
 import type { WorkerInit } from './worker-init.js';
-import { batchLimit, pickWorker, TASKS_PER_WORKER } from './lane-pacing.js';
+import { batchLimit, pickWorker, QUEUE_BEHIND_MAX_MS, TASKS_PER_WORKER } from './lane-pacing.js';
 import { PooledLane, type PoolOptions } from './pooled-lane.js';
 import type { WorkerThreadStats } from './worker-control.js';
+import { ReactorReserve } from './reactor-reserve.js';
 
 export type { WorkerThreadStats };
 
@@ -31,6 +32,7 @@ const LANE_OPTIONS = [
   'responseRing',
   'workerAtomics',
   'workerNice',
+  'reserveReactorCore',
 ] as const;
 
 /**
@@ -45,6 +47,8 @@ const LANE_OPTIONS = [
  *   backlog goes as few large batches (Piscina's cost is per task, not per request).
  *   A worker holds its next batch while it runs one, unless the running one is slow;
  *   sizes, placement and draining are paced by lane-pacing.ts.
+ * - Reserve: while the reactor is busy, batches run on one worker fewer than the cores,
+ *   so that the reactor keeps one (reactor-reserve.ts).
  * - Failure: requests a dead worker never began go back to the head of the queue and run
  *   on another worker.
  */
@@ -55,10 +59,27 @@ export class WorkerLane extends PooledLane {
   private tasksInFlight = 0;
   private flushScheduled = false;
   private seq = 0;
+  private readonly reserve: ReactorReserve;
 
   constructor(private readonly options: WorkerLaneOptions) {
     super(options, options.workers);
     this.queue = new LaneQueue((slot) => this.freeSlot(slot));
+    this.reserve = new ReactorReserve(
+      options.workers,
+      options.reserveReactorCore,
+      () => this.flush(),
+      () => this.slots.inUse > 0,
+    );
+  }
+
+  override async start(): Promise<void> {
+    await super.start();
+    if (this.state === 'running') this.reserve.start();
+  }
+
+  override close(): Promise<void> {
+    this.reserve.stop();
+    return super.close();
   }
 
   /**
@@ -73,6 +94,7 @@ export class WorkerLane extends PooledLane {
       return;
     }
     if (call.stream !== undefined) this.streams.admit(call, slot);
+    this.reserve.wake();
     this.queue.push(queuedEntry(call, slot, this.seq++, this.manifest.indexOf(call.route.method), meta, body));
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -101,7 +123,8 @@ export class WorkerLane extends PooledLane {
   /** Counters for `server.stats()`. */
   stats(): WorkerLaneStats {
     const { workers, maxQueue } = this.options;
-    return this.counters.snapshot({ workers, maxQueue, inflight: this.slots.inUse, queueDepth: this.queue.length, busyMs: this.drain.busyMs() });
+    const counters = this.counters.snapshot({ workers, maxQueue, inflight: this.slots.inUse, queueDepth: this.queue.length, busyMs: this.drain.busyMs() });
+    return { ...counters, reactorReserve: this.reserve.stats() };
   }
 
   protected openPools(init: WorkerInit): void {
@@ -136,13 +159,16 @@ export class WorkerLane extends PooledLane {
   private placeBatch(workers: readonly PoolWorker[]): PoolWorker | null {
     const now = Date.now();
     const usable = workers.filter((w) => !w.terminating && !w.destroyed);
-    const index = pickWorker(usable.map((w) => ({ batches: w.currentUsage, batchAgeMs: this.drain.batchAgeMs(w.id, now) })));
+    const loads = usable.map((w) => ({ batches: w.currentUsage, batchAgeMs: this.drain.batchAgeMs(w.id, now) }));
+    const index = pickWorker(loads, this.reserve.activeWorkers);
     return index < 0 ? null : usable[index]!;
   }
 
   private flush(): void {
     if (this.state !== 'running') return;
-    const maxTasks = this.options.workers * TASKS_PER_WORKER;
+    // The workers that may run batches now, and any stuck in a slow one (pickWorker does not count those).
+    const usable = Math.min(this.options.workers, this.reserve.activeWorkers + this.drain.slowBatches(Date.now(), QUEUE_BEHIND_MAX_MS));
+    const maxTasks = usable * TASKS_PER_WORKER;
     const limit = batchLimit(this.load(), this.options.maxBatch);
     while (this.queue.length > 0 && this.tasksInFlight < maxTasks) {
       const free = maxTasks - this.tasksInFlight;

@@ -109,9 +109,15 @@ test('ringrpc serve --metrics-port serves the worker lane too', async () => {
     const waitSum = Number(/\nringrpc_worker_wait_seconds_sum ([\d.e-]+)\n/.exec(text)![1]);
     assert.ok(waitSum > 0, `wait sum ${waitSum}`);
     assert.ok(value('ringrpc_worker_run_seconds_mean') > 0, 'mean run time is known');
+    // One worker leaves the reactor a core already: the reserve is off, the one thread always runs.
+    assert.is(value('ringrpc_worker_active_threads'), 1);
+    assert.is(value('ringrpc_worker_reactor_reservations_total'), 0);
+    const reactorBusy = value('ringrpc_reactor_utilization_ratio');
+    assert.ok(reactorBusy >= 0 && reactorBusy <= 1, `reactor utilisation ${reactorBusy}`);
     const page = await (await fetch(`http://127.0.0.1:${metricsPort}/`)).text();
     assert.match(page, /<tr><th>queue wait<\/th><td>mean [\d.]+ (µs|ms), p50 ≤ /);
     assert.match(page, /<tr><th>run time per request<\/th><td>mean [\d.]+ (µs|ms)<\/td><\/tr>/);
+    assert.match(page, /<tr><th>threads running batches<\/th><td>1; reactor busy [\d.]+ %; kept 0× for 0 s in all<\/td><\/tr>/);
   } finally {
     await client.$close();
     child.process.kill('SIGTERM');

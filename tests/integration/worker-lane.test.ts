@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
@@ -456,6 +456,70 @@ test('workerNice: the worker and actor threads run below the reactor (Linux); 0 
   assert.throws(
     () => createServer({ workerNice: 20 }),
     (e: RpcError) => e.code === Status.INVALID_ARGUMENT && /options\.workerNice must be an integer from 0 to 19/.test(e.message),
+  );
+});
+
+/** The most spans that overlap at one moment (by more than a tenth of a millisecond). */
+function mostAtOnce(spans: readonly (readonly [number, number])[]): number {
+  let most = 0;
+  for (const [start] of spans) most = Math.max(most, spans.filter(([s, e]) => s <= start && e > start + 0.1).length);
+  return most;
+}
+
+/** Spins the calling thread (here: the reactor) for `ms`. */
+function spin(ms: number): void {
+  for (const end = performance.now() + ms; performance.now() < end; );
+}
+
+test('reserveReactorCore: while the reactor is busy, batches run on one worker fewer than the cores; on all of them once it is quiet', async () => {
+  const cores = availableParallelism();
+  const run = async (options: ServerOptions) => {
+    const { server, address } = await start({ workers: cores, ...options }, { echo: 'worker' });
+    const client = benchClient(address);
+    const reserve = () => server.stats().workerLane!.reactorReserve;
+    /** Runs 4 calls per core of 40 ms each on the lane; when each ran. */
+    const spans = async (): Promise<[number, number][]> => {
+      const out: [number, number][] = [];
+      const block = {
+        metadata: { 'x-action': 'block', 'x-ms': '40' },
+        onMetadata: (m: Readonly<Record<string, string>>) => out.push(m['span']!.split(',').map(Number) as [number, number]),
+      };
+      await Promise.all(Array.from({ length: 4 * cores }, () => client.echo({}, block)));
+      return out;
+    };
+    await spans(); // every thread has run (loaded, compiled)
+    // The reactor busy 15 ms of every 20, as under a flood of inline calls.
+    const busy = setInterval(() => spin(15), 20);
+    let underLoad: [number, number][];
+    try {
+      if (options.reserveReactorCore !== false) await until(() => reserve().state === 'reserved', 5000, 'the reserve');
+      else await new Promise((r) => setTimeout(r, 200));
+      underLoad = await spans();
+    } finally {
+      clearInterval(busy);
+    }
+    if (options.reserveReactorCore !== false) await until(() => reserve().state === 'shared', 5000, 'the release');
+    const quiet = await spans();
+    const stats = reserve();
+    await client.$close();
+    await server.close();
+    return { underLoad: mostAtOnce(underLoad), quiet: mostAtOnce(quiet), stats };
+  };
+  if (cores < 2) {
+    const { stats } = await run({});
+    assert.is(stats.state, 'off', 'one core: nothing to keep');
+    return;
+  }
+  const reserved = await run({});
+  assert.ok(reserved.underLoad <= cores - 1, `at most ${cores - 1} workers ran at once under load (${reserved.underLoad})`);
+  assert.is(reserved.quiet, cores, 'every worker runs once the reactor is quiet');
+  assert.ok(reserved.stats.reservations >= 1 && reserved.stats.reservedMs > 0, JSON.stringify(reserved.stats));
+  const off = await run({ reserveReactorCore: false });
+  assert.is(off.underLoad, cores, 'reserveReactorCore false: every worker runs under load too');
+  assert.is(off.stats.state, 'off');
+  assert.throws(
+    () => createServer({ reserveReactorCore: 'yes' as unknown as boolean }),
+    (e: RpcError) => e.code === Status.INVALID_ARGUMENT && /options\.reserveReactorCore/.test(e.message),
   );
 });
 

@@ -85,4 +85,36 @@ test('the next batch: an idle worker first, else behind the oldest running batch
   assert.is(pickWorker([]), -1);
 });
 
+test('the next batch with a core kept for the reactor: no idle worker beyond maxRunning, unless one is stuck', () => {
+  const oneRunning = [
+    { batches: 1, batchAgeMs: 5 },
+    { batches: 0, batchAgeMs: undefined },
+  ];
+  assert.is(pickWorker(oneRunning, 1), 0, 'behind the running batch, not on the idle worker');
+  assert.is(pickWorker(oneRunning, 2), 1, 'idle first when both may run');
+  assert.is(
+    pickWorker(
+      [
+        { batches: 2, batchAgeMs: 5 },
+        { batches: 0, batchAgeMs: undefined },
+      ],
+      1,
+    ),
+    -1,
+    'held back: the running worker holds two',
+  );
+  assert.is(
+    pickWorker(
+      [
+        { batches: 2, batchAgeMs: QUEUE_BEHIND_MAX_MS + 1 },
+        { batches: 0, batchAgeMs: undefined },
+      ],
+      1,
+    ),
+    1,
+    'a worker stuck in a slow batch does not count: the idle one takes it',
+  );
+  assert.is(pickWorker([{ batches: 0, batchAgeMs: undefined }], 1), 0, 'the first batch always runs');
+});
+
 test.run();
