@@ -177,10 +177,11 @@ export interface ServerOptions {
    * While the reactor is busy (inline calls, gRPC, many connections: its event loop runs at
    * least half the time), run worker-lane batches on one worker fewer than the cores, so
    * that the reactor keeps a core; every worker runs again once it is quiet. Applies when
-   * the lane has as many workers as cores or more. Measured on 2 cores: an inline Echo's
-   * p99 under a saturated lane went from 3.5× to 2.4× its p99 alone, and both Echo and the
-   * lane served more (docs/design.md, "Isolation"). `false`: the workers always all run.
-   * Default true.
+   * the lane has as many workers as cores or more, on 2 cores or more. Measured on 2 cores,
+   * an inline Echo flood against a saturated lane: Echo served 18–49% more calls, the lane
+   * 12–21% more, and Echo's p99 was 9–15% lower (docs/design.md, "A core kept for a busy
+   * reactor"). The actor lane's threads are not counted. `false`: the workers always all
+   * run. Default true.
    */
   reserveReactorCore?: boolean;
   /**

@@ -41,9 +41,8 @@ export interface ReactorReserveStats {
  * reactor responsive: every inline call and every answer needs the reactor to wake and
  * preempt a worker, and the worker's cache footprint slows what it then runs. Measured on
  * 2 cores (bench/isolation.ts; Echo inline at concurrency 8 against Work saturating the
- * lane), one worker instead of two held Echo's p99 at 2.4× its p99 alone rather than 3.5×,
- * served 41% more Echo calls and even 11% more Work, but halved Work when Echo was idle.
- * So the lane switches: all workers while the reactor is mostly idle, one fewer than the
+ * lane), one worker instead of two served 25% more Echo calls and even 24% more Work under
+ * both loads, but halved Work when Echo was idle. So the lane switches: all workers while the reactor is mostly idle, one fewer than the
  * cores while it is busy, judged from its event-loop utilisation (the share of wall time
  * it spent running rather than waiting for I/O) every {@link RESERVE_SAMPLE_MS}.
  *
@@ -73,19 +72,21 @@ export class ReactorReserve {
   /**
    * @param workers the lane's threads
    * @param enabled `reserveReactorCore`
-   * @param onRelease called when every worker may run again (the lane sends what waited)
+   * @param recheck called when every worker may run again, and after each sample while
+   *   reserved (a batch may have turned slow, which frees a worker): the lane sends what waits
    * @param laneBusy whether the lane has calls in flight (sampling pauses while it has none)
    * @param cores the machine's cores (default: `availableParallelism()`)
    */
   constructor(
     private readonly workers: number,
     enabled: boolean,
-    private readonly onRelease: () => void,
+    private readonly recheck: () => void,
     private readonly laneBusy: () => boolean = () => true,
     cores: number = availableParallelism(),
   ) {
     this.reservedLimit = Math.max(1, cores - 1);
-    this.state = enabled && workers > this.reservedLimit ? 'shared' : 'off';
+    // One core: nothing to keep, the reactor and the one worker it could run share it anyway.
+    this.state = enabled && cores >= 2 && workers > this.reservedLimit ? 'shared' : 'off';
   }
 
   /** Workers that may run batches now. */
@@ -112,20 +113,24 @@ export class ReactorReserve {
     this.timer.unref();
   }
 
+  /** The lane closed: no more sampling; a reserve ends here (its time counted, the lane not told). */
   stop(): void {
     this.running = false;
     this.pause();
+    if (this.state === 'reserved') this.release(performance.now(), false);
   }
 
   private pause(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+    this.utilization = 0; // not sampled from here on: no stale figure in the stats
   }
 
   private sample(): void {
     const now = performance.eventLoopUtilization();
     this.observe(performance.eventLoopUtilization(now, this.last).utilization, performance.now());
     this.last = now;
+    if (this.state === 'reserved') this.recheck();
     this.idleSamples = this.laneBusy() ? 0 : this.idleSamples + 1;
     if (this.idleSamples < IDLE_SAMPLES) return;
     // Unsampled, a reserve would outlive what justified it: the next call starts from shared.
@@ -151,11 +156,11 @@ export class ReactorReserve {
     this.release(now);
   }
 
-  private release(now: number): void {
+  private release(now: number, tell = true): void {
     this.state = 'shared';
     this.samplesPast = 0;
     this.reservedMs += now - this.reservedSince;
-    this.onRelease();
+    if (tell) this.recheck();
   }
 
   stats(now: number = performance.now()): ReactorReserveStats {

@@ -7,7 +7,7 @@ import type { ResolvedServerOptions } from '../server/server-options.js';
 import type { WorkerLaneStats } from '../server/server-stats.js';
 import { LaneQueue, queuedEntry, type QueuedEntry } from './lane-queue.js';
 import type { WorkerInit } from './worker-init.js';
-import { batchLimit, pickWorker, QUEUE_BEHIND_MAX_MS, TASKS_PER_WORKER } from './lane-pacing.js';
+import { batchLimit, pickWorker, QUEUE_BEHIND_MAX_MS, TASKS_PER_WORKER, type LaneLoad } from './lane-pacing.js';
 import { PooledLane, type PoolOptions } from './pooled-lane.js';
 import type { WorkerThreadStats } from './worker-control.js';
 import { ReactorReserve } from './reactor-reserve.js';
@@ -75,6 +75,11 @@ export class WorkerLane extends PooledLane {
   override async start(): Promise<void> {
     await super.start();
     if (this.state === 'running') this.reserve.start();
+  }
+
+  /** The pooled lane's load, counting only the workers that may run batches now. */
+  protected override load(): LaneLoad {
+    return { ...super.load(), workers: this.reserve.activeWorkers };
   }
 
   override close(): Promise<void> {

@@ -77,10 +77,12 @@ test('off: when disabled, or when the workers leave the reactor a core anyway', 
     assert.is(r.stats().state, 'off');
     assert.is(r.activeWorkers, workers);
   }
-  const single = reserve(1, 1).r;
-  feed(single, busy(20));
-  assert.is(single.stats().state, 'off', 'one core: the one worker always runs');
-  assert.is(single.activeWorkers, 1);
+  for (const workers of [1, 2]) {
+    const single = reserve(workers, 1).r;
+    feed(single, busy(20));
+    assert.is(single.stats().state, 'off', `one core, ${workers} workers: nothing to keep`);
+    assert.is(single.activeWorkers, workers);
+  }
 });
 
 test('stats count the time reserved so far', () => {
@@ -90,6 +92,54 @@ test('stats count the time reserved so far', () => {
   const s = r.stats(20 * RESERVE_AFTER_SAMPLES + 35);
   assert.is(s.reservedMs, 35);
   assert.is(s.reactorUtilization, 0.9);
+});
+
+/** Resolves once `predicate` holds; fails after `ms`. */
+async function until(predicate: () => boolean, ms: number, what: string): Promise<void> {
+  for (const end = performance.now() + ms; !predicate(); await new Promise((r) => setTimeout(r, 10))) {
+    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
+  }
+}
+
+test('sampling this thread: reserves while the lane is busy, pauses and gives the core back once it is idle, ends with stop()', async () => {
+  let laneBusy = true;
+  let rechecks = 0;
+  const r = new ReactorReserve(
+    2,
+    true,
+    () => rechecks++,
+    () => laneBusy,
+    2,
+  );
+  // This thread busy 15 ms of every 20, as a reactor under a flood of inline calls.
+  const busyLoop = setInterval(() => {
+    for (const end = performance.now() + 15; performance.now() < end; );
+  }, 20);
+  try {
+    r.start();
+    await until(() => r.stats().state === 'reserved', 3000, 'the reserve');
+    assert.ok(r.stats().reactorUtilization >= RESERVE_ABOVE, String(r.stats().reactorUtilization));
+    const before = rechecks;
+    await until(() => rechecks > before + 2, 1000, 'rechecks while reserved (a batch may have turned slow)');
+    laneBusy = false;
+    await until(() => r.stats().state === 'shared', 4000, 'the pause of an idle lane');
+    assert.is(r.stats().reactorUtilization, 0, 'no stale figure once sampling paused');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.is(r.stats().state, 'shared', 'paused: the busy thread reserves nothing');
+    laneBusy = true;
+    r.wake();
+    await until(() => r.stats().state === 'reserved', 3000, 'the reserve after wake()');
+    r.stop();
+    const stopped = r.stats();
+    assert.is(stopped.state, 'shared', 'stop() ends the reserve');
+    assert.is(stopped.reservations, 2);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.is(r.stats().reservedMs, stopped.reservedMs, 'no time counted after stop()');
+    assert.is(r.stats().state, 'shared', 'no sampling after stop()');
+  } finally {
+    clearInterval(busyLoop);
+    r.stop();
+  }
 });
 
 test.run();
