@@ -1,4 +1,15 @@
-import { allocateRing, RingConsumer, DOORBELL, SLEEPING, SHARED_CONTROL_BYTES, type RecordHandler, type RingMemory } from './response-ring.js';
+import {
+  allocateRing,
+  RingConsumer,
+  ASLEEP,
+  AWAKE,
+  DOORBELL,
+  LINGERING,
+  SLEEPING,
+  SHARED_CONTROL_BYTES,
+  type RecordHandler,
+  type RingMemory,
+} from './response-ring.js';
 
 /**
  * The reactor's side of the worker rings: one {@link RingConsumer} per ring, the shared
@@ -124,22 +135,27 @@ export class ResponseDrain {
       this.afterDrain();
       const linger = drained > 0 ? this.lingerMs() : 0;
       if (linger > 0) {
+        // Ended early by a producer's urge (a stream about to wait on its reader) or stop().
         this.phase = 'lingering';
-        await new Promise((resolve) => setTimeout(resolve, linger));
+        const seen = Atomics.load(this.shared, DOORBELL);
+        Atomics.store(this.shared, SLEEPING, LINGERING);
+        const wait = Atomics.waitAsync(this.shared, DOORBELL, seen, linger);
+        if (wait.async) await wait.value;
+        Atomics.store(this.shared, SLEEPING, AWAKE);
         if (this.phase === 'lingering') this.phase = 'draining';
         continue;
       }
       const seen = Atomics.load(this.shared, DOORBELL);
-      Atomics.store(this.shared, SLEEPING, 1);
+      Atomics.store(this.shared, SLEEPING, ASLEEP);
       if (this.consumers.some((c) => c.pending)) {
-        Atomics.store(this.shared, SLEEPING, 0);
+        Atomics.store(this.shared, SLEEPING, AWAKE);
         await new Promise((resolve) => setImmediate(resolve));
         continue;
       }
       this.phase = 'sleeping';
       const wait = Atomics.waitAsync(this.shared, DOORBELL, seen, 1000);
       if (wait.async) await wait.value;
-      Atomics.store(this.shared, SLEEPING, 0);
+      Atomics.store(this.shared, SLEEPING, AWAKE);
       if (this.phase === 'sleeping') this.phase = 'draining';
     }
   }

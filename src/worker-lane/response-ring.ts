@@ -42,9 +42,16 @@ const ROOM_WAIT_MS = 200;
 const RECORD_HEADER = 16;
 const PAD_SLOT = 0xffff_ffff;
 
-/** Shared words of all rings of a pool: the doorbell and the consumer's sleeping flag. */
+/**
+ * Shared words of all rings of a pool: the doorbell and the consumer's state, SLEEPING:
+ * {@link AWAKE}, {@link ASLEEP} (any published record wakes it) or {@link LINGERING} (it
+ * lets records gather on purpose: only a producer about to wait on its reader wakes it).
+ */
 export const DOORBELL = 0;
 export const SLEEPING = LINE;
+export const AWAKE = 0;
+export const ASLEEP = 1;
+export const LINGERING = 2;
 export const SHARED_CONTROL_BYTES = 2 * LINE * 4;
 
 /** The SharedArrayBuffers of one ring, as passed to a worker in `workerData`. */
@@ -177,6 +184,7 @@ export class RingProducer {
    */
   async roomFreed(): Promise<'ok' | 'not-equal' | 'timed-out'> {
     Atomics.store(this.control, ROOM_WANTED, 1);
+    this.urge(); // a lingering consumer would otherwise leave it waiting for the linger's end
     const wait = Atomics.waitAsync(this.control, READ, this.readAtFull, ROOM_WAIT_MS);
     if (!wait.async) {
       Atomics.store(this.control, ROOM_WANTED, 0);
@@ -190,9 +198,20 @@ export class RingProducer {
     return outcome;
   }
 
+  /**
+   * Asks the consumer to drain now, even if it lingers: this producer is about to wait on
+   * its reader (a stream whose client's credit runs low), who can only grant more once it
+   * has the replies already written. The doorbell moves whatever the consumer's state, so
+   * one that is just starting to linger or sleep sees it changed and does not wait.
+   */
+  urge(): void {
+    Atomics.add(this.shared, DOORBELL, 1);
+    if (Atomics.load(this.shared, SLEEPING) !== AWAKE) Atomics.notify(this.shared, DOORBELL, 1);
+  }
+
   /** Wakes the consumer only if it is asleep; one producer wins the flag, so one notify. */
   private ring(): void {
-    if (Atomics.load(this.shared, SLEEPING) === 1 && Atomics.compareExchange(this.shared, SLEEPING, 1, 0) === 1) {
+    if (Atomics.load(this.shared, SLEEPING) === ASLEEP && Atomics.compareExchange(this.shared, SLEEPING, ASLEEP, AWAKE) === ASLEEP) {
       Atomics.add(this.shared, DOORBELL, 1);
       Atomics.notify(this.shared, DOORBELL, 1);
     }

@@ -56,6 +56,11 @@ export class StreamRecordWriter {
     return written;
   }
 
+  /** Asks the reactor to drain now, lingering or not (see `RingProducer.urge`). */
+  urge(): void {
+    this.ring.urge();
+  }
+
   /** Resolves once every record queued so far is in the ring. */
   flushed(): Promise<void> {
     return this.tail;

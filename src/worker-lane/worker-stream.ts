@@ -136,6 +136,9 @@ async function pump(call: WorkerCall, replies: AsyncIterator<unknown>, context: 
       if (call.ended) return stop(call);
       const credit = Atomics.load(credits, slot);
       if (credit <= 0) {
+        // Its client grants more as it reads: the replies written so far go now, rather
+        // than after the reactor's linger (lane-pacing.ts), which this wait would only add to.
+        records.urge();
         // Registered before the cancel flag is read again: an abort flags, then notifies, so
         // it either wakes this wait or is seen here.
         const wait = Atomics.waitAsync(credits, slot, credit, CREDIT_WAIT_MS);

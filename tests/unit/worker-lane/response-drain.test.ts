@@ -54,6 +54,30 @@ test('under a backlog records gather for lingerMs, and the next drain delivers t
   drain.stop();
 });
 
+test('a producer about to wait on its reader urges a lingering loop: it drains at once, not at the end of its linger', async () => {
+  const { drain, producer, log } = setup(() => 60_000);
+  drain.start();
+  producer.write(1, 0, [Buffer.from('a')]);
+  await until(() => log.includes('record 1'), 'the first drain'); // it lingers now, for a minute
+  log.length = 0;
+  producer.write(2, 0, [Buffer.from('b')]);
+  await delay(5);
+  assert.equal(log, [], 'a record alone does not end a linger');
+  producer.urge();
+  await until(() => log.includes('record 2'), 'the urged drain');
+  drain.stop();
+});
+
+test('urge() before the loop lingers or sleeps is not lost: the doorbell moved, so it does not wait', async () => {
+  const { drain, producer, log } = setup(() => 0);
+  drain.start();
+  await delay(20); // asleep
+  log.length = 0;
+  producer.urge(); // no record: a wake for nothing, then asleep again
+  await until(() => log.includes('after'), 'afterDrain after the urge');
+  drain.stop();
+});
+
 test('wake() makes a sleeping loop run afterDrain at once, without any record', async () => {
   const { drain, log } = setup(() => 0);
   drain.start();
