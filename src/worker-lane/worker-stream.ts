@@ -17,6 +17,8 @@ import type { ThreadRequests } from './thread-requests.js';
  */
 const CREDIT_WAIT_MS = 5000;
 const EMPTY = new Uint8Array(0);
+/** Streams pumping replies on this thread (each thread has its own instance of this module). */
+let pumping = 0;
 
 /** What a thread gives the streams it runs. */
 export interface WorkerStreamContext {
@@ -131,6 +133,12 @@ async function pump(call: WorkerCall, replies: AsyncIterator<unknown>, context: 
   const type = call.definition.responseType;
   let completed = false; // the generator returned or threw: nothing to close
   let sinceTurn = 0;
+  // A stream alone on its thread also urges as its credit falls under half the client's
+  // window: its client grants more once it has read half a window (ours does), and no other
+  // stream's replies fill the pipe meanwhile. Streams sharing a thread do not: their lingers,
+  // cut short by every crossing, would cost more writes than the wait they save.
+  const half = Atomics.load(credits, slot) / 2;
+  pumping++;
   try {
     for (;;) {
       if (call.ended) return stop(call);
@@ -187,9 +195,11 @@ async function pump(call: WorkerCall, replies: AsyncIterator<unknown>, context: 
         body = compressSync(body);
         gzip = true;
       }
-      Atomics.sub(credits, slot, messageCost(body.length, gzip ? Compression.GZIP : Compression.NONE));
+      const cost = messageCost(body.length, gzip ? Compression.GZIP : Compression.NONE);
+      const before = Atomics.sub(credits, slot, cost);
       const status = gzip ? RECORD_MESSAGE_GZIP : RECORD_MESSAGE;
       if (!records.tryWrite(slot, status, [body])) await records.write(slot, status, [gzip ? body : new Uint8Array(body)]);
+      if (pumping === 1 && before >= half && before - cost < half) records.urge();
       sinceTurn += body.length;
     }
   } catch (err) {
@@ -197,6 +207,7 @@ async function pump(call: WorkerCall, replies: AsyncIterator<unknown>, context: 
     if (call.ended) stop(call);
     else call.replyError(new RpcError(Status.INTERNAL, `reply of ${call.service}/${call.method} does not encode: ${(err as Error).message}`));
   } finally {
+    pumping--;
     if (!completed) closeIterator(replies);
   }
 }
