@@ -89,8 +89,9 @@ export function batchLimit(load: LaneLoad, maxBatch: number): number {
  * replies and a 64 KiB window, alternated with the build before (two runs of three,
  * medians): 0.55 and 0.51 M replies/s against 0.37 and 0.38 M, p50 0.65–0.75 ms against
  * 1.2–1.3 ms; eight such streams no slower (1.37 and 1.16 M against 1.07 and 1.13 M).
- * Urging as the credit crossed half the window too did more for the one stream (0.78–1.0 M)
- * but cost eight streams a tenth, by cutting their lingers short: not done.
+ * A stream alone on its thread also urges as its credit crosses half the window
+ * (worker-stream.ts), which took one stream to 0.86 M; with several streams on each thread
+ * that cost eight streams a tenth, by cutting their lingers short, so they do not.
  */
 export function lingerMs(load: LaneLoad): number {
   const flow = load.inflight === 0 && (load.streamReplies ?? 0) >= FLOWING_REPLIES ? FLOW_LINGER_MS : 0;

@@ -131,15 +131,17 @@ export class ResponseDrain {
 
   private async loop(): Promise<void> {
     while (this.phase !== 'stopped') {
+      // Read before draining: an urge while the loop drains or decides (it is awake then,
+      // so not notified) has moved the doorbell past this, and the linger does not wait.
+      const before = Atomics.load(this.shared, DOORBELL);
       const drained = this.drainAll();
       this.afterDrain();
       const linger = drained > 0 ? this.lingerMs() : 0;
       if (linger > 0) {
         // Ended early by a producer's urge (a stream about to wait on its reader) or stop().
         this.phase = 'lingering';
-        const seen = Atomics.load(this.shared, DOORBELL);
         Atomics.store(this.shared, SLEEPING, LINGERING);
-        const wait = Atomics.waitAsync(this.shared, DOORBELL, seen, linger);
+        const wait = Atomics.waitAsync(this.shared, DOORBELL, before, linger);
         if (wait.async) await wait.value;
         Atomics.store(this.shared, SLEEPING, AWAKE);
         if (this.phase === 'lingering') this.phase = 'draining';

@@ -135,9 +135,13 @@ async function pump(call: WorkerCall, replies: AsyncIterator<unknown>, context: 
   let sinceTurn = 0;
   // A stream alone on its thread also urges as its credit falls under half the client's
   // window: its client grants more once it has read half a window (ours does), and no other
-  // stream's replies fill the pipe meanwhile. Streams sharing a thread do not: their lingers,
-  // cut short by every crossing, would cost more writes than the wait they save.
-  const half = Atomics.load(credits, slot) / 2;
+  // stream of the thread fills the pipe meanwhile. Streams sharing a thread do not: their
+  // lingers, cut short by every crossing, would cost more writes than the wait they save.
+  // Once it urged, it urges again only after its credit was back over three quarters: a
+  // client granting message by message (gRPC) keeps it near the half, where every reply
+  // would cross it.
+  const window = Atomics.load(credits, slot);
+  let urgeAtHalf = true;
   pumping++;
   try {
     for (;;) {
@@ -199,7 +203,12 @@ async function pump(call: WorkerCall, replies: AsyncIterator<unknown>, context: 
       const before = Atomics.sub(credits, slot, cost);
       const status = gzip ? RECORD_MESSAGE_GZIP : RECORD_MESSAGE;
       if (!records.tryWrite(slot, status, [body])) await records.write(slot, status, [gzip ? body : new Uint8Array(body)]);
-      if (pumping === 1 && before >= half && before - cost < half) records.urge();
+      if (before - cost < window / 2) {
+        if (urgeAtHalf && pumping === 1 && before >= window / 2) records.urge();
+        urgeAtHalf = false;
+      } else if (before - cost > (window * 3) / 4) {
+        urgeAtHalf = true;
+      }
       sinceTurn += body.length;
     }
   } catch (err) {
