@@ -90,7 +90,7 @@ export function batchLimit(load: LaneLoad, maxBatch: number): number {
  * medians): 0.55 and 0.51 M replies/s against 0.37 and 0.38 M, p50 0.65–0.75 ms against
  * 1.2–1.3 ms; eight such streams no slower (1.37 and 1.16 M against 1.07 and 1.13 M).
  * A stream alone on its thread also urges as its credit crosses half the window
- * (worker-stream.ts), which took one stream to 0.86 M; with several streams on each thread
+ * (worker-stream.ts): one stream 0.80 M against 0.69–0.74 M; with several streams on each thread
  * that cost eight streams a tenth, by cutting their lingers short, so they do not.
  */
 export function lingerMs(load: LaneLoad): number {
