@@ -178,9 +178,8 @@ export interface ServerOptions {
    * least half the time), run worker-lane batches on one worker fewer than the cores, so
    * that the reactor keeps a core; every worker runs again once it is quiet. Applies when
    * the lane has as many workers as cores or more, on 2 cores or more. Measured on 2 cores,
-   * an inline Echo flood against a saturated lane: Echo served 18–49% more calls, the lane
-   * 12–21% more, and Echo's p99 was 9–15% lower (docs/design.md, "A core kept for a busy
-   * reactor"). The actor lane's threads are not counted. `false`: the workers always all
+   * an inline Echo flood against a saturated lane: Echo served 12–49% more calls and the
+   * lane 10–21% more, at the same p99 (docs/design.md, "A core kept for a busy reactor"). The actor lane's threads are not counted. `false`: the workers always all
    * run. Default true.
    */
   reserveReactorCore?: boolean;
