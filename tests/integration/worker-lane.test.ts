@@ -231,7 +231,7 @@ for (const responseRing of [true, false])
     let slowThread = '';
     let slowDone = false;
     const slow = client
-      .echo({}, { metadata: { 'x-action': 'block', 'x-ms': '3000' }, onMetadata: (m) => (slowThread = m['thread']!) })
+      .echo({}, { metadata: { 'x-action': 'block', 'x-ms': '1500' }, onMetadata: (m) => (slowThread = m['thread']!) })
       .then(() => (slowDone = true));
     await until(() => server.stats().workerLane!.batches === 1, 3000, 'the slow call to be handed over');
     await new Promise((r) => setTimeout(r, 200)); // its batch is now well past QUEUE_BEHIND_MAX_MS
