@@ -25,7 +25,8 @@ const MAX = 4096;
 const MAX_META = 512;
 /**
  * Inputs per run: 100,000 by default; CI sets RINGRPC_FUZZ_INPUTS=1000000 (about ten
- * times as long), so a long run happens on every landing without slowing a local `npm test`.
+ * times as long) for the machine's Node line, so a long run happens on every landing
+ * without slowing a local `npm test` or repeating the same inputs on every Node line.
  */
 const INPUTS = Number(process.env['RINGRPC_FUZZ_INPUTS'] ?? 100_000);
 
