@@ -137,15 +137,12 @@ export class RingProducer {
   }
 
   /**
-   * Writes one record whose frame is `parts` concatenated (or the one part given alone: a
-   * stream's reply, with no array to make per reply); returns true, or why not. `parts`
-   * are copied with `set` (memcpy), never byte by byte.
+   * Writes one record whose frame is `parts` concatenated; returns true, or why not.
+   * `parts` are copied with `set` (memcpy), never byte by byte.
    */
-  write(slot: number, status: number, parts: Uint8Array | readonly Uint8Array[]): true | RingRefusal {
-    const one = parts instanceof Uint8Array ? parts : undefined;
+  write(slot: number, status: number, parts: readonly Uint8Array[]): true | RingRefusal {
     let frameLength = 0;
-    if (one !== undefined) frameLength = one.length;
-    else for (const p of parts as readonly Uint8Array[]) frameLength += p.length;
+    for (const p of parts) frameLength += p.length;
     const size = align8(RECORD_HEADER + frameLength);
     if (size > this.maxRecordBytes) return 'oversized';
     const capacity = this.mask + 1;
@@ -169,13 +166,9 @@ export class RingProducer {
     this.view.setUint32(at + 8, status, true);
     this.view.setUint32(at + 12, frameLength, true);
     let pos = at + RECORD_HEADER;
-    if (one !== undefined) {
-      this.bytes.set(one, pos);
-    } else {
-      for (const p of parts as readonly Uint8Array[]) {
-        this.bytes.set(p, pos);
-        pos += p.length;
-      }
+    for (const p of parts) {
+      this.bytes.set(p, pos);
+      pos += p.length;
     }
     Atomics.store(this.control, WRITE, (w + pad + size) | 0);
     this.ring();

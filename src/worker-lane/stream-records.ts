@@ -35,7 +35,7 @@ export class StreamRecordWriter {
    * otherwise; the caller then {@link write}s it. A stream's steady flow takes this path:
    * no promise per reply, and `parts` may be views that the next encode reuses.
    */
-  tryWrite(slot: number, status: number, parts: Uint8Array | readonly Uint8Array[]): boolean {
+  tryWrite(slot: number, status: number, parts: readonly Uint8Array[]): boolean {
     return this.queued === 0 && this.ring.write(slot, status, parts) === true; // too large for one record: 'oversized'
   }
 

@@ -202,7 +202,7 @@ async function pump(call: WorkerCall, replies: AsyncIterator<unknown>, context: 
       const cost = messageCost(body.length, gzip ? Compression.GZIP : Compression.NONE);
       const before = Atomics.sub(credits, slot, cost);
       const status = gzip ? RECORD_MESSAGE_GZIP : RECORD_MESSAGE;
-      if (!records.tryWrite(slot, status, body)) await records.write(slot, status, [gzip ? body : new Uint8Array(body)]);
+      if (!records.tryWrite(slot, status, [body])) await records.write(slot, status, [gzip ? body : new Uint8Array(body)]);
       if (before - cost < window / 2) {
         if (urgeAtHalf && pumping === 1 && before >= window / 2) records.urge();
         urgeAtHalf = false;
