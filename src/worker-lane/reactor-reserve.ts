@@ -17,8 +17,8 @@ const IDLE_SAMPLES = 50;
  *   (at a lower priority, `workerNice`).
  * - `reserved`: the reactor is busy (inline calls, gRPC, many connections), so the lane
  *   runs batches on at most one worker fewer than the cores, leaving the reactor a core.
- * - `off`: never reserved (`reserveReactorCore: false`, or fewer workers than cores: the
- *   reactor has a core already).
+ * - `off`: never reserved (`reserveReactorCore: false`, one core, or fewer workers than
+ *   cores: the reactor has a core already), or the lane closed.
  */
 export type ReserveState = 'shared' | 'reserved' | 'off';
 
@@ -67,7 +67,6 @@ export class ReactorReserve {
   private reservedMs = 0;
   private reservedSince = 0;
   private idleSamples = 0;
-  private running = false;
 
   /**
    * @param workers the lane's threads
@@ -94,9 +93,8 @@ export class ReactorReserve {
     return this.state === 'reserved' ? this.reservedLimit : this.workers;
   }
 
-  /** The lane started: sampling may run from now on (a no-op when off). */
+  /** The lane started: sampling runs from now on (a no-op when off). */
   start(): void {
-    this.running = this.state !== 'off';
     this.wake();
   }
 
@@ -106,18 +104,18 @@ export class ReactorReserve {
    * second for a decision nothing needs.
    */
   wake(): void {
-    if (!this.running || this.timer !== undefined) return;
+    if (this.state === 'off' || this.timer !== undefined) return;
     this.idleSamples = 0;
     this.last = performance.eventLoopUtilization();
     this.timer = setInterval(() => this.sample(), RESERVE_SAMPLE_MS);
     this.timer.unref();
   }
 
-  /** The lane closed: no more sampling; a reserve ends here (its time counted, the lane not told). */
+  /** The lane closed: no more sampling, for good; a reserve ends here (its time counted, the lane not told). */
   stop(): void {
-    this.running = false;
     this.pause();
-    if (this.state === 'reserved') this.release(performance.now(), false);
+    if (this.state === 'reserved') this.reservedMs += performance.now() - this.reservedSince;
+    this.state = 'off';
   }
 
   private pause(): void {
@@ -156,11 +154,11 @@ export class ReactorReserve {
     this.release(now);
   }
 
-  private release(now: number, tell = true): void {
+  private release(now: number): void {
     this.state = 'shared';
     this.samplesPast = 0;
     this.reservedMs += now - this.reservedSince;
-    if (tell) this.recheck();
+    this.recheck();
   }
 
   stats(now: number = performance.now()): ReactorReserveStats {

@@ -131,11 +131,13 @@ test('sampling this thread: reserves while the lane is busy, pauses and gives th
     await until(() => r.stats().state === 'reserved', 3000, 'the reserve after wake()');
     r.stop();
     const stopped = r.stats();
-    assert.is(stopped.state, 'shared', 'stop() ends the reserve');
+    assert.is(stopped.state, 'off', 'stop() ends the reserve for good');
     assert.is(stopped.reservations, 2);
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.is(r.stats().reservedMs, stopped.reservedMs, 'no time counted after stop()');
-    assert.is(r.stats().state, 'shared', 'no sampling after stop()');
+    r.wake();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.is(r.stats().state, 'off', 'no sampling after stop(), even when a call comes');
   } finally {
     clearInterval(busyLoop);
     r.stop();
